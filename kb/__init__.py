@@ -1,0 +1,1 @@
+"""Per-shop knowledge: entries, import, storage, indexing, retrieval and the offline embedder."""

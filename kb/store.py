@@ -1,0 +1,216 @@
+"""The Redis-backed source of truth: each shop's entries, their unit vectors and its version.
+
+Keys (prefix `kb`):
+    kb:shops                 set of shop ids
+    kb:{shop}:version        integer, +1 on every change (indexes rebuild when it moves)
+    kb:{shop}:entries        hash  entry id -> entry JSON (codec dict form)
+    kb:{shop}:vectors        hash  entry id -> float32 matrix bytes, one row per index unit
+    kb:{shop}:meta           hash  embedding_model, dim
+
+Every change is one MULTI/EXEC transaction: an import either lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+
+from kb.codec import entry_from_dict, entry_to_dict
+from kb.embedder import Vectors
+from kb.errors import EntryNotFound, InvalidEntry, ShopNotFound, StoreUnavailable
+from kb.types import Entry, ShopStats
+
+_SHOP_ID_ALLOWED = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def check_shop_id(shop_id: str) -> str:
+    if not shop_id or len(shop_id) > 64 or not set(shop_id) <= _SHOP_ID_ALLOWED:
+        raise InvalidEntry(
+            "shop_id", f"{shop_id!r}: use 1-64 lower-case letters, digits, '-' or '_'"
+        )
+    return shop_id
+
+
+@dataclass(frozen=True)
+class ShopSnapshot:
+    """A consistent read of one shop: what its index is built from."""
+
+    shop_id: str
+    version: int
+    entries: tuple[Entry, ...]
+    vectors: Mapping[str, Vectors]
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    entry_json: str
+    vectors: Vectors | None  # None when stored with another embedding model
+
+
+def entry_json(entry: Entry) -> str:
+    """The stored form; equal JSON means an unchanged entry."""
+    return json.dumps(entry_to_dict(entry), ensure_ascii=False)
+
+
+class KBStore:
+    def __init__(self, client: redis.Redis, prefix: str = "kb") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, shop_id: str, name: str) -> str:
+        return f"{self.prefix}:{shop_id}:{name}"
+
+    def shops(self) -> list[str]:
+        members = self._call(self.client.smembers, f"{self.prefix}:shops")
+        return sorted(m.decode() for m in members)
+
+    def exists(self, shop_id: str) -> bool:
+        return bool(self._call(self.client.sismember, f"{self.prefix}:shops", shop_id))
+
+    def version(self, shop_id: str) -> int:
+        raw = self._call(self.client.get, self._key(shop_id, "version"))
+        return int(raw) if raw is not None else 0
+
+    def get(self, shop_id: str, entry_id: str) -> Entry:
+        raw = self._call(self.client.hget, self._key(shop_id, "entries"), entry_id)
+        if raw is None:
+            self._require_shop(shop_id)
+            raise EntryNotFound(shop_id, entry_id)
+        return entry_from_dict(shop_id, json.loads(raw))
+
+    def entries(self, shop_id: str) -> list[Entry]:
+        self._require_shop(shop_id)
+        raw = self._call(self.client.hgetall, self._key(shop_id, "entries"))
+        return sorted(
+            (entry_from_dict(shop_id, json.loads(v)) for v in raw.values()), key=_entry_order
+        )
+
+    def snapshot(self, shop_id: str) -> ShopSnapshot:
+        self._require_shop(shop_id)
+        pipe = self.client.pipeline(transaction=True)
+        for name in ("version", "entries", "vectors", "meta"):
+            key = self._key(shop_id, name)
+            pipe.get(key) if name == "version" else pipe.hgetall(key)
+        version, entries, vectors, meta = self._call(pipe.execute)
+        dim = int(meta.get(b"dim", 0))
+        return ShopSnapshot(
+            shop_id=shop_id,
+            version=int(version or 0),
+            entries=tuple(
+                sorted(
+                    (entry_from_dict(shop_id, json.loads(v)) for v in entries.values()),
+                    key=_entry_order,
+                )
+            ),
+            vectors={
+                k.decode(): np.frombuffer(v, dtype=np.float32).reshape(-1, dim)
+                for k, v in vectors.items()
+            },
+            embedding_model=meta.get(b"embedding_model", b"").decode(),
+        )
+
+    def put(
+        self,
+        shop_id: str,
+        entries: Sequence[Entry],
+        vectors: Mapping[str, Vectors],
+        *,
+        embedding_model: str,
+        replace_all: bool = False,
+    ) -> int:
+        """Write entries and their vectors in one transaction; returns the new version."""
+        check_shop_id(shop_id)
+        missing = [e.id for e in entries if e.id not in vectors]
+        if missing:
+            raise InvalidEntry("vectors", f"no vectors for {missing[:5]}")
+        pipe = self.client.pipeline(transaction=True)
+        if replace_all:
+            pipe.delete(self._key(shop_id, "entries"), self._key(shop_id, "vectors"))
+        if entries:
+            pipe.hset(
+                self._key(shop_id, "entries"),
+                mapping={e.id: entry_json(e) for e in entries},
+            )
+            pipe.hset(
+                self._key(shop_id, "vectors"),
+                mapping={
+                    e.id: np.ascontiguousarray(vectors[e.id], dtype=np.float32).tobytes()
+                    for e in entries
+                },
+            )
+            dim = next(iter(vectors.values())).shape[-1]
+            pipe.hset(
+                self._key(shop_id, "meta"), mapping={"embedding_model": embedding_model, "dim": dim}
+            )
+        pipe.sadd(f"{self.prefix}:shops", shop_id)
+        pipe.incr(self._key(shop_id, "version"))
+        return int(self._call(pipe.execute)[-1])
+
+    def stored(
+        self, shop_id: str, entry_ids: Sequence[str], *, embedding_model: str
+    ) -> dict[str, StoredEntry]:
+        """What is stored for these ids; vectors only if made by `embedding_model`."""
+        if not entry_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hget(self._key(shop_id, "meta"), "embedding_model")
+        pipe.hmget(self._key(shop_id, "entries"), list(entry_ids))
+        pipe.hmget(self._key(shop_id, "vectors"), list(entry_ids))
+        model, raw_entries, raw_vectors = self._call(pipe.execute)
+        same_model = model is not None and model.decode() == embedding_model
+        found = {}
+        for entry_id, raw, vec in zip(entry_ids, raw_entries, raw_vectors, strict=True):
+            if raw is not None:
+                vectors = (
+                    np.frombuffer(vec, dtype=np.float32) if vec is not None and same_model else None
+                )
+                found[entry_id] = StoredEntry(raw.decode(), vectors)
+        return found
+
+    def delete(self, shop_id: str, entry_ids: Sequence[str]) -> int:
+        """Delete entries (all must exist, else nothing is deleted); returns the new version."""
+        self._require_shop(shop_id)
+        present = self._call(self.client.hmget, self._key(shop_id, "entries"), list(entry_ids))
+        for entry_id, raw in zip(entry_ids, present, strict=True):
+            if raw is None:
+                raise EntryNotFound(shop_id, entry_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(self._key(shop_id, "entries"), *entry_ids)
+        pipe.hdel(self._key(shop_id, "vectors"), *entry_ids)
+        pipe.incr(self._key(shop_id, "version"))
+        return int(self._call(pipe.execute)[-1])
+
+    def drop_shop(self, shop_id: str) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(*(self._key(shop_id, n) for n in ("entries", "vectors", "meta")))
+        pipe.incr(self._key(shop_id, "version"))
+        pipe.srem(f"{self.prefix}:shops", shop_id)
+        self._call(pipe.execute)
+
+    def stats(self, shop_id: str) -> ShopStats:
+        snap = self.snapshot(shop_id)
+        counts: dict[str, int] = {}
+        for entry in snap.entries:
+            counts[entry.kind] = counts.get(entry.kind, 0) + 1
+        units = sum(v.shape[0] for v in snap.vectors.values())
+        return ShopStats(shop_id, snap.version, counts, units, snap.embedding_model)
+
+    def _require_shop(self, shop_id: str) -> None:
+        if not self.exists(shop_id):
+            raise ShopNotFound(shop_id)
+
+    @staticmethod
+    def _call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except (redis.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis failed: {exc}") from exc
+
+
+def _entry_order(entry: Entry) -> tuple[str, str]:
+    return (entry.kind, entry.id)

@@ -1,0 +1,1 @@
+"""The copilot microservice: settings, wiring, and (later) the FastAPI app."""

@@ -1,0 +1,51 @@
+"""Package errors to HTTP: every error body is {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kb.errors import (
+    EntryNotFound,
+    InvalidEntry,
+    KBError,
+    KBImportError,
+    ShopNotFound,
+    StoreUnavailable,
+)
+
+_STATUS: tuple[tuple[type[KBError], int, str], ...] = (
+    (ShopNotFound, 404, "shop_not_found"),
+    (EntryNotFound, 404, "entry_not_found"),
+    (InvalidEntry, 422, "invalid_entry"),
+    (KBImportError, 422, "import_failed"),
+    (StoreUnavailable, 503, "store_unavailable"),
+)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message, "field": field}}
+    )
+
+
+async def _kb_error(request: Request, exc: Exception) -> JSONResponse:
+    status, code = 400, "kb_error"
+    for error_type, error_status, error_code in _STATUS:
+        if isinstance(exc, error_type):
+            status, code = error_status, error_code
+            break
+    return error_response(status, code, str(exc), getattr(exc, "field", None))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query", "path"))
+    return error_response(422, "invalid_request", f"{field}: {first['msg']}", field or None)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(KBError, _kb_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

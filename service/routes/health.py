@@ -1,0 +1,30 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """Alive: the process answers."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(request: Request) -> JSONResponse:
+    """Ready: models warmed and Redis answering."""
+    checks = {"models": "ok" if getattr(request.app.state, "warmed", False) else "loading"}
+    try:
+        request.app.state.kb.store.client.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # any failure means not ready; the reason is reported
+        checks["redis"] = f"down: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    body = Health(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

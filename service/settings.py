@@ -1,0 +1,75 @@
+"""The one settings class. Every value comes from COPILOT_* environment variables (or .env).
+
+Lower layers never read the environment: they receive plain config objects built here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kb.redis_conn import RedisConfig
+from kb.retrieval import RetrievalConfig
+
+
+def _default_data_dir() -> Path:
+    return platformdirs.user_data_path("copilot")
+
+
+def _default_models_dir() -> Path:
+    return platformdirs.user_cache_path("copilot") / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COPILOT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, description="all state (embedded Redis)"
+    )
+    models_dir: Path = Field(default_factory=_default_models_dir, description="assembled models")
+    redis_url: str | None = Field(default=None, description="external Redis; unset: embedded")
+
+    embedding_model_dir: Path | None = Field(
+        default=None, description="any sentence-transformers folder; unset: the assembled e5"
+    )
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    torch_threads: int | None = Field(default=None, ge=1)
+
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    dense_weight: float = Field(default=1.0, ge=0)
+    keyword_weight: float = Field(default=1.0, ge=0)
+    rrf_k: int = Field(default=60, ge=1)
+    retrieval_candidates: int = Field(default=50, ge=1, le=1000)
+
+    load_demo_shops: bool = Field(
+        default=True, description="load the demo shops into an empty store"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    def redis_config(self) -> RedisConfig:
+        return RedisConfig(url=self.redis_url, data_dir=self.data_dir)
+
+    def retrieval_config(self) -> RetrievalConfig:
+        return RetrievalConfig(
+            fusion=self.fusion,
+            dense_weight=self.dense_weight,
+            keyword_weight=self.keyword_weight,
+            rrf_k=self.rrf_k,
+            candidates=self.retrieval_candidates,
+        )
+
+    def embedder_dir(self) -> Path:
+        from copilot.model_setup import embedder_dir
+
+        return self.embedding_model_dir or embedder_dir(self.models_dir)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

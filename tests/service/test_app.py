@@ -1,0 +1,48 @@
+"""The service through HTTP (ASGI), with its real lifespan: models, embedded Redis, demo shops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.main import create_app
+from service.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("service-data"), models_dir=models_dir)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"models": "ok", "redis": "ok"}
+
+
+def test_search_preview_on_a_demo_shop(client: TestClient) -> None:
+    response = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "这个杯子能装开水吗", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["shop_id"] == "demo-pdd" and body["version"] >= 1
+    assert 1 <= len(body["hits"]) <= 3
+    for hit in body["hits"]:
+        assert hit["entry_id"].startswith("pdd-")
+        assert set(hit["retrievers"]) <= {"dense", "keyword"} and hit["retrievers"]
+    kinds = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "退货", "kind": "policy"}).json()
+    assert {h["kind"] for h in kinds["hits"]} == {"policy"}
+
+
+def test_errors_name_what_is_wrong(client: TestClient) -> None:
+    missing = client.get("/v1/shops/no-such-shop/kb/search", params={"q": "在吗"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "shop_not_found"
+    bad = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "在吗", "k": 0})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "k"
