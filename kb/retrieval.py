@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from kb.embedder import Embedder, embed_query
+from kb.hints import DEFAULT_KIND_HINTS, KindHints, hinted_kinds
 from kb.index import IndexCache, ShopIndex, UnitHit
 from kb.types import Hit, RetrieverScore
 
@@ -21,10 +22,13 @@ from kb.types import Hit, RetrieverScore
 @dataclass(frozen=True)
 class RetrievalConfig:
     fusion: Literal["rrf", "weighted"] = "rrf"
-    dense_weight: float = 1.0
+    # Defaults chosen on bench/data/kb_questions.jsonl (both halves agree; see bench/kb_quality.py).
+    dense_weight: float = 1.5
     keyword_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 50  # units fetched from each retriever before fusion
+    kind_hints: KindHints = DEFAULT_KIND_HINTS
+    kind_hint_weight: float = 1.0  # 0 turns the hints off
 
 
 class Retriever(Protocol):
@@ -54,6 +58,23 @@ def _rank_entries(name: str, index: ShopIndex, hits: list[UnitHit]) -> _Ranked:
         if entry_id not in by_entry:
             by_entry[entry_id] = (hit.score, len(by_entry) + 1, hit.unit)
     return _Ranked(name, by_entry)
+
+
+def _hint_ranking(index: ShopIndex, rankings: list[_Ranked], kinds: frozenset[str]) -> _Ranked:
+    """The candidates of the hinted kinds, ordered by their best rank in the other rankings."""
+    best: dict[str, tuple[int, float, int]] = {}
+    for ranking in rankings:
+        for entry_id, (score, rank, unit) in ranking.by_entry.items():
+            if index.entries[entry_id].kind in kinds and rank < best.get(entry_id, (rank + 1,))[0]:
+                best[entry_id] = (rank, score, unit)
+    ordered = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+    return _Ranked(
+        "kind_hint",
+        {
+            entry_id: (1.0, position, unit)
+            for position, (entry_id, (_, _, unit)) in enumerate(ordered, 1)
+        },
+    )
 
 
 class HybridRetriever:
@@ -89,10 +110,16 @@ class HybridRetriever:
             rankings.append(_rank_entries("dense", index, index.search_dense(vector, n, mask)))
         if "keyword" in self.use:
             rankings.append(_rank_entries("keyword", index, index.search_keyword(query, n, mask)))
+        hinted = (
+            hinted_kinds(query, self.config.kind_hints) if self.config.kind_hint_weight else None
+        )
+        if hinted:
+            rankings.append(_hint_ranking(index, rankings, hinted))
         return self._fuse(index, rankings, k)
 
     def _weight(self, name: str) -> float:
-        return self.config.dense_weight if name == "dense" else self.config.keyword_weight
+        weights = {"dense": self.config.dense_weight, "keyword": self.config.keyword_weight}
+        return weights.get(name, self.config.kind_hint_weight)
 
     def _fuse(self, index: ShopIndex, rankings: list[_Ranked], k: int) -> list[Hit]:
         fused: dict[str, float] = {}

