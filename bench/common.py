@@ -10,29 +10,38 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from kb.embedder import SentenceTransformerEmbedder
+from kb.embedder import Embedder, SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
 from kb.redis_conn import RedisConfig, connect
 from kb.retrieval import RetrievalConfig
 from kb.store import KBStore
 from service.settings import Settings
+from service.wiring import build_embedder
 
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def real_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:
+def real_embedder(settings: Settings | None = None) -> Embedder:
     from copilot.model_setup import setup_models
 
     settings = settings or Settings()
     setup_models(settings.models_dir, include_llm=False, progress=False)
-    embedder = SentenceTransformerEmbedder(settings.embedder_dir(), threads=settings.torch_threads)
+    embedder = build_embedder(settings)
     embedder.warm_up()
     return embedder
 
 
-def scratch_kb(
-    embedder: SentenceTransformerEmbedder, config: RetrievalConfig | None = None
-) -> KnowledgeBase:
+def torch_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:
+    """The sentence-transformers backend of the same model (the reference for throughput)."""
+    settings = settings or Settings()
+    embedder = SentenceTransformerEmbedder(
+        Settings(embedding_backend="torch", models_dir=settings.models_dir).embedder_dir()
+    )
+    embedder.warm_up()
+    return embedder
+
+
+def scratch_kb(embedder: Embedder, config: RetrievalConfig | None = None) -> KnowledgeBase:
     """A KnowledgeBase on a fresh embedded Redis in a temporary directory."""
     data_dir = Path(tempfile.mkdtemp(prefix="copilot-bench-"))
     client = connect(RedisConfig(data_dir=data_dir))

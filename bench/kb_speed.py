@@ -19,15 +19,29 @@ import sys
 import time
 
 import numpy as np
-from common import describe_ms, percentile, real_embedder, scratch_kb
+from common import describe_ms, percentile, real_embedder, scratch_kb, torch_embedder
 from synthetic import synthetic_queries, synthetic_shop
 
 from kb.codec import entry_from_dict
+from kb.embedder import SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
 from kb.units import index_units
 
 GOAL_INDEX_RATIO = 0.8
 GOAL_P95_MS = 30.0
+
+
+def raw_encode_rate(reference: SentenceTransformerEmbedder, texts: list[str]) -> float:
+    """Texts/s of plain sentence-transformers encode, passage prompt, same batch size."""
+    started = time.perf_counter()
+    reference._model.encode(
+        texts,
+        prompt_name="passage",
+        batch_size=reference.batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=False,
+    )
+    return len(texts) / (time.perf_counter() - started)
 
 
 def measure_queries(knowledge: KnowledgeBase, shop_id: str, queries: list[str]) -> list[float]:
@@ -50,26 +64,23 @@ def main() -> int:
     embedder = real_embedder()
     entries = [entry_from_dict("bench", row) for row in synthetic_shop(args.entries)]
     texts = [u.text for e in entries for u in index_units(e)]
-    print(f"shop: {len(entries)} entries, {len(texts)} index texts")
-
-    started = time.perf_counter()
-    embedder._model.encode(
-        texts,
-        prompt_name="passage",
-        batch_size=embedder.batch_size,
-        normalize_embeddings=True,
-        show_progress_bar=False,
+    print(
+        f"shop: {len(entries)} entries, {len(texts)} index texts; backend {type(embedder).__name__}"
     )
-    raw_rate = len(texts) / (time.perf_counter() - started)
+
+    reference = torch_embedder()
+    raw_rates = [raw_encode_rate(reference, texts)]
 
     knowledge = scratch_kb(embedder)
     started = time.perf_counter()
     knowledge.add("bench", entries)
     knowledge.search("bench", "预热", k=1)
     add_rate = len(texts) / (time.perf_counter() - started)
+    raw_rates.append(raw_encode_rate(reference, texts))  # before and after: the machine drifts
+    raw_rate = max(raw_rates)
     ratio = add_rate / raw_rate
     print(
-        f"raw encode {raw_rate:.1f} texts/s; KnowledgeBase.add + index build {add_rate:.1f} texts/s; "
+        f"raw sentence-transformers encode {raw_rate:.1f} texts/s (best of {len(raw_rates)}); KnowledgeBase.add + index build {add_rate:.1f} texts/s; "
         f"ratio {ratio:.2f} (goal >= {GOAL_INDEX_RATIO}: {'PASS' if ratio >= GOAL_INDEX_RATIO else 'FAIL'})"
     )
 

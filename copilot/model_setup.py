@@ -2,6 +2,7 @@
 
     models_dir/
       multilingual-e5-small/                          sentence-transformers folder + manifest.json
+      multilingual-e5-small-onnx/                     the same model for ONNX Runtime (serving)
       qwen2.5-coder-0.5b-instruct-q4_k_m.gguf         the drafting LLM
       qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.sha256  written only after a verified assembly
 
@@ -27,6 +28,7 @@ from kb.errors import ModelIntegrityError
 
 Status: TypeAlias = Literal["built", "already present"]
 EMBEDDER_DIRNAME = "multilingual-e5-small"
+ONNX_DIRNAME = "multilingual-e5-small-onnx"
 LOCK_FILENAME = ".setup.lock"
 
 
@@ -47,6 +49,11 @@ def embedder_dir(models_dir: Path) -> Path:
     return Path(models_dir) / EMBEDDER_DIRNAME
 
 
+def onnx_embedder_dir(models_dir: Path) -> Path:
+    """Where the ONNX Runtime export of the e5 folder lives."""
+    return Path(models_dir) / ONNX_DIRNAME
+
+
 def gguf_path(models_dir: Path) -> Path:
     """Where the drafting LLM's GGUF lives."""
     return Path(models_dir) / GGUF_FILENAME
@@ -64,7 +71,10 @@ def setup_models(
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(models_dir / LOCK_FILENAME):
-        steps = [_setup_embedder(models_dir, progress=progress, verify=verify)]
+        steps = [
+            _setup_embedder(models_dir, progress=progress, verify=verify),
+            _setup_onnx(models_dir, verify=verify),
+        ]
         if include_llm:
             steps.append(_setup_gguf(models_dir, progress=progress, verify=verify))
     return steps
@@ -100,6 +110,16 @@ def _setup_embedder(models_dir: Path, *, progress: bool, verify: bool) -> SetupS
     if problem is not None:
         build_embedder(dest, progress=progress)
     return _step("embedder", dest, SAFETENSORS_SHA256, started, problem)
+
+
+def _setup_onnx(models_dir: Path, *, verify: bool) -> SetupStep:
+    from kb.onnx_export import build_onnx_embedder, check_onnx_embedder, onnx_model_sha256
+
+    dest, started = onnx_embedder_dir(models_dir), time.perf_counter()
+    problem = _problem(dest, lambda: check_onnx_embedder(dest, full=verify))
+    if problem is not None:
+        build_onnx_embedder(embedder_dir(models_dir), dest)
+    return _step("embedder-onnx", dest, onnx_model_sha256(dest), started, problem)
 
 
 def _setup_gguf(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:

@@ -120,6 +120,7 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
+_CN_DIGIT_RUN = re.compile(rf"[{''.join(_CN_DIGITS)}]+(?=[件折])")
 _NUM = r"(\d+(?:\.\d+)?)"
 _RULE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"满{_NUM}件.*?{_NUM}折"), "items_percent"),
@@ -130,17 +131,21 @@ _RULE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def _discount_multiplier(text: str) -> Decimal:
-    """'8' -> 0.8, '8.5' -> 0.85, '95' -> 0.95 (Chinese 折 notation)."""
-    value = Decimal(text)
-    return value / 100 if value >= 10 else value / 10
+def _discount_multiplier(digits: str, rule: str, field: str) -> Decimal:
+    """'8' -> 0.8, '8.5' -> 0.85, '95' -> 0.95 (Chinese 折 notation); 10折 and 0折 are refused."""
+    value = Decimal(digits)
+    multiplier = value / 100 if value > 10 else value / 10
+    if not Decimal(0) < multiplier < Decimal(1):
+        raise InvalidEntry(field, f"{rule!r}: a discount must be between 0 and 10 折")
+    return multiplier
 
 
 def parse_rule(text: str, field: str = "rule") -> PromotionRule:
     """Parse 满199减20, 满2件9折, 8折, 立减10元, 店铺券满100减10 into a PromotionRule."""
-    normalized = text.strip()
-    for cn, digit in _CN_DIGITS.items():
-        normalized = re.sub(rf"{cn}(?=[件折])", str(digit), normalized)
+    # Whole runs: 八五折 is 85折 (0.85), not 八 + 5折.
+    normalized = _CN_DIGIT_RUN.sub(
+        lambda m: "".join(str(_CN_DIGITS[c]) for c in m.group(0)), text.strip()
+    )
     for pattern, rule_type in _RULE_PATTERNS:
         match = pattern.search(normalized)
         if not match:
@@ -150,7 +155,7 @@ def parse_rule(text: str, field: str = "rule") -> PromotionRule:
             return PromotionRule(
                 "percent",
                 min_items=int(Decimal(groups[0])),
-                percent=_discount_multiplier(groups[1]),
+                percent=_discount_multiplier(groups[1], text, field),
             )
         if rule_type in ("coupon", "threshold"):
             threshold, amount = Decimal(groups[0]), Decimal(groups[1])
@@ -165,10 +170,7 @@ def parse_rule(text: str, field: str = "rule") -> PromotionRule:
             )
         if rule_type == "direct":
             return PromotionRule("direct", amount=Decimal(groups[0]))
-        multiplier = _discount_multiplier(groups[0])
-        if not Decimal(0) < multiplier < Decimal(1):
-            raise InvalidEntry(field, f"{text!r}: a discount must be between 0 and 10 折")
-        return PromotionRule("percent", percent=multiplier)
+        return PromotionRule("percent", percent=_discount_multiplier(groups[0], text, field))
     raise InvalidEntry(
         field,
         f"{text!r} is not a rule we can compute; "

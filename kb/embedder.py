@@ -42,11 +42,35 @@ def embed_query(embedder: Embedder, text: str) -> Vectors:
     return embedder.embed_batch([text], role="query")[0]
 
 
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers folder on disk (the assembled e5 by default); loads lazily.
+class QueryCache:
+    """LRU of single-query vectors: agents' customers ask the same few hundred things."""
 
-    Query vectors are cached (LRU): agents' customers ask the same few hundred things.
-    """
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str], role: Role) -> Vectors | None:
+        if role != "query" or len(texts) != 1 or not self.size:
+            return None
+        with self._lock:
+            vector = self._vectors.get(texts[0])
+            if vector is not None:
+                self._vectors.move_to_end(texts[0])
+                return vector[None, :]
+        return None
+
+    def put(self, texts: Sequence[str], role: Role, vectors: Vectors) -> None:
+        if role != "query" or len(texts) != 1 or not self.size:
+            return
+        with self._lock:
+            self._vectors[texts[0]] = vectors[0]
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers folder on disk (the assembled e5 by default); loads lazily."""
 
     def __init__(
         self,
@@ -63,8 +87,7 @@ class SentenceTransformerEmbedder:
         self.threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
-        self._query_cache: OrderedDict[str, Vectors] = OrderedDict()
-        self._query_cache_size = query_cache_size
+        self.cache = QueryCache(query_cache_size)
 
     @property
     def name(self) -> str:
@@ -99,9 +122,9 @@ class SentenceTransformerEmbedder:
         return int(self._model.get_sentence_embedding_dimension())
 
     def embed_batch(self, texts: Sequence[str], *, role: Role) -> Vectors:
-        if role == "query" and len(texts) == 1 and texts[0] in self._query_cache:
-            self._query_cache.move_to_end(texts[0])
-            return self._query_cache[texts[0]][None, :]
+        cached = self.cache.get(texts, role)
+        if cached is not None:
+            return cached
         self.warm_up()
         vectors = self._model.encode(
             list(texts),
@@ -111,11 +134,5 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         ).astype(np.float32, copy=False)
-        if role == "query" and len(texts) == 1:
-            self._remember(texts[0], vectors[0])
+        self.cache.put(texts, role, vectors)
         return vectors
-
-    def _remember(self, text: str, vector: Vectors) -> None:
-        self._query_cache[text] = vector
-        if len(self._query_cache) > self._query_cache_size:
-            self._query_cache.popitem(last=False)

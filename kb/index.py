@@ -93,7 +93,7 @@ class ShopIndex:
             ids = np.flatnonzero(mask).astype(np.int64)
             if ids.size == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))  # type: ignore[call-arg]
         n = min(n, len(self.units))
         scores, ids = self.dense.search(query.reshape(1, -1).astype(np.float32), n, params=params)
         return [UnitHit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

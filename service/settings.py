@@ -34,11 +34,16 @@ class Settings(BaseSettings):
     models_dir: Path = Field(default_factory=_default_models_dir, description="assembled models")
     redis_url: str | None = Field(default=None, description="external Redis; unset: embedded")
 
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="onnx: ONNX Runtime (fast, no torch); torch: sentence-transformers",
+    )
     embedding_model_dir: Path | None = Field(
-        default=None, description="any sentence-transformers folder; unset: the assembled e5"
+        default=None,
+        description="onnx: a folder made by `copilot setup`; torch: a sentence-transformers folder",
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
-    torch_threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, description="inference threads per process")
 
     fusion: Literal["rrf", "weighted"] = "rrf"
     dense_weight: float = Field(default=1.5, ge=0)
@@ -69,9 +74,13 @@ class Settings(BaseSettings):
         )
 
     def embedder_dir(self) -> Path:
-        from copilot.model_setup import embedder_dir
+        from copilot.model_setup import embedder_dir, onnx_embedder_dir
 
-        return self.embedding_model_dir or embedder_dir(self.models_dir)
+        if self.embedding_model_dir:
+            return self.embedding_model_dir
+        if self.embedding_backend == "onnx":
+            return onnx_embedder_dir(self.models_dir)
+        return embedder_dir(self.models_dir)
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import redis
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from kb.embedder import SentenceTransformerEmbedder
+from kb.embedder import Embedder, SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
 from kb.redis_conn import RedisConfig, connect
 from kb.store import KBStore
@@ -28,7 +28,6 @@ JDDC_DIR = REPO.parent / "shared" / "data" / "jddc"
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     from copilot.model_setup import setup_models
-
     from service.settings import Settings
 
     path = Settings().models_dir
@@ -37,7 +36,19 @@ def models_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(models_dir: Path) -> SentenceTransformerEmbedder:
+def embedder(models_dir: Path) -> Embedder:
+    """The serving backend (ONNX Runtime), as the service builds it."""
+    from service.settings import Settings
+    from service.wiring import build_embedder
+
+    model = build_embedder(Settings(models_dir=models_dir))
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(models_dir: Path) -> SentenceTransformerEmbedder:
+    """The same model through sentence-transformers (the reference)."""
     from copilot.model_setup import embedder_dir
 
     model = SentenceTransformerEmbedder(embedder_dir(models_dir))
@@ -63,14 +74,12 @@ def redis_client(_redis_server: redis.Redis) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture()
-def kb(redis_client: redis.Redis, embedder: SentenceTransformerEmbedder) -> KnowledgeBase:
+def kb(redis_client: redis.Redis, embedder: Embedder) -> KnowledgeBase:
     return KnowledgeBase(KBStore(redis_client), embedder)
 
 
 @pytest.fixture(scope="session")
-def demo_kb(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
-) -> KnowledgeBase:
+def demo_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
     """The demo shops loaded once into a Redis of their own; tests must not change it."""
     from kb.demo_shops import load_demo_shops
 

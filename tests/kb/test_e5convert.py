@@ -160,3 +160,21 @@ def _linked_copy(src: Path, dest: Path) -> Path:
             else:
                 target.write_bytes(path.read_bytes())
     return dest
+
+
+def test_onnx_backend_gives_the_same_vectors(embedder: object, torch_embedder: object) -> None:
+    """The serving backend (ONNX Runtime) and sentence-transformers are interchangeable: same
+    name (so stored vectors stay valid), same vectors, single and batched, both prompts."""
+    import numpy as np
+
+    from kb.onnx_embedder import OnnxEmbedder
+
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.name == torch_embedder.name  # type: ignore[attr-defined]
+    texts = [*SENTENCES, "在吗", "一个很长的问题" * 40]
+    for role in ("query", "passage"):
+        onnx = embedder.embed_batch(texts, role=role)  # type: ignore[arg-type]
+        reference = torch_embedder.embed_batch(texts, role=role)  # type: ignore[attr-defined]
+        assert np.min(np.sum(onnx * reference, axis=1)) >= 0.999
+        single = embedder.embed_batch(texts[:1], role=role)  # type: ignore[arg-type]
+        assert float(single[0] @ reference[0]) >= 0.999

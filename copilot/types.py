@@ -1,0 +1,136 @@
+"""Domain types of the suggestion pipeline: the conversation in, the suggestion out.
+
+Money is Decimal and computed in code. Every decision carries its reasons (reason codes), so an
+agent, a trainer and an offline eval can all see why the copilot said what it said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+SpeakerRole: TypeAlias = Literal["customer", "agent"]
+OrderStatus: TypeAlias = Literal["unpaid", "paid", "shipped", "delivered", "after_sales"]
+RouteAction: TypeAlias = Literal["assist", "auto", "handoff"]
+HandoffQueue: TypeAlias = Literal["after_sales", "supervisor", "merchant"]
+CandidateRole: TypeAlias = Literal["answer", "clarify", "script", "upsell"]
+FlagSeverity: TypeAlias = Literal["block", "warn"]
+UpsellKind: TypeAlias = Literal["related", "threshold", "payment_reminder"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: SpeakerRole
+    text: str
+    ts: float | None = None  # unix seconds
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    product_id: str
+    quantity: int = 1
+    unit_price: Decimal | None = None  # None: the KB price applies
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    status: OrderStatus
+    items: tuple[OrderItem, ...] = ()
+    amount: Decimal | None = None  # what the customer pays; None: computed from items
+    tracking_number: str | None = None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    shop_id: str
+    turns: tuple[Turn, ...]
+    order: Order | None = None
+    notes: str = ""  # what the agent knows about the customer
+    conversation_id: str | None = None
+
+    @property
+    def last_customer_text(self) -> str:
+        """The customer's latest message: consecutive customer turns at the end, joined."""
+        tail: list[str] = []
+        for turn in reversed(self.turns):
+            if turn.role != "customer":
+                if tail:
+                    break
+                continue
+            tail.append(turn.text)
+        return "，".join(reversed(tail))
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Intent:
+    label: str
+    confidence: float  # calibrated: the share of held-out messages at this score that were right
+    top: tuple[IntentScore, ...] = ()
+    family: str = ""  # pre_sales, in_sales, after_sales, express, general
+    reasons: tuple[str, ...] = ()  # e.g. "knn", "rule:退货", "context:follow_up"
+
+
+@dataclass(frozen=True)
+class Route:
+    action: RouteAction
+    queue: HandoffQueue | None = None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    kb_entry_ids: tuple[str, ...] = ()
+    history_reply_ids: tuple[str, ...] = ()
+    llm: bool = False
+
+
+@dataclass(frozen=True)
+class GuardFlag:
+    code: (
+        str  # unsupported_number, other_shop, placeholder, off_platform, promise, banned, too_long
+    )
+    message: str
+    severity: FlagSeverity = "block"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    role: CandidateRole
+    source: Source
+    score: float
+    evidence: tuple[str, ...] = ()  # the KB texts it rests on
+    flags: tuple[GuardFlag, ...] = ()
+
+    @property
+    def blocked(self) -> bool:
+        return any(flag.severity == "block" for flag in self.flags)
+
+
+@dataclass(frozen=True)
+class Upsell:
+    kind: UpsellKind
+    text: str
+    reason: str
+    product_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    shop_id: str
+    intent: Intent
+    route: Route
+    candidates: tuple[Candidate, ...]
+    upsell: Upsell | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict, hash=False)
+    degraded: tuple[str, ...] = ()  # what was skipped: "llm_timeout", "history_unavailable", ...

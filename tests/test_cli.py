@@ -1,0 +1,96 @@
+"""The `copilot` command line, in process, on a real embedded Redis and the real embedder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from service.settings import get_settings
+
+runner = CliRunner()
+
+FAQ_CSV = """问题,答案,相似问法,商品ID
+这个杯子能装开水吗,可以的亲，316不锈钢内胆耐高温。,能装热水吗|可以倒开水吗,cup-1
+多久发货,亲，下单后48小时内发货。,什么时候发货|几天能发
+"""
+PRODUCTS_CSV = """商品ID,名称,价格,规格,卖点,关联商品
+cup-1,316不锈钢保温杯,89,500ml|750ml=109,12小时保温|一键开盖,brush-1
+brush-1,长柄杯刷,9.9,,海绵头不伤杯,
+"""
+
+
+@pytest.fixture()
+def env(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COPILOT_MODELS_DIR", str(models_dir))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def search_ids(shop: str, query: str) -> list[str]:
+    return [
+        hit["entry_id"] for hit in json.loads(run("kb", "search", shop, query, "-k", "3", "--json"))
+    ]
+
+
+def test_import_search_export_import_round_trip(env: Path) -> None:
+    faq, products = env / "faq.csv", env / "products.csv"
+    faq.write_text(FAQ_CSV, encoding="utf-8-sig")
+    products.write_text(PRODUCTS_CSV, encoding="gbk")
+
+    assert "4 added" in run("kb", "import", "shop-a", str(faq), str(products))
+    hits = json.loads(run("kb", "search", "shop-a", "杯子可以装热水不", "--json"))
+    assert hits[0]["kind"] == "faq" and "开水" in hits[0]["entry"]["question"]
+    assert set(hits[0]["retrievers"]) <= {"dense", "keyword", "kind_hint"}
+
+    exported = env / "shop-a.jsonl"
+    assert "exported 4 entries" in run("kb", "export", "shop-a", str(exported))
+    assert "4 added" in run("kb", "import", "shop-b", str(exported))
+    for query in ["杯子可以装热水不", "保温杯多少钱", "几天发货"]:
+        assert search_ids("shop-a", query) == search_ids("shop-b", query)
+
+    assert "4 unchanged, 0 texts embedded" in run("kb", "import", "shop-a", str(faq), str(products))
+    listing = run("kb", "list", "shop-a")
+    assert "cup-1" in listing and "brush-1" in listing
+    assert json.loads(run("kb", "show", "shop-a", "cup-1"))["price"] == "89"
+    run("kb", "delete", "shop-a", "brush-1")
+    assert "brush-1" not in run("kb", "list", "shop-a")
+    stats = run("kb", "stats")
+    assert "shop-a" in stats and "shop-b" in stats
+
+
+def test_errors_are_one_clear_message_and_exit_1(env: Path) -> None:
+    bad = env / "bad.csv"
+    bad.write_text("问题,答案\n包邮吗,\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "import", "shop-a", str(bad)])
+    assert result.exit_code == 1
+    assert "bad.csv, row 2, column '答案'" in result.output
+    assert "nothing was changed" in result.output
+
+    missing = runner.invoke(app, ["kb", "search", "no-such-shop", "在吗"])
+    assert missing.exit_code == 1
+    assert "no-such-shop" in missing.output and "copilot kb import" in missing.output
+
+
+def test_setup_is_idempotent(env: Path) -> None:
+    output = run("setup")
+    assert "already present" in output and "nothing to do" in output
+
+
+def test_demo_load_then_search(env: Path) -> None:
+    output = run("demo", "load")
+    assert "demo-pdd" in output and "demo-ks" in output and "demo-express" in output
+    assert "already loaded" in run("demo", "load")
+    assert all(e.startswith("pdd-") for e in search_ids("demo-pdd", "这个杯子能装开水吗"))
