@@ -134,3 +134,19 @@ class Suggestion:
     upsell: Upsell | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict, hash=False)
     degraded: tuple[str, ...] = ()  # what was skipped: "llm_timeout", "history_unavailable", ...
+
+
+@dataclass(frozen=True)
+class ShopPolicy:
+    """Per-shop rules for routing and guardrails (kb/demo/shops.json holds the demo shops')."""
+
+    shop_id: str
+    shop_name: str = ""
+    auto_reply: bool = False  # may high-confidence FAQ answers go out without an agent?
+    auto_min_confidence: float = 0.9
+    handoff_min_confidence: float = 0.35  # below this the intent is a guess: a human decides
+    refund_limit: Decimal = Decimal(0)  # refunds an agent may approve without a specialist
+    compensation_limit: Decimal = Decimal(0)  # 赔付 an agent may promise without a specialist
+    banned_phrases: tuple[str, ...] = ()  # added to the built-in off-platform list
+    max_reply_chars: int = 300
+    repeat_limit: int = 3  # the same question unresolved this many times: hand off

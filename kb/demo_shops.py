@@ -4,8 +4,9 @@ apparel shop and an express-delivery outlet, with their knowledge files and demo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kb.knowledge import ImportReport, KnowledgeBase
 
@@ -20,6 +21,7 @@ class DemoShop:
     name: str
     platform: str
     description: str
+    policy: dict[str, Any] = field(default_factory=dict, hash=False)  # copilot.types.ShopPolicy
 
     @property
     def folder(self) -> Path:

@@ -1,0 +1,64 @@
+"""Per-shop policies (copilot.types.ShopPolicy), stored in Redis as JSON under
+`copilot:{shop}:policy`; a shop without one gets the conservative defaults (no auto-reply,
+no refund or compensation without a specialist)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import redis
+
+from copilot.errors import CopilotError
+from copilot.types import ShopPolicy
+
+_DECIMALS = ("refund_limit", "compensation_limit")
+
+
+def policy_from_dict(shop_id: str, data: dict[str, Any]) -> ShopPolicy:
+    known = {f.name for f in fields(ShopPolicy)} - {"shop_id"}
+    unknown = set(data) - known
+    if unknown:
+        raise CopilotError(
+            f"shop policy of {shop_id!r}: unknown field(s) {sorted(unknown)}; "
+            f"known: {sorted(known)}"
+        )
+    values: dict[str, Any] = dict(data)
+    for name in _DECIMALS:
+        if name in values:
+            try:
+                values[name] = Decimal(str(values[name]))
+            except InvalidOperation:
+                raise CopilotError(f"shop policy of {shop_id!r}: {name} must be a number") from None
+    if "banned_phrases" in values:
+        values["banned_phrases"] = tuple(values["banned_phrases"])
+    return ShopPolicy(shop_id=shop_id, **values)
+
+
+def policy_to_dict(policy: ShopPolicy) -> dict[str, Any]:
+    data = asdict(policy)
+    data.pop("shop_id")
+    for name in _DECIMALS:
+        data[name] = str(data[name])
+    data["banned_phrases"] = list(policy.banned_phrases)
+    return data
+
+
+class PolicyStore:
+    def __init__(self, client: redis.Redis, prefix: str = "copilot") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, shop_id: str) -> str:
+        return f"{self.prefix}:{shop_id}:policy"
+
+    def get(self, shop_id: str) -> ShopPolicy:
+        raw = self.client.get(self._key(shop_id))
+        return policy_from_dict(shop_id, json.loads(raw)) if raw else ShopPolicy(shop_id=shop_id)
+
+    def put(self, policy: ShopPolicy) -> None:
+        self.client.set(
+            self._key(policy.shop_id), json.dumps(policy_to_dict(policy), ensure_ascii=False)
+        )
