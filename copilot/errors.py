@@ -1,10 +1,10 @@
 """Errors of the suggestion pipeline.
 
-    CopilotError
-    ├── GenerationError        an LLM backend failed (load, HTTP, decode)
-    │   └── GenerationTimeout  it did not answer in time
-    ├── HistoryImportError     chat logs could not be read; carries every LineError found
-    └── IntentDataError        labelled intent examples are malformed (file, line, reason)
+CopilotError
+├── GenerationError        an LLM backend failed (load, HTTP, decode)
+│   └── GenerationTimeout  it did not answer in time
+├── HistoryImportError     chat logs could not be read; carries every LineError found
+└── IntentDataError        labelled intent examples are malformed (file, line, reason)
 """
 
 from __future__ import annotations

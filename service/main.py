@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from kb.demo_shops import load_demo_shops
 from service import errors
 from service.routes import health, kb
 from service.settings import Settings, get_settings
-from service.wiring import build_knowledge_base
+from service.wiring import build_knowledge_base, load_demo
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,7 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.warmed = False
         await run_in_threadpool(knowledge.warm_up)
         if settings.load_demo_shops and not knowledge.shops():
-            await run_in_threadpool(load_demo_shops, knowledge)
+            await run_in_threadpool(load_demo, knowledge)
         app.state.warmed = True
         yield
 

@@ -13,6 +13,8 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from copilot.drafting import DraftConfig
+from copilot.llm_backends import LLMConfig
 from kb.redis_conn import RedisConfig
 from kb.retrieval import RetrievalConfig
 
@@ -54,6 +56,21 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="price/deal words favour products/promotions"
     )
 
+    llm_backend: Literal["llama_cpp", "transformers", "openai", "none"] = Field(
+        default="llama_cpp",
+        description="who drafts: in-process llama.cpp or transformers, an "
+        "OpenAI-compatible server (vLLM, TGI, llama.cpp server), or none",
+    )
+    llm_gguf: Path | None = Field(
+        default=None, description="a GGUF file; unset: the assembled Qwen"
+    )
+    llm_base_url: str = Field(default="", description="openai backend: e.g. http://gpu-box:8000/v1")
+    llm_model: str = Field(default="", description="openai backend: the served model name")
+    llm_api_key: str | None = None
+    llm_first_token_timeout: float = Field(default=2.0, gt=0)
+    llm_total_timeout: float = Field(default=8.0, gt=0)
+    llm_max_tokens: int = Field(default=160, ge=8, le=1024)
+
     load_demo_shops: bool = Field(
         default=True, description="load the demo shops into an empty store"
     )
@@ -71,6 +88,26 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             candidates=self.retrieval_candidates,
             kind_hint_weight=self.kind_hint_weight,
+        )
+
+    def llm_config(self) -> LLMConfig:
+        from copilot.model_setup import gguf_path
+
+        return LLMConfig(
+            backend="llama_cpp" if self.llm_backend == "none" else self.llm_backend,
+            gguf_path=self.llm_gguf or gguf_path(self.models_dir),
+            cache_dir=self.models_dir,
+            threads=self.threads,
+            base_url=self.llm_base_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key,
+        )
+
+    def draft_config(self) -> DraftConfig:
+        return DraftConfig(
+            max_tokens=self.llm_max_tokens,
+            first_token_timeout=self.llm_first_token_timeout,
+            total_timeout=self.llm_total_timeout,
         )
 
     def embedder_dir(self) -> Path:

@@ -94,3 +94,59 @@ def test_demo_load_then_search(env: Path) -> None:
     assert "demo-pdd" in output and "demo-ks" in output and "demo-express" in output
     assert "already loaded" in run("demo", "load")
     assert all(e.startswith("pdd-") for e in search_ids("demo-pdd", "这个杯子能装开水吗"))
+
+
+def test_suggest_prints_the_output_object(env: Path) -> None:
+    run("demo", "load")
+    order = env / "order.json"
+    order.write_text(
+        json.dumps({"status": "unpaid", "items": [{"product_id": "pdd-p01", "quantity": 2}]}),
+        encoding="utf-8",
+    )
+    context = env / "context.json"
+    context.write_text(
+        json.dumps([{"role": "customer", "text": "在吗"}, {"role": "agent", "text": "亲，在的"}]),
+        encoding="utf-8",
+    )
+    out = json.loads(
+        run(
+            "suggest",
+            "demo-pdd",
+            "两个杯子有优惠吗",
+            "--order",
+            str(order),
+            "--context",
+            str(context),
+            "--no-llm",
+            "--json",
+        )
+    )
+    assert {"intent", "route", "candidates", "upsell", "timings_ms"} <= set(out)
+    assert (
+        out["intent"]["label"]
+        and 0 <= out["intent"]["confidence"] <= 1
+        and len(out["intent"]["top"]) == 3
+    )
+    assert out["route"]["action"] in {"assist", "auto", "handoff"} and out["route"]["reasons"]
+    assert 1 <= len(out["candidates"]) <= 3
+    assert any("¥128" in c["text"] for c in out["candidates"])
+    assert out["upsell"]["kind"] == "payment_reminder"
+    text = run("suggest", "demo-pdd", "两个杯子有优惠吗", "--order", str(order), "--no-llm")
+    assert "intent" in text and "route" in text and "upsell" in text
+
+    bad = env / "bad_order.json"
+    bad.write_text(json.dumps({"status": "lost"}), encoding="utf-8")
+    result = runner.invoke(app, ["suggest", "demo-pdd", "在吗", "--order", str(bad), "--no-llm"])
+    assert result.exit_code == 1 and "order.status" in result.output
+
+
+def test_intents_train_checks_the_whole_file_first(env: Path) -> None:
+    good = env / "examples.jsonl"
+    good.write_text('{"text": "杯子能刻字吗", "label": "product_question"}\n', encoding="utf-8")
+    assert "added 1 examples for demo-pdd" in run(
+        "intents", "train", str(good), "--shop", "demo-pdd"
+    )
+    bad = env / "bad.jsonl"
+    bad.write_text('{"text": "杯子能刻字吗", "label": "engraving"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["intents", "train", str(bad)])
+    assert result.exit_code == 1 and "bad.jsonl" in result.output and "line 1" in result.output

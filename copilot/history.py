@@ -1,0 +1,495 @@
+"""The per-shop history response bank: what this shop's agents said, ready to suggest again.
+
+    bank = ResponseBank(redis_client, embedder)
+    bank.import_conversations(shop_id, conversations) -> BankReport   (all or nothing)
+    bank.search(shop_id, message, context, k=3) -> list[HistoryHit]
+
+Mining is copilot.history_mining. Redis is the source of truth: hist:shops, and per shop
+hist:{shop}:version, :replies (id -> JSON: text, count, intents, examples with message, context
+and keyword tokens), :vectors (id -> float32 rows, one per example) and :meta. An import
+replaces the bank in one MULTI/EXEC, so a failure leaves the old bank as it was. Each process
+keeps an index per shop, rebuilt when the version moves (stored tokens: no jieba at rebuild).
+
+Retrieval: a reply's example customer messages are its units, searched densely (FAISS over e5
+"query:" vectors: both sides are customer messages) and by keywords (bm25s over kb.tokenize);
+ranks are fused per reply (RRF); the top replies are re-ranked by fit, consensus (the JDDC 2019
+podium's trick), log-count prior, context and intent, weighted by HistoryConfig.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis
+
+from copilot.chatlogs import ChatFormat, ChatLog, read_chats
+from copilot.errors import CopilotError, HistoryImportError, LineError
+from copilot.history_mining import (
+    NO_NAMES,
+    SLOT,
+    HistoryConfig,
+    MinedReply,
+    MiningReport,
+    ShopNames,
+    bigrams,
+    clean_text,
+    mine,
+    normalized_key,
+    overlap,
+)
+from copilot.types import Conversation, Turn
+from kb.embedder import Embedder, Vectors
+from kb.tokenize import tokenize
+from kb.tokenize import warm_up as warm_up_tokenizer
+
+__all__ = ["BankReport", "BankStats", "HistoryConfig", "HistoryHit", "ResponseBank", "ShopNames"]
+
+_SHOP_ID_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+_EMBED_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class HistoryHit:
+    reply_id: str
+    text: str
+    count: int  # how many times agents said it (near-duplicates included)
+    score: float
+    matched_message: str  # the past customer message that matched best
+    slots: tuple[str, ...] = ()  # "{订单号}"...: fill from the order context or drop the hit
+    intents: tuple[str, ...] = ()  # most frequent first
+    parts: Mapping[str, float] = field(default_factory=dict, hash=False)  # score components
+
+
+@dataclass(frozen=True)
+class BankReport:
+    shop_id: str
+    version: int
+    conversations: int
+    pairs: int  # agent replies seen
+    replies: int  # distinct replies kept
+    merged: int  # kept pairs folded into an existing reply
+    dropped: Mapping[str, int]  # reason -> pairs
+    embedded: int  # distinct example messages embedded
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BankStats:
+    shop_id: str
+    version: int
+    replies: int
+    examples: int
+    pairs: int  # sum of the replies' counts
+    embedding_model: str
+
+
+@dataclass
+class _Index:
+    """One shop's bank in memory, tagged with the version it was built from."""
+
+    version: int
+    embedding_model: str
+    replies: list[MinedReply]
+    unit_reply: list[int]
+    unit_message: list[str]
+    unit_context: list[str]  # the two turns before each example, normalised
+    dense: Any  # faiss.IndexFlatIP
+    keyword: Any  # bm25s.BM25, None for an empty bank
+    log_max_count: float
+
+    @classmethod
+    def build(
+        cls, version: bytes | None, replies: dict[bytes, bytes], vectors: dict[bytes, bytes],
+        meta: dict[bytes, bytes],
+    ) -> _Index:  # fmt: skip
+        import bm25s
+        import faiss
+
+        dim = int(meta.get(b"dim", b"1"))
+        model = meta.get(b"embedding_model", b"").decode()
+        index = cls(int(version or 0), model, [], [], [], [], None, None, 1.0)
+        rows, tokens = [], []
+        for raw_id, raw in sorted(replies.items()):
+            data = json.loads(raw)
+            position = len(index.replies)
+            index.replies.append(
+                MinedReply(raw_id.decode(), data["text"], data["count"], [], data["intents"])
+            )
+            rows.append(np.frombuffer(vectors[raw_id], dtype=np.float32).reshape(-1, dim))
+            for example in data["examples"]:
+                index.unit_reply.append(position)
+                index.unit_message.append(example["message"])
+                recent = " ".join(text for _, text in example["context"][-2:])
+                index.unit_context.append(normalized_key(recent))
+                tokens.append(example["tokens"] or [""])
+        index.dense = faiss.IndexFlatIP(dim)
+        if rows:
+            index.dense.add(np.ascontiguousarray(np.vstack(rows), dtype=np.float32))
+            index.keyword = bm25s.BM25()
+            index.keyword.index(tokens, show_progress=False)
+            index.log_max_count = math.log1p(max(r.count for r in index.replies))
+        return index
+
+    def dense_units(self, vector: Vectors, n: int) -> list[tuple[int, float]]:
+        n = min(n, len(self.unit_reply))
+        scores, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), n)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def keyword_units(self, message: str, n: int) -> list[tuple[int, float]]:
+        words = tokenize(message)
+        if self.keyword is None or not words:
+            return []
+        scores = self.keyword.get_scores(words)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    reply: MinedReply
+    score: float
+    unit: int  # the example that matched best
+    parts: dict[str, float]
+
+
+class ResponseBank:
+    def __init__(
+        self,
+        client: redis.Redis,
+        embedder: Embedder,
+        config: HistoryConfig | None = None,
+        *,
+        prefix: str = "hist",
+    ) -> None:
+        self.client = client
+        self.embedder = embedder
+        self.config = config or HistoryConfig()
+        self.prefix = prefix
+        self._indexes: dict[str, _Index] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.builds = 0
+
+    def warm_up(self) -> None:
+        """Load the embedding model and jieba's dictionary; idempotent."""
+        warm_up = getattr(self.embedder, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
+        warm_up_tokenizer()
+
+    def import_conversations(
+        self,
+        shop_id: str,
+        conversations: Sequence[Conversation],
+        *,
+        labels: Mapping[tuple[str, int], Mapping[str, Any]] | None = None,
+        names: ShopNames = NO_NAMES,
+        progress: bool = False,
+    ) -> BankReport:
+        """Mine the conversations into the shop's bank, replacing the old one (all or nothing).
+
+        labels: per-turn extras (ChatLog.turn_labels); their "intent"s are kept per reply."""
+        started = time.perf_counter()
+        _check_shop_id(shop_id)
+        with _progress(progress) as bar:
+            tick = bar("mining conversations", len(conversations))
+            replies, mined = mine(
+                conversations, labels=labels, names=names, config=self.config, on_conversation=tick
+            )
+            if not replies:
+                why = ", ".join(f"{k} {v}" for k, v in mined.dropped.items()) or "no agent replies"
+                message = f"no usable replies among {mined.pairs} pairs (dropped: {why})"
+                raise HistoryImportError([LineError(shop_id, None, message)])
+            messages = sorted({e.message for r in replies for e in r.examples})
+            matrix = self._embed(messages, bar("embedding messages", len(messages)))
+        vectors = dict(zip(messages, matrix, strict=True))
+        version = self._write(shop_id, replies, vectors, mined)
+        return BankReport(
+            shop_id, version, mined.conversations, mined.pairs, mined.replies, mined.merged,
+            dict(mined.dropped), len(messages), time.perf_counter() - started,
+        )  # fmt: skip
+
+    def import_file(
+        self,
+        shop_id: str,
+        path: Path | str,
+        *,
+        format: ChatFormat | None = None,
+        names: ShopNames = NO_NAMES,
+        progress: bool = False,
+    ) -> tuple[ChatLog, BankReport]:
+        """`copilot history import SHOP CHATS`: read, mine, store; the log lists skipped lines."""
+        log = read_chats(path, format=format, shop_id=shop_id)
+        report = self.import_conversations(
+            shop_id, log.conversations, labels=log.turn_labels, names=names, progress=progress
+        )
+        return log, report
+
+    def search(
+        self,
+        shop_id: str,
+        message: str,
+        context: Sequence[Turn] = (),
+        k: int = 3,
+        *,
+        intent: str | None = None,
+        query_vector: Vectors | None = None,
+    ) -> list[HistoryHit]:
+        """The bank's best replies to the customer's `message`; `context`: the turns before it.
+
+        query_vector: the message's e5 "query:" vector, when the caller has already embedded it.
+        A shop without a bank has no hits."""
+        cleaned = clean_text(message)
+        index = self._index(shop_id)
+        if index is None or not index.unit_reply or not cleaned:
+            return []
+        if index.embedding_model != self.embedder.name:
+            raise CopilotError(
+                f"the history bank of {shop_id!r} was embedded with {index.embedding_model!r}, "
+                f"not {self.embedder.name!r}; import its chats again"
+            )
+        if query_vector is None or cleaned != message:
+            query_vector = self.embedder.embed_batch([cleaned], role="query")[0]
+        recent = " ".join(clean_text(t.text) for t in list(context)[-2:])
+        scored = self._rerank(index, cleaned, query_vector, recent, intent)
+        return [_hit(index, s) for s in scored[:k]]
+
+    def stats(self, shop_id: str) -> BankStats:
+        index = self._index(shop_id)
+        if index is None:
+            return BankStats(shop_id, 0, 0, 0, 0, "")
+        pairs = sum(r.count for r in index.replies)
+        return BankStats(
+            shop_id, index.version, len(index.replies), len(index.unit_reply), pairs,
+            index.embedding_model,
+        )  # fmt: skip
+
+    def shops(self) -> list[str]:
+        return sorted(m.decode() for m in self._call(self.client.smembers, f"{self.prefix}:shops"))
+
+    # --- re-ranking --------------------------------------------------------------------------
+
+    def _rerank(
+        self, index: _Index, message: str, vector: Vectors, recent: str, intent: str | None
+    ) -> list[_Scored]:
+        cfg = self.config
+        dense = index.dense_units(vector, cfg.candidates)
+        keyword = index.keyword_units(message, cfg.candidates)
+        found = _fuse(index, ((cfg.dense_weight, dense), (cfg.keyword_weight, keyword)), cfg.rrf_k)
+        top = sorted(found, key=lambda r: (-found[r].fused, r))[: cfg.rerank_depth]
+        fit = {r: found[r].fused / found[top[0]].fused for r in top}
+        grams = {r: bigrams(normalized_key(index.replies[r].text)) for r in top}
+        recent_grams = bigrams(normalized_key(recent)) if recent else frozenset()
+        weights = {"fit": cfg.fit_weight, "consensus": cfg.consensus_weight}
+        weights |= {"count": cfg.count_weight, "context": cfg.context_weight}
+        weights["intent"] = cfg.intent_weight
+        scored = []
+        for r in top:
+            reply, units = index.replies[r], found[r].units
+            parts = {
+                "fit": fit[r],
+                "consensus": _consensus(r, top, fit, grams),
+                "count": math.log1p(reply.count) / (index.log_max_count or 1.0),
+                "context": max(_context_overlap(index, u, recent_grams) for u in units),
+                "intent": 1.0 if intent and intent in reply.intents else 0.0,
+                "similarity": found[r].cosine,  # shown, not weighted: e5's narrow band
+            }
+            score = sum(weight * parts[name] for name, weight in weights.items())
+            if parts["similarity"] >= cfg.min_similarity:
+                scored.append(_Scored(reply, score, units[0], parts))
+        return sorted(scored, key=lambda s: (-s.score, s.reply.id))
+
+    # --- storage -----------------------------------------------------------------------------
+
+    def _embed(self, texts: Sequence[str], tick: Callable[[int], None]) -> Vectors:
+        chunks = []
+        try:
+            for start in range(0, len(texts), _EMBED_CHUNK):
+                batch = texts[start : start + _EMBED_CHUNK]
+                chunks.append(self.embedder.embed_batch(batch, role="query"))
+                tick(len(batch))
+        except Exception as exc:  # whatever the backend raises, nothing has been written
+            raise CopilotError(f"embedding the history bank failed: {exc}") from exc
+        return np.vstack(chunks).astype(np.float32, copy=False)
+
+    def _write(
+        self,
+        shop_id: str,
+        replies: list[MinedReply],
+        vectors: Mapping[str, Vectors],
+        mined: MiningReport,
+    ) -> int:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self._key(shop_id, "replies"), self._key(shop_id, "vectors"))
+        tokens = {message: tokenize(message) for message in vectors}  # messages recur: once each
+        pipe.hset(
+            self._key(shop_id, "replies"), mapping={r.id: _reply_json(r, tokens) for r in replies}
+        )
+        pipe.hset(
+            self._key(shop_id, "vectors"),
+            mapping={
+                r.id: np.vstack([vectors[e.message] for e in r.examples]).tobytes() for r in replies
+            },
+        )
+        pipe.hset(
+            self._key(shop_id, "meta"),
+            mapping={
+                "embedding_model": self.embedder.name,
+                "dim": next(iter(vectors.values())).shape[-1],
+                "imported_at": time.time(),
+                "dropped": json.dumps(dict(mined.dropped)),
+            },
+        )
+        pipe.sadd(f"{self.prefix}:shops", shop_id)
+        pipe.incr(self._key(shop_id, "version"))
+        return int(self._call(pipe.execute)[-1])
+
+    def _index(self, shop_id: str) -> _Index | None:
+        if not shop_id or not set(shop_id) <= _SHOP_ID_ALLOWED:
+            return None
+        current = self._indexes.get(shop_id)
+        if current is not None and current.version == self._version(shop_id):
+            return current
+        with self._lock_for(shop_id):
+            current = self._indexes.get(shop_id)
+            if current is None or current.version != self._version(shop_id):
+                pipe = self.client.pipeline(transaction=True)
+                pipe.get(self._key(shop_id, "version"))
+                for name in ("replies", "vectors", "meta"):
+                    pipe.hgetall(self._key(shop_id, name))
+                current = _Index.build(*self._call(pipe.execute))
+                self._indexes[shop_id] = current
+                self.builds += 1
+            return current
+
+    def _version(self, shop_id: str) -> int:
+        raw = self._call(self.client.get, self._key(shop_id, "version"))
+        return int(raw) if raw is not None else 0
+
+    def _key(self, shop_id: str, name: str) -> str:
+        return f"{self.prefix}:{shop_id}:{name}"
+
+    def _lock_for(self, shop_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(shop_id, threading.Lock())
+
+    @staticmethod
+    def _call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except (redis.RedisError, OSError) as exc:
+            raise CopilotError(f"the history bank's Redis failed: {exc}") from exc
+
+
+@dataclass
+class _Found:
+    """A retrieved reply: fused score, its retrieved examples (best-ranked first), e5 cosine."""
+
+    fused: float = 0.0
+    units: list[int] = field(default_factory=list)
+    best_rank: int = 1 << 30
+    cosine: float = 0.0
+
+
+def _fuse(
+    index: _Index, rankings: Iterable[tuple[float, list[tuple[int, float]]]], rrf_k: int
+) -> dict[int, _Found]:
+    """Unit rankings -> replies, each ranked at its best example, fused by reciprocal rank."""
+    found: dict[int, _Found] = {}
+    for position, (weight, hits) in enumerate(rankings):
+        first: dict[int, tuple[int, float]] = {}
+        for unit, score in hits:
+            first.setdefault(index.unit_reply[unit], (unit, score))
+        for rank, (reply, (unit, score)) in enumerate(first.items(), start=1):
+            entry = found.setdefault(reply, _Found())
+            entry.fused += weight / (rrf_k + rank)
+            if rank < entry.best_rank:  # the matched message shown is the best-ranked example
+                entry.units.insert(0, unit)
+                entry.best_rank = rank
+            else:
+                entry.units.append(unit)
+            if position == 0:  # the dense ranking
+                entry.cosine = score
+    return found
+
+
+def _context_overlap(index: _Index, unit: int, recent: frozenset[str]) -> float:
+    return overlap(recent, bigrams(index.unit_context[unit])) if recent else 0.0
+
+
+def _consensus(
+    reply: int, top: list[int], fit: Mapping[int, float], grams: Mapping[int, frozenset[str]]
+) -> float:
+    """Fit-weighted mean resemblance of a reply to the other top replies."""
+    others = [r for r in top if r != reply]
+    total = sum(fit[r] for r in others)
+    if not total:
+        return 0.0
+    return sum(fit[r] * overlap(grams[reply], grams[r]) for r in others) / total
+
+
+def _hit(index: _Index, scored: _Scored) -> HistoryHit:
+    reply = scored.reply
+    return HistoryHit(
+        reply_id=reply.id,
+        text=reply.text,
+        count=reply.count,
+        score=round(scored.score, 6),
+        matched_message=index.unit_message[scored.unit],
+        slots=tuple(dict.fromkeys(SLOT.findall(reply.text))),
+        intents=tuple(sorted(reply.intents, key=lambda i: (-reply.intents[i], i))),
+        parts={name: round(value, 6) for name, value in scored.parts.items()},
+    )
+
+
+def _check_shop_id(shop_id: str) -> None:
+    if not shop_id or len(shop_id) > 64 or not set(shop_id) <= _SHOP_ID_ALLOWED:
+        message = f"shop id {shop_id!r}: use 1-64 lower-case letters, digits, '-' or '_'"
+        raise HistoryImportError([LineError("<shop>", None, message)])
+
+
+def _reply_json(reply: MinedReply, tokens: Mapping[str, list[str]]) -> str:
+    examples = [
+        {
+            "message": e.message,
+            "context": [list(t) for t in e.context],
+            "tokens": tokens[e.message],
+        }
+        for e in reply.examples
+    ]
+    data = {
+        "text": reply.text,
+        "count": reply.count,
+        "intents": reply.intents,
+        "examples": examples,
+    }
+    return json.dumps(data, ensure_ascii=False)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[..., None]]]:
+    """Makes progress ticks: rich bars on stderr when enabled, no-ops otherwise."""
+    if not enabled:
+        yield lambda _label, _total: lambda _n=1: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True)) as bar:
+
+        def task(label: str, total: int) -> Callable[..., None]:
+            task_id = bar.add_task(label, total=max(total, 1))
+            return lambda n=1: bar.advance(task_id, n)
+
+        yield task

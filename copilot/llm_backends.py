@@ -1,0 +1,425 @@
+"""LLM backends behind the drafting Generator Protocol (copilot/drafting.py).
+
+    LlamaCppGenerator     llama-cpp-python, in-process, the GGUF as is (the default: fastest on CPU)
+    TransformersGenerator transformers, in-process; the GGUF dequantised once into a safetensors
+                          cache, because dequantising takes over a minute on every load
+    OpenAIHTTPGenerator   any OpenAI-compatible server (vLLM, TGI, llama.cpp server): GPU scale-out
+
+Each loads lazily in an idempotent warm_up() (stream() calls it), so constructing one is free and
+`import copilot` never pulls in torch or llama_cpp. Every failure leaves as GenerationError
+(GenerationTimeout when the server is too slow), chained to the library's own exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+from copilot.drafting import ChatMessage, Generator
+from copilot.errors import GenerationError, GenerationTimeout
+
+BackendName: TypeAlias = Literal["llama_cpp", "transformers", "openai"]
+LLAMA_CPP_PIP = 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36'
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def apply_stop_sequences(pieces: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
+    """Pass pieces through until one of the stop strings appears; the stop string is dropped.
+
+    For backends without native stop support. Text that might be the start of a stop string is
+    held back until the next piece decides, so a stop split across pieces is still caught.
+    """
+    stops = [s for s in stop if s]
+    if not stops:
+        yield from pieces
+        return
+    pending = ""
+    for piece in pieces:
+        pending += piece
+        hits = [pending.find(s) for s in stops if s in pending]
+        if hits:
+            if min(hits) > 0:
+                yield pending[: min(hits)]
+            return
+        keep = _partial_stop_length(pending, stops)
+        if len(pending) > keep:
+            yield pending[: len(pending) - keep]
+            pending = pending[len(pending) - keep :]
+    if pending:
+        yield pending
+
+
+def _partial_stop_length(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest end of text that is the beginning of a stop string."""
+    sizes = (n for stop in stops for n in range(1, len(stop)) if text.endswith(stop[:n]))
+    return max(sizes, default=0)
+
+
+class LlamaCppGenerator:
+    """The GGUF through llama-cpp-python, with the chat template stored in the GGUF."""
+
+    def __init__(
+        self,
+        gguf_path: Path,
+        *,
+        n_ctx: int = 2048,
+        threads: int | None = None,
+        n_batch: int = 512,
+        seed: int = 0,
+    ) -> None:
+        self.gguf_path = Path(gguf_path)
+        self.n_ctx = n_ctx
+        self.threads = threads or available_cores()
+        self.n_batch = n_batch
+        self.seed = seed
+        self._llm: Any = None
+        self._load_lock = threading.Lock()
+        # One llama context decodes one sequence at a time: concurrent drafts take turns.
+        self._use_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"llama.cpp:{self.gguf_path.name}"
+
+    @property
+    def llama(self) -> Any:
+        """The loaded llama_cpp.Llama (for tokenising and benchmarks)."""
+        self.warm_up()
+        return self._llm
+
+    def warm_up(self) -> None:
+        with self._load_lock:
+            if self._llm is not None:
+                return
+            if not self.gguf_path.is_file():
+                raise GenerationError(f"no GGUF at {self.gguf_path} (run `copilot setup`)")
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise GenerationError(
+                    f"llama-cpp-python is not installed: {LLAMA_CPP_PIP}"
+                ) from exc
+            try:
+                self._llm = Llama(
+                    model_path=str(self.gguf_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    n_batch=self.n_batch,
+                    seed=self.seed,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise GenerationError(f"cannot load {self.gguf_path}: {exc}") from exc
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        self.warm_up()
+        with self._use_lock:
+            try:
+                chunks = self._llm.create_chat_completion(
+                    messages=_as_dicts(messages),
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=list(stop) or None,
+                    stream=True,
+                )
+                for chunk in chunks:
+                    content = chunk["choices"][0]["delta"].get("content")
+                    if content:
+                        yield content
+            except (ValueError, RuntimeError, KeyError, IndexError) as exc:
+                raise GenerationError(f"{self.name} failed: {exc}") from exc
+
+
+class TransformersGenerator:
+    """The same GGUF through transformers: dequantised once, then loaded from safetensors."""
+
+    def __init__(self, gguf_path: Path, cache_dir: Path) -> None:
+        self.gguf_path = Path(gguf_path)
+        self.model_dir = Path(cache_dir) / f"{self.gguf_path.stem}-hf"
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"transformers:{self.gguf_path.stem}"
+
+    def warm_up(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            try:
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                if not _is_complete(self.model_dir, self.gguf_path):
+                    self._dequantise()
+                self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+                model = AutoModelForCausalLM.from_pretrained(self.model_dir)
+            except ImportError as exc:
+                raise GenerationError(f"transformers backend unavailable: {exc}") from exc
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise GenerationError(f"cannot load {self.model_dir}: {exc}") from exc
+            self._model = model.eval()
+
+    def _dequantise(self) -> None:
+        """GGUF -> safetensors folder, built beside the target and renamed into place."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if not self.gguf_path.is_file():
+            raise GenerationError(f"no GGUF at {self.gguf_path} (run `copilot setup`)")
+        where, file = self.gguf_path.parent, self.gguf_path.name
+        self.model_dir.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".dequant-", dir=self.model_dir.parent))
+        try:
+            AutoTokenizer.from_pretrained(where, gguf_file=file).save_pretrained(scratch)
+            model = AutoModelForCausalLM.from_pretrained(where, gguf_file=file, **_dense())
+            model.save_pretrained(scratch, safe_serialization=True)
+            del model
+            (scratch / _SOURCE_FILE).write_text(_source_stamp(self.gguf_path), encoding="utf-8")
+            # mkdtemp makes it private; the cache is read by whoever serves, like the GGUF
+            scratch.chmod(0o755)
+            for written in scratch.iterdir():
+                written.chmod(0o644)
+            if self.model_dir.exists():  # stale (another GGUF): replace it
+                shutil.rmtree(self.model_dir)
+            os.replace(scratch, self.model_dir)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        self.warm_up()
+        cancel = threading.Event()
+        streamer, worker, failure = self._start(messages, max_tokens, temperature, cancel)
+        try:
+            yield from apply_stop_sequences((p for p in streamer if p), stop)
+        finally:
+            cancel.set()  # the model stops at its next token; nobody waits for it
+        worker.join(timeout=0.1)
+        if failure:
+            raise GenerationError(f"{self.name} failed: {failure[0]}") from failure[0]
+
+    def _start(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        cancel: threading.Event,
+    ) -> tuple[Any, threading.Thread, list[BaseException]]:
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        prompt = self._tokenizer.apply_chat_template(
+            _as_dicts(messages), tokenize=False, add_generation_prompt=True
+        )
+        inputs = self._tokenizer(prompt, return_tensors="pt")
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        options: dict[str, Any] = {
+            **inputs,
+            "streamer": streamer,
+            "max_new_tokens": max_tokens,
+            "do_sample": temperature > 0,
+            "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)]),
+            "pad_token_id": self._tokenizer.eos_token_id,
+        }
+        if temperature > 0:
+            options["temperature"] = temperature
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._model.generate(**options)
+            except Exception as exc:  # reported by stream() once the streamer ends
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="transformers-generate", daemon=True)
+        worker.start()
+        return streamer, worker, failure
+
+
+def _dense() -> dict[str, Any]:
+    """from_pretrained options for a plain float32 model that save_pretrained accepts.
+
+    transformers 5 may keep GGUF weights packed and then refuses to save them; 4.x always
+    dequantises and has no GgufConfig.
+    """
+    try:
+        import torch
+        from transformers import GgufConfig
+    except ImportError:
+        return {}
+    return {"quantization_config": GgufConfig(dequantize=True), "dtype": torch.float32}
+
+
+class _Cancelled:
+    """A stopping criterion that ends generation once the consumer has gone."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.cancel.is_set(), dtype=torch.bool)
+
+
+_SOURCE_FILE = "source-gguf.json"
+
+
+def _source_stamp(gguf: Path) -> str:
+    return json.dumps({"gguf": gguf.name, "bytes": gguf.stat().st_size}, sort_keys=True)
+
+
+def _is_complete(model_dir: Path, gguf: Path) -> bool:
+    """A cache written last by a finished dequantise of this very GGUF."""
+    try:
+        stamp = (model_dir / _SOURCE_FILE).read_text(encoding="utf-8")
+        return stamp == _source_stamp(gguf) and (model_dir / "config.json").is_file()
+    except OSError:
+        return False
+
+
+class OpenAIHTTPGenerator:
+    """POST /v1/chat/completions with stream=true on an OpenAI-compatible server."""
+
+    def __init__(
+        self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 30.0
+    ) -> None:
+        base = base_url.rstrip("/")
+        self.url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self._client: Any = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self.model}"
+
+    def warm_up(self) -> None:
+        with self._load_lock:
+            if self._client is None:
+                import httpx
+
+                timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
+                self._client = httpx.Client(timeout=timeout)
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        import httpx
+
+        self.warm_up()
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": _as_dicts(messages),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+        }
+        if stop:
+            body["stop"] = list(stop)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            with self._client.stream("POST", self.url, json=body, headers=headers) as response:
+                if response.status_code != 200:
+                    detail = response.read().decode("utf-8", "replace")[:200]
+                    raise GenerationError(f"{self.url}: HTTP {response.status_code}: {detail}")
+                yield from _sse_contents(response.iter_lines(), self.url)
+        except httpx.TimeoutException as exc:
+            raise GenerationTimeout(f"{self.url}: no answer within {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise GenerationError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _sse_contents(lines: Iterator[str], url: str) -> Iterator[str]:
+    """delta.content of each `data:` event until [DONE]; an error event raises."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # comments (": ping"), event names, blank separators
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            event = json.loads(data)
+            if not isinstance(event, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:  # JSONDecodeError is one
+            raise GenerationError(f"{url}: bad stream event {data[:80]!r}") from exc
+        if "error" in event:
+            raise GenerationError(f"{url}: server error: {event['error']}")
+        for choice in event.get("choices") or ():
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                yield content
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Which backend drafts, and its settings (the service builds this from its settings)."""
+
+    backend: BackendName = "llama_cpp"
+    gguf_path: Path | None = None  # llama_cpp, transformers
+    cache_dir: Path | None = None  # transformers: where the dequantised model is kept
+    threads: int | None = None  # llama_cpp; None: the cores this process may use
+    n_ctx: int = 2048
+    base_url: str = ""  # openai
+    model: str = ""  # openai: the served model's name
+    api_key: str | None = None
+    http_timeout: float = 30.0
+
+
+def build_generator(config: LLMConfig) -> Generator:
+    """The configured backend, not loaded yet (call warm_up() to load it now)."""
+    if config.backend == "openai":
+        if not config.base_url:
+            raise GenerationError("the openai backend needs base_url")
+        return OpenAIHTTPGenerator(
+            config.base_url,
+            config.model or "default",
+            api_key=config.api_key,
+            timeout=config.http_timeout,
+        )
+    if config.gguf_path is None:
+        raise GenerationError(f"the {config.backend} backend needs gguf_path")
+    if config.backend == "transformers":
+        return TransformersGenerator(config.gguf_path, config.cache_dir or config.gguf_path.parent)
+    return LlamaCppGenerator(config.gguf_path, n_ctx=config.n_ctx, threads=config.threads)

@@ -1,0 +1,288 @@
+"""The Suggester: one conversation in, one Suggestion out.
+
+    classify intent -> sentiment -> retrieve KB -> grounded candidates -> history replies
+      -> guardrails -> LLM draft (timed out, guardrailed) -> pick up to 3 -> route -> upsell
+
+Candidate slots go first to one of each source (grounded KB answer, history reply, LLM draft),
+then to the next best; no two near-duplicates. A stage that fails or is missing (no KB for the
+shop, no history bank, LLM slow or down) is skipped and named in `degraded`; the agent still
+gets whatever the other stages found. Each stage's time is in `timings_ms`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from copilot.drafting import DraftConfig, Generator, draft_reply
+from copilot.errors import GenerationError, GenerationTimeout
+from copilot.grounding import GroundedAnswer, Grounder
+from copilot.guardrails import GuardrailFacts, apply_guardrails
+from copilot.policies import PolicyStore
+from copilot.routing import RoutingSignals, route
+from copilot.sentiment import SentimentAnalyzer
+from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
+from copilot.upsell import Upseller
+from kb.knowledge import KnowledgeBase
+from kb.types import Hit
+
+
+class IntentStage(Protocol):
+    def classify(self, conversation: Conversation) -> Intent: ...
+
+
+class HistoryStage(Protocol):
+    def search(self, shop_id: str, message: str, context: Sequence[Any] = (), k: int = 3, *,
+               intent: str | None = None) -> Sequence[Any]: ...  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SuggesterConfig:
+    max_candidates: int = 3
+    kb_k: int = 8
+    history_k: int = 3
+    use_llm: bool = True
+    draft: DraftConfig = field(default_factory=DraftConfig)
+    near_duplicate: float = 0.7  # character-bigram Jaccard above which two texts are one
+
+
+class Suggester:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        classifier: IntentStage,
+        *,
+        policies: PolicyStore,
+        history: HistoryStage | None = None,
+        generator: Generator | None = None,
+        shop_names: Mapping[str, str] | None = None,
+        config: SuggesterConfig | None = None,
+    ) -> None:
+        self.kb = kb
+        self.classifier = classifier
+        self.policies = policies
+        self.history = history
+        self.generator = generator
+        self.shop_names = dict(shop_names or {})
+        self.config = config or SuggesterConfig()
+        self.grounder = Grounder(kb, shop_names=self.shop_names, k=self.config.kb_k)
+        self.facts = GuardrailFacts(kb, self.shop_names)
+        self.upseller = Upseller(kb)
+        self.sentiment = SentimentAnalyzer()
+
+    def warm_up(self) -> None:
+        """Load every model once (idempotent): embedder, classifier, sentiment, LLM."""
+        stages = (self.kb, self.classifier, self.history, self.sentiment, self.generator,
+                  self.facts, self.grounder)  # fmt: skip
+        for stage in stages:
+            warm = getattr(stage, "warm_up", None)
+            if callable(warm):
+                warm()
+
+    def suggest(self, conversation: Conversation, *, use_llm: bool | None = None) -> Suggestion:
+        run = _Run(conversation, self.policies.get(conversation.shop_id))
+        run.kb_known = self.kb.store.exists(conversation.shop_id)
+        with run.timed("intent"):
+            intent = self.classifier.classify(conversation)
+        with run.timed("sentiment"):
+            mood = self.sentiment.analyze(conversation.last_customer_text)
+        hits, grounded = self._ground(run, intent)
+        history = self._history(run, intent)
+        with run.timed("guardrails"):
+            checked = self._guard(run, [*grounded.candidates, *history], grounded)
+        if self.config.use_llm if use_llm is None else use_llm:
+            checked += self._draft(run, checked, grounded)
+        chosen = self._pick(checked)
+        with run.timed("route"):
+            confident = _confident_faq(hits, chosen, _products_in_focus(conversation, grounded))
+            signals = RoutingSignals(mood.negative, mood.threats, confident)
+            decided = route(conversation, intent, run.policy, signals)
+        upsell = None
+        if run.kb_known:
+            with run.timed("upsell"):
+                upsell = self.upseller.suggest(
+                    conversation, intent, decided, sentiment_negative=mood.negative
+                )
+        return Suggestion(
+            conversation.shop_id,
+            intent,
+            decided,
+            tuple(chosen),
+            upsell,
+            dict(run.timings),
+            tuple(run.degraded),
+        )
+
+    def _ground(self, run: _Run, intent: Intent) -> tuple[list[Hit], GroundedAnswer]:
+        conversation = run.conversation
+        if not run.kb_known:
+            run.degraded.append("no_knowledge_base")
+            return [], GroundedAnswer(())
+        with run.timed("retrieve"):
+            hits = self.kb.search(conversation.shop_id, _query(conversation), k=self.config.kb_k)
+        with run.timed("ground"):
+            return hits, self.grounder.ground(conversation, intent, hits)
+
+    def _history(self, run: _Run, intent: Intent) -> list[Candidate]:
+        if self.history is None:
+            return []
+        conversation = run.conversation
+        with run.timed("history"):
+            hits = self.history.search(
+                conversation.shop_id, conversation.last_customer_text, conversation.turns[:-1],
+                self.config.history_k, intent=intent.label,
+            )  # fmt: skip
+        candidates = []
+        for hit in hits:
+            text = _fill_history_slots(hit.text, hit.slots, conversation)
+            if text:
+                candidates.append(
+                    Candidate(text, "answer", Source(history_reply_ids=(hit.reply_id,)), hit.score)
+                )
+        return candidates
+
+    def _guard(
+        self, run: _Run, candidates: list[Candidate], grounded: GroundedAnswer
+    ) -> list[Candidate]:
+        if not candidates:
+            return []
+        if not run.kb_known:  # nothing to check numbers against: every number is unsupported
+            return apply_guardrails(candidates, **self._facts_for(run, grounded, empty=True))
+        return apply_guardrails(candidates, **self._facts_for(run, grounded))
+
+    def _facts_for(
+        self, run: _Run, grounded: GroundedAnswer, *, empty: bool = False
+    ) -> dict[str, Any]:
+        from copilot.guardrails import OtherShopNames, ShopFacts
+
+        shop_id = run.conversation.shop_id
+        facts = ShopFacts.from_entries(shop_id, ()) if empty else self.facts.shop_facts(shop_id)
+        others = OtherShopNames.build(facts, ()) if empty else self.facts.other_shops(shop_id)
+        return {
+            "shop_id": shop_id, "kb_facts": facts, "order": run.conversation.order,
+            "policy": run.policy, "other_shops": others, "computed": grounded.computed,
+        }  # fmt: skip
+
+    def _draft(
+        self, run: _Run, checked: list[Candidate], grounded: GroundedAnswer
+    ) -> list[Candidate]:
+        if self.generator is None:
+            return []
+        material = [c.text for c in checked[:2]] + [e for c in checked[:1] for e in c.evidence]
+        if not material:
+            run.degraded.append("llm_no_material")  # drafting from nothing would be invention
+            return []
+        try:
+            with run.timed("llm"):
+                text = draft_reply(
+                    self.generator, run.conversation, material,
+                    shop_name=self.shop_names.get(run.conversation.shop_id, ""),
+                    max_reply_chars=run.policy.max_reply_chars, config=self.config.draft,
+                )  # fmt: skip
+        except GenerationTimeout:
+            run.degraded.append("llm_timeout")
+            return []
+        except GenerationError:
+            run.degraded.append("llm_error")
+            return []
+        sources = tuple(i for c in checked[:2] for i in c.source.kb_entry_ids)
+        histories = tuple(i for c in checked[:2] for i in c.source.history_reply_ids)
+        draft = Candidate(
+            text, "answer", Source(sources, histories, llm=True), 0.0, evidence=tuple(material)
+        )
+        return self._guard(run, [draft], grounded)
+
+    def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
+        """One per source first (KB, history, LLM), then the rest in order; no near-duplicates."""
+        by_source: dict[str, list[Candidate]] = {"kb": [], "history": [], "llm": []}
+        for candidate in candidates:
+            by_source[_source_kind(candidate)].append(candidate)
+        ordered = [group[0] for group in by_source.values() if group]
+        ordered += [c for group in by_source.values() for c in group[1:]]
+        chosen: list[Candidate] = []
+        for candidate in ordered:
+            if len(chosen) == self.config.max_candidates:
+                break
+            if all(_jaccard(candidate.text, c.text) < self.config.near_duplicate for c in chosen):
+                chosen.append(candidate)
+        return chosen
+
+
+@dataclass
+class _Run:
+    conversation: Conversation
+    policy: ShopPolicy
+    timings: dict[str, float] = field(default_factory=dict)
+    degraded: list[str] = field(default_factory=list)
+    kb_known: bool = True
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round((time.perf_counter() - started) * 1000, 2)
+
+
+def _query(conversation: Conversation) -> str:
+    """What to retrieve with: the customer's latest message (context is the classifier's job)."""
+    return conversation.last_customer_text or (
+        conversation.turns[-1].text if conversation.turns else ""
+    )
+
+
+def _source_kind(candidate: Candidate) -> str:
+    if candidate.source.llm:
+        return "llm"
+    return "history" if candidate.source.history_reply_ids else "kb"
+
+
+def _products_in_focus(conversation: Conversation, grounded: GroundedAnswer) -> set[str]:
+    focus = {grounded.product_id} if grounded.product_id else set()
+    if conversation.order:
+        focus |= {item.product_id for item in conversation.order.items}
+    return focus
+
+
+def _confident_faq(hits: Sequence[Hit], chosen: Sequence[Candidate], products: set[str]) -> bool:
+    """Auto-reply needs agreement: the top hit is an FAQ that both retrievers rank first, it is
+    the first candidate we show, unflagged, and it is about the product being discussed (a
+    product's FAQ sent for "这个杯子" when the shop sells six cups answers the wrong cup)."""
+    if not hits or not chosen or hits[0].kind != "faq" or chosen[0].flags:
+        return False
+    product_id = getattr(hits[0].entry, "product_id", None)
+    if product_id is not None and product_id not in products:
+        return False
+    ranks = {name: score.rank for name, score in hits[0].retrievers.items()}
+    return (
+        ranks.get("dense") == 1
+        and ranks.get("keyword") == 1
+        and hits[0].entry_id in chosen[0].source.kb_entry_ids
+    )
+
+
+def _fill_history_slots(text: str, slots: Sequence[str], conversation: Conversation) -> str | None:
+    """Fill {订单号}/{运单号} from the order; a reply with any other slot is not usable as is."""
+    order = conversation.order
+    values = {
+        "{订单号}": order.order_id if order else None,
+        "{运单号}": order.tracking_number if order else None,
+    }
+    for slot in slots:
+        value = values.get(slot)
+        if not value:
+            return None
+        text = text.replace(slot, value)
+    return text
+
+
+def _jaccard(a: str, b: str) -> float:
+    grams_a = {a[i : i + 2] for i in range(len(a) - 1)}
+    grams_b = {b[i : i + 2] for i in range(len(b) - 1)}
+    if not grams_a or not grams_b:
+        return float(a == b)
+    return len(grams_a & grams_b) / len(grams_a | grams_b)

@@ -1,0 +1,353 @@
+"""The history response bank: mining rules, merging, storage, retrieval and re-ranking, with the
+real embedder, a real embedded Redis and real FAISS/bm25s."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import redis
+
+from copilot.errors import CopilotError, HistoryImportError
+from copilot.history import HistoryConfig, ResponseBank, ShopNames
+from copilot.history_mining import (
+    _Group,
+    bigrams,
+    clean_text,
+    merge_near_duplicates,
+    mine,
+    normalized_key,
+    reply_id,
+)
+from copilot.types import Conversation, Turn
+from kb.embedder import Embedder, Role, Vectors
+
+JDDC_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "jddc" / "chat_0.1per.txt"
+
+SHIP_48H = "亲，付款后48小时内为您安排发货，请耐心等待哦"
+SHIP_48H_SIMILAR = "亲，付款后48小时内就会为您安排发货的哦"
+PRESALE = "亲，这款是预售商品，月底统一发货哦"
+
+
+def chat(conversation_id: str, *texts: str, shop_id: str = "shop-a") -> Conversation:
+    """Turns alternate customer, agent, customer, ..."""
+    roles = ("customer", "agent")
+    turns = tuple(Turn(roles[i % 2], text) for i, text in enumerate(texts))  # type: ignore[arg-type]
+    return Conversation(shop_id, turns, conversation_id=conversation_id)
+
+
+def pairs(*items: tuple[str, str], shop_id: str = "shop-a") -> list[Conversation]:
+    return [chat(f"c{i}", q, a, shop_id=shop_id) for i, (q, a) in enumerate(items)]
+
+
+SHOP_A = [
+    *pairs(
+        ("什么时候发货", SHIP_48H),
+        ("多久能发货", SHIP_48H),
+        ("几天发货啊", SHIP_48H),
+        ("啥时候发货", SHIP_48H),
+        ("什么时候发货呀", SHIP_48H_SIMILAR),
+        ("发货要多久", SHIP_48H_SIMILAR),
+        ("这个什么时候能发货", PRESALE),
+        ("保温杯能装开水吗", "可以的亲，内胆是316不锈钢，装开水没问题"),
+        ("杯子漏水怎么办", "亲，麻烦拍一下漏水的位置，我们给您补发密封圈"),
+        ("我的订单231111-123456789012345到哪了", "亲，订单231111-123456789012345已经在派送中了"),
+    ),
+    chat(
+        "addr",
+        "能改地址吗",
+        "可以的亲，改好后会短信通知您",
+        "好的",
+        "亲，地址已经帮您修改好了，请留意短信哦",
+    ),
+    chat(
+        "pay",
+        "今天能发货吗",
+        "亲，16点前付款今天就能发出哦",
+        "好的",
+        "好的亲，那您尽快付款，我们马上安排发货",
+    ),
+]
+SHOP_B = pairs(
+    ("什么时候发货", "您好，快递网点每天17点统一揽收发出"),
+    ("快递丢了怎么办", "您好，我们马上为您登记问题件并发起理赔"),
+    shop_id="shop-b",
+)
+
+
+@pytest.fixture()
+def bank(redis_client: redis.Redis, embedder: Embedder) -> ResponseBank:
+    return ResponseBank(redis_client, embedder)
+
+
+def texts(hits: Sequence[object]) -> list[str]:
+    return [hit.text for hit in hits]  # type: ignore[attr-defined]
+
+
+# --- cleaning and dropping -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned"),
+    [
+        ("[订单x]已经发货了，[姓名x]您好", "{订单号}已经发货了，{姓名}您好"),
+        ("USERID_10480447 补您[数字x]元差价 #E-s[数字x]", "补您{金额}差价"),
+        ("辽宁[地址x]  [电话x]", "{地址} {手机号}"),
+        ("电话13812345678，收件人张伟", "电话{手机号}，收件人{姓名}"),
+        ("订单号231111-123456789012345 快递单号SF1234567890123", "订单号{订单号} 快递单号{运单号}"),
+        ("身份证110101199003071234", "身份证{身份证号}"),
+        ("收货地址改成浙江省杭州市西湖区文三路138号东软大厦5楼", "收货地址改成{地址}"),
+        ("麻烦发到杭州市西湖区文三路12号吧", "麻烦发到{地址}吧"),
+        ("王先生您好，请查收邮件 me@example.com", "{姓名}先生您好，请查收邮件 {邮箱}"),
+        ("亲，48小时内发货哦", "亲，48小时内发货哦"),  # plain facts stay
+    ],
+)
+def test_cleaning_turns_placeholders_and_personal_data_into_slots(raw: str, cleaned: str) -> None:
+    assert clean_text(raw) == cleaned
+
+
+def test_dropping_rules_and_their_counts() -> None:
+    keep = ["亲，付款后48小时内发货哦", "欢迎光临暖杯家居专营店，有什么可以帮您"]
+    drop = {
+        "亲，隔壁的保温杯旗舰店更便宜": "other_shop",
+        "暖阳衣橱那边也有卖的": "other_shop",
+        "您可以去淘宝搜一下同款": "other_shop",
+        "这款现在只要¥59": "price",
+        "满199减20的活动还在的": "price",
+        "两个一共178元哦亲": "price",
+        "加我微信发你优惠券": "off_platform",
+        "亲可以QQ联系我哦": "off_platform",
+        "我们用支付宝转账给您退": "off_platform",
+        "链接在这里 https://x.cn/a": "link",
+        "嗯": "too_short",
+        "好的": "too_short",
+        "[订单x]": "placeholder_only",
+        "亲" * 301: "too_long",
+    }
+    conversations = pairs(*((f"问题{i}", reply) for i, reply in enumerate([*keep, *drop])))
+    proactive = (Turn("agent", "亲，在吗～您拍下的宝贝还没付款哦"),)  # no customer message
+    conversations.append(Conversation("shop-a", proactive, conversation_id="p"))
+    names = ShopNames(own=("暖杯家居专营店",), others=("暖阳衣橱",), platform="pinduoduo")
+    replies, report = mine(conversations, names=names)
+    assert sorted(r.text for r in replies) == sorted(keep)
+    expected: dict[str, int] = {"no_message": 1}
+    for reason in drop.values():
+        expected[reason] = expected.get(reason, 0) + 1
+    assert dict(report.dropped) == expected
+    assert (report.conversations, report.pairs, report.replies) == (17, 17, 2)
+
+
+def test_near_duplicates_merge_keeping_count_and_most_frequent_wording() -> None:
+    conversations = pairs(
+        ("什么时候发货", SHIP_48H),
+        ("多久发货", SHIP_48H),
+        ("发货时间", SHIP_48H + "~"),  # punctuation only: the same reply
+        ("几天能发", "亲 付款后48小时内为您安排发货 请耐心等待哦"),
+        ("啥时候发", "亲，付款后48小时内为您安排发货，请您耐心等待哦"),  # near-duplicate
+        ("预售吗", PRESALE),
+    )
+    replies, report = mine(conversations)
+    assert [(r.text, r.count) for r in replies] == [(SHIP_48H, 5), (PRESALE, 1)]
+    assert replies[0].id == reply_id(SHIP_48H) == reply_id(SHIP_48H + "！")
+    assert report.merged == 4
+    assert [e.message for e in replies[0].examples][:2] == ["什么时候发货", "多久发货"]
+    strict, _ = mine(conversations, config=HistoryConfig(merge_jaccard=0.95))
+    assert [r.count for r in strict] == [4, 1, 1]  # the near-duplicate stays apart
+
+
+def test_examples_are_capped_and_intents_come_from_the_labels() -> None:
+    conversations = pairs(*((q, SHIP_48H) for q in ("a发货", "b发货", "c发货", "a发货")))
+    labels = {("c0", 0): {"intent": "shipping_time"}, ("c1", 0): {"intent": "shipping_time"}}
+    labels[("c2", 0)] = {"intent": "urge_delivery"}
+    (reply,), _ = mine(conversations, labels=labels, config=HistoryConfig(max_examples=2))
+    assert [e.message for e in reply.examples] == ["a发货", "b发货"]
+    assert reply.intents == {"shipping_time": 2, "urge_delivery": 1}
+
+
+def _brute_force_merge(keys: list[str], counts: list[int], threshold: float) -> list[set[str]]:
+    order = sorted(range(len(keys)), key=lambda i: (-counts[i], len(keys[i]), keys[i]))
+    clusters: list[tuple[frozenset[str], set[str]]] = []
+    for i in order:
+        own = bigrams(keys[i])
+        for grams, members in clusters:
+            if len(own & grams) >= threshold * len(own | grams):
+                members.add(keys[i])
+                break
+        else:
+            clusters.append((own, {keys[i]}))
+    return [members for _, members in clusters]
+
+
+def test_prefix_filtered_merging_matches_brute_force() -> None:
+    rng = random.Random(7)
+    alphabet = "发货快递退款换货尺码颜色质量包装物流客服亲您好的吗呢"
+    bases = ["".join(rng.choices(alphabet, k=rng.randint(6, 24))) for _ in range(60)]
+    keys = set(bases)
+    for base in bases:
+        for _ in range(4):
+            chars = list(base)
+            chars[rng.randrange(len(chars))] = rng.choice(alphabet)
+            keys.add("".join(chars))
+    ordered = sorted(keys)
+    counts = [rng.randint(1, 9) for _ in ordered]
+    groups = [_Group(k, count=c) for k, c in zip(ordered, counts, strict=True)]
+    for group in groups:
+        group.wordings[group.key] = group.count
+    fast = merge_near_duplicates(groups, 0.7)
+    assert sum(g.count for g in fast) == sum(counts)
+    expected = _brute_force_merge(ordered, counts, 0.7)
+    assert len(fast) == len(expected) < len(ordered)
+    assert sorted(g.key for g in fast) == sorted(
+        min(m, key=lambda k: (-counts[ordered.index(k)], len(k), k)) for m in expected
+    )
+
+
+# --- the bank --------------------------------------------------------------------------------
+
+
+def test_import_search_and_stats(bank: ResponseBank) -> None:
+    report = bank.import_conversations("shop-a", SHOP_A)
+    assert (report.conversations, report.pairs, report.version) == (12, 14, 1)
+    assert report.replies == 10 and report.merged == 4 and report.dropped == {}
+    stats = bank.stats("shop-a")
+    assert (stats.replies, stats.pairs, stats.version) == (10, 14, 1)
+    assert stats.embedding_model == bank.embedder.name
+
+    (hit, *_) = bank.search("shop-a", "保温杯可以倒开水吗")
+    assert hit.text == "可以的亲，内胆是316不锈钢，装开水没问题"
+    assert hit.matched_message == "保温杯能装开水吗" and hit.count == 1
+
+    (hit, *_) = bank.search("shop-a", "我的订单231111-999999999999999到哪了")
+    assert hit.text == "亲，订单{订单号}已经在派送中了" and hit.slots == ("{订单号}",)
+    assert "123456789012345" not in hit.matched_message
+
+
+def test_hits_below_the_similarity_floor_are_dropped(
+    redis_client: redis.Redis, embedder: Embedder
+) -> None:
+    strict = ResponseBank(redis_client, embedder, HistoryConfig(min_similarity=0.99))
+    strict.import_conversations("shop-a", SHOP_A)
+    assert texts(strict.search("shop-a", "保温杯能装开水吗")) == [
+        "可以的亲，内胆是316不锈钢，装开水没问题"
+    ]
+    assert strict.search("shop-a", "保温杯可以倒开水吗") == []
+    (hit,) = ResponseBank(redis_client, embedder).search("shop-a", "保温杯可以倒开水吗", k=1)
+    assert 0.9 <= hit.parts["similarity"] < 0.99
+
+
+def test_shops_are_isolated(bank: ResponseBank) -> None:
+    bank.import_conversations("shop-a", SHOP_A)
+    bank.import_conversations("shop-b", SHOP_B)
+    b_replies = {c.turns[1].text for c in SHOP_B}
+    a_hits = bank.search("shop-a", "什么时候发货", k=10)
+    b_hits = bank.search("shop-b", "什么时候发货", k=10)
+    assert a_hits and not set(texts(a_hits)) & b_replies
+    assert (
+        set(texts(b_hits)) <= b_replies and b_hits[0].text == "您好，快递网点每天17点统一揽收发出"
+    )
+    assert bank.search("shop-c", "什么时候发货") == []
+    assert bank.search("../shop-a", "什么时候发货") == []
+    assert sorted(bank.shops()) == ["shop-a", "shop-b"]
+
+
+def test_reranking_prefers_the_frequent_consensus_reply(
+    redis_client: redis.Redis, embedder: Embedder
+) -> None:
+    bank = ResponseBank(redis_client, embedder)
+    bank.import_conversations("shop-a", SHOP_A)
+    hits = bank.search("shop-a", "这个什么时候能发货", k=3)
+    # PRESALE's example is the very question, yet agents said SHIP_48H and its look-alike far
+    # more often for the same need: consensus and frequency put it first.
+    assert texts(hits)[0] == SHIP_48H
+    assert (
+        hits[0].parts["consensus"]
+        > dict(zip(texts(hits), hits, strict=True))[PRESALE].parts["consensus"]
+    )
+    fit_only = HistoryConfig(consensus_weight=0, count_weight=0, context_weight=0)
+    plain = ResponseBank(redis_client, embedder, fit_only).search("shop-a", "这个什么时候能发货")
+    assert texts(plain)[0] == PRESALE
+
+
+def test_recent_context_decides_what_a_bare_follow_up_means(bank: ResponseBank) -> None:
+    bank.import_conversations("shop-a", SHOP_A)
+    address = [Turn("customer", "能改地址吗"), Turn("agent", "可以的亲，改好后会短信通知您")]
+    paying = [Turn("customer", "今天能发货吗"), Turn("agent", "亲，16点前付款今天就能发出哦")]
+    assert (
+        bank.search("shop-a", "好的", address)[0].text == "亲，地址已经帮您修改好了，请留意短信哦"
+    )
+    assert bank.search("shop-a", "好的", paying)[0].text == "好的亲，那您尽快付款，我们马上安排发货"
+
+
+def test_the_classified_intent_is_a_tie_breaker(bank: ResponseBank) -> None:
+    conversations = pairs(
+        ("在吗", "在的亲，请问有什么可以帮您"), ("在吗", "在的，您的快递已经到驿站了")
+    )
+    labels = {("c1", 0): {"intent": "logistics_tracking"}, ("c0", 0): {"intent": "greeting"}}
+    bank.import_conversations("shop-a", conversations, labels=labels)
+    for intent, expected in (("greeting", "在的亲"), ("logistics_tracking", "在的，您的快递")):
+        (hit, *_) = bank.search("shop-a", "在吗", intent=intent)
+        assert hit.text.startswith(expected) and hit.intents == (intent,)
+
+
+class BrokenEmbedder:
+    """The real model until it is told to fail, like a backend that dies mid-import."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.real = real
+        self.broken = False
+
+    @property
+    def name(self) -> str:
+        return self.real.name
+
+    def embed_batch(self, texts: Sequence[str], *, role: Role) -> Vectors:
+        if self.broken:
+            raise RuntimeError("the embedding backend died")
+        return self.real.embed_batch(texts, role=role)
+
+
+def test_a_failed_import_changes_nothing(redis_client: redis.Redis, embedder: Embedder) -> None:
+    flaky = BrokenEmbedder(embedder)
+    bank = ResponseBank(redis_client, flaky)
+    bank.import_conversations("shop-a", SHOP_A)
+    before = (bank.stats("shop-a"), bank.search("shop-a", "几天能发货"))
+    flaky.broken = True
+    with pytest.raises(CopilotError, match="embedding the history bank failed"):
+        bank.import_conversations("shop-a", SHOP_B)
+    flaky.broken = False
+    with pytest.raises(HistoryImportError, match="no usable replies among 2 pairs"):
+        bank.import_conversations("shop-a", pairs(("在吗", "嗯"), ("好", "[订单x]")))
+    with pytest.raises(HistoryImportError, match="shop id"):
+        bank.import_conversations("Shop A", SHOP_A)
+    assert (bank.stats("shop-a"), bank.search("shop-a", "几天能发货")) == before
+
+
+def test_an_import_by_another_process_is_seen_at_the_next_search(
+    redis_client: redis.Redis, embedder: Embedder
+) -> None:
+    writer, reader = ResponseBank(redis_client, embedder), ResponseBank(redis_client, embedder)
+    writer.import_conversations("shop-a", SHOP_A)
+    lost = "您好，我们马上为您登记问题件并发起理赔"
+    assert lost not in texts(reader.search("shop-a", "快递丢了怎么办"))
+    writer.import_conversations("shop-a", SHOP_B)  # replaces the bank
+    assert reader.search("shop-a", "快递丢了怎么办")[0].text == lost
+    assert reader.stats("shop-a").version == 2 and reader.builds == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not JDDC_SAMPLE.exists(), reason=f"JDDC sample not present at {JDDC_SAMPLE}")
+def test_jddc_sample_smoke(bank: ResponseBank) -> None:
+    log, report = bank.import_file(
+        "jd-sample", JDDC_SAMPLE, names=ShopNames(own=("京东",), platform="jd")
+    )
+    assert log.skipped == [] and report.conversations == 994
+    assert report.replies > 3000 and report.merged > 500
+    assert report.dropped["too_short"] > 100 and report.dropped["link"] > 10
+    hits = bank.search("jd-sample", "什么时候发货")
+    assert len(hits) == 3
+    assert any("发货" in hit.matched_message for hit in hits)
+    for hit in hits:
+        assert "x]" not in hit.text and "USERID" not in hit.text and "#E" not in hit.text
+        assert normalized_key(hit.text) and hit.score > 0
