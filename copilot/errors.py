@@ -35,16 +35,21 @@ class LineError:
         return f"{where}: {self.message}"
 
 
-class HistoryImportError(CopilotError):
+class _LineErrors(CopilotError):
+    """Every problem found in a file, listed one per line (the first 20)."""
+
+    summary = "bad input"
+
     def __init__(self, errors: list[LineError] | tuple[LineError, ...]) -> None:
         self.errors = tuple(errors)
         shown = "\n".join(f"  - {e}" for e in self.errors[:20])
         more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
-        super().__init__(f"cannot import chats ({len(self.errors)} error(s)):\n{shown}{more}")
+        super().__init__(f"{self.summary} ({len(self.errors)} error(s)):\n{shown}{more}")
 
 
-class IntentDataError(CopilotError):
-    def __init__(self, errors: list[LineError] | tuple[LineError, ...]) -> None:
-        self.errors = tuple(errors)
-        shown = "\n".join(f"  - {e}" for e in self.errors[:20])
-        super().__init__(f"bad intent examples ({len(self.errors)} error(s)):\n{shown}")
+class HistoryImportError(_LineErrors):
+    summary = "cannot import chats"
+
+
+class IntentDataError(_LineErrors):
+    summary = "bad intent examples"
