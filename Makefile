@@ -36,6 +36,7 @@ run: setup
 	$(BIN)/copilot demo load
 	$(BIN)/copilot kb stats
 	$(BIN)/copilot kb search demo-pdd "这个杯子能装开水吗"
+	$(BIN)/copilot serve
 
 test: setup
 	$(BIN)/python -m pytest
