@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
@@ -301,6 +301,7 @@ def draft_reply(
     shop_name: str,
     max_reply_chars: int,
     config: DraftConfig | None = None,
+    on_piece: Callable[[str], None] | None = None,
 ) -> str:
     """The pipeline's one call: prompt, stream within the timeouts, clean.
 
@@ -327,7 +328,12 @@ def draft_reply(
         temperature=config.temperature,
         stop=DRAFT_STOP,
     )
-    raw = "".join(pieces)
+    collected = []
+    for piece in pieces:
+        collected.append(piece)
+        if on_piece is not None:
+            on_piece(piece)
+    raw = "".join(collected)
     text = clean_draft(raw, question=conversation.last_customer_text, max_chars=max_reply_chars)
     if not text:
         raise GenerationError(f"{generator.name} produced no usable draft: {raw[:80]!r}")

@@ -12,7 +12,7 @@ gets whatever the other stages found. Each stage's time is in `timings_ms`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from copilot.grounding import GroundedAnswer, Grounder
 from copilot.guardrails import GuardrailFacts, apply_guardrails
 from copilot.policies import PolicyStore
 from copilot.routing import RoutingSignals, route
-from copilot.sentiment import SentimentAnalyzer
+from copilot.sentiment import Sentiment, SentimentAnalyzer
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from copilot.upsell import Upseller
 from kb.knowledge import KnowledgeBase
@@ -82,7 +82,30 @@ class Suggester:
             if callable(warm):
                 warm()
 
-    def suggest(self, conversation: Conversation, *, use_llm: bool | None = None) -> Suggestion:
+    def suggest(
+        self,
+        conversation: Conversation,
+        *,
+        use_llm: bool | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Suggestion:
+        """The final suggestion: the last one `stream` yields."""
+        *_, final = self.stream(conversation, use_llm=use_llm, on_token=on_token)
+        return final
+
+    def stream(
+        self,
+        conversation: Conversation,
+        *,
+        use_llm: bool | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Iterator[Suggestion]:
+        """Yield the retrieval-only suggestion at once, then, when the LLM drafts, the final one.
+
+        An agent reads the first within tens of milliseconds; the draft follows in seconds.
+        `on_token` receives the draft's raw pieces as they arrive (shown as "drafting", before
+        the guardrails have seen the whole text).
+        """
         run = _Run(conversation, self.policies.get(conversation.shop_id))
         run.kb_known = self.kb.store.exists(conversation.shop_id)
         with run.timed("intent"):
@@ -93,8 +116,24 @@ class Suggester:
         history = self._history(run, intent)
         with run.timed("guardrails"):
             checked = self._guard(run, [*grounded.candidates, *history], grounded)
-        if self.config.use_llm if use_llm is None else use_llm:
-            checked += self._draft(run, checked, grounded)
+        drafting = self.generator is not None and (
+            self.config.use_llm if use_llm is None else use_llm
+        )
+        yield self._assemble(run, intent, mood, hits, grounded, checked)
+        if drafting:
+            checked += self._draft(run, checked, grounded, on_token)
+            yield self._assemble(run, intent, mood, hits, grounded, checked)
+
+    def _assemble(
+        self,
+        run: _Run,
+        intent: Intent,
+        mood: Sentiment,
+        hits: list[Hit],
+        grounded: GroundedAnswer,
+        checked: list[Candidate],
+    ) -> Suggestion:
+        conversation = run.conversation
         chosen = self._pick(checked)
         with run.timed("route"):
             confident = _confident_faq(hits, chosen, _products_in_focus(conversation, grounded))
@@ -114,6 +153,7 @@ class Suggester:
             upsell,
             dict(run.timings),
             tuple(run.degraded),
+            _retrievers_agree(hits),
         )
 
     def _ground(self, run: _Run, intent: Intent) -> tuple[list[Hit], GroundedAnswer]:
@@ -167,7 +207,11 @@ class Suggester:
         }  # fmt: skip
 
     def _draft(
-        self, run: _Run, checked: list[Candidate], grounded: GroundedAnswer
+        self,
+        run: _Run,
+        checked: list[Candidate],
+        grounded: GroundedAnswer,
+        on_token: Callable[[str], None] | None = None,
     ) -> list[Candidate]:
         if self.generator is None:
             return []
@@ -181,6 +225,7 @@ class Suggester:
                     self.generator, run.conversation, material,
                     shop_name=self.shop_names.get(run.conversation.shop_id, ""),
                     max_reply_chars=run.policy.max_reply_chars, config=self.config.draft,
+                    on_piece=on_token,
                 )  # fmt: skip
         except GenerationTimeout:
             run.degraded.append("llm_timeout")
@@ -248,6 +293,13 @@ def _products_in_focus(conversation: Conversation, grounded: GroundedAnswer) -> 
     return focus
 
 
+def _retrievers_agree(hits: Sequence[Hit]) -> bool:
+    if not hits:
+        return False
+    ranks = {name: score.rank for name, score in hits[0].retrievers.items()}
+    return ranks.get("dense") == 1 and ranks.get("keyword") == 1
+
+
 def _confident_faq(hits: Sequence[Hit], chosen: Sequence[Candidate], products: set[str]) -> bool:
     """Auto-reply needs agreement: the top hit is an FAQ that both retrievers rank first, it is
     the first candidate we show, unflagged, and it is about the product being discussed (a
@@ -257,12 +309,7 @@ def _confident_faq(hits: Sequence[Hit], chosen: Sequence[Candidate], products: s
     product_id = getattr(hits[0].entry, "product_id", None)
     if product_id is not None and product_id not in products:
         return False
-    ranks = {name: score.rank for name, score in hits[0].retrievers.items()}
-    return (
-        ranks.get("dense") == 1
-        and ranks.get("keyword") == 1
-        and hits[0].entry_id in chosen[0].source.kb_entry_ids
-    )
+    return _retrievers_agree(hits) and hits[0].entry_id in chosen[0].source.kb_entry_ids
 
 
 def _fill_history_slots(text: str, slots: Sequence[str], conversation: Conversation) -> str | None:

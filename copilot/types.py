@@ -134,6 +134,9 @@ class Suggestion:
     upsell: Upsell | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict, hash=False)
     degraded: tuple[str, ...] = ()  # what was skipped: "llm_timeout", "history_unavailable", ...
+    # Both retrievers put the same KB entry first: the KB knows the answer. False marks a gap a
+    # trainer may want to fill.
+    retrieval_confident: bool = False
 
 
 @dataclass(frozen=True)
