@@ -1,0 +1,96 @@
+"""Builds the long-lived pipeline objects from plain config: one wiring for the service and the
+offline eval, so a replayed chat goes through exactly the pipeline an agent would get.
+
+service/wiring.py turns Settings into a PipelineConfig and calls these; eval builds its own
+PipelineConfig from its command-line options (eval never imports service).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import redis
+
+from copilot.drafting import DraftConfig
+from copilot.history import ResponseBank
+from copilot.intents import IntentExampleStore, default_classifier
+from copilot.llm_backends import LLMConfig, build_generator
+from copilot.pipeline import Suggester, SuggesterConfig
+from copilot.policies import PolicyStore
+from kb.demo_shops import demo_shops
+from kb.embedder import SentenceTransformerEmbedder
+from kb.knowledge import KnowledgeBase
+from kb.onnx_embedder import OnnxEmbedder
+from kb.redis_conn import RedisConfig, connect
+from kb.retrieval import RetrievalConfig
+from kb.store import KBStore
+
+LLMBackend = Literal["llama_cpp", "transformers", "openai", "none"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    embedder_dir: Path
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
+    embedding_batch_size: int = 32
+    threads: int | None = None
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    llm_backend: LLMBackend = "none"
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    draft: DraftConfig = field(default_factory=DraftConfig)
+    history_prefix: str = "hist"  # eval keeps its banks apart from the service's
+
+
+def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformerEmbedder:
+    """The configured backend; the model loads lazily (warm_up() loads it now)."""
+    backend = OnnxEmbedder if config.embedding_backend == "onnx" else SentenceTransformerEmbedder
+    return backend(
+        config.embedder_dir, batch_size=config.embedding_batch_size, threads=config.threads
+    )
+
+
+def configure_search_threads() -> None:
+    """One OpenMP thread for FAISS: a single query over a shop's index is tiny work, and on a
+    busy 2-core machine OpenMP's spinning threads turned a 14 ms p95 into 180 ms (measured with
+    bench/history_speed.py). Process-wide, so it is set here, by the application."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
+def build_knowledge_base(
+    config: PipelineConfig, client: redis.Redis | None = None
+) -> KnowledgeBase:
+    """Connects Redis now; the embedding model loads lazily (call warm_up() to load it now)."""
+    configure_search_threads()
+    client = client or connect(config.redis)
+    return KnowledgeBase(KBStore(client), build_embedder(config), config.retrieval)
+
+
+def build_suggester(
+    config: PipelineConfig,
+    kb: KnowledgeBase | None = None,
+    *,
+    history: ResponseBank | None = None,
+) -> Suggester:
+    """The whole pipeline on one Redis; models load in warm_up()."""
+    kb = kb or build_knowledge_base(config)
+    client = kb.store.client
+    policies = PolicyStore(client)
+    generator = None if config.llm_backend == "none" else build_generator(config.llm)
+    return Suggester(
+        kb,
+        default_classifier(kb.embedder, IntentExampleStore(client)),
+        policies=policies,
+        history=history or ResponseBank(client, kb.embedder, prefix=config.history_prefix),
+        generator=generator,
+        shop_names={s: policies.get(s).shop_name for s in kb.shops()} | demo_shop_names(),
+        config=SuggesterConfig(draft=config.draft),
+    )
+
+
+def demo_shop_names() -> dict[str, str]:
+    return {shop.shop_id: shop.name for shop in demo_shops()}
