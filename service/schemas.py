@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -69,3 +69,145 @@ class SearchResponse(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# --- feedback, stats, gaps (service/routes/feedback.py) ----------------------------------------
+
+
+class FeedbackIn(BaseModel):
+    suggestion_id: str = Field(min_length=1, max_length=100)
+    candidate_id: str | None = Field(
+        default=None, max_length=110, description="the candidate acted on, e.g. 'SUGGESTION_ID:1'"
+    )
+    action: Literal["shown", "inserted", "edited", "sent", "dismissed"]
+    final_text: str | None = Field(
+        default=None, max_length=5000, description="what was finally sent (masked when stored)"
+    )
+    ms_to_send: int | None = Field(default=None, ge=0, le=86_400_000)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "suggestion_id": "s-3f9c2a",
+                    "candidate_id": "s-3f9c2a:1",
+                    "action": "sent",
+                    "final_text": "可以的亲~这款保温杯可以装开水哦",
+                    "ms_to_send": 4200,
+                }
+            ]
+        }
+    }
+
+
+class FeedbackAccepted(BaseModel):
+    accepted: bool = True
+
+
+class RateRow(BaseModel):
+    shown: int
+    accepted: int
+    rate: float
+
+
+class DayRow(RateRow):
+    day: str = Field(description="YYYY-MM-DD, China time")
+
+
+class StatsResponse(BaseModel):
+    shop_id: str
+    since: str = Field(description="start of the window, ISO 8601")
+    suggestions: int = Field(description="suggestions made in the window")
+    shown: int
+    inserted: int
+    sent: int
+    edited: int
+    dismissed: int
+    accepted: int
+    acceptance_rate: float = Field(
+        description="accepted / shown: inserted, or sent within edit distance 0.3"
+    )
+    mean_edit_distance: float | None = Field(
+        description="sent text vs the candidate, normalised (0 = unchanged)"
+    )
+    mean_ms_to_send: float | None
+    unmatched_events: int = Field(description="feedback for suggestions no longer recorded")
+    by_intent: dict[str, RateRow]
+    by_source: dict[str, RateRow]
+    by_route: dict[str, RateRow]
+    by_day: list[DayRow]
+
+
+class GapGroupOut(BaseModel):
+    question: str = Field(description="the commonest wording (masked)")
+    count: int
+    examples: list[str]
+    intent: str
+
+
+class GapsResponse(BaseModel):
+    shop_id: str
+    since: str
+    groups: list[GapGroupOut]
+
+
+# --- knowledge base and history uploads (service/routes/kb.py, history.py) ---------------------
+
+
+class EntryList(BaseModel):
+    entries: list[dict[str, Any]] = Field(description="entries as kb.codec.entry_to_dict")
+    total: int = Field(description="entries matching kind/q, before offset/limit")
+    offset: int
+    limit: int
+
+
+class EntryOut(BaseModel):
+    entry: dict[str, Any]
+    version: int = Field(description="the shop's KB version after this change")
+
+
+class EntryDeleted(BaseModel):
+    deleted: str
+    version: int
+
+
+class ImportReportOut(BaseModel):
+    shop_id: str
+    version: int
+    added: int
+    updated: int
+    unchanged: int
+    embedded_units: int
+    seconds: float
+
+
+class RowErrorOut(BaseModel):
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+
+class ImportErrorResponse(BaseModel):
+    error: ErrorBody
+    row_errors: list[RowErrorOut]
+
+
+class LineErrorOut(BaseModel):
+    file: str
+    line: int | None
+    message: str
+
+
+class HistoryImportReport(BaseModel):
+    shop_id: str
+    format: str
+    version: int
+    conversations: int
+    pairs: int
+    replies: int
+    merged: int
+    dropped: dict[str, int]
+    embedded: int
+    seconds: float
+    skipped: list[LineErrorOut] = Field(description="lines that could not be read (first 100)")
