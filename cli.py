@@ -23,6 +23,7 @@ from rich.table import Table
 
 from copilot.errors import CopilotError
 from kb.errors import KBError, KBImportError
+from service.cli_keys import keys_app as _keys_app
 
 app = typer.Typer(
     help="Reply copilot for Chinese e-commerce customer service.", no_args_is_help=True
@@ -37,6 +38,7 @@ history_app = typer.Typer(help="Response banks mined from past chats.", no_args_
 app.add_typer(demo_app, name="demo")
 app.add_typer(intents_app, name="intents")
 app.add_typer(history_app, name="history")
+app.add_typer(_keys_app, name="keys")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: easy to grep in logs
 

@@ -6,6 +6,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from copilot.errors import CopilotError
+from copilot.io import InvalidInput
 from kb.errors import (
     EntryNotFound,
     InvalidEntry,
@@ -22,6 +24,14 @@ _STATUS: tuple[tuple[type[KBError], int, str], ...] = (
     (KBImportError, 422, "import_failed"),
     (StoreUnavailable, 503, "store_unavailable"),
 )
+
+
+class ServiceError(Exception):
+    """An HTTP error raised by the service itself (auth, limits, missing conversations...)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -46,6 +56,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", f"{field}: {first['msg']}", field or None)
 
 
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    response = error_response(exc.status, exc.code, exc.message, exc.field)
+    if exc.status == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+async def _copilot_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, InvalidInput):
+        return error_response(422, "invalid_request", str(exc), exc.field)
+    return error_response(500, "copilot_error", str(exc))
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(CopilotError, _copilot_error)
     app.add_exception_handler(KBError, _kb_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

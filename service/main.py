@@ -1,40 +1,99 @@
-"""The FastAPI app factory. Heavy objects are built once, in the lifespan, never at import."""
+"""The FastAPI app factory. Heavy objects are built once, in the lifespan, never at import.
+
+On start: Redis (embedded unless COPILOT_REDIS_URL), the Suggester warmed (all models), the
+demo shops when the store is empty, and a first admin key when there is none (printed once).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from copilot.pipeline import Suggester
+from copilot.records import SuggestionLog
 from service import errors
+from service.keys import KeyStore
+from service.limits import BodySizeLimit, RateLimiter
 from service.routes import health, kb
 from service.settings import Settings, get_settings
-from service.wiring import build_knowledge_base, load_demo
+from service.wiring import build_knowledge_base, build_suggester, load_demo
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, suggester: Suggester | None = None) -> FastAPI:
+    """`suggester`: a ready pipeline to use instead of building one (tests inject slow ones)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        knowledge = build_knowledge_base(settings)
-        app.state.kb = knowledge
         app.state.warmed = False
-        await run_in_threadpool(knowledge.warm_up)
-        if settings.load_demo_shops and not knowledge.shops():
-            await run_in_threadpool(load_demo, knowledge)
+        await run_in_threadpool(_start, app, settings, suggester)
         app.state.warmed = True
         yield
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",
-        description="Drafts what customer-service agents say next, grounded in shop knowledge.",
+        description="Drafts what customer-service agents say next, grounded in shop knowledge. "
+        "Every /v1 route needs `Authorization: Bearer KEY` (`copilot keys create`).",
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     errors.install(app)
     app.include_router(health.router)
     app.include_router(kb.router)
+    _include_core_routes(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _include_core_routes(app: FastAPI) -> None:
+    import importlib
+
+    for name in ("suggest", "conversations", "shops"):
+        try:
+            module = importlib.import_module(f"service.routes.{name}")
+        except ModuleNotFoundError:
+            continue
+        app.include_router(module.router)
+
+
+def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> None:
+    knowledge = suggester.kb if suggester is not None else build_knowledge_base(settings)
+    suggester = suggester or build_suggester(settings, knowledge)
+    client = knowledge.store.client
+    app.state.kb = knowledge
+    app.state.suggester = suggester
+    app.state.redis = client
+    app.state.keys = KeyStore(client)
+    app.state.records = SuggestionLog(client, ttl_days=settings.suggestion_ttl_days)
+    app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
+    suggester.warm_up()
+    if settings.load_demo_shops and not knowledge.shops():
+        load_demo(knowledge)
+    if settings.create_admin_key and app.state.keys.count() == 0:
+        _announce_admin_key(app.state.keys, settings)
+
+
+def _announce_admin_key(keys: KeyStore, settings: Settings) -> None:
+    """The first key, printed once: it is stored hashed and cannot be shown again."""
+    key_id, key = keys.create("admin", ["*"], "first admin key")
+    url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}"
+    url += f":{settings.port}"
+    example = (
+        f"curl -s {url}/v1/suggest -H 'Authorization: Bearer {key}' "
+        "-H 'Content-Type: application/json' "
+        """-d '{"shop_id": "demo-pdd", "conversation_id": "c-1", """
+        """"turns": [{"role": "customer", "text": "这个杯子能装开水吗"}]}'"""
+    )
+    lines = (
+        f"copilot: service at {url} (docs: {url}/docs)",
+        f"copilot: created the first admin key {key_id} (shown once, store it now):",
+        f"    {key}",
+        f"copilot: try: {example}",
+    )
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

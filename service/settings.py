@@ -77,6 +77,24 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    # --- service core (S1): keys, limits, conversations, cache ---
+    rate_limit_per_minute: int = Field(
+        default=1200, ge=0, description="requests per API key per minute; 0: no limit"
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="larger bodies: 413")
+    max_turns: int = Field(default=200, ge=1, description="turns per request/conversation: 422")
+    max_turn_chars: int = Field(default=2000, ge=10, description="characters per turn: 422")
+    conversation_ttl_hours: float = Field(default=72, gt=0, description="stored turns expire")
+    suggestion_ttl_days: float = Field(default=30, gt=0, description="suggestion records expire")
+    cache_enabled: bool = Field(default=True, description="cache suggestions (without LLM)")
+    cache_ttl_seconds: int = Field(default=600, ge=1)
+    suggest_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a /v1/suggest may take before 503"
+    )
+    create_admin_key: bool = Field(
+        default=True, description="on first start with no key: create and print an admin key"
+    )
+
     def redis_config(self) -> RedisConfig:
         return RedisConfig(url=self.redis_url, data_dir=self.data_dir)
 

@@ -1,0 +1,50 @@
+"""Personal data out of everything we store: phone numbers, ID numbers, addresses, names.
+
+The live request still sees the real text (the agent needs it); only what is kept in Redis
+(conversations, suggestion records, feedback) goes through `mask_pii`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A mainland mobile number not glued to other digits: 13812345678 -> 138****5678.
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Landlines: 010-12345678, 0571-8888888.
+_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[- ]?(\d{7,8})(?!\d)")
+# 18-digit resident ID (last may be X); 15-digit old ones.
+_ID = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8}|\d{6})(\d{3}[\dXx]|\d)(?![\dA-Za-z])")
+_ID18 = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![\dA-Za-z])")
+_ID15 = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{8}(\d{3})(?![\dA-Za-z])")
+# An address: admin units (省/市/区/县...) then a street (路/街/巷...) with house numbers, or
+# admin units with house numbers. A lone city ("上海市") or "型号" is not an address.
+_ADMIN = r"[\u4e00-\u9fa5]{2,7}?(?:自治区|省|市|区|县|镇|乡)"
+_STREET = r"[\u4e00-\u9fa5A-Za-z0-9]{1,12}?(?:大道|胡同|路|街|巷|弄|村)"
+_HOUSE = r"[\dA-Za-z一二三四五六七八九十-]+(?:号楼|号院|单元|号|栋|幢|室|楼|座)"
+_ADDRESS = re.compile(
+    rf"(?:{_ADMIN}){{0,3}}{_STREET}(?:{_HOUSE})+|(?:{_ADMIN}){{1,3}}{_STREET}(?:{_HOUSE})*"
+    rf"|(?:{_ADMIN}){{1,3}}(?:{_HOUSE})+"
+)
+# A name after a label: 收件人：张三 / 姓名 李四 / 收货人张小明.
+_NAME = re.compile(
+    r"((?:收件人|收货人|姓名|联系人|名字)\s*[:：是为]?\s*)([\u4e00-\u9fa5]{2,4}|[A-Za-z]{2,20})"
+)
+
+
+def mask_pii(text: str) -> str:
+    """The text with phone numbers, ID numbers, addresses and labelled names masked."""
+    if not text:
+        return text
+    text = _ID18.sub(lambda m: f"{m.group(1)}**********{m.group(2)}", text)
+    text = _ID15.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-4:]}", text)
+    text = _NAME.sub(lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1), text)
+    return _ADDRESS.sub(_mask_address, text)
+
+
+def _mask_address(match: re.Match[str]) -> str:
+    """Keep the first place unit (a province or city tells nothing about a person)."""
+    address = match.group(0)
+    cut = next((i + 1 for i, ch in enumerate(address) if ch in "省市"), 0)
+    return address[:cut] + "[地址]"

@@ -1,0 +1,137 @@
+"""API keys in Redis, stored hashed (sha256): a leaked dump of Redis holds no usable key.
+
+    copilot:key:{key_id}        hash: role, shops (JSON), label, created, revoked, hash
+    copilot:keyhash:{sha256}    -> key_id
+    copilot:keys                set of key ids
+
+Lookups always ask Redis, so a revocation is seen by every replica at once. Only when Redis is
+down does a replica fall back to the keys it has seen answer in this process, so agents keep
+getting (degraded) suggestions; a key revoked during the outage still works until it ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+from kb.errors import StoreUnavailable
+from service.auth import ROLES, Principal, Role
+
+PREFIX = "copilot"
+ALL_SHOPS = "*"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    role: Role
+    shops: tuple[str, ...]  # ("*",) for all shops
+    label: str
+    created: float
+    revoked: bool
+
+
+class KeyNotFound(LookupError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no API key {key_id!r} (see `copilot keys list`)")
+        self.key_id = key_id
+
+
+class KeyStore:
+    def __init__(self, client: redis.Redis, prefix: str = PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._seen: dict[str, Principal] = {}  # hash -> principal, used only while Redis is down
+
+    def create(
+        self, role: Role, shops: list[str] | tuple[str, ...], label: str = ""
+    ) -> tuple[str, str]:
+        """A new key: (key_id, plaintext). The plaintext is shown once and never stored."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        shops = tuple(sorted({s.strip() for s in shops if s.strip()}))
+        if role == "admin" or not shops:
+            if role != "admin":
+                raise ValueError(f"a {role} key needs at least one shop (--shop S, or '*' for all)")
+            shops = (ALL_SHOPS,)
+        key_id = "k_" + secrets.token_hex(6)
+        plaintext = f"cpk_{secrets.token_urlsafe(32)}"
+        digest = _digest(plaintext)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(
+            f"{self.prefix}:key:{key_id}",
+            mapping={
+                "role": role, "shops": json.dumps(list(shops)), "label": label,
+                "created": str(time.time()), "revoked": "0", "hash": digest,
+            },
+        )  # fmt: skip
+        pipe.set(f"{self.prefix}:keyhash:{digest}", key_id)
+        pipe.sadd(f"{self.prefix}:keys", key_id)
+        _call(pipe.execute)
+        return key_id, plaintext
+
+    def list(self) -> list[KeyInfo]:
+        ids = sorted(_text(m) for m in _call(self.client.smembers, f"{self.prefix}:keys"))
+        infos = [self._info(key_id) for key_id in ids]
+        return sorted((i for i in infos if i is not None), key=lambda i: i.created)
+
+    def count(self) -> int:
+        return int(_call(self.client.scard, f"{self.prefix}:keys"))
+
+    def revoke(self, key_id: str) -> None:
+        key = f"{self.prefix}:key:{key_id}"
+        if not _call(self.client.exists, key):
+            raise KeyNotFound(key_id)
+        _call(self.client.hset, key, "revoked", "1")
+
+    def lookup(self, plaintext: str) -> Principal | None:
+        """The key's Principal; None for unknown or revoked keys."""
+        digest = _digest(plaintext)
+        try:
+            key_id = self.client.get(f"{self.prefix}:keyhash:{digest}")
+            info = self._info(_text(key_id)) if key_id else None
+        except (redis.RedisError, OSError):
+            return self._seen.get(digest)
+        if info is None or info.revoked:
+            self._seen.pop(digest, None)
+            return None
+        principal = Principal(
+            info.key_id, info.role, frozenset(info.shops) - {ALL_SHOPS}, ALL_SHOPS in info.shops
+        )
+        self._seen[digest] = principal
+        return principal
+
+    def _info(self, key_id: str) -> KeyInfo | None:
+        raw = self.client.hgetall(f"{self.prefix}:key:{key_id}")
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        role = fields.get("role", "agent")
+        return KeyInfo(
+            key_id=key_id,
+            role=role if role in ROLES else "agent",  # type: ignore[arg-type]
+            shops=tuple(json.loads(fields.get("shops", "[]"))),
+            label=fields.get("label", ""),
+            created=float(fields.get("created", 0)),
+            revoked=fields.get("revoked") == "1",
+        )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args, **kwargs)
+    except (redis.RedisError, OSError) as exc:
+        raise StoreUnavailable(f"Redis failed: {exc}") from exc

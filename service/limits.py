@@ -1,0 +1,80 @@
+"""Request limits: body size (413) for every route, requests per API key per minute (429)."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import ServiceError, error_response
+
+
+class RateLimiter:
+    """A fixed one-minute window per key, counted in Redis so every replica shares the budget.
+    With Redis down the limit is not enforced (the service is degraded, not closed)."""
+
+    def __init__(self, client: redis.Redis, per_minute: int, prefix: str = "copilot") -> None:
+        self.client = client
+        self.per_minute = per_minute
+        self.prefix = prefix
+
+    def check(self, key_id: str) -> None:
+        if self.per_minute <= 0:
+            return
+        window = int(time.time() // 60)
+        key = f"{self.prefix}:rate:{key_id}:{window}"
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = pipe.execute()
+        except (redis.RedisError, OSError):
+            return
+        if int(count) > self.per_minute:
+            raise ServiceError(
+                429, "rate_limited", f"more than {self.per_minute} requests a minute for this key"
+            )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """413 for a body over `max_bytes`, by its Content-Length or, when chunked, as it streams."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, "body_too_large", f"the request body is over {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,57 @@
+"""Keys, roles and shops through HTTP: who may do what."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from service.auth import Principal
+from service.keys import KeyNotFound, KeyStore
+
+SUGGEST = {
+    "shop_id": "demo-pdd",
+    "turns": [{"role": "customer", "text": "这个杯子能装开水吗"}],
+    "use_llm": False,
+}
+
+
+def test_keys_are_stored_hashed_and_resolve_to_their_scope(redis_client: redis.Redis) -> None:
+    keys = KeyStore(redis_client)
+    key_id, plaintext = keys.create("trainer", ["demo-pdd", "demo-ks"], "培训师小王")
+    dump = b"".join(redis_client.dump(k) or b"" for k in redis_client.keys("copilot:*"))
+    assert plaintext.encode() not in dump
+    principal = keys.lookup(plaintext)
+    assert principal == Principal(key_id, "trainer", frozenset({"demo-pdd", "demo-ks"}), False)
+    assert principal.allows("demo-ks") and not principal.allows("demo-express")
+    assert keys.lookup(plaintext + "x") is None
+    admin_id, admin = keys.create("admin", [], "")
+    assert keys.lookup(admin) == Principal(admin_id, "admin", frozenset(), True)
+    assert [i.key_id for i in keys.list()] == [key_id, admin_id]
+    keys.revoke(key_id)
+    assert keys.lookup(plaintext) is None
+    assert keys.list()[0].revoked
+    with pytest.raises(KeyNotFound):
+        keys.revoke("k_nope")
+    with pytest.raises(ValueError, match="shop"):
+        keys.create("agent", [], "")
+    with pytest.raises(ValueError, match="role"):
+        keys.create("boss", ["demo-pdd"], "")  # type: ignore[arg-type]
+
+
+def test_missing_unknown_and_revoked_keys_get_401(
+    api: TestClient, make_key: Callable[..., str], auth: Callable[..., dict[str, str]]
+) -> None:
+    for headers in ({}, auth("cpk_not-a-key"), {"Authorization": "Basic abc"}):
+        response = api.post("/v1/suggest", json=SUGGEST, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["error"]["code"] == "unauthorized"
+    key = make_key("agent", ["demo-pdd"])
+    assert api.post("/v1/suggest", json=SUGGEST, headers=auth(key)).status_code == 200
+    keys: KeyStore = api.app.state.keys  # type: ignore[attr-defined]
+    principal = keys.lookup(key)
+    assert principal is not None
+    keys.revoke(principal.key_id)
+    assert api.post("/v1/suggest", json=SUGGEST, headers=auth(key)).status_code == 401
