@@ -18,7 +18,7 @@ from copilot.records import SuggestionLog
 from service import errors
 from service.keys import KeyStore
 from service.limits import BodySizeLimit, RateLimiter
-from service.routes import health, kb
+from service.routes import health, kb, ui
 from service.settings import Settings, get_settings
 from service.wiring import build_knowledge_base, build_suggester, load_demo
 
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     errors.install(app)
     app.include_router(health.router)
     app.include_router(kb.router)
+    app.include_router(ui.router)
     _include_core_routes(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

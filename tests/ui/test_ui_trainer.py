@@ -1,0 +1,137 @@
+"""The trainer console in Chromium: an import with a bad row is refused with the row shown and
+nothing applied; the fixed file goes in and the search preview finds the new entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HEADER = "类型,ID,问题,答案,相似问法\n"
+GOOD_ROW = "问答,ui-faq-lid,杯盖漏水怎么办？,亲，杯盖漏水多半是密封圈没装到位，取下密封圈重新按紧再拧上就好啦～,盖子漏水|拧紧了还漏水\n"
+BAD_ROW = "问答,ui-faq-dish,保温杯可以放进洗碗机吗？,,洗碗机能洗吗\n"
+FIXED_ROW = "问答,ui-faq-dish,保温杯可以放进洗碗机吗？,亲，不建议放洗碗机哦，高温高压会影响真空层和外壳涂层，用温水加软毛刷清洗就好～,洗碗机能洗吗\n"
+
+
+def _login(page, service_url: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(service_url + "/ui/trainer")
+    page.fill("#api-key", key)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("body.authed")
+
+
+def _entry_status(service_url: str, key: str, entry_id: str) -> int:
+    return httpx.get(
+        f"{service_url}/v1/shops/demo-pdd/kb/entries/{entry_id}",
+        headers={"Authorization": f"Bearer {key}"},
+    ).status_code
+
+
+def test_import_with_a_bad_row_then_fixed_then_found_by_search_preview(
+    page, service_url: str, make_key, tmp_path: Path, screenshots: Path
+) -> None:  # type: ignore[no-untyped-def]
+    key = make_key("trainer", "demo-pdd")
+    _login(page, service_url, key)
+    assert page.input_value("#shop") == "demo-pdd"
+    page.wait_for_selector("#kb-table tbody tr[data-id]")
+
+    bad = tmp_path / "faq.csv"
+    bad.write_text(HEADER + GOOD_ROW + BAD_ROW, encoding="utf-8")
+    page.click(".tabs button[data-tab=import]")
+    page.set_input_files("#import-file", str(bad))
+    page.click("#import-form button[type=submit]")
+    errors = page.locator("#row-errors tbody tr")
+    errors.first.wait_for(timeout=30_000)
+    assert errors.count() == 1
+    cells = errors.first.locator("td").all_inner_texts()
+    assert cells[1:3] == ["3", "答案"]
+    assert "未导入任何内容" in page.inner_text("#import-error")
+    page.screenshot(path=str(screenshots / "trainer-import-error.png"), full_page=True)
+    # All or nothing: not even the good row went in.
+    assert _entry_status(service_url, key, "ui-faq-lid") == 404
+
+    fixed = tmp_path / "faq-fixed.csv"
+    fixed.write_text(HEADER + GOOD_ROW + FIXED_ROW, encoding="utf-8")
+    page.set_input_files("#import-file", str(fixed))
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-ok", timeout=60_000)
+    assert "新增 2" in page.inner_text("#import-ok")
+    assert page.locator("#row-errors").count() == 0
+    assert _entry_status(service_url, key, "ui-faq-dish") == 200
+
+    page.click(".tabs button[data-tab=search]")
+    page.fill("#search-q", "盖子拧紧了还是漏水")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_selector("#search-table tbody tr")
+    found = page.locator("#search-table tbody tr[data-id=ui-faq-lid]")
+    assert found.count() == 1
+    headers = page.locator("#search-table thead th").all_inner_texts()
+    assert any(h.startswith("dense") for h in headers) and any(
+        h.startswith("keyword") for h in headers
+    )
+    assert int(found.locator("td").first.inner_text()) <= 3
+    page.screenshot(path=str(screenshots / "trainer-search-preview.png"), full_page=True)
+
+
+def test_create_edit_and_delete_an_entry(page, service_url: str, make_key) -> None:  # type: ignore[no-untyped-def]
+    key = make_key("trainer", "demo-pdd")
+    _login(page, service_url, key)
+    page.click("#kb-new")
+    page.fill("#entry-id", "ui-faq-gift")
+    page.fill("#entry-question", "可以帮忙包装成礼物吗？")
+    page.fill("#entry-answer", "亲，可以的～下单时备注“礼物包装”，我们会去掉价签并用礼盒包装哦。")
+    page.click("#entry-save")
+    page.wait_for_selector("#kb-table tr[data-id=ui-faq-gift]", timeout=30_000)
+    assert _entry_status(service_url, key, "ui-faq-gift") == 200
+
+    page.click("#kb-table tr[data-id=ui-faq-gift] button:text('编辑')")
+    page.fill("#entry-answer", "亲，可以的～下单备注“礼物”，免费礼盒包装。")
+    page.click("#entry-save")
+    page.wait_for_selector("#entry-form", state="hidden")
+    entry = httpx.get(
+        f"{service_url}/v1/shops/demo-pdd/kb/entries/ui-faq-gift",
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert (
+        entry.get("answer", entry.get("entry", {}).get("answer"))
+        == "亲，可以的～下单备注“礼物”，免费礼盒包装。"
+    )
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#kb-table tr[data-id=ui-faq-gift] button:text('删除')")
+    page.wait_for_selector("#kb-table tr[data-id=ui-faq-gift]", state="detached")
+    assert _entry_status(service_url, key, "ui-faq-gift") == 404
+
+
+def test_dashboard_and_gaps_render(page, service_url: str, make_key, screenshots: Path) -> None:  # type: ignore[no-untyped-def]
+    agent_key, key = make_key("agent", "demo-pdd"), make_key("trainer", "demo-pdd")
+    # A question the demo shop's knowledge does not cover, so it shows up as a gap.
+    response = httpx.post(
+        f"{service_url}/v1/suggest",
+        json={
+            "shop_id": "demo-pdd",
+            "turns": [{"role": "customer", "text": "你们的杯子可以刻字定制公司logo吗"}],
+            "use_llm": False,
+        },
+        headers={"Authorization": f"Bearer {agent_key}"},
+    )
+    assert response.status_code == 200, response.text
+    _login(page, service_url, key)
+    page.click(".tabs button[data-tab=stats]")
+    page.wait_for_selector("#stats-figures")
+    assert page.locator(".chart svg").count() == 4
+    page.screenshot(path=str(screenshots / "trainer-dashboard.png"), full_page=True)
+
+    page.click(".tabs button[data-tab=gaps]")
+    page.wait_for_selector("#gaps-result .gap, #gaps-result p")
+    gaps = page.locator("#gaps-result .gap")
+    if response.json().get("candidates") is not None and gaps.count():
+        question = gaps.first.locator("strong").inner_text()
+        gaps.first.locator("button").click()
+        assert page.is_visible("#entry-form")
+        assert page.input_value("#entry-question") == question
+        assert page.input_value("#entry-kind") == "faq"
+    page.screenshot(path=str(screenshots / "trainer-gaps.png"), full_page=True)
