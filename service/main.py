@@ -13,12 +13,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
 from copilot.records import SuggestionLog
-from service import errors
+from service import errors, metrics
+from service.kb_sync import KBSync
 from service.keys import KeyStore
 from service.limits import BodySizeLimit, RateLimiter
-from service.routes import health, kb, ui
+from service.routes import feedback, health, history, kb, ui
 from service.settings import Settings, get_settings
 from service.wiring import build_knowledge_base, build_suggester, load_demo
 
@@ -31,8 +33,10 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.warmed = False
         await run_in_threadpool(_start, app, settings, suggester)
+        app.state.kb_sync.start()
         app.state.warmed = True
         yield
+        app.state.kb_sync.stop()
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",
@@ -46,6 +50,9 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     app.include_router(health.router)
     app.include_router(kb.router)
     app.include_router(ui.router)
+    app.include_router(feedback.router)
+    app.include_router(history.router)
+    metrics.install(app)
     _include_core_routes(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
@@ -71,6 +78,8 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.redis = client
     app.state.keys = KeyStore(client)
     app.state.records = SuggestionLog(client, ttl_days=settings.suggestion_ttl_days)
+    app.state.feedback = FeedbackLog(client)
+    app.state.kb_sync = KBSync(knowledge)
     app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
     suggester.warm_up()
     if settings.load_demo_shops and not knowledge.shops():

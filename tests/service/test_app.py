@@ -26,9 +26,17 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.json()["checks"] == {"models": "ok", "redis": "ok"}
 
 
+def _admin(client: TestClient) -> dict[str, str]:
+    _, key = client.app.state.keys.create("admin", ["*"], "test")  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {key}"}
+
+
 def test_search_preview_on_a_demo_shop(client: TestClient) -> None:
+    headers = _admin(client)
     response = client.get(
-        "/v1/shops/demo-pdd/kb/search", params={"q": "这个杯子能装开水吗", "k": 3}
+        "/v1/shops/demo-pdd/kb/search",
+        params={"q": "这个杯子能装开水吗", "k": 3},
+        headers=headers,
     )
     assert response.status_code == 200
     body = response.json()
@@ -38,15 +46,16 @@ def test_search_preview_on_a_demo_shop(client: TestClient) -> None:
         assert hit["entry_id"].startswith("pdd-")
         assert set(hit["retrievers"]) <= {"dense", "keyword"} and hit["retrievers"]
     kinds = client.get(
-        "/v1/shops/demo-pdd/kb/search", params={"q": "退货", "kind": "policy"}
+        "/v1/shops/demo-pdd/kb/search", params={"q": "退货", "kind": "policy"}, headers=headers
     ).json()
     assert {h["kind"] for h in kinds["hits"]} == {"policy"}
 
 
 def test_errors_name_what_is_wrong(client: TestClient) -> None:
-    missing = client.get("/v1/shops/no-such-shop/kb/search", params={"q": "在吗"})
+    headers = _admin(client)
+    missing = client.get("/v1/shops/no-such-shop/kb/search", params={"q": "在吗"}, headers=headers)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "shop_not_found"
-    bad = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "在吗", "k": 0})
+    bad = client.get("/v1/shops/demo-pdd/kb/search", params={"q": "在吗", "k": 0}, headers=headers)
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "k"

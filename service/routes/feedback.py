@@ -1,0 +1,174 @@
+"""Feedback from agents' tools, and what trainers read from it: acceptance stats and KB gaps."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import redis
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from copilot.feedback import (
+    CHINA_TIME,
+    FeedbackEvent,
+    FeedbackLog,
+    FeedbackUnavailable,
+    acceptance_stats,
+    parse_since,
+)
+from copilot.gaps import find_gaps
+from copilot.records import SuggestionLog, SuggestionRecord
+from service.auth import Principal, ensure_shop, require
+from service.errors import ServiceError
+from service.metrics import observe_feedback
+from service.schemas import (
+    ErrorResponse,
+    FeedbackAccepted,
+    FeedbackIn,
+    GapGroupOut,
+    GapsResponse,
+    StatsResponse,
+)
+
+router = APIRouter(tags=["feedback"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 422, 503)
+}
+Since = Annotated[
+    str,
+    Query(
+        max_length=20,
+        description="a number of days (7d) or hours (24h) back, or a date (2026-11-01)",
+        examples=["7d"],
+    ),
+]
+
+
+def _unavailable(exc: Exception) -> ServiceError:
+    return ServiceError(503, "store_unavailable", f"Redis failed: {exc}")
+
+
+@router.post("/v1/feedback", status_code=202, response_model=FeedbackAccepted, responses=_ERRORS)
+def post_feedback(
+    body: FeedbackIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("agent"))],
+) -> FeedbackAccepted:
+    """What the agent did with a suggestion: shown, inserted, edited, sent (with the text
+    finally sent) or dismissed. Stored as an event in the shop's Redis stream."""
+    records: SuggestionLog = request.app.state.records
+    try:
+        record = records.get(body.suggestion_id)
+    except (redis.RedisError, OSError) as exc:
+        raise _unavailable(exc) from exc
+    if record is None:
+        raise ServiceError(
+            404, "suggestion_not_found",
+            f"no suggestion {body.suggestion_id!r} (unknown, or older than its retention)",
+            "suggestion_id",
+        )  # fmt: skip
+    ensure_shop(principal, record.shop_id)
+    _check_candidate(record, body.candidate_id)
+    event = FeedbackEvent(
+        suggestion_id=record.suggestion_id,
+        candidate_id=body.candidate_id,
+        shop_id=record.shop_id,
+        action=body.action,
+        final_text=body.final_text or "",
+        ms_to_send=body.ms_to_send,
+        ts=time.time(),
+    )
+    feedback: FeedbackLog = request.app.state.feedback
+    try:
+        feedback.append(event)
+    except FeedbackUnavailable as exc:
+        raise ServiceError(503, "store_unavailable", str(exc)) from exc
+    observe_feedback(body.action)
+    return FeedbackAccepted()
+
+
+def _check_candidate(record: SuggestionRecord, candidate_id: str | None) -> None:
+    if candidate_id is None:
+        return
+    known = [c.id for c in record.candidates]
+    if candidate_id not in known:
+        raise ServiceError(
+            422, "invalid_request",
+            f"candidate_id: {candidate_id!r} is not a candidate of this suggestion "
+            f"(its candidates: {', '.join(known) or 'none'})",
+            "candidate_id",
+        )  # fmt: skip
+
+
+def _window(since: str) -> tuple[float, str]:
+    """(since_ts, the same instant in ISO 8601, China time)."""
+    try:
+        since_ts = parse_since(since, now=time.time())
+    except ValueError as exc:
+        raise ServiceError(422, "invalid_request", f"since: {exc}", "since") from exc
+    return since_ts, datetime.fromtimestamp(since_ts, tz=CHINA_TIME).isoformat(timespec="seconds")
+
+
+def _known_shop(request: Request, shop_id: str) -> None:
+    """404 for a shop with neither a KB nor any suggestion (likely a typo in the URL)."""
+    client: redis.Redis = request.app.state.kb.store.client
+    if request.app.state.kb.store.exists(shop_id) or client.exists(
+        f"copilot:{shop_id}:suggestions"
+    ):
+        return
+    raise ServiceError(404, "shop_not_found", f"no shop {shop_id!r}", "shop_id")
+
+
+@router.get("/v1/shops/{shop_id}/stats", response_model=StatsResponse, responses=_ERRORS)
+async def stats(
+    shop_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+    since: Since = "7d",
+) -> StatsResponse:
+    """Acceptance rate (inserted, or sent with at most 30% of characters edited), mean edit
+    distance, by intent, candidate source, route and day (China time)."""
+    ensure_shop(principal, shop_id)
+    since_ts, since_iso = _window(since)
+
+    def compute() -> dict[str, Any]:
+        _known_shop(request, shop_id)
+        records = request.app.state.records.recent(shop_id, since_ts)
+        return acceptance_stats(records, request.app.state.feedback.events(shop_id, since_ts))
+
+    try:
+        result = await run_in_threadpool(compute)
+    except (redis.RedisError, OSError, FeedbackUnavailable) as exc:
+        raise _unavailable(exc) from exc
+    return StatsResponse(shop_id=shop_id, since=since_iso, **result)
+
+
+@router.get("/v1/shops/{shop_id}/gaps", response_model=GapsResponse, responses=_ERRORS)
+async def gaps(
+    shop_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+    since: Since = "7d",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> GapsResponse:
+    """What customers asked that the KB could not answer confidently, grouped by wording,
+    most asked first: the FAQs to write next."""
+    ensure_shop(principal, shop_id)
+    since_ts, since_iso = _window(since)
+
+    def compute() -> list[GapGroupOut]:
+        _known_shop(request, shop_id)
+        records = request.app.state.records.recent(shop_id, since_ts)
+        return [
+            GapGroupOut(question=g.question, count=g.count, examples=list(g.examples),
+                        intent=g.intent)
+            for g in find_gaps(records, limit=limit)
+        ]  # fmt: skip
+
+    try:
+        groups = await run_in_threadpool(compute)
+    except (redis.RedisError, OSError) as exc:
+        raise _unavailable(exc) from exc
+    return GapsResponse(shop_id=shop_id, since=since_iso, groups=groups)

@@ -1,0 +1,89 @@
+"""Past chats -> the shop's response bank (what agents actually said, mined and deduplicated)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from copilot.chatlogs import ChatLog, parse_chats
+from copilot.errors import HistoryImportError
+from copilot.history import BankReport, ResponseBank
+from copilot.history_mining import ShopNames
+from kb.store import check_shop_id
+from service.auth import Principal, ensure_shop, require
+from service.errors import ServiceError
+from service.schemas import ErrorResponse, HistoryImportReport, LineErrorOut
+
+router = APIRouter(tags=["history"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 413, 422, 503)
+}
+_MAX_SKIPPED_SHOWN = 100
+
+
+def _names(request: Request, shop_id: str) -> ShopNames:
+    """The shop's own name, and every other shop's, so replies naming another shop are dropped."""
+    known: dict[str, str] = dict(getattr(request.app.state.suggester, "shop_names", {}) or {})
+    own = known.get(shop_id)
+    return ShopNames(
+        own=(own,) if own else (),
+        others=tuple(name for shop, name in known.items() if shop != shop_id and name),
+    )
+
+
+@router.post(
+    "/v1/shops/{shop_id}/history/import", response_model=HistoryImportReport, responses=_ERRORS
+)
+async def import_history(
+    request: Request,
+    shop_id: str,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+    file: Annotated[UploadFile, File(description="chat logs: JSONL, JDDC TSV or CSV")],
+    format: Annotated[
+        Literal["jsonl", "jddc", "csv"] | None, Form(description="default: sniffed")
+    ] = None,
+) -> HistoryImportReport | JSONResponse:
+    """Mine the uploaded chats into the shop's response bank, replacing its old bank (all or
+    nothing). Unreadable lines are skipped and listed; a file with nothing usable is a 422."""
+    ensure_shop(principal, shop_id)
+    check_shop_id(shop_id)
+    bank = getattr(request.app.state.suggester, "history", None)
+    if not isinstance(bank, ResponseBank):
+        raise ServiceError(503, "history_unavailable", "this service runs without a history bank")
+    data = await file.read()
+    name = file.filename or "upload"
+    if not data:
+        raise ServiceError(422, "invalid_request", "file: the uploaded file is empty", "file")
+    names = _names(request, shop_id)
+
+    def run() -> tuple[ChatLog, BankReport]:
+        log = parse_chats(name, data, format=format, shop_id=shop_id)
+        report = bank.import_conversations(
+            shop_id, log.conversations, labels=log.turn_labels, names=names
+        )
+        return log, report
+
+    try:
+        log, report = await run_in_threadpool(run)
+    except HistoryImportError as exc:
+        message = str(exc).splitlines()[0]
+        return JSONResponse(
+            {
+                "error": {"code": "import_failed", "message": message, "field": "file"},
+                "line_errors": [
+                    {"file": e.file, "line": e.line, "message": e.message} for e in exc.errors
+                ],
+            },
+            status_code=422,
+        )
+    return HistoryImportReport(
+        shop_id=shop_id, format=log.format, version=report.version,
+        conversations=report.conversations, pairs=report.pairs, replies=report.replies,
+        merged=report.merged, dropped=dict(report.dropped), embedded=report.embedded,
+        seconds=round(report.seconds, 3),
+        skipped=[LineErrorOut(file=e.file, line=e.line, message=e.message)
+                 for e in log.skipped[:_MAX_SKIPPED_SHOWN]],
+    )  # fmt: skip
