@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from copilot.errors import CopilotError
+from eval.cli import eval_app as _eval_app
 from kb.errors import KBError, KBImportError
 from service.cli_keys import keys_app as _keys_app
 
@@ -39,6 +40,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(intents_app, name="intents")
 app.add_typer(history_app, name="history")
 app.add_typer(_keys_app, name="keys")
+app.add_typer(_eval_app, name="eval")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: easy to grep in logs
 
