@@ -10,15 +10,15 @@ function svg(tag, attrs, text) {
   return node;
 }
 
-function legend() {
+function legend(...extra) {
   return el("div", { class: "legend" },
     el("i", { style: "background:#d0d7de" }), "展示",
-    el("i", { style: "background:#1a7f37" }), "采纳");
+    el("i", { style: "background:#1a7f37" }), "采纳", ...extra);
 }
 
 // rows: [{label, shown, accepted, rate}] as horizontal bar pairs with the rate at the end.
 function barChart(title, rows) {
-  const labelWidth = 110, width = 420, barMax = width - labelWidth - 60, rowHeight = 26;
+  const labelWidth = 110, width = 420, barMax = width - labelWidth - 105, rowHeight = 26;
   const height = Math.max(rows.length, 1) * rowHeight + 6;
   const max = Math.max(1, ...rows.map((r) => r.shown));
   const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": title });
@@ -66,5 +66,5 @@ function dayChart(title, days) {
   }
   if (!days.length) chart.append(svg("text", { x: left + 10, y: top + 20 }, "暂无数据"));
   return el("div", { class: "chart" }, el("h3", {}, title),
-    el("div", { class: "legend" }, legend(), el("i", { style: "background:#0969da;height:2px" }), "采纳率"), chart);
+    legend(el("i", { style: "background:#0969da;height:2px" }), "采纳率"), chart);
 }

@@ -98,6 +98,7 @@ def test_escape_dismisses_the_suggestions(page, service_url: str, make_key) -> N
     agent_key = make_key("agent", "demo-pdd")
     _login(page, service_url, agent_key)
     page.select_option("#conversation", "")
+    page.click("#simulate summary")
     page.fill("#customer-text", "你们发什么快递")
     page.click("#customer-form button")
     page.locator("#suggestions .card.candidate").first.wait_for(timeout=60_000)
