@@ -25,9 +25,8 @@ GROUP_OVERLAP = 0.5  # Ochiai overlap of bigram sets; "能开发票吗" vs "可�
 
 @dataclass
 class _Group:
-    question: str
-    grams: frozenset[str]
-    messages: Counter[str] = field(default_factory=Counter)
+    grams: frozenset[str]  # of the wording that started the group
+    keys: Counter[str] = field(default_factory=Counter)  # normalised wording -> messages
     intents: Counter[str] = field(default_factory=Counter)
 
 
@@ -54,33 +53,36 @@ def find_gaps(
     limit: int = 50,
     max_examples: int = 5,
 ) -> list[GapGroup]:
-    """Groups of unconfidently answered customer messages, largest first."""
+    """Groups of unconfidently answered customer messages, largest first. Wordings that
+    differ only in punctuation, spaces or case are one wording (shown as its commonest form)."""
     counts: Counter[str] = Counter()
+    forms: dict[str, Counter[str]] = {}
     intents: dict[str, Counter[str]] = {}
     for record in records:
         message = record.customer_msg.strip()
-        if record.retrieval_confident or not message:
+        key = normalized_key(message) or message
+        if record.retrieval_confident or not key:
             continue
-        counts[message] += 1
-        intents.setdefault(message, Counter())[record.intent] += 1
+        counts[key] += 1
+        forms.setdefault(key, Counter())[message] += 1
+        intents.setdefault(key, Counter())[record.intent] += 1
     groups: list[_Group] = []
-    for message, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        grams = bigrams(normalized_key(message) or message)
+    for key, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        grams = bigrams(key)
         group = next((g for g in groups if overlap(g.grams, grams) >= threshold), None)
         if group is None:
-            group = _Group(message, grams)
+            group = _Group(grams)
             groups.append(group)
-        group.messages[message] += count
-        group.intents.update(intents[message])
-    ranked = sorted(groups, key=lambda g: -sum(g.messages.values()))[:limit]
+        group.keys[key] += count
+        group.intents.update(intents[key])
+    ranked = sorted(groups, key=lambda g: -g.keys.total())[:limit]
     return [
         GapGroup(
-            question=g.question,
-            count=sum(g.messages.values()),
-            examples=tuple(m for m, _ in g.messages.most_common() if m != g.question)[
-                :max_examples
-            ],
+            question=wordings[0],
+            count=g.keys.total(),
+            examples=tuple(wordings[1 : max_examples + 1]),
             intent=g.intents.most_common(1)[0][0],
         )
         for g in ranked
+        for wordings in [[forms[k].most_common(1)[0][0] for k, _ in g.keys.most_common()]]
     ]
