@@ -240,8 +240,9 @@ function importReport(name, report) {
 
 function importErrors(name, err) {
   const rows = (err.body && err.body.row_errors) || [];
+  const why = rows.length ? "共 " + rows.length + " 处错误，请按下表修改后重新上传" : errorText(err);
   const nodes = [el("div", { class: "message error", id: "import-error" },
-    "未导入任何内容（" + name + "）：" + errorText(err))];
+    "未导入任何内容（" + name + "）：" + why)];
   if (rows.length) {
     nodes.push(el("table", { class: "row-errors", id: "row-errors" },
       el("thead", {}, el("tr", {}, el("th", {}, "文件"), el("th", {}, "行"), el("th", {}, "列"), el("th", {}, "问题"))),
@@ -320,9 +321,10 @@ async function loadStats(event) {
       Object.entries(map || {}).map(([k, v]) => ({ label: (names && names[k]) || k, shown: v.shown, accepted: v.accepted, rate: v.rate }));
     out.replaceChildren(
       el("div", { class: "figures", id: "stats-figures" },
-        figure("展示", s.shown), figure("插入", s.inserted), figure("发送", s.sent), figure("修改", s.edited),
+        figure("建议", s.suggestions), figure("展示", s.shown), figure("插入", s.inserted), figure("发送", s.sent), figure("修改", s.edited),
         figure("忽略", s.dismissed), figure("采纳率", percent(s.acceptance_rate)),
-        figure("平均编辑距离", s.mean_edit_distance === null || s.mean_edit_distance === undefined ? "—" : Number(s.mean_edit_distance).toFixed(2))),
+        figure("平均编辑距离", s.mean_edit_distance === null || s.mean_edit_distance === undefined ? "—" : Number(s.mean_edit_distance).toFixed(2)),
+        figure("平均发送用时", s.mean_ms_to_send ? (s.mean_ms_to_send / 1000).toFixed(1) + " 秒" : "—")),
       el("div", { class: "charts" },
         barChart("按意图", rows(s.by_intent)),
         barChart("按来源", rows(s.by_source, SOURCE_NAMES)),

@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 HEADER = "类型,ID,问题,答案,相似问法\n"
-GOOD_ROW = "问答,ui-faq-lid,杯盖漏水怎么办？,亲，杯盖漏水多半是密封圈没装到位，取下密封圈重新按紧再拧上就好啦～,盖子漏水|拧紧了还漏水\n"
+GOOD_ROW = "问答,ui-faq-flight,保温杯能带上飞机吗？,亲，空杯可以带上飞机哦～过安检前请把水倒掉，登机后可以找空乘要热水,坐飞机能带吗|过安检可以带杯子吗\n"
 BAD_ROW = "问答,ui-faq-dish,保温杯可以放进洗碗机吗？,,洗碗机能洗吗\n"
 FIXED_ROW = "问答,ui-faq-dish,保温杯可以放进洗碗机吗？,亲，不建议放洗碗机哦，高温高压会影响真空层和外壳涂层，用温水加软毛刷清洗就好～,洗碗机能洗吗\n"
 
@@ -51,7 +51,7 @@ def test_import_with_a_bad_row_then_fixed_then_found_by_search_preview(
     assert "未导入任何内容" in page.inner_text("#import-error")
     page.screenshot(path=str(screenshots / "trainer-import-error.png"), full_page=True)
     # All or nothing: not even the good row went in.
-    assert _entry_status(service_url, key, "ui-faq-lid") == 404
+    assert _entry_status(service_url, key, "ui-faq-flight") == 404
 
     fixed = tmp_path / "faq-fixed.csv"
     fixed.write_text(HEADER + GOOD_ROW + FIXED_ROW, encoding="utf-8")
@@ -63,16 +63,16 @@ def test_import_with_a_bad_row_then_fixed_then_found_by_search_preview(
     assert _entry_status(service_url, key, "ui-faq-dish") == 200
 
     page.click(".tabs button[data-tab=search]")
-    page.fill("#search-q", "盖子拧紧了还是漏水")
+    page.fill("#search-q", "坐飞机可以带这个杯子过安检吗")
     page.click("#search-form button[type=submit]")
     page.wait_for_selector("#search-table tbody tr")
-    found = page.locator("#search-table tbody tr[data-id=ui-faq-lid]")
+    found = page.locator("#search-table tbody tr[data-id=ui-faq-flight]")
     assert found.count() == 1
     headers = page.locator("#search-table thead th").all_inner_texts()
     assert any(h.startswith("dense") for h in headers) and any(
         h.startswith("keyword") for h in headers
     )
-    assert int(found.locator("td").first.inner_text()) <= 3
+    assert found.locator("td").first.inner_text() == "1"
     page.screenshot(path=str(screenshots / "trainer-search-preview.png"), full_page=True)
 
 
@@ -106,32 +106,43 @@ def test_create_edit_and_delete_an_entry(page, service_url: str, make_key) -> No
     assert _entry_status(service_url, key, "ui-faq-gift") == 404
 
 
-def test_dashboard_and_gaps_render(page, service_url: str, make_key, screenshots: Path) -> None:  # type: ignore[no-untyped-def]
+GAP_QUESTIONS = ("你们有线下实体店吗", "有没有线下实体店可以去看看", "你们有线下实体店吗")
+
+
+def test_a_gap_drafts_a_faq_and_the_dashboard_draws_charts(
+    page, service_url: str, make_key, screenshots: Path
+) -> None:  # type: ignore[no-untyped-def]
     agent_key, key = make_key("agent", "demo-pdd"), make_key("trainer", "demo-pdd")
-    # A question the demo shop's knowledge does not cover, so it shows up as a gap.
-    response = httpx.post(
-        f"{service_url}/v1/suggest",
-        json={
-            "shop_id": "demo-pdd",
-            "turns": [{"role": "customer", "text": "你们的杯子可以刻字定制公司logo吗"}],
-            "use_llm": False,
-        },
-        headers={"Authorization": f"Bearer {agent_key}"},
-    )
-    assert response.status_code == 200, response.text
+    # Questions the demo shop's knowledge does not cover: they show up as one gap.
+    for text in GAP_QUESTIONS:
+        response = httpx.post(
+            f"{service_url}/v1/suggest",
+            json={
+                "shop_id": "demo-pdd",
+                "turns": [{"role": "customer", "text": text}],
+                "use_llm": False,
+            },
+            headers={"Authorization": f"Bearer {agent_key}"},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
     _login(page, service_url, key)
+    page.click(".tabs button[data-tab=gaps]")
+    gap = page.locator("#gaps-result .gap", has_text="实体店").first
+    gap.wait_for(timeout=15_000)
+    question = gap.locator("strong").inner_text()
+    assert question in GAP_QUESTIONS
+    page.screenshot(path=str(screenshots / "trainer-gaps.png"), full_page=True)
+    gap.locator("button").click()
+    assert page.is_visible("#tab-kb") and page.is_visible("#entry-form")
+    assert page.input_value("#entry-kind") == "faq"
+    assert page.input_value("#entry-question") == question
+    assert set(GAP_QUESTIONS) - {question} <= set(page.input_value("#entry-alt").split(" | "))
+
     page.click(".tabs button[data-tab=stats]")
     page.wait_for_selector("#stats-figures")
+    suggestions = page.locator(".figure[data-label=建议] .value").inner_text()
+    assert int(suggestions) >= len(set(GAP_QUESTIONS))
     assert page.locator(".chart svg").count() == 4
+    assert page.locator(".chart").first.locator("rect.bar-shown").count() >= 1
     page.screenshot(path=str(screenshots / "trainer-dashboard.png"), full_page=True)
-
-    page.click(".tabs button[data-tab=gaps]")
-    page.wait_for_selector("#gaps-result .gap, #gaps-result p")
-    gaps = page.locator("#gaps-result .gap")
-    if response.json().get("candidates") is not None and gaps.count():
-        question = gaps.first.locator("strong").inner_text()
-        gaps.first.locator("button").click()
-        assert page.is_visible("#entry-form")
-        assert page.input_value("#entry-question") == question
-        assert page.input_value("#entry-kind") == "faq"
-    page.screenshot(path=str(screenshots / "trainer-gaps.png"), full_page=True)
