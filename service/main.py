@@ -17,11 +17,15 @@ from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
 from copilot.records import SuggestionLog
 from service import errors, metrics
+from service.cache import SuggestionCache
+from service.conversations import ConversationStore
+from service.degraded import offline_suggester, warm_indexes
 from service.kb_sync import KBSync
 from service.keys import KeyStore
 from service.limits import BodySizeLimit, RateLimiter
-from service.routes import feedback, health, history, kb, ui
+from service.routes import conversations, feedback, health, history, kb, shops, suggest, ui
 from service.settings import Settings, get_settings
+from service.streaming import CancelListener
 from service.wiring import build_knowledge_base, build_suggester, load_demo
 
 
@@ -35,8 +39,11 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
         await run_in_threadpool(_start, app, settings, suggester)
         app.state.kb_sync.start()
         app.state.warmed = True
-        yield
-        app.state.kb_sync.stop()
+        try:
+            yield
+        finally:
+            app.state.cancel_listener.stop()
+            app.state.kb_sync.stop()
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",
@@ -53,20 +60,10 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     app.include_router(feedback.router)
     app.include_router(history.router)
     metrics.install(app)
-    _include_core_routes(app)
+    for module in (suggest, conversations, shops):
+        app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-def _include_core_routes(app: FastAPI) -> None:
-    import importlib
-
-    for name in ("suggest", "conversations", "shops"):
-        try:
-            module = importlib.import_module(f"service.routes.{name}")
-        except ModuleNotFoundError:
-            continue
-        app.include_router(module.router)
 
 
 def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> None:
@@ -81,9 +78,19 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.feedback = FeedbackLog(client)
     app.state.kb_sync = KBSync(knowledge)
     app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
+    app.state.conversations = ConversationStore(
+        client, int(settings.conversation_ttl_hours * 3600), settings.max_turns
+    )
+    app.state.cache = SuggestionCache(
+        client, settings.cache_ttl_seconds, enabled=settings.cache_enabled
+    )
+    app.state.offline_suggester = offline_suggester(suggester)
+    app.state.cancel_listener = CancelListener(client)
+    app.state.cancel_listener.start()
     suggester.warm_up()
     if settings.load_demo_shops and not knowledge.shops():
         load_demo(knowledge)
+    warm_indexes(suggester)
     if settings.create_admin_key and app.state.keys.count() == 0:
         _announce_admin_key(app.state.keys, settings)
 

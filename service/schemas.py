@@ -211,3 +211,182 @@ class HistoryImportReport(BaseModel):
     embedded: int
     seconds: float
     skipped: list[LineErrorOut] = Field(description="lines that could not be read (first 100)")
+
+
+# --- suggest, conversations, shops (S1) ---------------------------------------------------
+
+
+class TurnIn(BaseModel):
+    role: Literal["customer", "agent"]
+    text: str = Field(min_length=1, description="what was said")
+    ts: float | None = Field(default=None, description="unix seconds")
+
+
+class OrderItemIn(BaseModel):
+    product_id: str = Field(min_length=1)
+    quantity: int = Field(default=1, ge=1)
+    unit_price: str | float | None = Field(default=None, description="元; unset: the KB price")
+    variant: str | None = None
+
+
+class OrderIn(BaseModel):
+    status: Literal["unpaid", "paid", "shipped", "delivered", "after_sales"]
+    items: list[OrderItemIn] = Field(default_factory=list)
+    amount: str | float | None = Field(default=None, description="what the customer pays, 元")
+    tracking_number: str | None = None
+    order_id: str | None = None
+
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+
+
+class SuggestRequest(BaseModel):
+    shop_id: str = Field(min_length=1, max_length=64)
+    conversation_id: str | None = Field(default=None, pattern=_ID_PATTERN)
+    turns: list[TurnIn] | None = Field(
+        default=None, description="inline turns (win over, and replace, the stored ones)"
+    )
+    order: OrderIn | None = None
+    notes: str = Field(default="", max_length=2000, description="what the agent knows")
+    use_llm: bool = Field(default=True, description="false: retrieval and history only (fast)")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "shop_id": "demo-pdd",
+                    "conversation_id": "c-1",
+                    "turns": [{"role": "customer", "text": "这个杯子能装开水吗"}],
+                },
+                {
+                    "shop_id": "demo-pdd",
+                    "conversation_id": "c-2",
+                    "turns": [
+                        {"role": "customer", "text": "我买的杯子到哪了"},
+                        {"role": "agent", "text": "亲，我帮您查一下物流哦"},
+                        {"role": "customer", "text": "快点啊，急用"},
+                    ],
+                    "order": {
+                        "status": "shipped",
+                        "items": [{"product_id": "pdd-p01", "quantity": 1}],
+                        "tracking_number": "YT1234567890",
+                    },
+                    "use_llm": False,
+                },
+            ]
+        }
+    }
+
+
+class IntentScoreOut(BaseModel):
+    label: str
+    score: float
+
+
+class IntentOut(BaseModel):
+    label: str
+    confidence: float
+    top: list[IntentScoreOut]
+    family: str
+    reasons: list[str]
+
+
+class RouteOut(BaseModel):
+    action: Literal["assist", "auto", "handoff"]
+    queue: str | None
+    reasons: list[str]
+
+
+class SourceOut(BaseModel):
+    kind: Literal["kb", "history", "llm"]
+    kb_entry_ids: list[str]
+    kb_titles: list[str]
+    history_reply_ids: list[str]
+    llm: bool
+
+
+class FlagOut(BaseModel):
+    code: str
+    message: str
+    severity: str
+
+
+class CandidateOut(BaseModel):
+    id: str = Field(description="{suggestion_id}:{n}; send it back with feedback")
+    text: str
+    role: str
+    source: SourceOut
+    evidence: list[str]
+    score: float
+    flags: list[FlagOut]
+
+
+class UpsellOut(BaseModel):
+    kind: str
+    text: str
+    reason: str
+    product_ids: list[str]
+
+
+class SuggestResponse(BaseModel):
+    suggestion_id: str
+    shop_id: str
+    conversation_id: str | None
+    intent: IntentOut
+    route: RouteOut
+    candidates: list[CandidateOut]
+    upsell: UpsellOut | None
+    timings_ms: dict[str, float]
+    degraded: list[str] = Field(description="what was skipped: llm_timeout, redis_unavailable...")
+    retrieval_confident: bool = Field(
+        default=False, description="both retrievers agree on the top KB entry"
+    )
+    cached: bool = Field(default=False, description="served from the suggestion cache")
+
+
+class TurnsRequest(BaseModel):
+    shop_id: str = Field(min_length=1, max_length=64)
+    turns: list[TurnIn] = Field(min_length=1)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "在吗？"}]}]
+        }
+    }
+
+
+class TurnsResponse(BaseModel):
+    conversation_id: str
+    shop_id: str
+    turns: int
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    shop_id: str
+    turns: list[TurnIn]
+
+
+class ConversationSummaryOut(BaseModel):
+    conversation_id: str
+    updated: float
+    last_text: str
+    turns: int
+
+
+class ConversationListOut(BaseModel):
+    conversations: list[ConversationSummaryOut]
+
+
+class ShopOut(BaseModel):
+    shop_id: str
+    name: str
+    entries: int
+    version: int
+
+
+class ShopListOut(BaseModel):
+    shops: list[ShopOut]
+
+
+# --- end of S1 schemas ----------------------------------------------------------------------

@@ -1,0 +1,95 @@
+"""Conversations kept in Redis (masked, with a TTL): agent tools push turns as they happen."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from copilot.io import turns_from_list
+from service.auth import Principal, ensure_shop, require
+from service.conversations import ConversationStore
+from service.errors import ServiceError
+from service.schemas import (
+    _ID_PATTERN,
+    ConversationListOut,
+    ConversationOut,
+    ConversationSummaryOut,
+    ErrorResponse,
+    TurnIn,
+    TurnsRequest,
+    TurnsResponse,
+)
+from service.suggesting import check_owner, check_turns
+
+router = APIRouter(prefix="/v1", tags=["conversations"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
+}
+ConversationId = Annotated[str, Path(pattern=_ID_PATTERN, examples=["c-1"])]
+Agent = Annotated[Principal, Depends(require("agent"))]
+
+
+@router.post(
+    "/conversations/{conversation_id}/turns", response_model=TurnsResponse, responses=_ERRORS
+)
+async def add_turns(
+    request: Request, conversation_id: ConversationId, body: TurnsRequest, principal: Agent
+) -> TurnsResponse:
+    """Append turns; a customer turn supersedes any suggestion still streaming for it."""
+    ensure_shop(principal, body.shop_id)
+    raw = [t.model_dump() for t in body.turns]
+    check_turns(raw, request.app.state.settings)
+    turns = turns_from_list(raw)
+    store: ConversationStore = request.app.state.conversations
+
+    def write() -> int:
+        check_owner(store, conversation_id, body.shop_id, principal)
+        return store.write(conversation_id, body.shop_id, turns)[0]
+
+    count = await run_in_threadpool(write)
+    return TurnsResponse(conversation_id=conversation_id, shop_id=body.shop_id, turns=count)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=_ERRORS)
+async def get_conversation(
+    request: Request, conversation_id: ConversationId, principal: Agent
+) -> ConversationOut:
+    """The stored turns (phone numbers, addresses and names masked)."""
+    store: ConversationStore = request.app.state.conversations
+    stored = await run_in_threadpool(store.get, conversation_id)
+    if stored is None:
+        raise ServiceError(404, "conversation_not_found",
+                           f"no conversation {conversation_id!r} (expired or never stored)",
+                           "conversation_id")  # fmt: skip
+    ensure_shop(principal, stored.shop_id)
+    return ConversationOut(
+        conversation_id=conversation_id,
+        shop_id=stored.shop_id,
+        turns=[TurnIn(role=t.role, text=t.text, ts=t.ts) for t in stored.turns],
+    )
+
+
+@router.get("/shops/{shop_id}/conversations", response_model=ConversationListOut, responses=_ERRORS)
+async def list_conversations(
+    request: Request,
+    shop_id: str,
+    principal: Agent,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationListOut:
+    """The shop's conversations, most recently updated first."""
+    ensure_shop(principal, shop_id)
+    store: ConversationStore = request.app.state.conversations
+    summaries = await run_in_threadpool(store.recent, shop_id, limit)
+    return ConversationListOut(
+        conversations=[
+            ConversationSummaryOut(
+                conversation_id=s.conversation_id,
+                updated=s.updated,
+                last_text=s.last_text,
+                turns=s.turns,
+            )
+            for s in summaries
+        ]
+    )

@@ -1,0 +1,50 @@
+"""GET /v1/shops: the shops this key may see, with their knowledge-base size and version."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from copilot.pipeline import Suggester
+from kb.knowledge import KnowledgeBase
+from service.auth import Principal, require
+from service.schemas import ErrorResponse, ShopListOut, ShopOut
+
+router = APIRouter(prefix="/v1", tags=["shops"])
+
+
+@router.get(
+    "/shops",
+    response_model=ShopListOut,
+    responses={code: {"model": ErrorResponse} for code in (401, 429, 503)},
+)
+async def list_shops(
+    request: Request, principal: Annotated[Principal, Depends(require("agent", "trainer"))]
+) -> ShopListOut:
+    """Every shop the key is scoped to (an admin key: all of them)."""
+    return await run_in_threadpool(_shops, request.app.state.kb, request.app.state.suggester,
+                                   principal)  # fmt: skip
+
+
+def _shops(kb: KnowledgeBase, suggester: Suggester, principal: Principal) -> ShopListOut:
+    visible = [s for s in kb.shops() if principal.allows(s)]
+    client = kb.store.client
+    pipe = client.pipeline(transaction=False)
+    for shop_id in visible:
+        pipe.hlen(kb.store._key(shop_id, "entries"))
+        pipe.get(kb.store._key(shop_id, "version"))
+    counts = pipe.execute()
+    return ShopListOut(
+        shops=[
+            ShopOut(
+                shop_id=shop_id,
+                name=suggester.policies.get(shop_id).shop_name
+                or suggester.shop_names.get(shop_id, shop_id),
+                entries=int(counts[2 * n]),
+                version=int(counts[2 * n + 1] or 0),
+            )
+            for n, shop_id in enumerate(visible)
+        ]
+    )

@@ -1,0 +1,184 @@
+"""Server-Sent Events for /v1/suggest: `suggestion` (retrieval, at once), `token`s while the LLM
+drafts, `final`; or `cancelled` when the conversation moved on.
+
+The pipeline's blocking `Suggester.stream` runs in a worker thread and hands events to the
+event loop through an asyncio queue. A stream belongs to its conversation's generation; a newer
+suggest or customer turn (on any replica) bumps the generation, announced on a Redis channel
+and also polled, and the stream then says `cancelled` and stops the worker at its next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.conversations import CANCEL_CHANNEL, ConversationStore
+from service.suggesting import REDIS_DOWN, Job, offline, payload, record
+
+POLL_SECONDS = 0.25  # how often a stream re-reads its generation from Redis
+
+
+class _Superseded(Exception):
+    """Raised inside the worker (from the token callback) to stop a superseded draft."""
+
+
+def stream_response(request: Request, job: Job) -> StreamingResponse:
+    return StreamingResponse(
+        _sse(request, job),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _event(kind: str, data: Any) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _sse(request: Request, job: Job) -> AsyncIterator[bytes]:
+    app: FastAPI = request.app
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def emit(kind: str, data: Any) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, (kind, data))
+
+    worker = threading.Thread(target=_work, args=(app, job, emit, stop), daemon=True,
+                              name="suggest-stream")  # fmt: skip
+    worker.start()
+    watch = _Watch(app, job)
+    try:
+        while True:
+            try:
+                kind, data = await asyncio.wait_for(events.get(), POLL_SECONDS)
+            except TimeoutError:
+                kind, data = "", None
+            if await watch.superseded():
+                stop.set()
+                yield _event("cancelled", {"reason": "superseded"})
+                return
+            if kind == "done":
+                return
+            if kind:
+                yield _event(kind, data)
+            if kind in ("final", "error"):
+                return
+            if await request.is_disconnected():
+                return
+    finally:
+        stop.set()
+
+
+def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: threading.Event) -> None:
+    """Runs in its own thread: the pipeline's stream, its events handed to the loop."""
+
+    def on_token(piece: str) -> None:
+        if stop.is_set():
+            raise _Superseded
+        emit("token", {"text": piece})
+
+    suggester = offline(app) if job.redis_down else app.state.suggester
+    last: dict[str, Any] | None = None
+    try:
+        for suggestion in suggester.stream(job.conversation, use_llm=job.use_llm,
+                                           on_token=on_token):  # fmt: skip
+            if stop.is_set():
+                return
+            record(app, job, suggestion)
+            first = last is None
+            last = payload(app, suggestion, job)
+            if first:
+                emit("suggestion", last)
+        if last is not None:
+            emit("final", last)
+    except _Superseded:
+        return
+    except (redis.RedisError, OSError) as exc:
+        emit("error", {"code": REDIS_DOWN, "message": str(exc)})
+    except Exception as exc:  # reported to the client; the stream must end, not hang
+        emit("error", {"code": "suggest_failed", "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        emit("done", None)
+
+
+class _Watch:
+    """Has the conversation moved past this stream's generation? Pub/sub news first (free),
+    a Redis read every POLL_SECONDS as the fallback."""
+
+    def __init__(self, app: FastAPI, job: Job) -> None:
+        self.app = app
+        self.cid = job.conversation.conversation_id
+        self.generation = job.generation
+        self.checked = time.monotonic()
+
+    async def superseded(self) -> bool:
+        if self.cid is None or self.generation is None:
+            return False
+        listener: CancelListener | None = getattr(self.app.state, "cancel_listener", None)
+        if listener is not None and listener.latest(self.cid) > self.generation:
+            return True
+        if time.monotonic() - self.checked < POLL_SECONDS:
+            return False
+        self.checked = time.monotonic()
+        store: ConversationStore = self.app.state.conversations
+        try:
+            current = await run_in_threadpool(store.generation, self.cid)
+        except (redis.RedisError, OSError):
+            return False
+        return current > self.generation
+
+
+class CancelListener:
+    """One thread per process: follows the cancel channel, remembers each conversation's
+    latest generation (for a while: streams are short)."""
+
+    def __init__(self, client: redis.Redis, keep_seconds: float = 600) -> None:
+        self.client = client
+        self.keep = keep_seconds
+        self._latest: dict[str, tuple[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="cancel-listener")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def latest(self, cid: str) -> int:
+        seen = self._latest.get(cid)
+        return seen[0] if seen else 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CANCEL_CHANNEL)
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message and message.get("type") == "message":
+                        self._note(message["data"])
+                pubsub.close()
+            except (redis.RedisError, OSError, ValueError):
+                self._stop.wait(1.0)  # Redis down: the polling fallback still works
+
+    def _note(self, data: bytes | str) -> None:
+        text = data.decode() if isinstance(data, bytes) else data
+        cid, _, generation = text.rpartition(" ")
+        if not cid or not generation.isdigit():
+            return
+        now = time.monotonic()
+        old = self._latest.get(cid)
+        self._latest[cid] = (max(int(generation), old[0] if old else 0), now)
+        if len(self._latest) > 10000:
+            cutoff = now - self.keep
+            self._latest = {k: v for k, v in self._latest.items() if v[1] >= cutoff}

@@ -1,0 +1,260 @@
+"""One /v1/suggest request, transport-agnostic: resolve the conversation (inline turns or the
+stored ones), run the pipeline (or the cache), record what was suggested, shape the payload.
+
+JSON and SSE share it (routes/suggest.py, streaming.py). Everything here is blocking: callers
+run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+
+from copilot.io import order_from_dict, turns_from_list
+from copilot.pipeline import Suggester
+from copilot.records import SuggestionLog, candidate_id, record_from_suggestion, source_kind
+from copilot.types import Conversation, Suggestion
+from kb.errors import StoreUnavailable
+from service.auth import Principal
+from service.cache import SuggestionCache
+from service.conversations import ConversationStore
+from service.errors import ServiceError
+from service.schemas import SuggestRequest
+from service.settings import Settings
+
+REDIS_DOWN = "redis_unavailable"
+_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
+
+
+@dataclass
+class Job:
+    """A resolved request: the conversation to answer and the generation it belongs to."""
+
+    conversation: Conversation
+    use_llm: bool
+    suggestion_id: str
+    generation: int | None = None
+    degraded: list[str] = field(default_factory=list)
+
+    @property
+    def redis_down(self) -> bool:
+        return REDIS_DOWN in self.degraded
+
+
+def new_suggestion_id() -> str:
+    return "s_" + secrets.token_hex(8)
+
+
+def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
+    """Validate, resolve and store the conversation; bump its generation (older streams end)."""
+    settings: Settings = app.state.settings
+    conversation = _conversation(body, settings)
+    job = Job(conversation, body.use_llm, new_suggestion_id())
+    cid = body.conversation_id
+    if cid is None:
+        return job
+    store: ConversationStore = app.state.conversations
+    try:
+        check_owner(store, cid, body.shop_id, principal)
+        if conversation.turns:
+            _, job.generation = store.write(cid, body.shop_id, conversation.turns, replace=True,
+                                            bump=True)  # fmt: skip
+            return job
+        stored = store.get(cid)
+        if stored is None:
+            raise ServiceError(404, "conversation_not_found",
+                               f"no stored turns for conversation {cid!r}; send `turns`",
+                               "conversation_id")  # fmt: skip
+        job.conversation = Conversation(
+            body.shop_id, stored.turns, conversation.order, conversation.notes, cid
+        )
+        job.generation = store.bump(cid)
+    except _REDIS_ERRORS as exc:
+        if not conversation.turns:
+            raise ServiceError(503, REDIS_DOWN, "Redis is down: send the turns inline") from exc
+        job.degraded.append(REDIS_DOWN)
+    return job
+
+
+def check_owner(store: ConversationStore, cid: str, shop_id: str, principal: Principal) -> None:
+    """A conversation belongs to one shop: another shop's key gets 403, a mix-up 409."""
+    owner = store.owner(cid)
+    if owner is None or owner == shop_id:
+        return
+    if not principal.allows(owner):
+        raise ServiceError(403, "forbidden", f"conversation {cid!r} belongs to another shop",
+                           "conversation_id")  # fmt: skip
+    raise ServiceError(409, "conversation_shop_mismatch",
+                       f"conversation {cid!r} belongs to shop {owner!r}, not {shop_id!r}",
+                       "shop_id")  # fmt: skip
+
+
+def _conversation(body: SuggestRequest, settings: Settings) -> Conversation:
+    raw_turns = [t.model_dump() for t in body.turns or ()]
+    check_turns(raw_turns, settings)
+    if not raw_turns and body.conversation_id is None:
+        raise ServiceError(422, "invalid_request", "send `turns` or a `conversation_id`", "turns")
+    order = body.order.model_dump(exclude_none=True) if body.order else None
+    return Conversation(
+        body.shop_id,
+        turns_from_list(raw_turns),
+        order_from_dict(order) if order else None,
+        body.notes,
+        body.conversation_id,
+    )
+
+
+def check_turns(raw_turns: list[dict[str, Any]], settings: Settings) -> None:
+    if len(raw_turns) > settings.max_turns:
+        raise ServiceError(422, "too_many_turns",
+                           f"{len(raw_turns)} turns; at most {settings.max_turns} per request",
+                           "turns")  # fmt: skip
+    for n, turn in enumerate(raw_turns):
+        if len(turn["text"]) > settings.max_turn_chars:
+            raise ServiceError(422, "turn_too_long",
+                               f"at most {settings.max_turn_chars} characters per turn",
+                               f"turns[{n}].text")  # fmt: skip
+
+
+def answer(app: FastAPI, job: Job) -> dict[str, Any]:
+    """The whole suggestion (JSON transport): cache, pipeline, record."""
+    if job.redis_down:
+        return payload(app, offline(app).suggest(job.conversation), job)
+    cache: SuggestionCache = app.state.cache
+    key = None
+    if cache.enabled and not job.use_llm:
+        try:
+            key = cache.key(job.conversation, app.state.kb.store.version(job.conversation.shop_id))
+            hit = cache.get(key)
+        except _REDIS_ERRORS:
+            key, hit = None, None
+        if hit is not None:
+            return _from_cache(app, job, hit)
+    suggester: Suggester = app.state.suggester
+    try:
+        suggestion = suggester.suggest(job.conversation, use_llm=job.use_llm)
+    except _REDIS_ERRORS:
+        job.degraded.append(REDIS_DOWN)
+        return payload(app, offline(app).suggest(job.conversation), job)
+    body = payload(app, suggestion, job)
+    record(app, job, suggestion)
+    if key is not None and not job.redis_down and not suggestion.degraded:
+        with contextlib.suppress(*_REDIS_ERRORS):
+            cache.put(key, body)
+    return body
+
+
+def offline(app: FastAPI) -> Suggester:
+    suggester: Suggester = app.state.offline_suggester
+    return suggester
+
+
+def record(app: FastAPI, job: Job, suggestion: Suggestion) -> None:
+    """Keep the (masked) record feedback will be joined with; skipped while Redis is down."""
+    if job.redis_down:
+        return
+    log: SuggestionLog = app.state.records
+    try:
+        log.put(record_from_suggestion(job.suggestion_id, job.conversation, suggestion))
+    except _REDIS_ERRORS:
+        job.degraded.append(REDIS_DOWN)
+
+
+def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    body = {**cached, "suggestion_id": job.suggestion_id, "cached": True,
+            "conversation_id": job.conversation.conversation_id}  # fmt: skip
+    body["candidates"] = [
+        {**c, "id": candidate_id(job.suggestion_id, n)}
+        for n, c in enumerate(cached["candidates"], start=1)
+    ]
+    log: SuggestionLog = app.state.records
+    try:
+        log.put(_record_from_payload(job, body))
+    except _REDIS_ERRORS:
+        body["degraded"] = [*body["degraded"], REDIS_DOWN]
+    body["timings_ms"] = {"cache": round((time.perf_counter() - started) * 1000, 2)}
+    return body
+
+
+def _record_from_payload(job: Job, body: dict[str, Any]) -> Any:
+    from copilot.masking import mask_pii
+    from copilot.records import RecordedCandidate, SuggestionRecord
+
+    return SuggestionRecord(
+        job.suggestion_id, job.conversation.shop_id, job.conversation.conversation_id,
+        time.time(), mask_pii(job.conversation.last_customer_text), body["intent"]["label"],
+        body["intent"]["confidence"], body["route"]["action"], body["route"]["queue"],
+        bool(body.get("retrieval_confident", False)),
+        tuple(
+            RecordedCandidate(c["id"], mask_pii(c["text"]), c["role"], c["source"]["kind"],
+                              tuple(c["source"]["kb_entry_ids"]))
+            for c in body["candidates"]
+        ),
+    )  # fmt: skip
+
+
+def payload(app: FastAPI, suggestion: Suggestion, job: Job) -> dict[str, Any]:
+    """The response body (see service/schemas.SuggestResponse)."""
+    titles = _titles(app, job, suggestion)
+    intent, route, upsell = suggestion.intent, suggestion.route, suggestion.upsell
+    return {
+        "suggestion_id": job.suggestion_id,
+        "shop_id": suggestion.shop_id,
+        "conversation_id": job.conversation.conversation_id,
+        "intent": {
+            "label": intent.label, "confidence": intent.confidence,
+            "top": [{"label": s.label, "score": s.score} for s in intent.top],
+            "family": intent.family, "reasons": list(intent.reasons),
+        },
+        "route": {"action": route.action, "queue": route.queue, "reasons": list(route.reasons)},
+        "candidates": [
+            {
+                "id": candidate_id(job.suggestion_id, n), "text": c.text, "role": c.role,
+                "source": {
+                    "kind": source_kind(c), "kb_entry_ids": list(c.source.kb_entry_ids),
+                    "kb_titles": [titles.get(i, i) for i in c.source.kb_entry_ids],
+                    "history_reply_ids": list(c.source.history_reply_ids), "llm": c.source.llm,
+                },
+                "evidence": list(c.evidence), "score": c.score,
+                "flags": [{"code": f.code, "message": f.message, "severity": f.severity}
+                          for f in c.flags],
+            }
+            for n, c in enumerate(suggestion.candidates, start=1)
+        ],
+        "upsell": None if upsell is None else {
+            "kind": upsell.kind, "text": upsell.text, "reason": upsell.reason,
+            "product_ids": list(upsell.product_ids),
+        },
+        "timings_ms": dict(suggestion.timings_ms),
+        "degraded": [*suggestion.degraded, *(d for d in job.degraded
+                                            if d not in suggestion.degraded)],
+        "retrieval_confident": suggestion.retrieval_confident,
+        "cached": False,
+    }  # fmt: skip
+
+
+def _titles(app: FastAPI, job: Job, suggestion: Suggestion) -> dict[str, str]:
+    ids = {i for c in suggestion.candidates for i in c.source.kb_entry_ids}
+    if not ids:
+        return {}
+    kb = offline(app).kb if job.redis_down else app.state.kb
+    try:
+        entries = kb.indexes.get(suggestion.shop_id).entries
+    except Exception:  # titles are a nicety; a missing index must not fail the answer
+        return {}
+    return {i: _title(entries[i]) for i in ids if i in entries}
+
+
+def _title(entry: Any) -> str:
+    for name in ("title", "question", "name"):
+        value = getattr(entry, name, None)
+        if value:
+            return str(value)
+    return str(entry.id)
