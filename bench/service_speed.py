@@ -1,0 +1,288 @@
+"""/v1/suggest without the LLM through a real uvicorn process, under bounded loopback load.
+
+Goals (issue 4): >= 150 req/s sustained on 2 cores with p95 <= 100 ms and zero errors, cache
+off; again with the cache on at a realistic repeat rate; service RSS with both models loaded
+(embedder and LLM: the service warms the LLM even though these requests do not use it)
+<= 2.5 GB. The pipeline's in-process throughput on the same requests is measured in the same
+run, so the HTTP overhead (parsing, auth, Redis writes of the record and the conversation,
+serialisation) shows as a ratio.
+
+Phases, one after the other (never two at once on the 2 cores):
+  1. in-process: Suggester.suggest(use_llm=False) called back to back on one thread;
+  2. service, cache off: uvicorn (one process, as `copilot serve`), fresh data dir, demo shops;
+     an async httpx client keeps --concurrency requests in flight for --seconds;
+  3. service, cache on, same request stream.
+Requests: the 210 demo-shop questions of bench/data/kb_questions.jsonl. A --repeat share of
+requests asks one of 20 "hot" questions with no context (what customers ask again and again:
+the cache serves those); every other request is a question in a conversation context not seen
+before (a greeting and the agent's reply before it), so it cannot be served from the cache.
+The load generator shares the machine: its CPU is reported next to the figures.
+
+    python bench/service_speed.py [--seconds 20] [--concurrency 8] [--repeat 0.4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from common import BENCH_DIR, percentile
+
+from copilot.io import conversation_from_dict
+
+GOALS = {"req_s": 150.0, "p95_ms": 100.0, "rss_gb": 2.5}
+GREETINGS = [
+    "在吗", "你好", "亲在吗", "有人吗", "老板在吗", "客服在不在", "hello", "您好", "在不在呀",
+    "你好呀", "问一下", "请问下", "麻烦问下", "打扰一下", "hi", "嗨", "亲", "客服你好",
+]  # fmt: skip
+AGENT_HELLO = "亲，在的～请问有什么可以帮您？"
+HOT = 20
+
+
+def requests_stream(n: int, repeat: float, seed: int = 7) -> list[dict[str, Any]]:
+    """n request bodies: `repeat` of them hot questions, the rest unseen (question, context)."""
+    rng = random.Random(seed)
+    rows = [json.loads(line) for line in (BENCH_DIR / "data" / "kb_questions.jsonl").open()]
+    hot = rng.sample(rows, HOT)
+    fresh = [(r, g) for r in rows for g in GREETINGS]
+    rng.shuffle(fresh)
+    fresh_iter = itertools.cycle(fresh)
+    bodies = []
+    for i in range(n):
+        if rng.random() < repeat:
+            row = rng.choice(hot)
+            turns = [{"role": "customer", "text": row["question"]}]
+        else:
+            row, greeting = next(fresh_iter)
+            turns = [
+                {"role": "customer", "text": greeting},
+                {"role": "agent", "text": AGENT_HELLO},
+                {"role": "customer", "text": row["question"]},
+            ]
+        bodies.append({"shop_id": row["shop_id"], "conversation_id": f"bench-{i}",
+                       "turns": turns, "use_llm": False})  # fmt: skip
+    return bodies
+
+
+# --- in-process ------------------------------------------------------------------------------
+
+
+def in_process(bodies: list[dict[str, Any]], seconds: float) -> dict[str, float]:
+    from service.settings import Settings
+    from service.wiring import build_suggester, load_demo
+
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="bench-inproc-")),
+                        llm_backend="none")  # fmt: skip
+    suggester = build_suggester(settings)
+    suggester.warm_up()
+    load_demo(suggester.kb)
+    conversations = [conversation_from_dict(b) for b in bodies]
+    for conversation in conversations[:30]:
+        suggester.suggest(conversation, use_llm=False)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for conversation in itertools.cycle(conversations):
+        t = time.perf_counter()
+        suggester.suggest(conversation, use_llm=False)
+        latencies.append(time.perf_counter() - t)
+        if t - started > seconds:
+            break
+    elapsed = time.perf_counter() - started
+    return {"req_s": len(latencies) / elapsed, "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p95_ms": percentile(latencies, 0.95) * 1000, "n": len(latencies)}  # fmt: skip
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    key: str
+    rss_ready: int
+    rss_samples: list[int] = field(default_factory=list)
+
+    def rss(self) -> int:
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(cache: bool) -> Server:
+    port = _free_port()
+    env = {**os.environ, "COPILOT_DATA_DIR": tempfile.mkdtemp(prefix="bench-service-"),
+           "COPILOT_CACHE_ENABLED": str(cache).lower(), "COPILOT_RATE_LIMIT_PER_MINUTE": "0",
+           "COPILOT_CREATE_ADMIN_KEY": "true", "COPILOT_PORT": str(port),
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+    command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+               "--no-access-log"]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True,
+                               cwd=BENCH_DIR.parent)  # fmt: skip
+    assert process.stdout is not None
+    key, previous = "", ""
+    deadline = time.monotonic() + 600
+    for line in process.stdout:  # the first admin key is printed once, on start
+        found = re.match(r"\s+(\S{20,})\s*$", line)
+        if found and "admin key" in previous:
+            key = found.group(1)
+            break
+        previous = line
+        if time.monotonic() > deadline:
+            break
+    # Keep draining stdout so a chatty server never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        process.kill()
+        raise SystemExit("the service did not become ready")
+    if not key:
+        process.kill()
+        raise SystemExit("no admin key printed by the service")
+    server = Server(process, url, key, 0)
+    server.rss_ready = server.rss()
+    return server
+
+
+async def load(server: Server, bodies: list[dict[str, Any]], seconds: float,
+               concurrency: int, warmup: int) -> dict[str, Any]:  # fmt: skip
+    headers = {"Authorization": f"Bearer {server.key}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    stream = iter(itertools.cycle(bodies))
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
+                                 timeout=30) as client:  # fmt: skip
+        for body in itertools.islice(stream, warmup):
+            await client.post("/v1/suggest", json=body)
+        me = psutil.Process()
+        cpu_before = me.cpu_times()
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                body = next(stream)
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/v1/suggest", json=body)
+                    status = str(response.status_code)
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                latencies.append(time.perf_counter() - started)
+                if status != "200":
+                    errors[status] = errors.get(status, 0) + 1
+
+        async def sample_rss() -> None:
+            while time.perf_counter() < deadline:
+                server.rss_samples.append(server.rss())
+                await asyncio.sleep(0.5)
+
+        started = time.perf_counter()
+        await asyncio.gather(sample_rss(), *(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        cpu_after = me.cpu_times()
+        stats = (await client.get("/metrics")).text
+    generator_cpu = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
+    return {
+        "req_s": len(latencies) / elapsed, "n": len(latencies), "errors": errors,
+        "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "generator_cpu_share": generator_cpu / elapsed,
+        "cache_hit_rate": _gauge(stats, "copilot_cache_hit_rate"),
+    }  # fmt: skip
+
+
+def _gauge(text: str, name: str) -> float | None:
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--repeat", type=float, default=0.4, help="share of hot questions")
+    parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    bodies = requests_stream(6000, args.repeat)
+    print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+
+    inproc = in_process(bodies, args.seconds)
+    print(f"in-process pipeline: {inproc['req_s']:.1f} req/s, p50 {inproc['p50_ms']:.1f} ms, "
+          f"p95 {inproc['p95_ms']:.1f} ms (n={inproc['n']}, one thread)")  # fmt: skip
+    results: dict[str, Any] = {"in_process": inproc}
+    for cache in (False, True):
+        server = start_server(cache)
+        try:
+            figures = asyncio.run(load(server, bodies, args.seconds, args.concurrency, args.warmup))
+        finally:
+            server.stop()
+        figures["rss_ready_gb"] = server.rss_ready / 1e9
+        figures["rss_max_gb"] = max(server.rss_samples, default=server.rss_ready) / 1e9
+        figures["ratio_to_in_process"] = figures["req_s"] / inproc["req_s"]
+        name = "cache_on" if cache else "cache_off"
+        results[name] = figures
+        hit = figures["cache_hit_rate"]
+        print(
+            f"service, {name.replace('_', ' ')}: {figures['req_s']:.1f} req/s "
+            f"(x{figures['ratio_to_in_process']:.2f} in-process), p50 {figures['p50_ms']:.1f} ms, "
+            f"p95 {figures['p95_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
+            f"errors {sum(figures['errors'].values())} {figures['errors'] or ''}, "
+            f"n={figures['n']}, concurrency {args.concurrency}"
+            + (f", cache hit rate {hit:.2f}" if cache and hit is not None else "")
+        )
+        print(f"  RSS {figures['rss_ready_gb']:.2f} GB ready, {figures['rss_max_gb']:.2f} GB max "
+              f"under load; load generator used {figures['generator_cpu_share']:.0%} of a core")  # fmt: skip
+    off = results["cache_off"]
+    verdicts = [
+        ("req/s, cache off", off["req_s"] >= GOALS["req_s"], f">= {GOALS['req_s']:.0f}"),
+        ("p95, cache off", off["p95_ms"] <= GOALS["p95_ms"], f"<= {GOALS['p95_ms']:.0f} ms"),
+        ("errors", not off["errors"] and not results["cache_on"]["errors"], "none"),
+        ("RSS", max(off["rss_max_gb"], results["cache_on"]["rss_max_gb"]) <= GOALS["rss_gb"],
+         f"<= {GOALS['rss_gb']} GB"),
+    ]  # fmt: skip
+    for label, met, goal in verdicts:
+        print(f"goal {label} {goal}: {'met' if met else 'NOT met'}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
