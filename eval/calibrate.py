@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def best_threshold(rows: Sequence[tuple[float, bool]]) -> dict[str, Any]:
             f"{len(negatives)} dismissed)"
         )
     scores = sorted({s for s, _ in rows})
-    cuts = [scores[0]] + [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)]
+    cuts = [scores[0]] + [(a + b) / 2 for a, b in pairwise(scores)]
     best = max(cuts, key=lambda t: (_balanced(positives, negatives, t), -t))
     return {
         "threshold": round(best, 4),

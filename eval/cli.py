@@ -1,7 +1,8 @@
 """`copilot eval`: run, compare, calibrate, live. Registered in the top-level cli.py.
 
 Builds its pipeline config from its own options (eval never imports service); the models
-folder and the LLM backend honour the service's COPILOT_* variables through typer's envvar.
+folder, the LLM backend, threads and the service's Redis honour the service's COPILOT_*
+variables through typer's envvar, read here at the command line only.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import platformdirs
 import typer
@@ -22,12 +23,17 @@ from kb.errors import KBError
 if TYPE_CHECKING:
     from copilot.build import PipelineConfig
 
-eval_app = typer.Typer(help="Offline evaluation: replay past chats, compare runs.",
-                       no_args_is_help=True)  # fmt: skip
+eval_app = typer.Typer(
+    help="Offline evaluation: replay past chats, compare runs.", no_args_is_help=True
+)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 _MODELS = platformdirs.user_cache_path("copilot") / "models"
+_DATA = platformdirs.user_data_path("copilot")
+_File = Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
+_Folder = Annotated[Path, typer.Argument(exists=True, file_okay=False)]
+_OptFile = Annotated[Path | None, typer.Option(exists=True, dir_okay=False)]
 
 
 def pipeline_config(
@@ -39,62 +45,74 @@ def pipeline_config(
     from kb.redis_conn import RedisConfig
 
     backend = llm_backend if llm_backend in ("llama_cpp", "transformers", "openai") else "llama_cpp"
+    llm = LLMConfig(
+        backend=backend,  # type: ignore[arg-type]
+        gguf_path=gguf_path(models_dir),
+        cache_dir=models_dir,
+        threads=threads,
+    )
     return PipelineConfig(
         embedder_dir=onnx_embedder_dir(models_dir),
         redis=RedisConfig(url=redis_url),
         threads=threads,
         llm_backend=llm_backend,  # type: ignore[arg-type]
-        llm=LLMConfig(
-            backend=backend,
-            gguf_path=gguf_path(models_dir),
-            cache_dir=models_dir,  # type: ignore[arg-type]
-            threads=threads,
-        ),  # fmt: skip
+        llm=llm,
     )
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
     raise typer.Exit(1) from None
 
 
 @eval_app.command("run")
 def run(
-    conversations: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                             help="conversations.jsonl, JDDC chat TSV or CSV")],
+    conversations: _File,
     out_dir: Annotated[Path, typer.Option("--out", help="run folder")],
-    history: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,  # noqa: UP045
-                       help="chats for the bank; without it the input is split 80/20")] = None,
-    shop: Annotated[Optional[str], typer.Option(help="shop id (default: the file's)")] = None,  # noqa: UP045
-    format: Annotated[Optional[str], typer.Option(help="jsonl | jddc | csv (default: sniffed)")] = None,  # noqa: UP045
+    history: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="bank chats; default: split the input"),
+    ] = None,
+    shop: Annotated[str | None, typer.Option(help="shop id (default: the file's)")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="jsonl | jddc | csv (default: sniffed)")
+    ] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="retrieval only")] = False,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="replay at most N turns")] = None,  # noqa: UP045
+    limit: Annotated[int | None, typer.Option(min=1, help="replay at most N turns")] = None,
     workers: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="continue DIR/turns.jsonl")] = False,
-    ray: Annotated[Optional[str], typer.Option("--ray", help="Ray address, or 'local'")] = None,  # noqa: UP045
-    calibration: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False,  # noqa: UP045
-                           help="thresholds from `copilot eval calibrate`")] = None,
-    semantic: Annotated[bool, typer.Option(help="semantic-similarity curves (embeds texts)")] = True,
+    ray: Annotated[str | None, typer.Option("--ray", help="Ray address, or 'local'")] = None,
+    calibration: _OptFile = None,
+    semantic: Annotated[bool, typer.Option(help="semantic-similarity curves")] = True,
     models_dir: Annotated[Path, typer.Option(envvar="COPILOT_MODELS_DIR")] = _MODELS,
     llm_backend: Annotated[str, typer.Option(envvar="COPILOT_LLM_BACKEND")] = "llama_cpp",
-    redis_url: Annotated[Optional[str], typer.Option(help="default: a private embedded Redis")] = None,  # noqa: UP045
-    threads: Annotated[Optional[int], typer.Option(envvar="COPILOT_THREADS")] = None,  # noqa: UP045
-) -> None:  # fmt: skip
+    redis_url: Annotated[str | None, typer.Option(help="default: a private embedded Redis")] = None,
+    threads: Annotated[int | None, typer.Option(envvar="COPILOT_THREADS")] = None,
+) -> None:
     """Replay chats through the pipeline; write turns.jsonl, metrics.json, report.md/.html."""
     from eval.runner import RunOptions, run_eval
 
     try:
         thresholds = json.loads(calibration.read_text(encoding="utf-8")) if calibration else {}
         options = RunOptions(
-            conversations, out_dir, history, shop, format, use_llm=not no_llm,  # type: ignore[arg-type]
-            limit=limit, workers=workers, seed=seed, resume=resume, ray_address=ray,
+            conversations,
+            out_dir,
+            history,
+            shop,
+            format,  # type: ignore[arg-type]
+            use_llm=not no_llm,
+            limit=limit,
+            workers=workers,
+            seed=seed,
+            resume=resume,
+            ray_address=ray,
             calibration={k: float(v) for k, v in thresholds.get("thresholds", {}).items()},
             semantic=semantic,
-        )  # fmt: skip
+        )
         config = pipeline_config(models_dir, "none" if no_llm else llm_backend, redis_url, threads)
         metrics = run_eval(options, config)
-    except (EvalError, CopilotError, KBError) as exc:
+    except (EvalError, CopilotError, KBError, ValueError) as exc:
         _fail(exc)
     _summary(metrics)
     out.print(f"wrote {out_dir}/turns.jsonl, metrics.json, report.md, report.html")
@@ -103,10 +121,10 @@ def run(
 def _summary(metrics: dict[str, Any]) -> None:
     from rich.table import Table
 
+    keys = ("coverage", "accept_at_1", "accept_at_3", "accept_at_3_rl03", "jddc_bleu")
     table = Table("", "turns", "coverage", "accept@1", "accept@3", "accept@3 RL≥0.3", "BLEU")
     for name, m in {"system": metrics["system"], **metrics["baselines"]}.items():
-        table.add_row(name, str(m.get("turns")), *(f"{m.get(k, 0.0):.3f}" for k in (
-            "coverage", "accept_at_1", "accept_at_3", "accept_at_3_rl03", "jddc_bleu")))  # fmt: skip
+        table.add_row(name, str(m.get("turns")), *(f"{m.get(k, 0.0):.3f}" for k in keys))
     out.print(table)
     ratio = metrics["system"].get("lift", {}).get("bm25", {}).get("accept_at_3_ratio")
     out.print(f"accept@3 / BM25 accept@3: {ratio}")
@@ -114,9 +132,7 @@ def _summary(metrics: dict[str, Any]) -> None:
 
 @eval_app.command("compare")
 def compare(
-    run_a: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
-    run_b: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
-    resamples: Annotated[int, typer.Option(min=100)] = 1000,
+    run_a: _Folder, run_b: _Folder, resamples: Annotated[int, typer.Option(min=100)] = 1000
 ) -> None:
     """B minus A on the turns both replayed, with bootstrap 95% intervals."""
     from eval.compare import compare_runs
@@ -130,11 +146,11 @@ def compare(
 
 @eval_app.command("calibrate")
 def calibrate(
-    feedback_export: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                               help="JSONL of {suggestion, final_text, action}")],
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="write the thresholds here")] = None,  # noqa: UP045
-) -> None:  # fmt: skip
-    """Fit the similarity threshold that best separates inserted/sent from dismissed."""
+    feedback_export: _File,
+    out_file: Annotated[Path | None, typer.Option("--out", help="write thresholds here")] = None,
+) -> None:
+    """Fit the ROUGE-L threshold that best separates inserted/sent from dismissed suggestions
+    (FEEDBACK_EXPORT: JSONL of {suggestion, final_text, action})."""
     from eval.calibrate import calibrate_file
 
     try:
@@ -151,14 +167,15 @@ def calibrate(
 def live(
     shop: Annotated[str, typer.Option(help="shop id")],
     since: Annotated[str, typer.Option(help="7d, 24h or a date (2026-11-01)")] = "7d",
-    redis_url: Annotated[Optional[str], typer.Option(envvar="COPILOT_REDIS_URL")] = None,  # noqa: UP045
-    data_dir: Annotated[Path, typer.Option(envvar="COPILOT_DATA_DIR")] = platformdirs.user_data_path("copilot"),
-) -> None:  # fmt: skip
+    redis_url: Annotated[str | None, typer.Option(envvar="COPILOT_REDIS_URL")] = None,
+    data_dir: Annotated[Path, typer.Option(envvar="COPILOT_DATA_DIR")] = _DATA,
+    export: Annotated[Path | None, typer.Option(help="write a calibration export")] = None,
+) -> None:
     """Acceptance from the service's Redis feedback stream."""
     from eval.live import live_stats
 
     try:
-        result = live_stats(shop, since, redis_url=redis_url, data_dir=data_dir)
+        result = live_stats(shop, since, redis_url=redis_url, data_dir=data_dir, export=export)
     except (EvalError, CopilotError, KBError) as exc:
         _fail(exc)
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")

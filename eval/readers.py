@@ -52,8 +52,13 @@ def _other_shop_errors(log: ChatLog, shop: str) -> list[Any]:
 def _with_shop(conversation: Conversation, shop: str) -> Conversation:
     if conversation.shop_id == shop:
         return conversation
-    return Conversation(shop, conversation.turns, conversation.order, conversation.notes,
-                        conversation.conversation_id)  # fmt: skip
+    return Conversation(
+        shop,
+        conversation.turns,
+        conversation.order,
+        conversation.notes,
+        conversation.conversation_id,
+    )
 
 
 def replay_items(
@@ -78,7 +83,7 @@ def replay_items(
                     conversation.order,
                     conversation.notes,
                     cid,
-                ),  # fmt: skip
+                ),
                 actual_reply=turns[index].text,
                 alt_replies=_alt_replies(own.get("alt_replies")),
                 gold_intent=str(asked["intent"]) if asked.get("intent") else None,

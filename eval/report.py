@@ -19,17 +19,23 @@ text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}
 .c{color:#555}.a{color:#05a}.s{color:#070}.b{color:#a50}svg{margin:.5em 0 1.5em}
 """
 _HEADLINE = (
-    ("turns", "turns"), ("coverage", "coverage"), ("accept_at_1", "accept@1 (RL≥0.5)"),
-    ("accept_at_3", "accept@3 (RL≥0.5)"), ("accept_at_3_rl03", "accept@3 (RL≥0.3)"),
-    ("jddc_bleu", "BLEU-4 (char)"), ("rouge_l_top1", "ROUGE-L top-1"),
+    ("turns", "turns"),
+    ("coverage", "coverage"),
+    ("accept_at_1", "accept@1 (RL≥0.5)"),
+    ("accept_at_3", "accept@3 (RL≥0.5)"),
+    ("accept_at_3_rl03", "accept@3 (RL≥0.3)"),
+    ("jddc_bleu", "BLEU-4 (char)"),
+    ("rouge_l_top1", "ROUGE-L top-1"),
     ("chars_saved_share", "chars saved"),
-)  # fmt: skip
+)
 
 
 def write_reports(
-    out: Path, metrics: Mapping[str, Any], records: Sequence[TurnRecord],
+    out: Path,
+    metrics: Mapping[str, Any],
+    records: Sequence[TurnRecord],
     examples: Sequence[Example] = (),
-) -> None:  # fmt: skip
+) -> None:
     (out / "report.md").write_text(markdown(metrics, examples), encoding="utf-8")
     (out / "report.html").write_text(page(metrics, examples), encoding="utf-8")
 
@@ -61,33 +67,62 @@ def markdown(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> st
     lines = ["# Offline eval", "", _run_line(metrics), "", "## Acceptance", ""]
     lines += _md_table(
         ["", *(label for _, label in _HEADLINE)],
-        [[name, *(_fmt(m.get(key)) for key, _ in _HEADLINE)] for name, m in _systems(metrics).items()],
-    )  # fmt: skip
+        [
+            [name, *(_fmt(m.get(key)) for key, _ in _HEADLINE)]
+            for name, m in _systems(metrics).items()
+        ],
+    )
     lines += ["", "## Lift over the baselines (paired bootstrap 95% CI)", ""]
     rows = []
     for name, lift in system.get("lift", {}).items():
         for key in ("accept_at_1", "accept_at_3", "jddc_bleu"):
             d = lift[key]
-            rows.append([name, key, _fmt(d["delta"]), f"[{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]",
-                         _fmt(lift.get(f"{key}_ratio"))])  # fmt: skip
+            rows.append(
+                [
+                    name,
+                    key,
+                    _fmt(d["delta"]),
+                    f"[{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]",
+                    _fmt(lift.get(f"{key}_ratio")),
+                ]
+            )
     lines += _md_table(["baseline", "metric", "Δ", "95% CI", "ratio"], rows)
     lines += ["", "## Pipeline", ""]
-    keys = ("intent_accuracy", "intent_macro_f1", "handoff_precision", "handoff_recall",
-            "guardrail_violation_rate", "upsell_rate", "upsell_on_negative_rate")  # fmt: skip
+    keys = (
+        "intent_accuracy",
+        "intent_macro_f1",
+        "handoff_precision",
+        "handoff_recall",
+        "guardrail_violation_rate",
+        "upsell_rate",
+        "upsell_on_negative_rate",
+    )
     lines += _md_table(["metric", "value"], [[k, _fmt(system.get(k))] for k in keys])
     for title, key in (("intent", "by_intent"), ("route", "by_route")):
         lines += ["", f"## Acceptance by {title}", ""]
-        lines += _md_table([title, "turns", "accept@1", "accept@3"],
-                           [[k, v["turns"], _fmt(v["accept_at_1"]), _fmt(v["accept_at_3"])]
-                            for k, v in system.get(key, {}).items()])  # fmt: skip
+        lines += _md_table(
+            [title, "turns", "accept@1", "accept@3"],
+            [
+                [k, v["turns"], _fmt(v["accept_at_1"]), _fmt(v["accept_at_3"])]
+                for k, v in system.get(key, {}).items()
+            ],
+        )
     lines += ["", "## Acceptance by source", ""]
-    lines += _md_table(["source", "shown", "accepted", "rate", "top-1 accepted"],
-                       [[k, v["shown"], v["accepted"], _fmt(v["rate"]), v["top1_accepted"]]
-                        for k, v in system.get("by_source", {}).items()])  # fmt: skip
+    lines += _md_table(
+        ["source", "shown", "accepted", "rate", "top-1 accepted"],
+        [
+            [k, v["shown"], v["accepted"], _fmt(v["rate"]), v["top1_accepted"]]
+            for k, v in system.get("by_source", {}).items()
+        ],
+    )
     lines += ["", "## Latency (ms)", ""]
-    lines += _md_table(["stage", "p50", "p95", "n"],
-                       [[k, _fmt(v["p50"]), _fmt(v["p95"]), v["n"]]
-                        for k, v in system.get("latency_ms", {}).items()])  # fmt: skip
+    lines += _md_table(
+        ["stage", "p50", "p95", "n"],
+        [
+            [k, _fmt(v["p50"]), _fmt(v["p95"]), v["n"]]
+            for k, v in system.get("latency_ms", {}).items()
+        ],
+    )
     wins, misses = _wins_and_misses(examples)
     for title, group in (("Biggest wins over BM25", wins), ("Biggest misses", misses)):
         lines += ["", f"## {title}", ""]
@@ -110,8 +145,11 @@ def _md_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[str]
 
 
 def _md_example(e: Example) -> list[str]:
-    lines = [f"**{e.record.conversation_id} #{e.record.turn_index}** (system ROUGE-L "
-             f"{e.system_rouge:.2f}, BM25 {e.bm25_rouge:.2f}, intent {e.record.intent})", ""]  # fmt: skip
+    lines = [
+        f"**{e.record.conversation_id} #{e.record.turn_index}** (system ROUGE-L "
+        f"{e.system_rouge:.2f}, BM25 {e.bm25_rouge:.2f}, intent {e.record.intent})",
+        "",
+    ]
     for turn in e.item.context.turns[-4:]:
         lines.append(f"> {turn.role}: {turn.text}")
     lines.append(f"> **agent sent**: {e.record.actual_reply}")
@@ -127,10 +165,16 @@ def _md_example(e: Example) -> list[str]:
 def page(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> str:
     system = metrics["system"]
     parts = [f"<h1>Offline eval</h1><p class=c>{html.escape(_run_line(metrics))}</p>"]
-    parts.append("<h2>Acceptance</h2>" + _html_table(
-        ["", *(label for _, label in _HEADLINE)],
-        [[name, *(_fmt(m.get(key)) for key, _ in _HEADLINE)] for name, m in _systems(metrics).items()],
-    ))  # fmt: skip
+    parts.append(
+        "<h2>Acceptance</h2>"
+        + _html_table(
+            ["", *(label for _, label in _HEADLINE)],
+            [
+                [name, *(_fmt(m.get(key)) for key, _ in _HEADLINE)]
+                for name, m in _systems(metrics).items()
+            ],
+        )
+    )
     for curve, title in (("rouge_curve", "ROUGE-L"), ("semantic_curve", "semantic similarity")):
         series = {n: m[curve] for n, m in _systems(metrics).items() if curve in m}
         if series:
@@ -140,10 +184,16 @@ def page(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> str:
         parts.append(f"<h2>accept@3 by {title}</h2>" + _bar_chart(data, fmt="{:.2f}"))
     sources = {k: v["rate"] for k, v in system.get("by_source", {}).items()}
     parts.append("<h2>Share of candidates accepted, by source</h2>" + _bar_chart(sources, "{:.2f}"))
-    parts.append("<h2>Latency (ms)</h2>" + _html_table(
-        ["stage", "p50", "p95", "n"],
-        [[k, _fmt(v["p50"]), _fmt(v["p95"]), v["n"]] for k, v in system.get("latency_ms", {}).items()],
-    ))  # fmt: skip
+    parts.append(
+        "<h2>Latency (ms)</h2>"
+        + _html_table(
+            ["stage", "p50", "p95", "n"],
+            [
+                [k, _fmt(v["p50"]), _fmt(v["p95"]), v["n"]]
+                for k, v in system.get("latency_ms", {}).items()
+            ],
+        )
+    )
     totals = [e.record.latency_ms.get("total", 0.0) for e in examples]
     if totals:
         parts.append(
@@ -153,16 +203,22 @@ def page(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> str:
     for title, group in (("Biggest wins over BM25", wins), ("Biggest misses", misses)):
         parts.append(f"<h2>{title}</h2>" + "".join(_html_example(e) for e in group))
     body = "\n".join(parts)
-    return (f"<!DOCTYPE html><html lang=zh><head><meta charset=utf-8><title>Offline eval</title>"
-            f"<style>{_CSS}</style></head><body>{body}</body></html>\n")  # fmt: skip
+    return (
+        f"<!DOCTYPE html><html lang=zh><head><meta charset=utf-8><title>Offline eval</title>"
+        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def _html_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
     def row(cells: Sequence[Any], tag: str) -> str:
-        return "<tr>" + "".join(
-            f"<{tag}{' class=l' if i == 0 else ''}>{html.escape(str(c))}</{tag}>"
-            for i, c in enumerate(cells)
-        ) + "</tr>"  # fmt: skip
+        return (
+            "<tr>"
+            + "".join(
+                f"<{tag}{' class=l' if i == 0 else ''}>{html.escape(str(c))}</{tag}>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
 
     return "<table>" + row(header, "th") + "".join(row(r, "td") for r in rows) + "</table>"
 
@@ -176,10 +232,11 @@ def _bar_chart(data: Mapping[str, float], fmt: str) -> str:
     for i, (label, value) in enumerate(data.items()):
         y, w = 5 + 22 * i, 380 * value / top
         bars.append(
-            f'<text x="195" y="{y + 14}" text-anchor="end" font-size="12">{html.escape(label)}</text>'
+            f'<text x="195" y="{y + 14}" text-anchor="end" font-size="12">'
+            f"{html.escape(label)}</text>"
             f'<rect x="200" y="{y}" width="{w:.1f}" height="16" fill="#4a8"/>'
             f'<text x="{205 + w:.1f}" y="{y + 13}" font-size="11">{fmt.format(value)}</text>'
-        )  # fmt: skip
+        )
     return f'<svg width="{width}" height="{height}" role="img">{"".join(bars)}</svg>'
 
 
@@ -188,8 +245,10 @@ def _line_chart(series: Mapping[str, Sequence[Mapping[str, float]]]) -> str:
     w, h, pad = 560, 260, 40
     xs = [p["threshold"] for p in next(iter(series.values()))]
     lo, hi = min(xs), max(xs)
-    out = [f'<line x1="{pad}" y1="{h - pad}" x2="{w - 10}" y2="{h - pad}" stroke="#999"/>',
-           f'<line x1="{pad}" y1="10" x2="{pad}" y2="{h - pad}" stroke="#999"/>']  # fmt: skip
+    out = [
+        f'<line x1="{pad}" y1="{h - pad}" x2="{w - 10}" y2="{h - pad}" stroke="#999"/>',
+        f'<line x1="{pad}" y1="10" x2="{pad}" y2="{h - pad}" stroke="#999"/>',
+    ]
 
     def at(x: float, y: float) -> tuple[float, float]:
         fx = pad + (w - pad - 10) * ((x - lo) / (hi - lo) if hi > lo else 0.5)
@@ -198,7 +257,8 @@ def _line_chart(series: Mapping[str, Sequence[Mapping[str, float]]]) -> str:
     for x in xs:
         px, _ = at(x, 0)
         out.append(
-            f'<text x="{px:.1f}" y="{h - pad + 15}" font-size="10" text-anchor="middle">{x:g}</text>'
+            f'<text x="{px:.1f}" y="{h - pad + 15}" font-size="10" '
+            f'text-anchor="middle">{x:g}</text>'
         )
     for y in (0.0, 0.5, 1.0):
         _, py = at(lo, y)
@@ -212,7 +272,8 @@ def _line_chart(series: Mapping[str, Sequence[Mapping[str, float]]]) -> str:
         color = colors[i % len(colors)]
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
         out.append(
-            f'<text x="{w - 120}" y="{20 + 14 * i}" font-size="12" fill="{color}">{html.escape(name)}</text>'
+            f'<text x="{w - 120}" y="{20 + 14 * i}" font-size="12" fill="{color}">'
+            f"{html.escape(name)}</text>"
         )
     return f'<svg width="{w}" height="{h}" role="img">{"".join(out)}</svg>'
 
@@ -232,9 +293,13 @@ def _html_example(e: Example) -> str:
     esc = html.escape
     rows = [f"<div class=c>{esc(t.role)}: {esc(t.text)}</div>" for t in e.item.context.turns[-4:]]
     rows.append(f"<div class=a><b>agent sent:</b> {esc(e.record.actual_reply)}</div>")
-    rows += [f"<div class=s>suggestion {n} ({esc(c.source)}): {esc(c.text)}</div>"
-             for n, c in enumerate(e.record.candidates, start=1)]  # fmt: skip
+    rows += [
+        f"<div class=s>suggestion {n} ({esc(c.source)}): {esc(c.text)}</div>"
+        for n, c in enumerate(e.record.candidates, start=1)
+    ]
     rows.append(f"<div class=b>BM25: {esc(e.bm25_top or '–')}</div>")
-    head = (f"<b>{esc(e.record.conversation_id)} #{e.record.turn_index}</b> system ROUGE-L "
-            f"{e.system_rouge:.2f}, BM25 {e.bm25_rouge:.2f}, intent {esc(e.record.intent)}")  # fmt: skip
+    head = (
+        f"<b>{esc(e.record.conversation_id)} #{e.record.turn_index}</b> system ROUGE-L "
+        f"{e.system_rouge:.2f}, BM25 {e.bm25_rouge:.2f}, intent {esc(e.record.intent)}"
+    )
     return f"<div class=turn>{head}{''.join(rows)}</div>"

@@ -33,14 +33,17 @@ GOOD = [
 def test_jsonl_malformed_lines_are_skipped_with_line_and_reason(tmp_path: Path) -> None:
     path = tmp_path / "conversations.jsonl"
     path.write_text(
-        "\n".join([
-            _line("c1", GOOD),
-            "{not json",
-            _line("c2", [{"role": "顾客", "text": "在吗"}, {"role": "robot", "text": "在"}]),
-            _line("c3", []),
-        ]) + "\n",
+        "\n".join(
+            [
+                _line("c1", GOOD),
+                "{not json",
+                _line("c2", [{"role": "顾客", "text": "在吗"}, {"role": "robot", "text": "在"}]),
+                _line("c3", []),
+            ]
+        )
+        + "\n",
         encoding="utf-8",
-    )  # fmt: skip
+    )
     log = read_corpus(path, shop_id="test-shop")
     assert [c.conversation_id for c in log.conversations] == ["c1"]
     reasons = {e.line: e.message for e in log.skipped}
@@ -74,7 +77,11 @@ def test_jddc_malformed_lines(tmp_path: Path) -> None:
     log = read_corpus(path, format="jddc", shop_id="jddc")
     assert {e.line for e in log.skipped} == {3, 4, 5}
     messages = {e.line: e.message for e in log.skipped}
-    assert "0 or 1" in messages[3] and "7 tab-separated" in messages[4] and "transferred" in messages[5]
+    assert (
+        "0 or 1" in messages[3]
+        and "7 tab-separated" in messages[4]
+        and "transferred" in messages[5]
+    )
     [conversation] = log.conversations
     items = list(replay_items(log.conversations, log.turn_labels))
     assert [i.turn_index for i in items] == [1, 3]
@@ -120,8 +127,11 @@ def test_replay_items_carry_labels(tmp_path: Path) -> None:
 
 def _conversations(n: int) -> list[Conversation]:
     return [
-        Conversation("test-shop", (Turn("customer", f"第{i}单什么时候到"), Turn("agent", f"亲，第{i}单明天到哦")),
-                     conversation_id=f"c{i:03d}")  # fmt: skip
+        Conversation(
+            "test-shop",
+            (Turn("customer", f"第{i}单什么时候到"), Turn("agent", f"亲，第{i}单明天到哦")),
+            conversation_id=f"c{i:03d}",
+        )
         for i in range(n)
     ]
 
