@@ -48,8 +48,8 @@ function dayChart(title, days) {
   );
   const points = [];
   days.forEach((d, i) => {
-    const x = left + i * step;
-    const barWidth = Math.max(2, step / 2 - 2);
+    const barWidth = Math.min(24, Math.max(2, step / 2 - 2));
+    const x = left + i * step + step / 2 - barWidth - 1; // the pair centred in its slot
     const shownHeight = (d.shown / max) * plotHeight;
     const acceptedHeight = (d.accepted / max) * plotHeight;
     chart.append(
@@ -57,13 +57,14 @@ function dayChart(title, days) {
       svg("rect", { class: "bar-accepted", x: x + 1 + barWidth, y: top + plotHeight - acceptedHeight, width: barWidth, height: acceptedHeight }),
     );
     if (days.length <= 14 || i % Math.ceil(days.length / 14) === 0) {
-      chart.append(svg("text", { x: x + step / 2, y: height - 8, "text-anchor": "middle" }, d.day.slice(5)));
+      chart.append(svg("text", { x: left + i * step + step / 2, y: height - 8, "text-anchor": "middle" }, d.day.slice(5)));
     }
-    points.push([x + step / 2, top + plotHeight - (d.rate || 0) * plotHeight]);
+    points.push([left + i * step + step / 2, top + plotHeight - (d.rate || 0) * plotHeight]);
   });
   if (points.length > 1) {
     chart.append(svg("polyline", { class: "line", points: points.map((p) => p.join(",")).join(" ") }));
   }
+  for (const [cx, cy] of points) chart.append(svg("circle", { cx, cy, r: 3, fill: "#0969da" }));
   if (!days.length) chart.append(svg("text", { x: left + 10, y: top + 20 }, "暂无数据"));
   return el("div", { class: "chart" }, el("h3", {}, title),
     legend(el("i", { style: "background:#0969da;height:2px" }), "采纳率"), chart);
