@@ -41,6 +41,7 @@ ACCEPT_DISTANCE = 0.3
 CHINA_TIME = timezone(timedelta(hours=8))
 STREAM_MAXLEN = 1_000_000  # per shop; trimmed approximately (cheap) once exceeded
 _PAGE = 1000
+MAX_COMPARED = 600
 
 
 class FeedbackUnavailable(CopilotError):
@@ -138,8 +139,9 @@ def _normalise(text: str) -> str:
 
 def edit_distance(a: str, b: str) -> float:
     """Levenshtein distance of the normalised texts over the longer length: 0 same, 1 nothing
-    in common. Two empty texts are the same."""
-    a, b = _normalise(a), _normalise(b)
+    in common. Two empty texts are the same. Texts are cut at MAX_COMPARED characters (replies
+    are far shorter; the cut keeps a pasted essay from costing seconds of a stats request)."""
+    a, b = _normalise(a)[:MAX_COMPARED], _normalise(b)[:MAX_COMPARED]
     if not a and not b:
         return 0.0
     previous = list(range(len(b) + 1))
