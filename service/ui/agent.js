@@ -7,6 +7,25 @@ const ROLE_LABELS = { answer: "回答", clarify: "澄清", script: "话术", ups
 const SOURCE_LABELS = { kb: "知识库", history: "历史回复", llm: "AI 起草" };
 const ROUTE_LABELS = { assist: "辅助回复", auto: "可自动回复", handoff: "转人工" };
 const QUEUE_LABELS = { after_sales: "售后组", supervisor: "主管", merchant: "商家" };
+// copilot/routing.py's reason codes; an unknown code is shown as it is.
+const REASON_LABELS = {
+  ask_human: "顾客要求人工",
+  complaint: "顾客投诉",
+  negative_sentiment: "顾客情绪激动",
+  arbitration: "顾客提到平台介入/仲裁",
+  repeated_question: "同一问题反复询问",
+  low_confidence: "意图不确定",
+  refund_over_limit: "退款金额超过客服权限",
+  compensation_over_limit: "赔偿金额超过客服权限",
+  confident_faq_answer: "常见问题，答案可靠",
+  auto_reply_off: "店铺未开启自动回复",
+  needs_agent: "需客服确认",
+};
+
+function reasonText(code) {
+  if (code.startsWith("threat:")) return "威胁用语：" + code.slice(7);
+  return REASON_LABELS[code] || code;
+}
 const POLL_MS = 2000;
 const DEMO_DELAY_MS = 1200;
 
@@ -219,10 +238,10 @@ function routeBadges(s) {
   if (route.action === "handoff" && route.queue) label += " · " + (QUEUE_LABELS[route.queue] || route.queue);
   const badges = [el("span", { class: "badge route " + route.action, id: "route-badge" }, label)];
   if (route.action === "handoff" && route.reasons && route.reasons.length) {
-    badges.push(el("span", { class: "muted", id: "handoff-reason" }, "原因：" + route.reasons.join("；")));
+    badges.push(el("span", { class: "muted", id: "handoff-reason" }, "原因：" + route.reasons.map(reasonText).join("；")));
   }
   if (s.intent) {
-    badges.push(el("span", { class: "muted" }, "意图 " + s.intent.label + " " + percent(s.intent.confidence)));
+    badges.push(el("span", { class: "muted" }, "意图 " + intentName(s.intent.label) + " " + percent(s.intent.confidence)));
   }
   if (s.degraded && s.degraded.length) {
     badges.push(el("span", { class: "badge warn" }, "降级：" + s.degraded.join("、")));
@@ -421,6 +440,6 @@ document.addEventListener("DOMContentLoaded", () => {
     input.value = "";
     if (text) customerSays(text);
   });
-  setInterval(() => refreshConversation(), POLL_MS);
+  setInterval(() => document.hidden || refreshConversation(), POLL_MS);
   setupKeyBar(onShops);
 });

@@ -226,3 +226,18 @@ async function pickRequestedShop(shops) {
     return null;
   }
 }
+
+// copilot/intent_rules.py's taxonomy in Chinese; an unknown label is shown as it is.
+const INTENT_NAMES = {
+  product_question: "商品咨询", spec_size: "尺码规格", stock: "库存", price_promotion: "价格优惠",
+  shipping_time: "发货时效", change_address: "改地址", change_phone: "改电话", order_note: "订单备注",
+  logistics_tracking: "物流查询", urge_delivery: "催发货", usage_question: "使用方法",
+  return: "退货退款", exchange: "换货", damaged_item: "商品损坏", missing_item: "少件漏发",
+  price_difference: "价保补差", reship: "补发", refund_status: "退款进度", problem_parcel: "问题件",
+  work_order: "工单", arbitration_claim: "理赔仲裁", greeting: "打招呼", thanks: "致谢",
+  chitchat: "闲聊", ask_human: "转人工", complaint: "投诉", other: "其他",
+};
+
+function intentName(label) {
+  return INTENT_NAMES[label] || label;
+}

@@ -300,7 +300,7 @@ function gapCard(group) {
     el("div", { class: "row" },
       el("strong", { class: "grow" }, group.question),
       el("span", { class: "badge" }, group.count + " 次"),
-      group.intent ? el("span", { class: "badge" }, group.intent) : null,
+      group.intent ? el("span", { class: "badge", title: group.intent }, intentName(group.intent)) : null,
       el("button", { type: "button", class: "primary", onclick: () => draftFaq(group, others) }, "起草 FAQ")),
     others.length ? el("ul", { class: "examples" }, others.slice(0, 5).map((e) => el("li", {}, e))) : null);
 }
@@ -326,7 +326,7 @@ async function loadStats(event) {
         figure("平均编辑距离", s.mean_edit_distance === null || s.mean_edit_distance === undefined ? "—" : Number(s.mean_edit_distance).toFixed(2)),
         figure("平均发送用时", s.mean_ms_to_send ? (s.mean_ms_to_send / 1000).toFixed(1) + " 秒" : "—")),
       el("div", { class: "charts" },
-        barChart("按意图", rows(s.by_intent)),
+        barChart("按意图", rows(s.by_intent, INTENT_NAMES)),
         barChart("按来源", rows(s.by_source, SOURCE_NAMES)),
         barChart("按路由", rows(s.by_route, ROUTE_NAMES)),
         dayChart("按天", s.by_day || [])),

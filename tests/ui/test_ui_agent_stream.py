@@ -27,7 +27,7 @@ RETRIEVAL = {
     "shop_id": "demo-pdd",
     "conversation_id": "c",
     "intent": {"label": "refund", "confidence": 0.91, "top": [], "family": "after_sales", "reasons": []},
-    "route": {"action": "handoff", "queue": "after_sales", "reasons": ["退款金额超过客服权限"]},
+    "route": {"action": "handoff", "queue": "after_sales", "reasons": ["refund_over_limit"]},
     "candidates": [
         _candidate(1, "亲，非常抱歉给您带来不便，这边马上为您转接售后专员处理退款～", "script", "kb",
                    source={"kb_entry_ids": ["pdd-s01"], "kb_titles": ["退款转售后话术"]}),
