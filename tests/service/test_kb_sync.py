@@ -20,6 +20,8 @@ from kb.codec import entry_from_dict
 from service.main import create_app
 from service.settings import Settings
 
+pytestmark = pytest.mark.slow  # replica B loads its own models
+
 Auth = Callable[..., dict[str, str]]
 SHOP = "sync-shop"
 WITHIN_S = 2.0
