@@ -6,6 +6,10 @@ const KIND_LABELS = { faq: "问答", product: "商品", policy: "政策", promot
 const SOURCE_NAMES = { kb: "知识库", history: "历史回复", llm: "AI 起草" };
 const ROUTE_NAMES = { assist: "辅助回复", auto: "自动回复", handoff: "转人工" };
 const PAGE_SIZE = 20;
+const FIELD_NAMES = {
+  question: "问题", alt_question: "相似问法", answer: "答案", title: "标题", selling_points: "卖点",
+  usage_notes: "使用说明", content: "内容", rule: "规则", description: "说明", text: "话术",
+};
 
 const state = { shops: [], shop: "", offset: 0, total: 0, editing: null };
 
@@ -270,7 +274,7 @@ async function searchPreview(event) {
         el("tbody", {}, data.hits.map((h, i) =>
           el("tr", { dataset: { id: h.entry_id } },
             el("td", {}, String(i + 1)), el("td", {}, h.entry_id), el("td", {}, KIND_LABELS[h.kind] || h.kind),
-            el("td", { class: "cell-text" }, entryTitle(h.entry), el("br"), el("small", {}, h.matched_field + "：" + h.matched_text)),
+            el("td", { class: "cell-text" }, entryTitle(h.entry), el("br"), el("small", {}, (FIELD_NAMES[h.matched_field] || h.matched_field) + "：" + h.matched_text)),
             el("td", {}, h.score.toFixed(4)),
             names.map((n) => el("td", {}, h.retrievers[n] ? h.retrievers[n].score.toFixed(3) + "（" + h.retrievers[n].rank + "）" : "—")))))),
     );
