@@ -277,10 +277,12 @@ def parse_since(value: str | None, *, now: float, default_days: int = 7) -> floa
     """Since "7d", "24h", or a date "2026-11-01" (midnight China time), in unix seconds."""
     text = (value or f"{default_days}d").strip().lower()
     units = {"d": 86400, "h": 3600}
-    if text[-1:] in units and text[:-1].isdigit():
+    if text[-1:] in units and text[:-1].isdigit() and len(text) <= 6:  # up to 99999h / 27 years
         return now - int(text[:-1]) * units[text[-1]]
     try:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=CHINA_TIME)
+        if day.year < 2000:
+            raise ValueError
     except ValueError:
         raise ValueError(f"{value!r}: use a number of days like 7d, hours like 24h, "
                          "or a date like 2026-11-01") from None  # fmt: skip

@@ -169,5 +169,6 @@ def test_since_accepts_days_hours_and_dates() -> None:
     assert (
         parse_since("2026-11-01", now=now) == datetime(2026, 11, 1, tzinfo=CHINA_TIME).timestamp()
     )
-    with pytest.raises(ValueError, match="7d"):
-        parse_since("last week", now=now)
+    for bad in ("last week", "99999999d", "0001-01-01", "-7d"):
+        with pytest.raises(ValueError, match="7d"):
+            parse_since(bad, now=now)
