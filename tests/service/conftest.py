@@ -29,6 +29,11 @@ def service_settings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory)
         data_dir=tmp_path_factory.mktemp("service-data"),
         models_dir=models_dir,
         llm_backend="llama_cpp",
+        # The real Qwen's first token takes ~7 s on an idle 2-core CPU (bench/llm_speed.py) and
+        # far longer on a busy one: the streaming test must not turn into a timeout test.
+        llm_first_token_timeout=180,
+        llm_total_timeout=300,
+        llm_max_tokens=48,
         rate_limit_per_minute=0,  # the rate-limit test builds its own limiter
         create_admin_key=False,
     )

@@ -1,0 +1,150 @@
+"""SSE from /v1/suggest: retrieval first, the real Qwen's tokens, the final; and cancellation
+when the conversation moves on (a deliberately slow generator keeps the stream open)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+Auth = Callable[..., dict[str, str]]
+SSE = {"Accept": "text/event-stream"}
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def test_suggestion_then_tokens_then_final_from_the_real_llm(api: TestClient, auth: Auth) -> None:
+    response = api.post(
+        "/v1/suggest",
+        # a question the demo Qwen drafts for (on some it stops at once: llm_error, no tokens)
+        json={"shop_id": "demo-pdd", "conversation_id": "st-1",
+              "turns": [{"role": "customer", "text": "满多少包邮"}]},
+        headers={**auth(), **SSE},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(response.text)
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "suggestion" and kinds[-1] == "final"
+    assert set(kinds[1:-1]) == {"token"}, (kinds, events[-1][1]["degraded"])
+    first, final = events[0][1], events[-1][1]
+    assert first["suggestion_id"] == final["suggestion_id"]
+    assert {c["source"]["kind"] for c in first["candidates"]} <= {"kb", "history"}
+    assert first["candidates"], first
+    tokens = "".join(data["text"] for kind, data in events if kind == "token")
+    assert tokens.strip(), "the LLM drafted nothing"
+    llm = [c for c in final["candidates"] if c["source"]["kind"] == "llm"]
+    # The draft is shown unless the guardrails or the grounding check dropped it, which the
+    # final then says.
+    assert llm or {"llm_error", "llm_timeout"} & set(final["degraded"]), final
+    if llm:
+        assert llm[0]["source"]["llm"] and llm[0]["id"].startswith(final["suggestion_id"])
+    record = api.app.state.records.get(final["suggestion_id"])  # type: ignore[attr-defined]
+    assert [c.source for c in record.candidates] == [
+        c["source"]["kind"] for c in final["candidates"]
+    ]
+
+
+def test_without_the_llm_the_stream_is_suggestion_then_final(api: TestClient, auth: Auth) -> None:
+    response = api.post(
+        "/v1/suggest",
+        json={"shop_id": "demo-ks", "use_llm": False,
+              "turns": [{"role": "customer", "text": "什么时候发货"}]},
+        headers={**auth(shops=["demo-ks"]), **SSE},
+    )  # fmt: skip
+    events = parse_sse(response.text)
+    assert [kind for kind, _ in events] == ["suggestion", "final"]
+    assert events[0][1] == events[1][1]
+
+
+class SlowGenerator:
+    """An LLM that says "亲，" every 50 ms for up to 10 s, and tells when it was stopped."""
+
+    name = "slow-test-generator"
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.pieces = 0
+
+    def stream(self, messages: Sequence[Any], **options: Any) -> Iterator[str]:
+        try:
+            for _ in range(200):
+                self.started.set()
+                self.pieces += 1
+                yield "亲，"
+                threading.Event().wait(0.05)
+        finally:
+            self.finished.set()
+
+
+def _stream_in_thread(
+    api: TestClient, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[threading.Thread, list[Any]]:
+    result: list[Any] = []
+
+    def run() -> None:
+        result.append(api.post("/v1/suggest", json=body, headers={**headers, **SSE}))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_a_new_customer_turn_cancels_the_older_stream(api: TestClient, auth: Auth) -> None:
+    suggester = api.app.state.suggester  # type: ignore[attr-defined]
+    slow, saved = SlowGenerator(), suggester.generator
+    suggester.generator = slow
+    headers = auth()
+    try:
+        body = {"shop_id": "demo-pdd", "conversation_id": "st-cancel",
+                "turns": [{"role": "customer", "text": "这个保温杯能装开水吗"}]}  # fmt: skip
+        thread, result = _stream_in_thread(api, body, headers)
+        assert slow.started.wait(60), "the slow generator never started"
+        pushed = api.post(
+            "/v1/conversations/st-cancel/turns",
+            json={"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "算了，换个问题"}]},
+            headers=headers,
+        )
+        assert pushed.status_code == 200
+        thread.join(60)
+        assert not thread.is_alive()
+        assert slow.finished.wait(10), "the superseded draft kept generating"
+    finally:
+        suggester.generator = saved
+    events = parse_sse(result[0].text)
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "suggestion" and kinds[-1] == "cancelled", kinds
+    assert "final" not in kinds
+    assert events[-1][1] == {"reason": "superseded"}
+    assert slow.pieces < 200
+
+
+def test_a_newer_suggest_cancels_the_older_stream(api: TestClient, auth: Auth) -> None:
+    suggester = api.app.state.suggester  # type: ignore[attr-defined]
+    slow, saved = SlowGenerator(), suggester.generator
+    suggester.generator = slow
+    headers = auth()
+    try:
+        body = {"shop_id": "demo-pdd", "conversation_id": "st-newer",
+                "turns": [{"role": "customer", "text": "保温杯多少钱"}]}  # fmt: skip
+        thread, result = _stream_in_thread(api, body, headers)
+        assert slow.started.wait(60)
+        newer = api.post("/v1/suggest", json={"shop_id": "demo-pdd", "conversation_id": "st-newer",
+                                              "use_llm": False}, headers=headers)  # fmt: skip
+        assert newer.status_code == 200
+        thread.join(60)
+        assert not thread.is_alive()
+    finally:
+        suggester.generator = saved
+    kinds = [kind for kind, _ in parse_sse(result[0].text)]
+    assert kinds[0] == "suggestion" and kinds[-1] == "cancelled" and "final" not in kinds
