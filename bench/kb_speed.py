@@ -108,15 +108,15 @@ def main() -> int:
 
 
 def tile_shop(
-    knowledge: KnowledgeBase, entries: list, size: int
+    knowledge: KnowledgeBase, entries: list, size: int, shop_id: str = "bench-large"
 ) -> tuple[list, dict[str, np.ndarray]]:
     """`size` entries made from the small shop's, with its real vectors plus a little noise."""
-    stored = knowledge.store.snapshot("bench").vectors
+    stored = knowledge.store.snapshot(entries[0].shop_id).vectors
     rng = np.random.default_rng(3)
     rows = synthetic_shop(size, seed=13)
     large, vectors = [], {}
     for i, row in enumerate(rows):
-        entry = entry_from_dict("bench-large", row)
+        entry = entry_from_dict(shop_id, row)
         source = entries[i % len(entries)]
         base = stored[source.id]
         units = len(index_units(entry))

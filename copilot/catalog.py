@@ -46,7 +46,7 @@ def _head(product: Product) -> str:
     return runs[-1][-2:] if runs else ""
 
 
-def _dice(a: str, b: str) -> float:
+def dice(a: str, b: str) -> float:
     ta, tb = _tokens(a), _tokens(b)
     return 2 * len(ta & tb) / (len(ta) + len(tb)) if ta and tb else 0.0
 
@@ -63,6 +63,8 @@ class Catalog:
     scripts: tuple[Script, ...]
     _postings: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _idf: Mapping[str, float] = field(default_factory=dict, repr=False)
+    # anchor product id -> its nearest products by embedding; lives as long as this version
+    similar_products: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
@@ -160,9 +162,9 @@ def product_focus(
     if settled is not None:
         product, ambiguous = settled, ()
     source: Focus = "message" if product else ""
-    order_products = _order_products(conversation.order, catalog)
-    if product is None and order_products and not ambiguous:
-        product, source = order_products[0], "order"
+    ordered = order_products(conversation.order, catalog)
+    if product is None and ordered and not ambiguous:
+        product, source = ordered[0], "order"
     if product is None:
         for turn in reversed(conversation.turns[-7:-1]):
             earlier, _ = _resolve(turn.text, catalog)
@@ -177,16 +179,16 @@ def product_focus(
 def _faq_product(text: str, hits: Sequence[Hit], among: Sequence[Product]) -> Product | None:
     for hit in hits:
         faq = hit.entry
-        if isinstance(faq, FAQ) and faq.product_id and _similarity(text, faq) >= 0.5:
+        if isinstance(faq, FAQ) and faq.product_id and faq_similarity(text, faq) >= 0.5:
             return next((p for p in among if p.id == faq.product_id), None)
     return None
 
 
-def _similarity(text: str, faq: FAQ) -> float:
-    return max(_dice(text, q) for q in (faq.question, *faq.alt_questions))
+def faq_similarity(text: str, faq: FAQ) -> float:
+    return max(dice(text, q) for q in (faq.question, *faq.alt_questions))
 
 
-def _order_products(order: Order | None, catalog: Catalog) -> list[Product]:
+def order_products(order: Order | None, catalog: Catalog) -> list[Product]:
     if order is None:
         return []
     ids = dict.fromkeys(item.product_id for item in order.items)

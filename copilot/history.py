@@ -10,19 +10,15 @@ and keyword tokens), :vectors (id -> float32 rows, one per example) and :meta. A
 replaces the bank in one MULTI/EXEC, so a failure leaves the old bank as it was. Each process
 keeps an index per shop, rebuilt when the version moves (stored tokens: no jieba at rebuild).
 
-Retrieval: a reply's example customer messages are its units, searched densely (FAISS over e5
-"query:" vectors: both sides are customer messages) and by keywords (bm25s over kb.tokenize);
-ranks are fused per reply (RRF); the top replies are re-ranked by fit, consensus (the JDDC 2019
-podium's trick), log-count prior, context and intent, weighted by HistoryConfig.
+Retrieval and re-ranking over the in-memory index are copilot.history_index.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +29,7 @@ import redis
 
 from copilot.chatlogs import ChatFormat, ChatLog, read_chats
 from copilot.errors import CopilotError, HistoryImportError, LineError
+from copilot.history_index import BankIndex, Scored, rerank
 from copilot.history_mining import (
     NO_NAMES,
     SLOT,
@@ -40,11 +37,8 @@ from copilot.history_mining import (
     MinedReply,
     MiningReport,
     ShopNames,
-    bigrams,
     clean_text,
     mine,
-    normalized_key,
-    overlap,
 )
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder, Vectors
@@ -92,77 +86,6 @@ class BankStats:
     embedding_model: str
 
 
-@dataclass
-class _Index:
-    """One shop's bank in memory, tagged with the version it was built from."""
-
-    version: int
-    embedding_model: str
-    replies: list[MinedReply]
-    unit_reply: list[int]
-    unit_message: list[str]
-    unit_context: list[str]  # the two turns before each example, normalised
-    dense: Any  # faiss.IndexFlatIP
-    keyword: Any  # bm25s.BM25, None for an empty bank
-    log_max_count: float
-
-    @classmethod
-    def build(
-        cls, version: bytes | None, replies: dict[bytes, bytes], vectors: dict[bytes, bytes],
-        meta: dict[bytes, bytes],
-    ) -> _Index:  # fmt: skip
-        import bm25s
-        import faiss
-
-        dim = int(meta.get(b"dim", b"1"))
-        model = meta.get(b"embedding_model", b"").decode()
-        index = cls(int(version or 0), model, [], [], [], [], None, None, 1.0)
-        rows, tokens = [], []
-        for raw_id, raw in sorted(replies.items()):
-            data = json.loads(raw)
-            position = len(index.replies)
-            index.replies.append(
-                MinedReply(raw_id.decode(), data["text"], data["count"], [], data["intents"])
-            )
-            rows.append(np.frombuffer(vectors[raw_id], dtype=np.float32).reshape(-1, dim))
-            for example in data["examples"]:
-                index.unit_reply.append(position)
-                index.unit_message.append(example["message"])
-                recent = " ".join(text for _, text in example["context"][-2:])
-                index.unit_context.append(normalized_key(recent))
-                tokens.append(example["tokens"] or [""])
-        index.dense = faiss.IndexFlatIP(dim)
-        if rows:
-            index.dense.add(np.ascontiguousarray(np.vstack(rows), dtype=np.float32))
-            index.keyword = bm25s.BM25()
-            index.keyword.index(tokens, show_progress=False)
-            index.log_max_count = math.log1p(max(r.count for r in index.replies))
-        return index
-
-    def dense_units(self, vector: Vectors, n: int) -> list[tuple[int, float]]:
-        n = min(n, len(self.unit_reply))
-        scores, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), n)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def keyword_units(self, message: str, n: int) -> list[tuple[int, float]]:
-        words = tokenize(message)
-        if self.keyword is None or not words:
-            return []
-        scores = self.keyword.get_scores(words)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
-
-
-@dataclass(frozen=True)
-class _Scored:
-    reply: MinedReply
-    score: float
-    unit: int  # the example that matched best
-    parts: dict[str, float]
-
-
 class ResponseBank:
     def __init__(
         self,
@@ -176,7 +99,7 @@ class ResponseBank:
         self.embedder = embedder
         self.config = config or HistoryConfig()
         self.prefix = prefix
-        self._indexes: dict[str, _Index] = {}
+        self._indexes: dict[str, BankIndex] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.builds = 0
@@ -262,7 +185,7 @@ class ResponseBank:
         if query_vector is None or cleaned != message:
             query_vector = self.embedder.embed_batch([cleaned], role="query")[0]
         recent = " ".join(clean_text(t.text) for t in list(context)[-2:])
-        scored = self._rerank(index, cleaned, query_vector, recent, intent)
+        scored = rerank(index, cleaned, query_vector, recent, intent, self.config)
         return [_hit(index, s) for s in scored[:k]]
 
     def stats(self, shop_id: str) -> BankStats:
@@ -277,38 +200,6 @@ class ResponseBank:
 
     def shops(self) -> list[str]:
         return sorted(m.decode() for m in self._call(self.client.smembers, f"{self.prefix}:shops"))
-
-    # --- re-ranking --------------------------------------------------------------------------
-
-    def _rerank(
-        self, index: _Index, message: str, vector: Vectors, recent: str, intent: str | None
-    ) -> list[_Scored]:
-        cfg = self.config
-        dense = index.dense_units(vector, cfg.candidates)
-        keyword = index.keyword_units(message, cfg.candidates)
-        found = _fuse(index, ((cfg.dense_weight, dense), (cfg.keyword_weight, keyword)), cfg.rrf_k)
-        top = sorted(found, key=lambda r: (-found[r].fused, r))[: cfg.rerank_depth]
-        fit = {r: found[r].fused / found[top[0]].fused for r in top}
-        grams = {r: bigrams(normalized_key(index.replies[r].text)) for r in top}
-        recent_grams = bigrams(normalized_key(recent)) if recent else frozenset()
-        weights = {"fit": cfg.fit_weight, "consensus": cfg.consensus_weight}
-        weights |= {"count": cfg.count_weight, "context": cfg.context_weight}
-        weights["intent"] = cfg.intent_weight
-        scored = []
-        for r in top:
-            reply, units = index.replies[r], found[r].units
-            parts = {
-                "fit": fit[r],
-                "consensus": _consensus(r, top, fit, grams),
-                "count": math.log1p(reply.count) / (index.log_max_count or 1.0),
-                "context": max(_context_overlap(index, u, recent_grams) for u in units),
-                "intent": 1.0 if intent and intent in reply.intents else 0.0,
-                "similarity": found[r].cosine,  # shown, not weighted: e5's narrow band
-            }
-            score = sum(weight * parts[name] for name, weight in weights.items())
-            if parts["similarity"] >= cfg.min_similarity:
-                scored.append(_Scored(reply, score, units[0], parts))
-        return sorted(scored, key=lambda s: (-s.score, s.reply.id))
 
     # --- storage -----------------------------------------------------------------------------
 
@@ -355,7 +246,7 @@ class ResponseBank:
         pipe.incr(self._key(shop_id, "version"))
         return int(self._call(pipe.execute)[-1])
 
-    def _index(self, shop_id: str) -> _Index | None:
+    def _index(self, shop_id: str) -> BankIndex | None:
         if not shop_id or not set(shop_id) <= _SHOP_ID_ALLOWED:
             return None
         current = self._indexes.get(shop_id)
@@ -368,7 +259,7 @@ class ResponseBank:
                 pipe.get(self._key(shop_id, "version"))
                 for name in ("replies", "vectors", "meta"):
                     pipe.hgetall(self._key(shop_id, name))
-                current = _Index.build(*self._call(pipe.execute))
+                current = BankIndex.build(*self._call(pipe.execute))
                 self._indexes[shop_id] = current
                 self.builds += 1
             return current
@@ -392,54 +283,7 @@ class ResponseBank:
             raise CopilotError(f"the history bank's Redis failed: {exc}") from exc
 
 
-@dataclass
-class _Found:
-    """A retrieved reply: fused score, its retrieved examples (best-ranked first), e5 cosine."""
-
-    fused: float = 0.0
-    units: list[int] = field(default_factory=list)
-    best_rank: int = 1 << 30
-    cosine: float = 0.0
-
-
-def _fuse(
-    index: _Index, rankings: Iterable[tuple[float, list[tuple[int, float]]]], rrf_k: int
-) -> dict[int, _Found]:
-    """Unit rankings -> replies, each ranked at its best example, fused by reciprocal rank."""
-    found: dict[int, _Found] = {}
-    for position, (weight, hits) in enumerate(rankings):
-        first: dict[int, tuple[int, float]] = {}
-        for unit, score in hits:
-            first.setdefault(index.unit_reply[unit], (unit, score))
-        for rank, (reply, (unit, score)) in enumerate(first.items(), start=1):
-            entry = found.setdefault(reply, _Found())
-            entry.fused += weight / (rrf_k + rank)
-            if rank < entry.best_rank:  # the matched message shown is the best-ranked example
-                entry.units.insert(0, unit)
-                entry.best_rank = rank
-            else:
-                entry.units.append(unit)
-            if position == 0:  # the dense ranking
-                entry.cosine = score
-    return found
-
-
-def _context_overlap(index: _Index, unit: int, recent: frozenset[str]) -> float:
-    return overlap(recent, bigrams(index.unit_context[unit])) if recent else 0.0
-
-
-def _consensus(
-    reply: int, top: list[int], fit: Mapping[int, float], grams: Mapping[int, frozenset[str]]
-) -> float:
-    """Fit-weighted mean resemblance of a reply to the other top replies."""
-    others = [r for r in top if r != reply]
-    total = sum(fit[r] for r in others)
-    if not total:
-        return 0.0
-    return sum(fit[r] * overlap(grams[reply], grams[r]) for r in others) / total
-
-
-def _hit(index: _Index, scored: _Scored) -> HistoryHit:
+def _hit(index: BankIndex, scored: Scored) -> HistoryHit:
     reply = scored.reply
     return HistoryHit(
         reply_id=reply.id,

@@ -77,6 +77,7 @@ from copilot.types import Conversation, Intent, IntentScore
 
 if TYPE_CHECKING:
     from kb.embedder import Embedder
+    from kb.vector_store import StoredVectors
 
 
 __all__ = [
@@ -145,12 +146,15 @@ class IntentClassifier:
         embedder: Embedder,
         examples: Sequence[LabelledExample],
         config: ClassifierConfig | None = None,
+        *,
+        stored_vectors: StoredVectors | None = None,
     ) -> None:
         if not examples:
             raise IntentDataError([LineError("examples", None, "no labelled examples given")])
         _check_labels(examples)
         self.embedder = embedder
         self.config = config or ClassifierConfig()
+        self.stored_vectors = stored_vectors
         self._pending: list[tuple[str | None, list[LabelledExample]]] = [(None, list(examples))]
         self._global: _Examples | None = None
         self._shops: dict[str, _Examples] = {}
@@ -182,7 +186,10 @@ class IntentClassifier:
         if not examples:
             return
         texts = [_model_text(e.text) for e in examples]
-        vectors = self.embedder.embed_batch(texts, role="query")
+        if self.stored_vectors is None:
+            vectors = self.embedder.embed_batch(texts, role="query")
+        else:
+            vectors = self.stored_vectors.embed(self.embedder, texts, role="query")
         labels = np.array([_INDEX[e.label] for e in examples])
         old = self._global if shop_id is None else self._shops.get(shop_id)
         if old is not None:
@@ -366,8 +373,12 @@ def isotonic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def default_classifier(
     embedder: Embedder, store: IntentExampleStore | None = None, path: Path = DEFAULT_EXAMPLES
 ) -> IntentClassifier:
-    """The shipped examples plus what `copilot intents train` stored (global and per shop)."""
-    classifier = IntentClassifier(embedder, load_examples(path))
+    """The shipped examples plus what `copilot intents train` stored (global and per shop); with
+    a store, example vectors are kept in its Redis too, so later processes start at once."""
+    from kb.vector_store import StoredVectors
+
+    stored = StoredVectors(store.client) if store is not None else None
+    classifier = IntentClassifier(embedder, load_examples(path), stored_vectors=stored)
     if store is not None:
         classifier.add_examples(store.all(None))
         for shop_id in store.shops():

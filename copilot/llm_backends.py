@@ -3,7 +3,7 @@
     LlamaCppGenerator     llama-cpp-python, in-process, the GGUF as is (the default: fastest on CPU)
     TransformersGenerator transformers, in-process; the GGUF dequantised once into a safetensors
                           cache, because dequantising takes over a minute on every load
-    OpenAIHTTPGenerator   any OpenAI-compatible server (vLLM, TGI, llama.cpp server): GPU scale-out
+    OpenAIHTTPGenerator   any OpenAI-compatible server (copilot/llm_openai.py): GPU scale-out
 
 Each loads lazily in an idempotent warm_up() (stream() calls it), so constructing one is free and
 `import copilot` never pulls in torch or llama_cpp. Every failure leaves as GenerationError
@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from copilot.drafting import ChatMessage, Generator
-from copilot.errors import GenerationError, GenerationTimeout
+from copilot.errors import GenerationError
+from copilot.llm_openai import OpenAIHTTPGenerator, as_dicts
 
 BackendName: TypeAlias = Literal["llama_cpp", "transformers", "openai"]
 LLAMA_CPP_PIP = 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36'
@@ -35,10 +36,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
 
 
 def apply_stop_sequences(pieces: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
@@ -142,7 +139,7 @@ class LlamaCppGenerator:
         with self._use_lock:
             try:
                 chunks = self._llm.create_chat_completion(
-                    messages=_as_dicts(messages),
+                    messages=as_dicts(messages),
                     max_tokens=max_tokens,
                     temperature=temperature,
                     stop=list(stop) or None,
@@ -241,7 +238,7 @@ class TransformersGenerator:
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         prompt = self._tokenizer.apply_chat_template(
-            _as_dicts(messages), tokenize=False, add_generation_prompt=True
+            as_dicts(messages), tokenize=False, add_generation_prompt=True
         )
         inputs = self._tokenizer(prompt, return_tensors="pt")
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -309,87 +306,6 @@ def _is_complete(model_dir: Path, gguf: Path) -> bool:
         return stamp == _source_stamp(gguf) and (model_dir / "config.json").is_file()
     except OSError:
         return False
-
-
-class OpenAIHTTPGenerator:
-    """POST /v1/chat/completions with stream=true on an OpenAI-compatible server."""
-
-    def __init__(
-        self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 30.0
-    ) -> None:
-        base = base_url.rstrip("/")
-        self.url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
-        self.model = model
-        self.api_key = api_key
-        self.timeout = timeout
-        self._client: Any = None
-        self._load_lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return f"openai:{self.model}"
-
-    def warm_up(self) -> None:
-        with self._load_lock:
-            if self._client is None:
-                import httpx
-
-                timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
-                self._client = httpx.Client(timeout=timeout)
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        stop: Sequence[str] = (),
-    ) -> Iterator[str]:
-        import httpx
-
-        self.warm_up()
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": _as_dicts(messages),
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stream": True,
-        }
-        if stop:
-            body["stop"] = list(stop)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        try:
-            with self._client.stream("POST", self.url, json=body, headers=headers) as response:
-                if response.status_code != 200:
-                    detail = response.read().decode("utf-8", "replace")[:200]
-                    raise GenerationError(f"{self.url}: HTTP {response.status_code}: {detail}")
-                yield from _sse_contents(response.iter_lines(), self.url)
-        except httpx.TimeoutException as exc:
-            raise GenerationTimeout(f"{self.url}: no answer within {self.timeout:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise GenerationError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
-
-
-def _sse_contents(lines: Iterator[str], url: str) -> Iterator[str]:
-    """delta.content of each `data:` event until [DONE]; an error event raises."""
-    for line in lines:
-        if not line.startswith("data:"):
-            continue  # comments (": ping"), event names, blank separators
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            event = json.loads(data)
-            if not isinstance(event, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:  # JSONDecodeError is one
-            raise GenerationError(f"{url}: bad stream event {data[:80]!r}") from exc
-        if "error" in event:
-            raise GenerationError(f"{url}: server error: {event['error']}")
-        for choice in event.get("choices") or ():
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                yield content
 
 
 @dataclass(frozen=True)

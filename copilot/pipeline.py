@@ -20,10 +20,12 @@ from typing import Any, Protocol
 from copilot.drafting import DraftConfig, Generator, draft_reply
 from copilot.errors import GenerationError, GenerationTimeout
 from copilot.grounding import GroundedAnswer, Grounder
-from copilot.guardrails import GuardrailFacts, apply_guardrails
+from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
+from copilot.guardrails import apply_guardrails
 from copilot.policies import PolicyStore
 from copilot.routing import RoutingSignals, route
 from copilot.sentiment import Sentiment, SentimentAnalyzer
+from copilot.textsim import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from copilot.upsell import Upseller
 from kb.knowledge import KnowledgeBase
@@ -196,8 +198,6 @@ class Suggester:
     def _facts_for(
         self, run: _Run, grounded: GroundedAnswer, *, empty: bool = False
     ) -> dict[str, Any]:
-        from copilot.guardrails import OtherShopNames, ShopFacts
-
         shop_id = run.conversation.shop_id
         facts = ShopFacts.from_entries(shop_id, ()) if empty else self.facts.shop_facts(shop_id)
         others = OtherShopNames.build(facts, ()) if empty else self.facts.other_shops(shop_id)
@@ -251,7 +251,8 @@ class Suggester:
         for candidate in ordered:
             if len(chosen) == self.config.max_candidates:
                 break
-            if all(_jaccard(candidate.text, c.text) < self.config.near_duplicate for c in chosen):
+            limit = self.config.near_duplicate
+            if all(text_jaccard(candidate.text, c.text) < limit for c in chosen):
                 chosen.append(candidate)
         return chosen
 
@@ -325,11 +326,3 @@ def _fill_history_slots(text: str, slots: Sequence[str], conversation: Conversat
             return None
         text = text.replace(slot, value)
     return text
-
-
-def _jaccard(a: str, b: str) -> float:
-    grams_a = {a[i : i + 2] for i in range(len(a) - 1)}
-    grams_b = {b[i : i + 2] for i in range(len(b) - 1)}
-    if not grams_a or not grams_b:
-        return float(a == b)
-    return len(grams_a & grams_b) / len(grams_a | grams_b)

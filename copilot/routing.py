@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from copilot.textsim import bigrams, flatten, jaccard
 from copilot.types import Conversation, HandoffQueue, Intent, Route, ShopPolicy
 
 _AMOUNT = re.compile(
@@ -114,9 +115,14 @@ def requested_amount(text: str) -> Decimal | None:
     return max(amounts) if amounts else None
 
 
+# Character-bigram Jaccard at which two customer turns are one question: 还没发货吗 / 怎么还没发货
+# score 0.5, 还没发货吗 / 能开发票吗 0.0. Rephrasings sharing fewer characters are missed.
+_SAME_QUESTION = 0.5
+
+
 def repeated_question_count(conversation: Conversation) -> int:
     """How many times the customer has asked the latest question, agent replies in between."""
-    latest = _shingles(conversation.last_customer_text)
+    latest = bigrams(flatten(conversation.last_customer_text))
     if not latest:
         return 0
     count, answered = 0, True
@@ -124,18 +130,7 @@ def repeated_question_count(conversation: Conversation) -> int:
         if turn.role == "agent":
             answered = True
             continue
-        if answered and _similar(_shingles(turn.text), latest):
+        if answered and jaccard(bigrams(flatten(turn.text)), latest) >= _SAME_QUESTION:
             count += 1
             answered = False
     return count
-
-
-def _shingles(text: str) -> frozenset[str]:
-    clean = re.sub(r"[\s\W_]+", "", text.lower())
-    return frozenset(clean[i : i + 2] for i in range(len(clean) - 1)) or frozenset({clean} - {""})
-
-
-def _similar(a: frozenset[str], b: frozenset[str], threshold: float = 0.5) -> bool:
-    """Character-bigram Jaccard: 还没发货吗 / 怎么还没发货 score 0.5 (same ask), 还没发货吗 /
-    能开发票吗 0.0. Rephrasings that share fewer characters are missed: a known limit."""
-    return bool(a and b) and len(a & b) / len(a | b) >= threshold

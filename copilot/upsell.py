@@ -242,9 +242,12 @@ def related_product(
             return _related_upsell(
                 anchor, candidate, f"{candidate.title}是{anchor.title}的关联商品（知识库）"
             )
-    hits = kb.search(catalog.shop_id, anchor.title, k=6, kinds=["product"])
-    for hit in hits:
-        candidate = catalog.products.get(hit.entry_id)
+    similar = catalog.similar_products.get(anchor.id)
+    if similar is None:  # one search per product and KB version, not one per suggestion
+        hits = kb.search(catalog.shop_id, anchor.title, k=6, kinds=["product"])
+        similar = catalog.similar_products[anchor.id] = tuple(h.entry_id for h in hits)
+    for product_id in similar:
+        candidate = catalog.products.get(product_id)
         if candidate is not None and candidate.in_stock and candidate.id not in taken:
             return _related_upsell(
                 anchor, candidate, f"{candidate.title}与{anchor.title}相近（向量相似度）"

@@ -41,11 +41,11 @@ from copilot.errors import CopilotError, GenerationError, GenerationTimeout
 from copilot.llm_backends import (
     LlamaCppGenerator,
     LLMConfig,
-    OpenAIHTTPGenerator,
     TransformersGenerator,
     apply_stop_sequences,
     build_generator,
 )
+from copilot.llm_openai import OpenAIHTTPGenerator
 from copilot.model_setup import gguf_path
 from copilot.types import Conversation, Turn
 

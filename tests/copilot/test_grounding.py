@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from copilot.grounding import Catalog, GroundedAnswer, Grounder, fill_slots, product_focus
-from copilot.guardrails import GuardrailFacts, apply_guardrails
+from copilot.guardrail_facts import GuardrailFacts
+from copilot.guardrails import apply_guardrails
 from copilot.types import Conversation, Intent, Order, OrderItem, ShopPolicy, Turn
 from kb.codec import entry_from_dict
 from kb.demo_shops import demo_shops

@@ -7,15 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from copilot.guardrails import (
-    GuardrailFacts,
-    OtherShopNames,
-    ShopFacts,
-    ShopTerms,
-    apply_guardrails,
-    check,
-    extract,
-)
+from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts, ShopTerms
+from copilot.guardrails import apply_guardrails, check, extract
 from copilot.types import Candidate, GuardFlag, Order, OrderItem, ShopPolicy, Source
 from kb.codec import entry_from_dict
 from kb.demo_shops import demo_shops

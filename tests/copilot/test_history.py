@@ -237,6 +237,15 @@ def test_hits_below_the_similarity_floor_are_dropped(
     assert 0.9 <= hit.parts["similarity"] < 0.99
 
 
+def test_the_relevance_floor_is_calibrated_on_the_bank_itself(bank: ResponseBank) -> None:
+    """A question the bank has never seen gets no reply rather than the least unrelated one."""
+    bank.import_conversations("shop-a", SHOP_A)
+    assert bank.search("shop-a", "你们支持花呗分期付款吗") == []
+    assert bank.search("shop-a", "我想开发票，抬头写公司") == []
+    (hit, *_) = bank.search("shop-a", "保温杯可以倒开水吗")
+    assert hit.text == "可以的亲，内胆是316不锈钢，装开水没问题"
+
+
 def test_shops_are_isolated(bank: ResponseBank) -> None:
     bank.import_conversations("shop-a", SHOP_A)
     bank.import_conversations("shop-b", SHOP_B)

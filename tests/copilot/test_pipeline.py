@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from copilot.drafting import DraftConfig
-from copilot.llm_backends import OpenAIHTTPGenerator
+from copilot.llm_openai import OpenAIHTTPGenerator
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.types import Conversation, Order, OrderItem, Turn
 from kb.knowledge import KnowledgeBase

@@ -1,0 +1,203 @@
+"""A shop's history bank in memory, and how its replies are found and re-ranked.
+
+A reply's example customer messages are its units, searched densely (FAISS over e5 "query:"
+vectors: both sides are customer messages) and by keywords (bm25s over kb.tokenize); ranks are
+fused per reply (RRF); the top replies are re-ranked by fit, consensus (the JDDC 2019 podium's
+trick), log-count prior, context and intent, weighted by HistoryConfig, and a reply must clear
+the bank's own relevance floor (calibrated on random unrelated pairs of its examples).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from copilot.history_mining import HistoryConfig, MinedReply, normalized_key
+from copilot.textsim import bigrams, overlap
+from kb.embedder import Vectors
+from kb.tokenize import tokenize
+
+
+@dataclass
+class BankIndex:
+    """One shop's bank in memory, tagged with the version it was built from."""
+
+    version: int
+    embedding_model: str
+    replies: list[MinedReply]
+    unit_reply: list[int]
+    unit_message: list[str]
+    unit_context: list[str]  # the two turns before each example, normalised
+    dense: Any  # faiss.IndexFlatIP
+    keyword: Any  # bm25s.BM25, None for an empty bank
+    log_max_count: float
+    pair_similarities: np.ndarray  # sorted cosines of random unrelated example pairs
+
+    @classmethod
+    def build(
+        cls, version: bytes | None, replies: dict[bytes, bytes], vectors: dict[bytes, bytes],
+        meta: dict[bytes, bytes],
+    ) -> BankIndex:  # fmt: skip
+        import bm25s
+        import faiss
+
+        dim = int(meta.get(b"dim", b"1"))
+        model = meta.get(b"embedding_model", b"").decode()
+        index = cls(int(version or 0), model, [], [], [], [], None, None, 1.0, np.zeros(0))
+        rows, tokens = [], []
+        for raw_id, raw in sorted(replies.items()):
+            data = json.loads(raw)
+            position = len(index.replies)
+            index.replies.append(
+                MinedReply(raw_id.decode(), data["text"], data["count"], [], data["intents"])
+            )
+            rows.append(np.frombuffer(vectors[raw_id], dtype=np.float32).reshape(-1, dim))
+            for example in data["examples"]:
+                index.unit_reply.append(position)
+                index.unit_message.append(example["message"])
+                recent = " ".join(text for _, text in example["context"][-2:])
+                index.unit_context.append(normalized_key(recent))
+                tokens.append(example["tokens"] or [""])
+        index.dense = faiss.IndexFlatIP(dim)
+        if rows:
+            matrix = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+            index.dense.add(matrix)
+            index.pair_similarities = _random_pair_similarities(matrix, index.unit_reply)
+            index.keyword = bm25s.BM25()
+            index.keyword.index(tokens, show_progress=False)
+            index.log_max_count = math.log1p(max(r.count for r in index.replies))
+        return index
+
+    def dense_units(self, vector: Vectors, n: int) -> list[tuple[int, float]]:
+        n = min(n, len(self.unit_reply))
+        scores, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), n)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def keyword_units(self, message: str, n: int) -> list[tuple[int, float]]:
+        words = tokenize(message)
+        if self.keyword is None or not words:
+            return []
+        scores = self.keyword.get_scores(words)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+@dataclass(frozen=True)
+class Scored:
+    reply: MinedReply
+    score: float
+    unit: int  # the example that matched best
+    parts: dict[str, float]
+
+
+def _random_pair_similarities(
+    matrix: np.ndarray, unit_reply: Sequence[int], pairs: int = 2000
+) -> np.ndarray:
+    """Cosines of random pairs of examples of different replies (seeded: a stable floor)."""
+    if len(matrix) < 2:
+        return np.zeros(0, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    left = rng.integers(0, len(matrix), pairs)
+    right = (left + rng.integers(1, len(matrix), pairs)) % len(matrix)
+    replies = np.asarray(unit_reply)
+    apart = replies[left] != replies[right]
+    return np.sort(np.einsum("ij,ij->i", matrix[left[apart]], matrix[right[apart]]))
+
+
+def relevance_floor(index: BankIndex, config: HistoryConfig) -> float:
+    if not len(index.pair_similarities):
+        return config.min_similarity
+    unrelated = float(np.median(index.pair_similarities))
+    return max(unrelated + config.relevance_margin * (1 - unrelated), config.min_similarity)
+
+
+@dataclass
+class Found:
+    """A retrieved reply: fused score, its retrieved examples (best-ranked first), e5 cosine."""
+
+    fused: float = 0.0
+    units: list[int] = field(default_factory=list)
+    best_rank: int = 1 << 30
+    cosine: float = 0.0
+
+
+def fuse(
+    index: BankIndex, rankings: Iterable[tuple[float, list[tuple[int, float]]]], rrf_k: int
+) -> dict[int, Found]:
+    """Unit rankings -> replies, each ranked at its best example, fused by reciprocal rank."""
+    found: dict[int, Found] = {}
+    for position, (weight, hits) in enumerate(rankings):
+        first: dict[int, tuple[int, float]] = {}
+        for unit, score in hits:
+            first.setdefault(index.unit_reply[unit], (unit, score))
+        for rank, (reply, (unit, score)) in enumerate(first.items(), start=1):
+            entry = found.setdefault(reply, Found())
+            entry.fused += weight / (rrf_k + rank)
+            if rank < entry.best_rank:  # the matched message shown is the best-ranked example
+                entry.units.insert(0, unit)
+                entry.best_rank = rank
+            else:
+                entry.units.append(unit)
+            if position == 0:  # the dense ranking
+                entry.cosine = score
+    return found
+
+
+def context_overlap(index: BankIndex, unit: int, recent: frozenset[str]) -> float:
+    return overlap(recent, bigrams(index.unit_context[unit])) if recent else 0.0
+
+
+def consensus(
+    reply: int, top: list[int], fit: Mapping[int, float], grams: Mapping[int, frozenset[str]]
+) -> float:
+    """Fit-weighted mean resemblance of a reply to the other top replies."""
+    others = [r for r in top if r != reply]
+    total = sum(fit[r] for r in others)
+    if not total:
+        return 0.0
+    return sum(fit[r] * overlap(grams[reply], grams[r]) for r in others) / total
+
+
+def rerank(
+    index: BankIndex,
+    message: str,
+    vector: Vectors,
+    recent: str,
+    intent: str | None,
+    cfg: HistoryConfig,
+) -> list[Scored]:
+    """The top replies re-ranked by fit, consensus, count, context and intent; those below the
+    bank's relevance floor dropped."""
+    dense = index.dense_units(vector, cfg.candidates)
+    keyword = index.keyword_units(message, cfg.candidates)
+    found = fuse(index, ((cfg.dense_weight, dense), (cfg.keyword_weight, keyword)), cfg.rrf_k)
+    top = sorted(found, key=lambda r: (-found[r].fused, r))[: cfg.rerank_depth]
+    fit = {r: found[r].fused / found[top[0]].fused for r in top}
+    grams = {r: bigrams(normalized_key(index.replies[r].text)) for r in top}
+    recent_grams = bigrams(normalized_key(recent)) if recent else frozenset()
+    weights = {"fit": cfg.fit_weight, "consensus": cfg.consensus_weight}
+    weights |= {"count": cfg.count_weight, "context": cfg.context_weight}
+    weights["intent"] = cfg.intent_weight
+    floor = relevance_floor(index, cfg)
+    scored = []
+    for r in top:
+        reply, units = index.replies[r], found[r].units
+        parts = {
+            "fit": fit[r],
+            "consensus": consensus(r, top, fit, grams),
+            "count": math.log1p(reply.count) / (index.log_max_count or 1.0),
+            "context": max(context_overlap(index, u, recent_grams) for u in units),
+            "intent": 1.0 if intent and intent in reply.intents else 0.0,
+            "similarity": found[r].cosine,  # shown, not weighted: e5's narrow band
+        }
+        score = sum(weight * parts[name] for name, weight in weights.items())
+        if parts["similarity"] >= floor:
+            scored.append(Scored(reply, score, units[0], parts))
+    return sorted(scored, key=lambda s: (-s.score, s.reply.id))
