@@ -125,3 +125,19 @@ def test_feedback_on_b_counts_in_stats_on_a(
     assert posted.status_code == 202, posted.text
     stats = api.get(f"/v1/shops/{SHOP}/stats", headers=auth(role="trainer", shops=[SHOP])).json()
     assert stats["inserted"] == 1 and stats["accepted"] == 1
+
+
+def test_bad_announcements_are_ignored_and_the_listener_lives_on(
+    api: TestClient, service_app: FastAPI, auth: Auth
+) -> None:
+    sync = service_app.state.kb_sync
+    for message in (b"not json", b'{"shop_id": "no-such-shop", "version": 5}', b"{}", None):
+        sync.handle(message)
+    assert "no-such-shop" not in sync.rebuilt
+    service_app.state.redis.publish(sync.channel, b"garbage")
+    trainer = auth(role="trainer", shops=["sync-live-shop"])
+    created = api.post(
+        "/v1/shops/sync-live-shop/kb/entries", json={**FAQ, "id": "live-1"}, headers=trainer
+    )
+    assert created.status_code == 201
+    _wait(lambda: sync.rebuilt.get("sync-live-shop", 0) >= created.json()["version"])
