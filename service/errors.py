@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -70,8 +71,17 @@ async def _copilot_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "copilot_error", str(exc))
 
 
+async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    """Redis down where the route cannot do without it (reads and writes of state)."""
+    return error_response(
+        503, "redis_unavailable", f"Redis is unavailable: {type(exc).__name__}; retry shortly"
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(redis.RedisError, _redis_error)
+    app.add_exception_handler(ConnectionError, _redis_error)
     app.add_exception_handler(CopilotError, _copilot_error)
     app.add_exception_handler(KBError, _kb_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

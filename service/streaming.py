@@ -21,9 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from kb.errors import StoreUnavailable
 from service.conversations import CANCEL_CHANNEL, ConversationStore
 from service.suggesting import REDIS_DOWN, Job, offline, payload, record
 
+_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
 POLL_SECONDS = 0.25  # how often a stream re-reads its generation from Redis
 
 
@@ -79,8 +81,27 @@ async def _sse(request: Request, job: Job) -> AsyncIterator[bytes]:
 
 
 def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: threading.Event) -> None:
-    """Runs in its own thread: the pipeline's stream, its events handed to the loop."""
+    """Runs in its own thread: the pipeline's stream, its events handed to the loop. Redis
+    failing before the first event: the offline pipeline answers instead (degraded)."""
+    try:
+        try:
+            _run(app, job, emit, stop)
+        except _REDIS_ERRORS:
+            if job.emitted or job.redis_down:
+                raise
+            job.degraded.append(REDIS_DOWN)
+            _run(app, job, emit, stop)
+    except _Superseded:
+        return
+    except _REDIS_ERRORS as exc:
+        emit("error", {"code": REDIS_DOWN, "message": str(exc)})
+    except Exception as exc:  # reported to the client; the stream must end, not hang
+        emit("error", {"code": "suggest_failed", "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        emit("done", None)
 
+
+def _run(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: threading.Event) -> None:
     def on_token(piece: str) -> None:
         if stop.is_set():
             raise _Superseded
@@ -88,26 +109,17 @@ def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: thread
 
     suggester = offline(app) if job.redis_down else app.state.suggester
     last: dict[str, Any] | None = None
-    try:
-        for suggestion in suggester.stream(job.conversation, use_llm=job.use_llm,
-                                           on_token=on_token):  # fmt: skip
-            if stop.is_set():
-                return
-            record(app, job, suggestion)
-            first = last is None
-            last = payload(app, suggestion, job)
-            if first:
-                emit("suggestion", last)
-        if last is not None:
-            emit("final", last)
-    except _Superseded:
-        return
-    except (redis.RedisError, OSError) as exc:
-        emit("error", {"code": REDIS_DOWN, "message": str(exc)})
-    except Exception as exc:  # reported to the client; the stream must end, not hang
-        emit("error", {"code": "suggest_failed", "message": f"{type(exc).__name__}: {exc}"})
-    finally:
-        emit("done", None)
+    for suggestion in suggester.stream(job.conversation, use_llm=job.use_llm, on_token=on_token):
+        if stop.is_set():
+            raise _Superseded
+        record(app, job, suggestion)
+        first = last is None
+        last = payload(app, suggestion, job)
+        if first:
+            job.emitted = True
+            emit("suggestion", last)
+    if last is not None:
+        emit("final", last)
 
 
 class _Watch:

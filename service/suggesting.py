@@ -41,6 +41,7 @@ class Job:
     suggestion_id: str
     generation: int | None = None
     degraded: list[str] = field(default_factory=list)
+    emitted: bool = False  # a stream has sent its first event
 
     @property
     def redis_down(self) -> bool:
