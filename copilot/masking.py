@@ -35,12 +35,24 @@ def mask_pii(text: str) -> str:
     """The text with phone numbers, ID numbers, addresses and labelled names masked."""
     if not text:
         return text
-    text = _ID18.sub(lambda m: f"{m.group(1)}**********{m.group(2)}", text)
+    text = _ID18.sub(_mask_id18, text)
     text = _ID15.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
     text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-4:]}", text)
     text = _NAME.sub(lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1), text)
     return _ADDRESS.sub(_mask_address, text)
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _mask_id18(match: re.Match[str]) -> str:
+    """Only a number with a valid GB 11643 check digit: an 18-digit order number stays."""
+    number = match.group(0)
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    if "10X98765432"[total % 11] != number[17].upper():
+        return number
+    return f"{match.group(1)}**********{match.group(2)}"
 
 
 def _mask_address(match: re.Match[str]) -> str:

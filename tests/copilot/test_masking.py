@@ -1,0 +1,49 @@
+"""PII masking of what is stored: phones, ID numbers, addresses, labelled names; nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from copilot.masking import mask_pii
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        ("我电话13812345678，尽快发货", "13812345678", "138****5678"),
+        ("手机：+86 15912345678", "15912345678", "159****5678"),
+        ("座机 010-12345678", "12345678", "010-****5678"),
+        ("身份证110101199003074514", "110101199003074514", "1101**********4514"),
+        ("身份证号 11010119900307109X", "19900307109", "1101**********109X"),
+        ("收件人：张三，麻烦改一下", "张三", "收件人：张*"),
+        ("收货人李小明", "李小明", "收货人李**"),
+        ("姓名 王五", "王五", "王*"),
+        ("地址浙江省杭州市西湖区文三路100号3栋201室", "文三路100号", "浙江省[地址]"),
+        ("送到杭州市西湖区5号楼2单元", "5号楼2单元", "杭州市[地址]"),
+        ("改成建国路88号", "建国路88号", "[地址]"),
+    ],
+)
+def test_personal_data_is_masked(text: str, gone: str, kept: str) -> None:
+    masked = mask_pii(text)
+    assert gone not in masked
+    assert kept in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个杯子能装开水吗",
+        "满199减30，两件包邮吗",
+        "订单号4812345678901234怎么还没发货",
+        "淘宝订单号123456789012345678",  # 18 digits, not a valid ID check digit
+        "快递单号YT1234567890123到哪了",
+        "这个型号和那个型号区别大吗",
+        "160斤穿几号",
+        "上海市能到吗，走什么路线",
+        "顺丰能到村里吗",
+        "¥89.00 的那款",
+        "",
+    ],
+)
+def test_ordinary_shop_talk_is_left_alone(text: str) -> None:
+    assert mask_pii(text) == text
