@@ -55,3 +55,51 @@ def test_missing_unknown_and_revoked_keys_get_401(
     assert principal is not None
     keys.revoke(principal.key_id)
     assert api.post("/v1/suggest", json=SUGGEST, headers=auth(key)).status_code == 401
+
+
+# (method, path, body, roles that may call it) for shop demo-pdd; "{sid}" is a pdd suggestion.
+ROUTES: list[tuple[str, str, dict[str, object] | None, set[str]]] = [
+    ("POST", "/v1/suggest", SUGGEST, {"agent"}),
+    ("POST", "/v1/conversations/mx-1/turns",
+     {"shop_id": "demo-pdd", "turns": [{"role": "agent", "text": "亲，在的"}]}, {"agent"}),
+    ("GET", "/v1/conversations/mx-1", None, {"agent"}),
+    ("GET", "/v1/shops/demo-pdd/conversations", None, {"agent"}),
+    ("POST", "/v1/feedback", {"suggestion_id": "{sid}", "action": "shown"}, {"agent"}),
+    ("GET", "/v1/shops/demo-pdd/stats?since=7d", None, {"trainer"}),
+    ("GET", "/v1/shops/demo-pdd/gaps?since=7d", None, {"trainer"}),
+    ("GET", "/v1/shops/demo-pdd/kb/entries?limit=2", None, {"trainer"}),
+    ("GET", "/v1/shops/demo-pdd/kb/search?q=包邮吗", None, {"trainer"}),
+]  # fmt: skip
+
+
+def test_the_role_and_shop_matrix(
+    api: TestClient, make_key: Callable[..., str], auth: Callable[..., dict[str, str]]
+) -> None:
+    """Every key x every route: the right role on its own shop passes, anything else is 403."""
+    admin = auth(role="admin", shops=[])
+    made = api.post("/v1/suggest", json={**SUGGEST, "conversation_id": "mx-1"}, headers=admin)
+    sid = made.json()["suggestion_id"]
+    keys = {
+        (role, shop): make_key(role, [shop])
+        for role in ("agent", "trainer")
+        for shop in ("demo-pdd", "demo-ks")
+    }
+    keys[("admin", "*")] = make_key("admin", [])
+    for (role, shop), key in keys.items():
+        for method, path, body, roles in ROUTES:
+            payload = None if body is None else {
+                k: (sid if v == "{sid}" else v) for k, v in body.items()
+            }  # fmt: skip
+            response = api.request(method, path, json=payload, headers=auth(key))
+            allowed = role == "admin" or (role in roles and shop == "demo-pdd")
+            where = f"{role}@{shop} {method} {path}: {response.status_code} {response.text[:200]}"
+            if allowed:
+                assert response.status_code < 400, where
+            else:
+                assert response.status_code == 403, where
+                assert response.json()["error"]["code"] == "forbidden", where
+        shops = api.get("/v1/shops", headers=auth(key)).json()["shops"]
+        visible = {s["shop_id"] for s in shops}
+        assert visible == ({"demo-pdd", "demo-ks", "demo-express"} if shop == "*" else {shop}) or (
+            shop == "*" and {"demo-pdd", "demo-ks", "demo-express"} <= visible
+        ), (role, shop, visible)
