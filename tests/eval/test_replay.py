@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from copilot.build import PipelineConfig
+from copilot.pipeline import Suggester
 from eval.errors import EvalInputError
 from eval.replay import replay, replay_pipeline, replay_turn
 from eval.runner import RunOptions, prepare, run_eval
@@ -36,16 +38,31 @@ class _Counting:
 
 
 @pytest.fixture(scope="module")
-def nokb_run(
-    nokb_chats: tuple[Path, Path],
-    eval_config: PipelineConfig,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[RunOptions, dict]:
+def nokb_options(
+    nokb_chats: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> RunOptions:
     history, conversations = nokb_chats
     out = tmp_path_factory.mktemp("nokb-run")
-    options = RunOptions(conversations, out, history=history, shop="nokb-shop", use_llm=False,
-                         progress=False)  # fmt: skip
-    return options, run_eval(options, eval_config)
+    return RunOptions(
+        conversations, out, history=history, shop="nokb-shop", use_llm=False, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def nokb_pipeline(nokb_options: RunOptions, eval_config: PipelineConfig) -> Iterator[Suggester]:
+    """One pipeline for the no-KB shop, shared by the tests below (building one takes seconds)."""
+    prepared = prepare(nokb_options)
+    with replay_pipeline(
+        eval_config, prepared.shop_id, prepared.train, prepared.train_labels
+    ) as suggester:
+        yield suggester
+
+
+@pytest.fixture(scope="module")
+def nokb_run(
+    nokb_options: RunOptions, nokb_pipeline: Suggester, eval_config: PipelineConfig
+) -> tuple[RunOptions, dict]:
+    return nokb_options, run_eval(nokb_options, eval_config, pipeline=nokb_pipeline)
 
 
 def test_a_shop_without_kb_replays_on_history_alone(nokb_run: tuple[RunOptions, dict]) -> None:
@@ -78,34 +95,28 @@ def test_report_html_needs_no_network(nokb_run: tuple[RunOptions, dict]) -> None
 
 
 def test_resume_after_interruption(
-    nokb_chats: tuple[Path, Path], eval_config: PipelineConfig, tmp_path: Path
+    nokb_options: RunOptions, nokb_pipeline: Suggester, tmp_path: Path
 ) -> None:
-    history, conversations = nokb_chats
-    options = RunOptions(conversations, tmp_path, history=history, shop="nokb-shop", use_llm=False)
-    prepared = prepare(options)
+    prepared = prepare(nokb_options)
     path = tmp_path / "turns.jsonl"
-    with replay_pipeline(
-        eval_config, prepared.shop_id, prepared.train, prepared.train_labels
-    ) as suggester:
-        interrupted = _Counting(suggester, stop_after=3)
-        with pytest.raises(_Interrupt):
-            replay(interrupted, prepared.items, path, use_llm=False, progress=False)  # type: ignore[arg-type]
-        with path.open("a", encoding="utf-8") as torn:
-            torn.write('{"conversation_id": "r1", "turn_in')  # killed mid-line
-        first_three = path.read_text(encoding="utf-8").splitlines()[:3]
+    interrupted = _Counting(nokb_pipeline, stop_after=3)
+    with pytest.raises(_Interrupt):
+        replay(interrupted, prepared.items, path, use_llm=False, progress=False)  # type: ignore[arg-type]
+    with path.open("a", encoding="utf-8") as torn:
+        torn.write('{"conversation_id": "r1", "turn_in')  # killed mid-line
+    first_three = path.read_text(encoding="utf-8").splitlines()[:3]
 
-        resumed = _Counting(suggester)
-        records = replay(resumed, prepared.items, path, use_llm=False, resume=True, progress=False)  # type: ignore[arg-type]
-        assert resumed.calls == len(prepared.items) - 3
-        lines = path.read_text(encoding="utf-8").splitlines()
-        assert lines[:3] == first_three
-        assert [r.key for r in records] == [i.key for i in prepared.items]
-        assert [
-            tuple(json.loads(x)[k] for k in ("conversation_id", "turn_index")) for x in lines
-        ] == [i.key for i in prepared.items]
-        # Deterministic: replaying a turn again gives the same candidates.
-        again = replay_turn(suggester, prepared.items[0], use_llm=False)
-        assert again.candidates == records[0].candidates and again.intent == records[0].intent
+    resumed = _Counting(nokb_pipeline)
+    records = replay(resumed, prepared.items, path, use_llm=False, resume=True, progress=False)  # type: ignore[arg-type]
+    assert resumed.calls == len(prepared.items) - 3
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == first_three
+    assert [r.key for r in records] == [i.key for i in prepared.items]
+    keys = [tuple(json.loads(x)[k] for k in ("conversation_id", "turn_index")) for x in lines]
+    assert keys == [i.key for i in prepared.items]
+    # Deterministic: replaying a turn again gives the same candidates.
+    again = replay_turn(nokb_pipeline, prepared.items[0], use_llm=False)
+    assert again.candidates == records[0].candidates and again.intent == records[0].intent
 
 
 def test_resume_refuses_another_runs_turns(
@@ -145,14 +156,17 @@ def test_demo_chats_end_to_end(eval_config: PipelineConfig, tmp_path: Path) -> N
 
 
 def test_ray_path_on_a_local_instance(
-    nokb_run: tuple[RunOptions, dict], eval_config: PipelineConfig, tmp_path: Path
+    nokb_run: tuple[RunOptions, dict],
+    nokb_pipeline: Suggester,
+    eval_config: PipelineConfig,
+    tmp_path: Path,
 ) -> None:
     pytest.importorskip("ray")
     options, metrics = nokb_run
     ray_options = RunOptions(options.conversations, tmp_path, history=options.history,
                              shop="nokb-shop", use_llm=False, progress=False, ray_address="local",
                              workers=1)  # fmt: skip
-    ray_metrics = run_eval(ray_options, eval_config)
+    ray_metrics = run_eval(ray_options, eval_config, pipeline=nokb_pipeline)
     local = [
         json.loads(x)
         for x in (options.out / "turns.jsonl").read_text(encoding="utf-8").splitlines()
