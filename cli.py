@@ -242,10 +242,16 @@ def serve(
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
+    # the app factory reads the same settings: it prints the first admin key with this URL
+    os.environ["COPILOT_HOST"], os.environ["COPILOT_PORT"] = host, str(port)
+    get_settings.cache_clear()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     out.print(f"copilot serving on [bold]{url}[/bold]  (API docs: {url}/docs)")
-    example = f"curl -G {url}/v1/shops/demo-pdd/kb/search --data-urlencode 'q=这个杯子能装开水吗'"
-    out.print(f"try: {example}", highlight=False)
+    out.print(
+        "API keys: the first start prints an admin key; more with "
+        "`copilot keys create --role agent --shop demo-pdd`",
+        highlight=False,
+    )
     uvicorn.run("service.main:create_app", factory=True, host=host, port=port)
 
 
