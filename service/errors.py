@@ -53,6 +53,9 @@ async def _kb_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        where = f" at position {first['loc'][-1]}" if len(first.get("loc", ())) > 1 else ""
+        return error_response(400, "invalid_json", f"the body is not valid JSON{where}")
     field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query", "path"))
     return error_response(422, "invalid_request", f"{field}: {first['msg']}", field or None)
 

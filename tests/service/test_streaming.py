@@ -148,3 +148,16 @@ def test_a_newer_suggest_cancels_the_older_stream(api: TestClient, auth: Auth) -
         suggester.generator = saved
     kinds = [kind for kind, _ in parse_sse(result[0].text)]
     assert kinds[0] == "suggestion" and kinds[-1] == "cancelled" and "final" not in kinds
+
+
+def test_every_replica_hears_of_a_new_generation(api: TestClient) -> None:
+    """The pub/sub side of cancellation: a bump is announced and the listener remembers it."""
+    import time
+
+    store = api.app.state.conversations  # type: ignore[attr-defined]
+    listener = api.app.state.cancel_listener  # type: ignore[attr-defined]
+    generation = store.bump("st-pubsub")
+    deadline = time.monotonic() + 30
+    while listener.latest("st-pubsub") < generation and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert listener.latest("st-pubsub") == generation == store.generation("st-pubsub")

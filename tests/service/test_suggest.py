@@ -179,6 +179,12 @@ def test_bad_requests_name_the_field(api: TestClient, auth: Auth) -> None:
     too_big = api.post("/v1/suggest", json={"shop_id": "demo-pdd", "notes": huge,
                                             "turns": [{"role": "customer", "text": "在吗"}]}, headers=headers)  # fmt: skip
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "body_too_large"
+    broken = api.post(
+        "/v1/suggest",
+        content=b'{"shop_id": "demo-pdd", ',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
     unknown = api.post("/v1/suggest", json={"shop_id": "no-such-shop", "turns": [{"role": "customer", "text": "在吗"}]},
                        headers=auth(role="admin", shops=[]))  # fmt: skip
     assert unknown.status_code == 200 and "no_knowledge_base" in unknown.json()["degraded"]
