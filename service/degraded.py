@@ -8,7 +8,8 @@ inline turns, marked degraded. Nothing is written anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from copilot.pipeline import Suggester
 from copilot.types import ShopPolicy
@@ -37,6 +38,11 @@ class _FrozenIndexes:
 class _FrozenStore:
     def __init__(self, indexes: _FrozenIndexes) -> None:
         self.indexes = indexes
+
+    @contextmanager
+    def consistent_versions(self) -> Iterator[None]:
+        """Held indexes do not move: every read in a request already sees one state."""
+        yield
 
     def exists(self, shop_id: str) -> bool:
         return shop_id in self.indexes.held()
@@ -91,7 +97,7 @@ class _DefaultPolicies:
 
 def offline_suggester(live: Suggester) -> Suggester:
     """A Suggester sharing the live one's models, reading only this process's memory."""
-    return Suggester(
+    suggester = Suggester(
         OfflineKnowledge(live),  # type: ignore[arg-type]  # duck-typed KnowledgeBase
         live.classifier,
         policies=_DefaultPolicies(live.shop_names),  # type: ignore[arg-type]
@@ -100,6 +106,8 @@ def offline_suggester(live: Suggester) -> Suggester:
         shop_names=live.shop_names,
         config=live.config,
     )
+    suggester.sentiment = live.sentiment  # one loaded model, not two
+    return suggester
 
 
 def warm_indexes(live: Suggester) -> None:
