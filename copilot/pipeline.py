@@ -108,23 +108,24 @@ class Suggester:
         `on_token` receives the draft's raw pieces as they arrive (shown as "drafting", before
         the guardrails have seen the whole text).
         """
-        run = _Run(conversation, self.policies.get(conversation.shop_id))
-        run.kb_known = self.kb.store.exists(conversation.shop_id)
-        with run.timed("intent"):
-            intent = self.classifier.classify(conversation)
-        with run.timed("sentiment"):
-            mood = self.sentiment.analyze(conversation.last_customer_text)
-        hits, grounded = self._ground(run, intent)
-        history = self._history(run, intent)
-        with run.timed("guardrails"):
-            checked = self._guard(run, [*grounded.candidates, *history], grounded)
-        drafting = self.generator is not None and (
-            self.config.use_llm if use_llm is None else use_llm
-        )
-        yield self._assemble(run, intent, mood, hits, grounded, checked)
-        if drafting:
+        with self.kb.store.consistent_versions():
+            run = _Run(conversation, self.policies.get(conversation.shop_id))
+            run.kb_known = self.kb.store.exists(conversation.shop_id)
+            with run.timed("intent"):
+                intent = self.classifier.classify(conversation)
+            with run.timed("sentiment"):
+                mood = self.sentiment.analyze(conversation.last_customer_text)
+            hits, grounded = self._ground(run, intent)
+            history = self._history(run, intent)
+            with run.timed("guardrails"):
+                checked = self._guard(run, [*grounded.candidates, *history], grounded)
+            first = self._assemble(run, intent, mood, hits, grounded, checked)
+        yield first
+        if self.generator is not None and (self.config.use_llm if use_llm is None else use_llm):
             checked += self._draft(run, checked, grounded, on_token)
-            yield self._assemble(run, intent, mood, hits, grounded, checked)
+            with self.kb.store.consistent_versions():
+                final = self._assemble(run, intent, mood, hits, grounded, checked)
+            yield final
 
     def _assemble(
         self,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,9 @@ class SentimentAnalyzer:
         self.use_snownlp = use_snownlp
         self._snownlp: Any = None
         self._lock = threading.Lock()
+        # snownlp costs milliseconds a message, and customers repeat themselves ("在吗")
+        self._scores: OrderedDict[str, float] = OrderedDict()
+        self.cache_size = 4096
 
     def warm_up(self) -> None:
         """Import snownlp and load its model once; safe to call again."""
@@ -103,9 +107,17 @@ class SentimentAnalyzer:
         """snownlp's negative probability above neutral, rescaled to 0..1 (0 if disabled)."""
         if not self.use_snownlp or not text.strip():
             return 0.0
+        cached = self._scores.get(text)
+        if cached is not None:
+            return cached
         self.warm_up()
         negative = 1.0 - float(self._snownlp(text).sentiments)
-        return min(1.0, max(0.0, (negative - 0.5) / 0.5))
+        excess = min(1.0, max(0.0, (negative - 0.5) / 0.5))
+        with self._lock:
+            self._scores[text] = excess
+            if len(self._scores) > self.cache_size:
+                self._scores.popitem(last=False)
+        return excess
 
 
 def _found(words: tuple[str, ...], text: str) -> tuple[str, ...]:

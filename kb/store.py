@@ -13,7 +13,9 @@ Every change is one MULTI/EXEC transaction: an import either lands whole or not 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +59,11 @@ def entry_json(entry: Entry) -> str:
     return json.dumps(entry_to_dict(entry), ensure_ascii=False)
 
 
+# Shop versions read within one `consistent_versions()` block (one request): each shop's version
+# is read from Redis once, so every stage of a suggestion sees the same KB, in one round trip.
+_READ_VERSIONS: ContextVar[dict[str, int] | None] = ContextVar("kb_read_versions", default=None)
+
+
 class KBStore:
     def __init__(self, client: redis.Redis, prefix: str = "kb") -> None:
         self.client = client
@@ -73,8 +80,24 @@ class KBStore:
         return bool(self._call(self.client.sismember, f"{self.prefix}:shops", shop_id))
 
     def version(self, shop_id: str) -> int:
+        seen = _READ_VERSIONS.get()
+        if seen is not None and shop_id in seen:
+            return seen[shop_id]
         raw = self._call(self.client.get, self._key(shop_id, "version"))
-        return int(raw) if raw is not None else 0
+        version = int(raw) if raw is not None else 0
+        if seen is not None:
+            seen[shop_id] = version
+        return version
+
+    @contextmanager
+    def consistent_versions(self) -> Iterator[None]:
+        """Within the block, each shop's version is read once: one request sees one KB state
+        (and pays one Redis round trip per shop, not one per stage). Not for blocks that write."""
+        token = _READ_VERSIONS.set({})
+        try:
+            yield
+        finally:
+            _READ_VERSIONS.reset(token)
 
     def get(self, shop_id: str, entry_id: str) -> Entry:
         raw = self._call(self.client.hget, self._key(shop_id, "entries"), entry_id)
