@@ -6,6 +6,7 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from copilot.errors import CopilotError
 from copilot.io import InvalidInput
@@ -81,7 +82,23 @@ async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own 404/405 (no such path or method) in our error shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    defaults = {
+        "Not Found": f"no such path: {request.url.path}",
+        "Method Not Allowed": f"{request.method} is not allowed on {request.url.path}",
+    }
+    message = defaults.get(str(exc.detail), str(exc.detail))
+    response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(redis.RedisError, _redis_error)
     app.add_exception_handler(ConnectionError, _redis_error)

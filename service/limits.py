@@ -41,21 +41,29 @@ class _TooLarge(Exception):
     pass
 
 
-class BodySizeLimit:
-    """413 for a body over `max_bytes`, by its Content-Length or, when chunked, as it streams."""
+# File uploads (a KB sheet, a chat export) are megabytes where a JSON call is kilobytes.
+UPLOAD_PATHS = ("/kb/import", "/history/import")
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodySizeLimit:
+    """413 for a body over its limit (`upload_bytes` on the upload routes, else `max_bytes`),
+    by its Content-Length or, when chunked, as it streams."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = str(scope.get("path", "")).endswith(UPLOAD_PATHS)
+        limit = self.upload_bytes if upload else self.max_bytes
         headers = dict(scope.get("headers") or ())
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._reject(scope, receive, send, limit)
             return
         seen = 0
 
@@ -64,17 +72,15 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, counting_receive, send)
         except _TooLarge:
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, limit)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "body_too_large", f"the request body is over {self.max_bytes} bytes"
-        )
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(413, "body_too_large", f"the request body is over {limit} bytes")
         await response(scope, receive, send)

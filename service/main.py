@@ -62,7 +62,11 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     metrics.install(app)
     for module in (suggest, conversations, shops):
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+    )
     return app
 
 

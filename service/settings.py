@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         default=1200, ge=0, description="requests per API key per minute; 0: no limit"
     )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="larger bodies: 413")
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="KB and chat-log uploads: larger: 413"
+    )
     max_turns: int = Field(default=200, ge=1, description="turns per request/conversation: 422")
     max_turn_chars: int = Field(default=2000, ge=10, description="characters per turn: 422")
     conversation_ttl_hours: float = Field(default=72, gt=0, description="stored turns expire")

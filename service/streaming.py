@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kb.errors import StoreUnavailable
 from service.conversations import CANCEL_CHANNEL, ConversationStore
+from service.metrics import observe_suggestion, observe_tokens
 from service.suggesting import REDIS_DOWN, Job, offline, payload, record
 
 _REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
@@ -102,22 +103,31 @@ def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: thread
 
 
 def _run(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: threading.Event) -> None:
+    tokens: list[float] = []  # arrival times, for the tokens/s metric
+
     def on_token(piece: str) -> None:
         if stop.is_set():
             raise _Superseded
+        tokens.append(time.perf_counter())
         emit("token", {"text": piece})
 
     suggester = offline(app) if job.redis_down else app.state.suggester
     last: dict[str, Any] | None = None
+    started, final = time.perf_counter(), None
     for suggestion in suggester.stream(job.conversation, use_llm=job.use_llm, on_token=on_token):
         if stop.is_set():
             raise _Superseded
+        final = suggestion
         record(app, job, suggestion)
         first = last is None
         last = payload(app, suggestion, job)
         if first:
             job.emitted = True
             emit("suggestion", last)
+    if final is not None:
+        observe_suggestion(final, time.perf_counter() - started)
+    if len(tokens) > 1:
+        observe_tokens(len(tokens), tokens[-1] - tokens[0])
     if last is not None:
         emit("final", last)
 

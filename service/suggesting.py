@@ -25,6 +25,7 @@ from service.auth import Principal
 from service.cache import SuggestionCache
 from service.conversations import ConversationStore
 from service.errors import ServiceError
+from service.metrics import observe_cache, observe_suggestion
 from service.schemas import SuggestRequest
 from service.settings import Settings
 
@@ -135,14 +136,18 @@ def answer(app: FastAPI, job: Job) -> dict[str, Any]:
             hit = cache.get(key)
         except _REDIS_ERRORS:
             key, hit = None, None
+        if key is not None:
+            observe_cache(hit is not None)
         if hit is not None:
             return _from_cache(app, job, hit)
     suggester: Suggester = app.state.suggester
+    started = time.perf_counter()
     try:
         suggestion = suggester.suggest(job.conversation, use_llm=job.use_llm)
     except _REDIS_ERRORS:
         job.degraded.append(REDIS_DOWN)
         return payload(app, offline(app).suggest(job.conversation), job)
+    observe_suggestion(suggestion, time.perf_counter() - started)
     body = payload(app, suggestion, job)
     record(app, job, suggestion)
     if key is not None and not job.redis_down and not suggestion.degraded:

@@ -111,6 +111,18 @@ def test_import_applies_nothing_when_any_row_is_wrong(api: TestClient, auth: Aut
     assert again.json()["version"] > ok.json()["version"]
 
 
+def test_uploads_may_be_larger_than_json_bodies(api: TestClient, auth: Auth) -> None:
+    trainer = auth(role="trainer", shops=[SHOP])
+    settings = api.app.state.settings  # type: ignore[attr-defined]
+    assert settings.max_upload_bytes > settings.max_body_bytes
+    sheet = "问题,答案\n" + "这个杯子能装开水吗,可以的亲\n" * (settings.max_body_bytes // 30)
+    assert len(sheet.encode()) > settings.max_body_bytes
+    big = _upload(
+        api, trainer, "big.csv", sheet.replace("答案", "回复内容X").encode()
+    )  # bad header
+    assert big.status_code == 422, big.text  # read and refused for its content, not its size
+
+
 def test_import_xlsx_jsonl_and_markdown(api: TestClient, auth: Auth) -> None:
     trainer = auth(role="trainer", shops=["kb-import-shop"])
     base = "/v1/shops/kb-import-shop/kb"

@@ -109,3 +109,26 @@ def test_feedback_actions_are_counted(api: TestClient, auth: Auth, service_app: 
     assert response.status_code == 202
     after = _value(_samples(api), "copilot_feedback_actions_total", action="dismissed")
     assert after == before + 1
+
+
+def test_suggest_requests_feed_the_suggestion_and_cache_metrics(
+    api: TestClient, auth: Auth
+) -> None:
+    headers = auth()
+    before = _samples(api)
+    body = {"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "满多少可以包邮呢"}]}
+    first = api.post("/v1/suggest", json={**body, "use_llm": False}, headers=headers).json()
+    again = api.post("/v1/suggest", json={**body, "use_llm": False}, headers=headers).json()
+    assert again["cached"] and not first["cached"]
+    after = _samples(api)
+    action = first["route"]["action"]
+    assert _value(after, "copilot_suggestions_total", route=action) == (
+        _value(before, "copilot_suggestions_total", route=action) + 1  # the cached one: no run
+    )
+    assert _value(after, "copilot_stage_duration_seconds_count", stage="intent") == (
+        _value(before, "copilot_stage_duration_seconds_count", stage="intent") + 1
+    )
+    for result in ("hit", "miss"):
+        assert _value(after, "copilot_cache_lookups_total", result=result) == (
+            _value(before, "copilot_cache_lookups_total", result=result) + 1
+        )

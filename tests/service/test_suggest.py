@@ -188,6 +188,11 @@ def test_bad_requests_name_the_field(api: TestClient, auth: Auth) -> None:
     unknown = api.post("/v1/suggest", json={"shop_id": "no-such-shop", "turns": [{"role": "customer", "text": "在吗"}]},
                        headers=auth(role="admin", shops=[]))  # fmt: skip
     assert unknown.status_code == 200 and "no_knowledge_base" in unknown.json()["degraded"]
+    nowhere = api.get("/v1/no-such-route", headers=headers)
+    assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
+    wrong_method = api.delete("/v1/suggest", headers=headers)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_repeated_questions_come_from_the_cache(api: TestClient, auth: Auth) -> None:
