@@ -60,12 +60,10 @@ def test_bleu_by_hand_with_method1_smoothing() -> None:
 
 
 def test_brevity_penalty_by_hand() -> None:
-    # 请稍等 vs 请您稍等一下: 1-grams 3/3, 2-grams 1/2 (稍等), 3-grams 0.1/1, 4-grams: none to count
-    # nltk: a hypothesis shorter than n gets precision 0 -> method1 gives 0.1/0 -> skipped as 0?
-    value = bleu4("请稍等", ["请您稍等一下"])
-    assert 0 < value < 0.2
-    bp = math.exp(1 - 6 / 3)
-    assert value <= bp
+    # 请稍等 vs 请您稍等一下: 1-grams 3/3, 2-grams 1/2 (稍等), 3-grams 0 -> 0.1/1, no 4-gram in
+    # the hypothesis -> 0.1/1 as well; BP = exp(1 - 6/3).
+    expected = math.exp(1 - 6 / 3) * (1 * 0.5 * 0.1 * 0.1) ** 0.25
+    assert bleu4("请稍等", ["请您稍等一下"]) == pytest.approx(expected, rel=1e-9)
 
 
 def test_normalize_turns_placeholders_into_slots() -> None:
