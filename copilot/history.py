@@ -29,7 +29,7 @@ import redis
 
 from copilot.chatlogs import ChatFormat, ChatLog, read_chats
 from copilot.errors import CopilotError, HistoryImportError, LineError
-from copilot.history_index import BankIndex, Scored, rerank
+from copilot.history_index import BankIndex, Scored, consensus_pick, rerank
 from copilot.history_mining import (
     NO_NAMES,
     SLOT,
@@ -186,6 +186,8 @@ class ResponseBank:
             query_vector = self.embedder.embed_batch([cleaned], role="query")[0]
         recent = " ".join(clean_text(t.text) for t in list(context)[-2:])
         scored = rerank(index, cleaned, query_vector, recent, intent, self.config)
+        if self.config.selection == "consensus":
+            scored = consensus_pick(scored, k, max(k, self.config.consensus_pool))
         return [_hit(index, s) for s in scored[:k]]
 
     def stats(self, shop_id: str) -> BankStats:

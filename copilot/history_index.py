@@ -201,3 +201,25 @@ def rerank(
         if parts["similarity"] >= floor:
             scored.append(Scored(reply, score, units[0], parts))
     return sorted(scored, key=lambda s: (-s.score, s.reply.id))
+
+
+def consensus_pick(scored: Sequence[Scored], k: int, pool: int) -> list[Scored]:
+    """Greedy minimum Bayes risk: from the best `pool` replies, k that together resemble as much
+    of the pool as possible (each reply weighted by log(1 + count)); diverse by construction,
+    since a reply like one already picked adds little."""
+    candidates = list(scored[:pool])
+    grams = [bigrams(normalized_key(s.reply.text)) for s in candidates]
+    weights = [math.log1p(s.reply.count) for s in candidates]
+    similar = [[overlap(a, b) for b in grams] for a in grams]
+    covered = [0.0] * len(candidates)
+    chosen: list[int] = []
+    for _ in range(min(k, len(candidates))):
+        gains = [
+            -1.0 if i in chosen
+            else sum(w * max(c, s) for w, c, s in zip(weights, covered, similar[i], strict=True))
+            for i in range(len(candidates))
+        ]  # fmt: skip
+        best = max(range(len(candidates)), key=lambda i: (gains[i], -i))
+        chosen.append(best)
+        covered = [max(c, s) for c, s in zip(covered, similar[best], strict=True)]
+    return [candidates[i] for i in chosen]

@@ -21,7 +21,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from copilot.textsim import bigrams, overlap  # noqa: F401  (overlap: re-exported)
 from copilot.types import Conversation
@@ -62,7 +62,7 @@ class HistoryConfig:
     max_reply_chars: int = 300  # the guardrails' default length limit
     merge_jaccard: float = 0.8  # character-bigram Jaccard at which two replies merge
     candidates: int = 40  # units fetched from each retriever
-    rerank_depth: int = 12  # distinct replies re-ranked (and voting in the consensus)
+    rerank_depth: int = 30  # distinct replies re-ranked (and voting in the consensus)
     dense_weight: float = 1.5
     keyword_weight: float = 1.0
     rrf_k: int = 60
@@ -78,6 +78,13 @@ class HistoryConfig:
     # was 0.03 for cosines below 0.91 and 0.23 above 0.97: an unrelated reply is worse than none.
     relevance_margin: float = 0.25
     min_similarity: float = 0.0  # an absolute floor on top, for a deployment that calibrated one
+    # Which k of the re-ranked replies are offered: "score" takes the top k; "consensus" picks,
+    # from the best `consensus_pool`, the k that together resemble most of what the pool says,
+    # each reply weighted by log(1 + count) (minimum Bayes risk). On the JDDC sample's held-out
+    # turns (bank from the other 80%) it raised accept@3 from 0.153 to 0.199 and accept@1 from
+    # 0.111 to 0.157: agents do send the frequent replies.
+    selection: Literal["score", "consensus"] = "consensus"
+    consensus_pool: int = 12
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,10 @@ class IndexCache:
     def invalidate(self, shop_id: str) -> None:
         self._indexes.pop(shop_id, None)
 
+    def held(self) -> dict[str, ShopIndex]:
+        """The indexes built so far, as they are (no Redis read): what serves during an outage."""
+        return dict(self._indexes)
+
     def _lock_for(self, shop_id: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(shop_id, threading.Lock())

@@ -215,6 +215,18 @@ class KBStore:
         pipe.srem(f"{self.prefix}:shops", shop_id)
         self._call(pipe.execute)
 
+    def sizes(self, shop_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """shop -> (entries, version) for many shops in one round trip (a shop list page)."""
+        pipe = self.client.pipeline(transaction=False)
+        for shop_id in shop_ids:
+            pipe.hlen(self._key(shop_id, "entries"))
+            pipe.get(self._key(shop_id, "version"))
+        counts = self._call(pipe.execute)
+        return {
+            shop_id: (int(counts[2 * n]), int(counts[2 * n + 1] or 0))
+            for n, shop_id in enumerate(shop_ids)
+        }
+
     def stats(self, shop_id: str) -> ShopStats:
         snap = self.snapshot(shop_id)
         counts: dict[str, int] = {}

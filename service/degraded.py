@@ -26,7 +26,7 @@ class _FrozenIndexes:
         self.live = live
 
     def held(self) -> dict[str, ShopIndex]:
-        return dict(self.live._indexes)  # the live cache's own dict: read, never changed
+        return self.live.held()
 
     def get(self, shop_id: str) -> ShopIndex:
         index = self.held().get(shop_id)

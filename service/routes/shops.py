@@ -30,21 +30,16 @@ async def list_shops(
 
 def _shops(kb: KnowledgeBase, suggester: Suggester, principal: Principal) -> ShopListOut:
     visible = [s for s in kb.shops() if principal.allows(s)]
-    client = kb.store.client
-    pipe = client.pipeline(transaction=False)
-    for shop_id in visible:
-        pipe.hlen(kb.store._key(shop_id, "entries"))
-        pipe.get(kb.store._key(shop_id, "version"))
-    counts = pipe.execute()
+    sizes = kb.store.sizes(visible)
     return ShopListOut(
         shops=[
             ShopOut(
                 shop_id=shop_id,
                 name=suggester.policies.get(shop_id).shop_name
                 or suggester.shop_names.get(shop_id, shop_id),
-                entries=int(counts[2 * n]),
-                version=int(counts[2 * n + 1] or 0),
+                entries=sizes[shop_id][0],
+                version=sizes[shop_id][1],
             )
-            for n, shop_id in enumerate(visible)
+            for shop_id in visible
         ]
     )

@@ -274,7 +274,9 @@ def test_reranking_prefers_the_frequent_consensus_reply(
         hits[0].parts["consensus"]
         > dict(zip(texts(hits), hits, strict=True))[PRESALE].parts["consensus"]
     )
-    fit_only = HistoryConfig(consensus_weight=0, count_weight=0, context_weight=0)
+    fit_only = HistoryConfig(
+        consensus_weight=0, count_weight=0, context_weight=0, selection="score"
+    )
     plain = ResponseBank(redis_client, embedder, fit_only).search("shop-a", "这个什么时候能发货")
     assert texts(plain)[0] == PRESALE
 
@@ -360,3 +362,25 @@ def test_jddc_sample_smoke(bank: ResponseBank) -> None:
     for hit in hits:
         assert "x]" not in hit.text and "USERID" not in hit.text and "#E" not in hit.text
         assert normalized_key(hit.text) and hit.score > 0
+
+
+def test_consensus_offers_what_the_pool_agrees_on() -> None:
+    from copilot.history_index import Scored, consensus_pick
+    from copilot.history_mining import MinedReply
+
+    def scored(text: str, count: int, score: float) -> Scored:
+        return Scored(MinedReply(f"h-{text}", text, count, []), score, 0, {})
+
+    pool = [
+        scored("亲，这款是预售商品，月底发货哦", 1, 3.0),  # the best fit, said once
+        scored("亲，付款后48小时内为您发货哦", 30, 2.5),
+        scored("亲，付款后48小时内就会发货的", 12, 2.4),  # the same answer in other words
+        scored("亲，付款后48小时内安排发货", 9, 2.3),
+        scored("亲，16点前付款今天就能发出哦", 4, 2.2),
+        scored("亲，仓库今天放假", 1, 2.1),
+    ]
+    picked = [s.reply.text for s in consensus_pick(pool, 3, pool=12)]
+    assert picked[0] == "亲，付款后48小时内为您发货哦"  # what most of the pool says, most often
+    assert len(set(picked)) == 3 and "亲，仓库今天放假" not in picked  # an outlier said once
+    assert consensus_pick(pool, 3, pool=2) == pool[:2][::-1]  # only the best two compete
+    assert consensus_pick([], 3, pool=12) == []
