@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install setup run test lint bench clean
+.PHONY: install setup browser run test lint bench clean
 
 install: $(STAMP)
 
@@ -38,7 +38,18 @@ run: setup
 	$(BIN)/copilot kb search demo-pdd "这个杯子能装开水吗"
 	$(BIN)/copilot serve
 
-test: setup
+# The browser tests (tests/ui) drive Debian's Chromium through Playwright (no browser download);
+# CJK fonts make their screenshots legible. Installed when missing and we may (root).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+		else \
+			echo "tests/ui need Debian's Chromium: sudo apt-get install chromium fonts-wqy-microhei"; \
+		fi; \
+	fi
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: install
