@@ -171,7 +171,8 @@ class ResponseBank:
     ) -> list[HistoryHit]:
         """The bank's best replies to the customer's `message`; `context`: the turns before it.
 
-        query_vector: the message's e5 "query:" vector, when the caller has already embedded it.
+        query_vector: the message's e5 "query:" vector, when the caller has already embedded it
+        (raw or cleaned: personal data and placeholders barely move an e5 vector).
         A shop without a bank has no hits."""
         cleaned = clean_text(message)
         index = self._index(shop_id)
@@ -182,7 +183,7 @@ class ResponseBank:
                 f"the history bank of {shop_id!r} was embedded with {index.embedding_model!r}, "
                 f"not {self.embedder.name!r}; import its chats again"
             )
-        if query_vector is None or cleaned != message:
+        if query_vector is None:
             query_vector = self.embedder.embed_batch([cleaned], role="query")[0]
         recent = " ".join(clean_text(t.text) for t in list(context)[-2:])
         scored = rerank(index, cleaned, query_vector, recent, intent, self.config)

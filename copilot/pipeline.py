@@ -37,8 +37,16 @@ class IntentStage(Protocol):
 
 
 class HistoryStage(Protocol):
-    def search(self, shop_id: str, message: str, context: Sequence[Any] = (), k: int = 3, *,
-               intent: str | None = None) -> Sequence[Any]: ...  # fmt: skip
+    def search(
+        self,
+        shop_id: str,
+        message: str,
+        context: Sequence[Any] = (),
+        k: int = 3,
+        *,
+        intent: str | None = None,
+        query_vector: Any = None,
+    ) -> Sequence[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -173,10 +181,14 @@ class Suggester:
         if self.history is None:
             return []
         conversation = run.conversation
+        message = conversation.last_customer_text
         with run.timed("history"):
+            # The message as the intent and KB stages embedded it (a query-cache hit), not its
+            # cleaned form: one e5 call fewer, and as close for the bank's cleaned examples.
+            vector = self.kb.embedder.embed_batch([message], role="query")[0] if message else None
             hits = self.history.search(
-                conversation.shop_id, conversation.last_customer_text, conversation.turns[:-1],
-                self.config.history_k, intent=intent.label,
+                conversation.shop_id, message, conversation.turns[:-1],
+                self.config.history_k, intent=intent.label, query_vector=vector,
             )  # fmt: skip
         candidates = []
         for hit in hits:
