@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from copilot.history_mining import bigrams, normalized_key, overlap
+from copilot.history_mining import normalized_key
+from copilot.textsim import bigrams, overlap
 
 if TYPE_CHECKING:
     from copilot.records import SuggestionRecord

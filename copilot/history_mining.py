@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from copilot.textsim import bigrams, overlap  # noqa: F401  (overlap: re-exported)
+from copilot.textsim import bigrams
 from copilot.types import Conversation
 
 SLOT = re.compile(r"\{[\u4e00-\u9fff]{1,5}\}")
