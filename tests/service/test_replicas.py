@@ -191,3 +191,29 @@ def test_a_message_to_one_replica_cancels_the_stream_of_the_other(
                 assert pushed.status_code == 200
     assert kinds[0] == "suggestion" and kinds[-1] == "cancelled", kinds
     assert "final" not in kinds
+
+
+def test_a_kb_change_on_one_replica_is_served_by_the_other_within_2_s(
+    replicas: tuple[Replica, Replica], keys: KeyStore
+) -> None:
+    a, b = replicas
+    headers = _headers(keys.create("trainer", ["demo-pdd"], "kb sync test")[1])
+    question = {"q": "保温杯可以刻字定制吗", "k": 1}
+    entry = {
+        "kind": "faq", "id": "pdd-faq-engrave", "question": "保温杯可以刻字定制吗",
+        "answer": "亲，杯身支持激光刻字，下单时备注想刻的内容即可哦",
+    }  # fmt: skip
+    search = f"{b.url}/v1/shops/demo-pdd/kb/search"
+    before = httpx.get(search, params=question, headers=headers, timeout=30).json()
+    assert [h["entry_id"] for h in before["hits"]] != ["pdd-faq-engrave"]
+    created = httpx.post(
+        f"{a.url}/v1/shops/demo-pdd/kb/entries", json=entry, headers=headers, timeout=60
+    )
+    assert created.status_code == 201, created.text
+    started = time.monotonic()
+    while True:
+        hits = httpx.get(search, params=question, headers=headers, timeout=30).json()["hits"]
+        if hits and hits[0]["entry_id"] == "pdd-faq-engrave":
+            break
+        assert time.monotonic() - started < 2.0, hits
+        time.sleep(0.1)
