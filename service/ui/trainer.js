@@ -242,6 +242,25 @@ function importReport(name, report) {
   return el("div", { class: "message ok", id: "import-ok" }, "已导入 " + name + "：" + parts.join("，"));
 }
 
+// The importers speak English (they serve the CLI too); the commonest row errors in Chinese,
+// the original kept beside them so nothing is lost in translation.
+const ROW_ERRORS_ZH = [
+  [/^must not be empty$/, "不能为空"],
+  [/must be a non-negative number$/, "必须是不小于 0 的数字"],
+  [/^the file is empty$/, "文件是空的"],
+  [/^no data rows/, "没有数据行（只有表头或文件为空）"],
+  [/^unknown encoding/, "无法识别编码，请另存为 UTF-8"],
+  [/^cannot tell the kind|^no kind given/, "无法判断条目类型，请加上“类型”列"],
+  [/is before the start/, "结束时间早于开始时间"],
+  [/^missing column/i, "缺少必需的列"],
+  [/duplicate/i, "ID 重复"],
+];
+
+function rowErrorText(message) {
+  const found = ROW_ERRORS_ZH.find(([pattern]) => pattern.test(message || ""));
+  return found ? found[1] + "（" + message + "）" : message;
+}
+
 function importErrors(name, err) {
   const rows = (err.body && err.body.row_errors) || [];
   const why = rows.length ? "共 " + rows.length + " 处错误，请按下表修改后重新上传" : errorText(err);
@@ -251,7 +270,7 @@ function importErrors(name, err) {
     nodes.push(el("table", { class: "row-errors", id: "row-errors" },
       el("thead", {}, el("tr", {}, el("th", {}, "文件"), el("th", {}, "行"), el("th", {}, "列"), el("th", {}, "问题"))),
       el("tbody", {}, rows.map((r) =>
-        el("tr", {}, el("td", {}, r.file || name), el("td", {}, r.row ?? ""), el("td", {}, r.column || ""), el("td", {}, r.message))))));
+        el("tr", {}, el("td", {}, r.file || name), el("td", {}, r.row ?? ""), el("td", {}, r.column || ""), el("td", {}, rowErrorText(r.message)))))));
   }
   return nodes;
 }

@@ -48,6 +48,7 @@ def test_import_with_a_bad_row_then_fixed_then_found_by_search_preview(
     assert errors.count() == 1
     cells = errors.first.locator("td").all_inner_texts()
     assert cells[1:3] == ["3", "答案"]
+    assert cells[3].startswith("不能为空")  # the importer's English, in Chinese
     assert "未导入任何内容" in page.inner_text("#import-error")
     page.screenshot(path=str(screenshots / "trainer-import-error.png"), full_page=True)
     # All or nothing: not even the good row went in.
