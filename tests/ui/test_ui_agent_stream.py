@@ -97,6 +97,7 @@ def test_route_flags_upsell_and_the_drafted_candidate_render(
     assert "AI 起草" in cards.nth(2).inner_text()
     assert page.locator(".card.drafting").count() == 0  # the final replaced the draft
     assert "差 8 元满 99 减 10" in page.inner_text("#upsell-card")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # docks at 360 px
     page.screenshot(path=str(screenshots / "agent-handoff-flags-upsell.png"), full_page=True)
 
     page.focus("#reply")
