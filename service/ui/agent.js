@@ -35,6 +35,7 @@ const state = {
   turns: [],
   suggestion: null, // the latest payload (suggestion or final event)
   shownAt: 0,
+  shownIds: new Set(), // suggestion ids already reported as shown: once each, whatever re-renders
   drafting: "", // LLM pieces while the final suggestion is being drafted
   inserted: null, // {candidateId, text}
   suggestedFor: -1, // number of turns the current suggestion answers
@@ -183,10 +184,11 @@ async function requestSuggestion(turnCount) {
 
 function onStreamEvent(event, data) {
   if (event === "suggestion" || event === "final") {
-    const first = !state.suggestion || state.suggestion.suggestion_id !== data.suggestion_id;
+    const first = !state.shownIds.has(data.suggestion_id);
     state.suggestion = data;
     if (event === "final") state.drafting = "";
     if (first) {
+      state.shownIds.add(data.suggestion_id);
       state.shownAt = performance.now();
       feedback("shown", null, "");
     }
