@@ -95,6 +95,7 @@ class Scored:
     score: float
     unit: int  # the example that matched best
     parts: dict[str, float]
+    grams: frozenset[str]  # the reply's character bigrams: what consensus compares
 
 
 def _random_pair_similarities(
@@ -199,7 +200,7 @@ def rerank(
         }
         score = sum(weight * parts[name] for name, weight in weights.items())
         if parts["similarity"] >= floor:
-            scored.append(Scored(reply, score, units[0], parts))
+            scored.append(Scored(reply, score, units[0], parts, grams[r]))
     return sorted(scored, key=lambda s: (-s.score, s.reply.id))
 
 
@@ -208,7 +209,7 @@ def consensus_pick(scored: Sequence[Scored], k: int, pool: int) -> list[Scored]:
     of the pool as possible (each reply weighted by log(1 + count)); diverse by construction,
     since a reply like one already picked adds little."""
     candidates = list(scored[:pool])
-    grams = [bigrams(normalized_key(s.reply.text)) for s in candidates]
+    grams = [s.grams for s in candidates]
     weights = [math.log1p(s.reply.count) for s in candidates]
     similar = [[overlap(a, b) for b in grams] for a in grams]
     covered = [0.0] * len(candidates)

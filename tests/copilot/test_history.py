@@ -366,10 +366,12 @@ def test_jddc_sample_smoke(bank: ResponseBank) -> None:
 
 def test_consensus_offers_what_the_pool_agrees_on() -> None:
     from copilot.history_index import Scored, consensus_pick
-    from copilot.history_mining import MinedReply
+    from copilot.history_mining import MinedReply, normalized_key
+    from copilot.textsim import bigrams
 
     def scored(text: str, count: int, score: float) -> Scored:
-        return Scored(MinedReply(f"h-{text}", text, count, []), score, 0, {})
+        grams = bigrams(normalized_key(text))
+        return Scored(MinedReply(f"h-{text}", text, count, []), score, 0, {}, grams)
 
     pool = [
         scored("亲，这款是预售商品，月底发货哦", 1, 3.0),  # the best fit, said once
