@@ -63,6 +63,7 @@ class Catalog:
     scripts: tuple[Script, ...]
     _postings: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _idf: Mapping[str, float] = field(default_factory=dict, repr=False)
+    _heads: Mapping[str, str] = field(default_factory=dict, repr=False)
     # anchor product id -> its nearest products by embedding; lives as long as this version
     similar_products: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
@@ -88,6 +89,7 @@ class Catalog:
             tuple(e for e in items if isinstance(e, Script)),
             {t: tuple(ids) for t, ids in postings.items()},
             idf,
+            {pid: _head(product) for pid, product in products.items()},
         )
 
     def mentions(self, text: str) -> list[tuple[Product, float]]:
@@ -97,7 +99,7 @@ class Catalog:
         for token in tokens:
             for pid in self._postings.get(token, ()):
                 scores[pid] = scores.get(pid, 0.0) + self._idf[token]
-        named = {pid for pid in scores if _head(self.products[pid]) in tokens}
+        named = {pid for pid in scores if self._heads.get(pid) in tokens}
         # Naming a title's head noun (保温杯 in 经典直身保温杯, not in 保温杯套) outranks sharing
         # other words with it.
         if named:

@@ -127,6 +127,12 @@ def without_leading_ack(text: str) -> str:
     return rest if len(rest) >= 2 and not is_acknowledgement(rest) else text
 
 
+def model_text(text: str) -> str:
+    """What the embedder sees of a customer message, in every stage: the intent, the KB and the
+    response bank then share one e5 call (a query-cache hit) instead of one each."""
+    return without_leading_ack(normalize(text)) or text
+
+
 def is_acknowledgement(text: str) -> bool:
     stripped = _EMOJI.sub("", text).strip()
     return bool(stripped) and len(stripped) <= 12 and bool(_ACK.match(stripped))

@@ -68,6 +68,7 @@ from copilot.intent_rules import (
     is_markup_only,
     is_social_only,
     match_rules,
+    model_text,
     normalize,
     slot_kind,
     split_turns,
@@ -185,7 +186,7 @@ class IntentClassifier:
     def _merge(self, shop_id: str | None, examples: list[LabelledExample]) -> None:
         if not examples:
             return
-        texts = [_model_text(e.text) for e in examples]
+        texts = [model_text(e.text) for e in examples]
         if self.stored_vectors is None:
             vectors = self.embedder.embed_batch(texts, role="query")
         else:
@@ -324,11 +325,6 @@ def _onehot(label: str) -> np.ndarray:
 def _check_labels(examples: Iterable[LabelledExample]) -> None:
     if unknown := sorted({e.label for e in examples} - set(INTENTS)):
         raise IntentDataError([LineError("examples", None, f"unknown intent labels {unknown}")])
-
-
-def _model_text(text: str) -> str:
-    """What the embedder and the rules see of a message or an example."""
-    return without_leading_ack(normalize(text)) or text
 
 
 def _score(

@@ -22,12 +22,14 @@ from copilot.errors import GenerationError, GenerationTimeout
 from copilot.grounding import GroundedAnswer, Grounder
 from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
 from copilot.guardrails import apply_guardrails
+from copilot.intent_rules import model_text
 from copilot.policies import PolicyStore
 from copilot.routing import RoutingSignals, route
 from copilot.sentiment import Sentiment, SentimentAnalyzer
 from copilot.textsim import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from copilot.upsell import Upseller
+from kb.embedder import Embedder, Vectors
 from kb.knowledge import KnowledgeBase
 from kb.types import Hit
 
@@ -185,7 +187,7 @@ class Suggester:
         with run.timed("history"):
             # The message as the intent and KB stages embedded it (a query-cache hit), not its
             # cleaned form: one e5 call fewer, and as close for the bank's cleaned examples.
-            vector = self.kb.embedder.embed_batch([message], role="query")[0] if message else None
+            vector = _query_vector(self.kb.embedder, message)
             hits = self.history.search(
                 conversation.shop_id, message, conversation.turns[:-1],
                 self.config.history_k, intent=intent.label, query_vector=vector,
@@ -288,10 +290,16 @@ class _Run:
 
 
 def _query(conversation: Conversation) -> str:
-    """What to retrieve with: the customer's latest message (context is the classifier's job)."""
-    return conversation.last_customer_text or (
-        conversation.turns[-1].text if conversation.turns else ""
-    )
+    """What to retrieve with: the customer's latest message (context is the classifier's job),
+    as the classifier embedded it."""
+    message = conversation.last_customer_text
+    if message:
+        return model_text(message)
+    return conversation.turns[-1].text if conversation.turns else ""
+
+
+def _query_vector(embedder: Embedder, message: str) -> Vectors | None:
+    return embedder.embed_batch([model_text(message)], role="query")[0] if message else None
 
 
 def _source_kind(candidate: Candidate) -> str:

@@ -73,10 +73,13 @@ def split_pinyin(chunk: str) -> list[str] | None:
     return syllables
 
 
-def _pinyin_of(text: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def _pinyin_of(text: str) -> tuple[str, ...]:
+    # pypinyin's phrase matching costs ~0.5 ms a chunk, and a query is tokenised by the KB and
+    # the response bank alike: the second time is free.
     from pypinyin import lazy_pinyin
 
-    return [s.replace("ü", "v") for s in lazy_pinyin(text, v_to_u=False)]
+    return tuple(s.replace("ü", "v") for s in lazy_pinyin(text, v_to_u=False))
 
 
 def _bigrams(items: list[str]) -> list[str]:
