@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from copilot.history_mining import HistoryConfig, MinedReply, normalized_key
-from copilot.textsim import bigrams, overlap
+from copilot.textsim import bigrams, overlap_matrix, overlaps_with, text_overlap_matrix
 from kb.embedder import Vectors
 from kb.tokenize import tokenize
 
@@ -37,6 +38,9 @@ class BankIndex:
     keyword: Any  # bm25s.BM25, None for an empty bank
     log_max_count: float
     pair_similarities: np.ndarray  # sorted cosines of random unrelated example pairs
+    # normalized_key of the replies re-ranked so far: the same replies come back query after
+    # query; at most one short string a reply
+    reply_keys: dict[int, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -72,6 +76,18 @@ class BankIndex:
             index.keyword.index(tokens, show_progress=False)
             index.log_max_count = math.log1p(max(r.count for r in index.replies))
         return index
+
+    @cached_property
+    def unrelated(self) -> float:
+        """The median cosine of unrelated example pairs (once, not at every search)."""
+        return float(np.median(self.pair_similarities))
+
+    def reply_key(self, reply: int) -> str:
+        """What consensus compares of a reply: its normalized_key (kept once computed)."""
+        key = self.reply_keys.get(reply)
+        if key is None:
+            key = self.reply_keys[reply] = normalized_key(self.replies[reply].text)
+        return key
 
     def dense_units(self, vector: Vectors, n: int) -> list[tuple[int, float]]:
         n = min(n, len(self.unit_reply))
@@ -115,7 +131,7 @@ def _random_pair_similarities(
 def relevance_floor(index: BankIndex, config: HistoryConfig) -> float:
     if not len(index.pair_similarities):
         return config.min_similarity
-    unrelated = float(np.median(index.pair_similarities))
+    unrelated = index.unrelated
     return max(unrelated + config.relevance_margin * (1 - unrelated), config.min_similarity)
 
 
@@ -151,19 +167,27 @@ def fuse(
     return found
 
 
-def context_overlap(index: BankIndex, unit: int, recent: frozenset[str]) -> float:
-    return overlap(recent, bigrams(index.unit_context[unit])) if recent else 0.0
+def context_fits(index: BankIndex, units: Sequence[list[int]], recent: str) -> np.ndarray:
+    """Per reply, the best bigram overlap of `recent` with the context of one of its examples."""
+    if not recent or not units:
+        return np.zeros(len(units))
+    flat = [index.unit_context[u] for group in units for u in group]
+    each = overlaps_with(normalized_key(recent), flat)
+    return np.maximum.reduceat(each, np.cumsum([0, *map(len, units[:-1])]))
 
 
-def consensus(
-    reply: int, top: list[int], fit: Mapping[int, float], grams: Mapping[int, frozenset[str]]
-) -> float:
-    """Fit-weighted mean resemblance of a reply to the other top replies."""
-    others = [r for r in top if r != reply]
-    total = sum(fit[r] for r in others)
-    if not total:
-        return 0.0
-    return sum(fit[r] * overlap(grams[reply], grams[r]) for r in others) / total
+def consensus_scores(fit: np.ndarray, similar: np.ndarray) -> np.ndarray:
+    """Each top reply's fit-weighted mean resemblance (similar: overlap_matrix) to the others.
+
+    The sums run down the columns in rank order (cumsum), in the order a plain Python sum over
+    the others would add them, so equal inputs give equal scores and ties break as they did.
+    """
+    if not len(fit):
+        return np.zeros(0)
+    voters = np.where(np.eye(len(fit), dtype=bool), 0.0, fit[:, None])  # [r, i]: r votes on i
+    totals = np.cumsum(voters, axis=0)[-1]
+    sums = np.cumsum(voters * similar, axis=0)[-1]
+    return np.divide(sums, totals, out=np.zeros_like(sums), where=totals != 0)
 
 
 def rerank(
@@ -180,28 +204,42 @@ def rerank(
     keyword = index.keyword_units(message, cfg.candidates)
     found = fuse(index, ((cfg.dense_weight, dense), (cfg.keyword_weight, keyword)), cfg.rrf_k)
     top = sorted(found, key=lambda r: (-found[r].fused, r))[: cfg.rerank_depth]
-    fit = {r: found[r].fused / found[top[0]].fused for r in top}
-    grams = {r: bigrams(normalized_key(index.replies[r].text)) for r in top}
-    recent_grams = bigrams(normalized_key(recent)) if recent else frozenset()
-    weights = {"fit": cfg.fit_weight, "consensus": cfg.consensus_weight}
-    weights |= {"count": cfg.count_weight, "context": cfg.context_weight}
-    weights["intent"] = cfg.intent_weight
+    weights = (
+        ("fit", cfg.fit_weight), ("consensus", cfg.consensus_weight), ("count", cfg.count_weight),
+        ("context", cfg.context_weight), ("intent", cfg.intent_weight),
+    )  # fmt: skip
     floor = relevance_floor(index, cfg)
     scored = []
-    for r in top:
-        reply, units = index.replies[r], found[r].units
-        parts = {
-            "fit": fit[r],
-            "consensus": consensus(r, top, fit, grams),
-            "count": math.log1p(reply.count) / (index.log_max_count or 1.0),
-            "context": max(context_overlap(index, u, recent_grams) for u in units),
-            "intent": 1.0 if intent and intent in reply.intents else 0.0,
+    for r, parts in zip(top, _parts(index, top, found, recent, intent), strict=True):
+        if parts["similarity"] >= floor:
+            score = sum(weight * parts[name] for name, weight in weights)
+            grams = bigrams(index.reply_key(r))
+            scored.append(Scored(index.replies[r], score, found[r].units[0], parts, grams))
+    return sorted(scored, key=lambda s: (-s.score, s.reply.id))
+
+
+def _parts(
+    index: BankIndex, top: list[int], found: dict[int, Found], recent: str, intent: str | None
+) -> list[dict[str, float]]:
+    """Each top reply's re-ranking signals (see HistoryConfig), the pairwise ones at once."""
+    if not top:
+        return []
+    fused = np.array([found[r].fused for r in top])
+    fit = fused / fused[0]
+    agreement = consensus_scores(fit, text_overlap_matrix([index.reply_key(r) for r in top]))
+    context = context_fits(index, [found[r].units for r in top], recent)
+    columns = zip(top, fit.tolist(), agreement.tolist(), context.tolist(), strict=True)
+    return [
+        {
+            "fit": fit_r,
+            "consensus": agreement_r,
+            "count": math.log1p(index.replies[r].count) / (index.log_max_count or 1.0),
+            "context": context_r,
+            "intent": 1.0 if intent and intent in index.replies[r].intents else 0.0,
             "similarity": found[r].cosine,  # shown, not weighted: e5's narrow band
         }
-        score = sum(weight * parts[name] for name, weight in weights.items())
-        if parts["similarity"] >= floor:
-            scored.append(Scored(reply, score, units[0], parts, grams[r]))
-    return sorted(scored, key=lambda s: (-s.score, s.reply.id))
+        for r, fit_r, agreement_r, context_r in columns
+    ]
 
 
 def consensus_pick(scored: Sequence[Scored], k: int, pool: int) -> list[Scored]:
@@ -209,18 +247,19 @@ def consensus_pick(scored: Sequence[Scored], k: int, pool: int) -> list[Scored]:
     of the pool as possible (each reply weighted by log(1 + count)); diverse by construction,
     since a reply like one already picked adds little."""
     candidates = list(scored[:pool])
-    grams = [s.grams for s in candidates]
-    weights = [math.log1p(s.reply.count) for s in candidates]
-    similar = [[overlap(a, b) for b in grams] for a in grams]
-    covered = [0.0] * len(candidates)
+    if not candidates:
+        return []
+    similar = overlap_matrix([s.grams for s in candidates])
+    # math.log1p, not numpy's: numpy's SIMD logarithms may differ from libm in the last bit
+    weights = np.array([math.log1p(s.reply.count) for s in candidates])
+    covered = np.zeros(len(candidates))
     chosen: list[int] = []
     for _ in range(min(k, len(candidates))):
-        gains = [
-            -1.0 if i in chosen
-            else sum(w * max(c, s) for w, c, s in zip(weights, covered, similar[i], strict=True))
-            for i in range(len(candidates))
-        ]  # fmt: skip
-        best = max(range(len(candidates)), key=lambda i: (gains[i], -i))
+        # cumsum: each row summed left to right, as a Python sum; argmax: the first best, as
+        # the lowest index wins a tie
+        gains = np.cumsum(weights * np.maximum(covered, similar), axis=1)[:, -1]
+        gains[chosen] = -1.0
+        best = int(np.argmax(gains))
         chosen.append(best)
-        covered = [max(c, s) for c, s in zip(covered, similar[best], strict=True)]
+        covered = np.maximum(covered, similar[best])
     return [candidates[i] for i in chosen]

@@ -16,6 +16,12 @@ Two signals, combined:
 where excess is how far snownlp's negative probability lies above neutral (0.5), rescaled to
 0..1. snownlp alone therefore reaches at most SNOWNLP_SHARE (0.4): below ANGER_NEGATIVITY, so
 anger always needs a lexicon hit, and a polite question stays under it.
+
+snownlp costs milliseconds a new message (its HMM word segmenter), and routing and upsell act
+only on `anger` and the threats. The negativity lies between its values at excess 0 and 1,
+so when both ends fall on the same side of ANGER_NEGATIVITY (every message but one whose only
+lexicon hit is an intensifier) anger is decided without snownlp, and `negativity` is computed
+when first read: the same values as always, paid for only by a caller that reads them.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any
 
 THREAT_WORDS = (
@@ -53,16 +61,32 @@ SNOWNLP_SHARE = 0.4  # the most snownlp can add on its own: see the module docst
 ANGER_NEGATIVITY = 0.5
 
 
+def _no_excess() -> float:
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Sentiment:
-    negativity: float  # 0 (calm or pleased) .. 1 (furious)
+    lexicon: float  # the lexicon's evidence alone, 0..1: a floor under the negativity
     anger: bool
     threats: tuple[str, ...] = ()  # the threat words found, in lexicon order
+    # snownlp's excess (see the module docstring), called at most once, when negativity is read
+    excess: Callable[[], float] = field(default=_no_excess, repr=False, compare=False)
 
     @property
     def negative(self) -> bool:
         """What routing and upsell act on: angry, or threatening."""
         return self.anger or bool(self.threats)
+
+    @cached_property
+    def negativity(self) -> float:
+        """0 (calm or pleased) .. 1 (furious); runs snownlp on first read if anger did not."""
+        return round(combine(self.lexicon, self.excess()), 4)
+
+
+def combine(lexicon: float, excess: float) -> float:
+    """The negativity formula of the module docstring (unrounded)."""
+    return 1.0 - (1.0 - lexicon) * (1.0 - SNOWNLP_SHARE * excess)
 
 
 class SentimentAnalyzer:
@@ -96,12 +120,12 @@ class SentimentAnalyzer:
             * (1 - ANGER_WEIGHT) ** len(anger_words)
             * (1 - INTENSIFIER_WEIGHT * intensified)
         )
-        negativity = 1.0 - (1.0 - lexicon) * (1.0 - SNOWNLP_SHARE * self._excess(text))
-        return Sentiment(
-            negativity=round(negativity, 4),
-            anger=negativity >= ANGER_NEGATIVITY,
-            threats=threats,
-        )
+        excess = partial(self._excess, text)
+        # combine() is monotone in the excess in floating point too (each rounding is), so the
+        # two ends agreeing settles anger for every excess in between
+        calm, furious = (combine(lexicon, e) >= ANGER_NEGATIVITY for e in (0.0, 1.0))
+        anger = calm if calm == furious else combine(lexicon, excess()) >= ANGER_NEGATIVITY
+        return Sentiment(lexicon, anger, threats, excess)
 
     def _excess(self, text: str) -> float:
         """snownlp's negative probability above neutral, rescaled to 0..1 (0 if disabled)."""

@@ -75,3 +75,53 @@ def test_snownlp_alone_never_makes_anger() -> None:
     lexicon_only = SentimentAnalyzer(use_snownlp=False)
     assert lexicon_only.analyze("退款怎么还没到账").negativity == 0.0
     assert lexicon_only.analyze("垃圾").anger
+
+
+class FakeSnowNLP:
+    """Stands in for snownlp: a fixed negative probability, and a count of the calls."""
+
+    negative = 0.5
+    calls = 0
+
+    def __init__(self, text: str) -> None:
+        FakeSnowNLP.calls += 1
+        self.sentiments = 1.0 - FakeSnowNLP.negative
+
+
+def fake_analyzer(negative: float) -> SentimentAnalyzer:
+    FakeSnowNLP.negative, FakeSnowNLP.calls = negative, 0
+    model = SentimentAnalyzer()
+    model._snownlp = FakeSnowNLP  # as warm_up() leaves it
+    return model
+
+
+def eager(text: str, negative: float) -> tuple[float, bool]:
+    """What analyze() computed before it skipped snownlp: both from the whole formula."""
+    lexicon = fake_analyzer(negative).analyze(text).lexicon
+    excess = 0.0 if not text.strip() else min(1.0, max(0.0, (negative - 0.5) / 0.5))
+    negativity = 1.0 - (1.0 - lexicon) * (1.0 - SNOWNLP_SHARE * excess)
+    return round(negativity, 4), negativity >= ANGER_NEGATIVITY
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "在吗", "发货了吗！！", "怎么还没到？？？", "发货了吗?!", "😡", "垃圾", "垃圾！！", "我要投诉",
+     "再不发货就退款", "放心 不会给差评的！！"],
+)  # fmt: skip
+@pytest.mark.parametrize("negative", [0.0, 0.5, 0.9, 0.96875, 0.97, 1.0])
+def test_anger_and_negativity_are_the_whole_formulas(text: str, negative: float) -> None:
+    """0.96875 puts an intensifier-only message exactly on the anger line."""
+    mood = fake_analyzer(negative).analyze(text)
+    assert (mood.negativity, mood.anger) == eager(text, negative)
+
+
+def test_snownlp_runs_only_when_it_can_change_anger() -> None:
+    model = fake_analyzer(0.99)
+    assert not model.analyze("请问这个杯子能装开水吗").anger  # the lexicon alone: calm
+    assert model.analyze("我要投诉你们").anger  # the lexicon alone: angry
+    assert FakeSnowNLP.calls == 0
+    assert model.analyze("到底什么时候发货？？？").anger  # "？？？" alone: snownlp decides
+    assert FakeSnowNLP.calls == 1
+    mood = model.analyze("请问这个杯子能装开水吗")
+    assert mood.negativity == mood.negativity == round(1 - (1 - SNOWNLP_SHARE * 0.98), 4)
+    assert FakeSnowNLP.calls == 2  # read once, then kept; the earlier text was cached
