@@ -16,7 +16,10 @@ Requests: the 210 demo-shop questions of bench/data/kb_questions.jsonl. A --repe
 requests asks one of 20 "hot" questions with no context (what customers ask again and again:
 the cache serves those); every other request is a question in a conversation context not seen
 before (a greeting and the agent's reply before it), so it cannot be served from the cache.
-The load generator shares the machine: its CPU is reported next to the figures.
+The load generator shares the machine: its CPU is reported next to the figures. So is the
+CPU the service spends per request (the uvicorn process, all its threads, and separately its
+embedded redis-server), next to the pipeline's in-process CPU per request: that difference is
+the HTTP layer's cost, and it moves far less with the neighbours' load than req/s and p95 do.
 
     python bench/service_speed.py [--seconds 20] [--concurrency 8] [--repeat 0.4]
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -98,6 +102,7 @@ def in_process(bodies: list[dict[str, Any]], seconds: float) -> dict[str, float]
     for conversation in conversations[:30]:
         suggester.suggest(conversation, use_llm=False)
     latencies: list[float] = []
+    cpu_before = time.process_time()
     started = time.perf_counter()
     for conversation in itertools.cycle(conversations):
         t = time.perf_counter()
@@ -106,8 +111,10 @@ def in_process(bodies: list[dict[str, Any]], seconds: float) -> dict[str, float]
         if t - started > seconds:
             break
     elapsed = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu_before) / len(latencies) * 1000
     return {"req_s": len(latencies) / elapsed, "p50_ms": percentile(latencies, 0.5) * 1000,
-            "p95_ms": percentile(latencies, 0.95) * 1000, "n": len(latencies)}  # fmt: skip
+            "p95_ms": percentile(latencies, 0.95) * 1000, "n": len(latencies),
+            "cpu_ms_per_request": cpu_ms}  # fmt: skip
 
 
 def sync_costs(knowledge: KnowledgeBase) -> None:
@@ -140,18 +147,41 @@ class Server:
     process: subprocess.Popen[str]
     url: str
     key: str
+    data_dir: str
     rss_ready: int
     rss_samples: list[int] = field(default_factory=list)
 
     def rss(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(service, redis): CPU seconds so far of the uvicorn process (all its threads) and of
+        its embedded redis-server (a daemon, not a child: found by its working directory)."""
+        own = psutil.Process(self.process.pid).cpu_times()
+        redis_cpu = 0.0
+        if server_process := self.redis_server():
+            with contextlib.suppress(psutil.Error):
+                times = server_process.cpu_times()
+                redis_cpu = times.user + times.system
+        return own.user + own.system, redis_cpu
+
+    def redis_server(self) -> psutil.Process | None:
+        for candidate in psutil.process_iter(["name", "cwd"]):
+            cwd = candidate.info.get("cwd") or ""
+            if candidate.info.get("name") == "redis-server" and cwd.startswith(self.data_dir):
+                return candidate
+        return None
+
     def stop(self) -> None:
+        redis_server = self.redis_server()  # it outlives the service: stop it too
         self.process.terminate()
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if redis_server is not None:
+            with contextlib.suppress(psutil.Error):
+                redis_server.terminate()
 
 
 def _free_port() -> int:
@@ -162,7 +192,8 @@ def _free_port() -> int:
 
 def start_server(cache: bool) -> Server:
     port = _free_port()
-    env = {**os.environ, "COPILOT_DATA_DIR": tempfile.mkdtemp(prefix="bench-service-"),
+    data_dir = tempfile.mkdtemp(prefix="bench-service-")
+    env = {**os.environ, "COPILOT_DATA_DIR": data_dir,
            "COPILOT_CACHE_ENABLED": str(cache).lower(), "COPILOT_RATE_LIMIT_PER_MINUTE": "0",
            "COPILOT_CREATE_ADMIN_KEY": "true", "COPILOT_PORT": str(port),
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
@@ -198,7 +229,7 @@ def start_server(cache: bool) -> Server:
     if not key:
         process.kill()
         raise SystemExit("no admin key printed by the service")
-    server = Server(process, url, key, 0)
+    server = Server(process, url, key, data_dir, 0)
     server.rss_ready = server.rss()
     return server
 
@@ -217,6 +248,7 @@ async def load(server: Server, bodies: list[dict[str, Any]], seconds: float,
             await client.post("/v1/suggest", json=body)
         me = psutil.Process()
         cpu_before = me.cpu_times()
+        service_before = server.cpu_seconds()
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -243,6 +275,8 @@ async def load(server: Server, bodies: list[dict[str, Any]], seconds: float,
         await asyncio.gather(sample_rss(), *(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu_after = me.cpu_times()
+        service_after = server.cpu_seconds()
+    served = max(len(latencies), 1)
     generator_cpu = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
     return {
         "req_s": len(latencies) / elapsed, "n": len(latencies), "errors": errors,
@@ -250,6 +284,10 @@ async def load(server: Server, bodies: list[dict[str, Any]], seconds: float,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "generator_cpu_share": generator_cpu / elapsed,
         "cache_hit_rate": cached / len(latencies) if latencies else None,
+        # CPU per request is what neighbours on a shared machine disturb least (req/s and
+        # latency move with their load; the work done per request hardly does).
+        "service_cpu_ms_per_request": (service_after[0] - service_before[0]) / served * 1000,
+        "redis_cpu_ms_per_request": (service_after[1] - service_before[1]) / served * 1000,
     }  # fmt: skip
 
 
@@ -266,7 +304,8 @@ def main() -> None:
 
     inproc = in_process(bodies, args.seconds)
     print(f"in-process pipeline: {inproc['req_s']:.1f} req/s, p50 {inproc['p50_ms']:.1f} ms, "
-          f"p95 {inproc['p95_ms']:.1f} ms (n={inproc['n']}, one thread)")  # fmt: skip
+          f"p95 {inproc['p95_ms']:.1f} ms (n={inproc['n']}, one thread), "
+          f"CPU {inproc['cpu_ms_per_request']:.2f} ms per request")  # fmt: skip
     results: dict[str, Any] = {"in_process": inproc}
     for cache in (False, True):
         server = start_server(cache)
@@ -288,6 +327,9 @@ def main() -> None:
             f"n={figures['n']}, concurrency {args.concurrency}"
             + (f", cache hit rate {hit:.2f}" if cache and hit is not None else "")
         )
+        print(f"  CPU per request: service {figures['service_cpu_ms_per_request']:.2f} ms "
+              f"(in-process pipeline {inproc['cpu_ms_per_request']:.2f} ms), its redis-server "
+              f"{figures['redis_cpu_ms_per_request']:.2f} ms")  # fmt: skip
         print(f"  RSS {figures['rss_ready_gb']:.2f} GB ready, {figures['rss_max_gb']:.2f} GB max "
               f"under load; load generator used {figures['generator_cpu_share']:.0%} of a core")  # fmt: skip
     off = results["cache_off"]

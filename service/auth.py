@@ -7,7 +7,6 @@ shops. Missing, unknown or revoked keys get 401; a wrong role or another shop's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, get_args
 
@@ -17,7 +16,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from service.errors import ServiceError
 
 if TYPE_CHECKING:
+    import redis
+
     from service.keys import KeyStore
+    from service.limits import RateLimiter
 
 Role: TypeAlias = Literal["agent", "trainer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -42,31 +44,52 @@ def ensure_shop(principal: Principal, shop_id: str) -> None:
         raise ServiceError(403, "forbidden", f"this key may not access shop {shop_id!r}", "shop_id")
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
-    """A dependency: the caller's Principal, if its role is one of `roles` (admin always is)."""
-    allowed = {*roles, "admin"}
+class Require:
+    """A dependency: the caller's Principal, if its role is one of `roles` (admin always is).
+    `check` is the same test for a route that resolves its arguments itself (routes/suggest.py)."""
 
-    def dependency(
+    def __init__(self, *roles: Role) -> None:
+        self.allowed = {*roles, "admin"}
+
+    def __call__(
+        self,
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        if credentials is None or not credentials.credentials:
+        return self.check(request, credentials.credentials if credentials else "")
+
+    async def token(self, request: Request) -> str:
+        """The bearer token as the dependency reads it ("" when there is none)."""
+        credentials = await _bearer(request)
+        return credentials.credentials if credentials else ""
+
+    def check(self, request: Request, token: str) -> Principal:
+        """Blocking (one Redis round trip): 401, 403 or 429, else the Principal."""
+        if not token:
             raise ServiceError(
                 401, "unauthorized", "send `Authorization: Bearer KEY` (copilot keys create)"
             )
         keys: KeyStore = request.app.state.keys
-        principal = keys.lookup(credentials.credentials)
+        limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+
+        def count(pipe: redis.client.Pipeline, principal: Principal) -> None:
+            if limiter is not None and principal.role in self.allowed:
+                limiter.queue(pipe, principal.key_id)
+
+        verified = keys.verify(token, count)
+        principal = verified.principal
         if principal is None:
             raise ServiceError(401, "unauthorized", "unknown or revoked API key")
-        if principal.role not in allowed:
-            wanted = " or ".join(sorted(allowed))
+        if principal.role not in self.allowed:
+            wanted = " or ".join(sorted(self.allowed))
             raise ServiceError(
                 403, "forbidden", f"a {principal.role} key cannot do this (needs {wanted})"
             )
-        limiter = getattr(request.app.state, "rate_limiter", None)
         if limiter is not None:
-            limiter.check(principal.key_id)
+            limiter.enforce(verified.replies)
         request.state.principal = principal
         return principal
 
-    return dependency
+
+def require(*roles: Role) -> Require:
+    return Require(*roles)

@@ -7,8 +7,10 @@
     copilot:cancel              pub/sub channel: "{id} {generation}" on every bump
 
 A stream of suggestions belongs to one generation; when the counter moves, the stream is
-superseded, whichever replica moved it. Writes go in one MULTI, so a conversation is never
-half-written.
+superseded, whichever replica moved it. A write is one Lua script: the owner check, the turns,
+the generation bump and its announcement happen atomically, so a conversation is never
+half-written and no other shop can claim it between the check and the write; and in one round
+trip where they were three (every suggest writes: half the CPU, 265 against 560 us).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -25,6 +28,40 @@ from copilot.types import Turn
 
 PREFIX = "copilot"
 CANCEL_CHANNEL = f"{PREFIX}:cancel"
+
+# KEYS: meta, turns, generation, the shop's index. ARGV: shop, now, masked last text, ttl,
+# max turns, replace (0/1), bump (0/1), owner check (0/1), id, cancel channel, turns (JSON)...
+# -> {0, owner} when another shop owns it (nothing written), else {1, turns stored, generation
+# or 0 when not bumped}.
+_WRITE = """
+if ARGV[8] == '1' then
+  local owner = redis.call('HGET', KEYS[1], 'shop_id')
+  if owner and owner ~= ARGV[1] then return {0, owner} end
+end
+if ARGV[6] == '1' then redis.call('DEL', KEYS[2]) end
+for i = 11, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+local count = redis.call('LLEN', KEYS[2])
+redis.call('HSET', KEYS[1], 'shop_id', ARGV[1], 'updated', ARGV[2], 'last_text', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[9])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local generation = 0
+if ARGV[7] == '1' then
+  generation = redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+  redis.call('PUBLISH', ARGV[10], ARGV[9] .. ' ' .. generation)
+end
+return {1, count, generation}
+"""
+
+
+class OwnedElsewhere(Exception):
+    """The conversation belongs to another shop: nothing was written."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner
 
 
 @dataclass(frozen=True)
@@ -51,6 +88,7 @@ class ConversationStore:
         self.ttl = ttl_seconds
         self.max_turns = max_turns
         self.prefix = prefix
+        self._write = client.register_script(_WRITE)
 
     def _key(self, conversation_id: str, part: str = "") -> str:
         return f"{self.prefix}:conv:{conversation_id}{':' + part if part else ''}"
@@ -67,35 +105,29 @@ class ConversationStore:
         *,
         replace: bool = False,
         bump: bool | None = None,
+        check_owner: bool = False,
     ) -> tuple[int, int | None]:
         """Append (or replace with) turns, masked. -> (turns stored, new generation or None).
-        By default a customer turn bumps the generation: the customer said something new."""
-        now = time.time()
-        meta, listed = self._key(conversation_id), self._key(conversation_id, "turns")
+        By default a customer turn bumps the generation: the customer said something new.
+        `check_owner`: raise OwnedElsewhere, writing nothing, if another shop owns it."""
         if bump is None:
             bump = any(t.role == "customer" for t in turns)
-        pipe = self.client.pipeline(transaction=True)
-        if replace:
-            pipe.delete(listed)
-        if turns:
-            pipe.rpush(listed, *(_turn_json(t) for t in turns))
-        pipe.ltrim(listed, -self.max_turns, -1)
-        count_at = len(pipe)
-        pipe.llen(listed)
-        last = mask_pii(turns[-1].text) if turns else ""
-        pipe.hset(meta, mapping={"shop_id": shop_id, "updated": str(now), "last_text": last})
-        pipe.zadd(f"{self.prefix}:{shop_id}:conversations", {conversation_id: now})
-        for key in (meta, listed):
-            pipe.expire(key, self.ttl)
-        bump_at = len(pipe)
-        if bump:
-            self._queue_bump(pipe, conversation_id)
-        results = pipe.execute()
-        count = int(results[count_at])
-        generation = int(results[bump_at]) if bump else None
-        if generation is not None:
-            self.client.publish(CANCEL_CHANNEL, f"{conversation_id} {generation}")
-        return count, generation
+        now = str(time.time())
+        masked = [mask_pii(t.text) for t in turns]
+        keys = [
+            self._key(conversation_id),
+            self._key(conversation_id, "turns"),
+            self._key(conversation_id, "gen"),
+            f"{self.prefix}:{shop_id}:conversations",
+        ]
+        turns_json = [_turn_json(t, text) for t, text in zip(turns, masked, strict=True)]
+        args: list[str | int] = [shop_id, now, masked[-1] if masked else "", self.ttl,
+                                 self.max_turns, int(replace), int(bump), int(check_owner),
+                                 conversation_id, CANCEL_CHANNEL, *turns_json]  # fmt: skip
+        result: list[Any] = self._write(keys=keys, args=args)
+        if not result[0]:
+            raise OwnedElsewhere(_text(result[1]))
+        return int(result[1]), int(result[2]) if bump else None
 
     def get(self, conversation_id: str) -> StoredConversation | None:
         pipe = self.client.pipeline(transaction=True)
@@ -147,8 +179,8 @@ class ConversationStore:
         pipe.expire(key, self.ttl)
 
 
-def _turn_json(turn: Turn) -> str:
-    data = {"role": turn.role, "text": mask_pii(turn.text), "ts": turn.ts or time.time()}
+def _turn_json(turn: Turn, masked_text: str) -> str:
+    data = {"role": turn.role, "text": masked_text, "ts": turn.ts or time.time()}
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,19 +20,18 @@ class RateLimiter:
         self.per_minute = per_minute
         self.prefix = prefix
 
-    def check(self, key_id: str) -> None:
+    def queue(self, pipe: redis.client.Pipeline, key_id: str) -> None:
+        """Count one request for the key, in the round trip that checks the key (auth.py)."""
         if self.per_minute <= 0:
             return
-        window = int(time.time() // 60)
-        key = f"{self.prefix}:rate:{key_id}:{window}"
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count, _ = pipe.execute()
-        except (redis.RedisError, OSError):
-            return
-        if int(count) > self.per_minute:
+        key = f"{self.prefix}:rate:{key_id}:{int(time.time() // 60)}"
+        pipe.incr(key)
+        pipe.expire(key, 120)
+
+    def enforce(self, replies: list[Any]) -> None:
+        """429 when the count (the first of the queued replies) is over the limit; no replies
+        (Redis down, or no limit): not enforced."""
+        if self.per_minute > 0 and replies and int(replies[0]) > self.per_minute:
             raise ServiceError(
                 429, "rate_limited", f"more than {self.per_minute} requests a minute for this key"
             )

@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
-from copilot.records import SuggestionLog
 from service import errors, metrics
 from service.cache import SuggestionCache
 from service.conversations import ConversationStore
@@ -23,6 +22,7 @@ from service.degraded import offline_suggester, warm_indexes
 from service.kb_sync import KBSync
 from service.keys import KeyStore
 from service.limits import BodySizeLimit, RateLimiter
+from service.records import SuggestionRecords
 from service.routes import conversations, feedback, health, history, kb, shops, suggest, ui
 from service.settings import Settings, get_settings
 from service.streaming import CancelListener
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
         finally:
             app.state.cancel_listener.stop()
             app.state.kb_sync.stop()
+            app.state.suggest_threads.shutdown(wait=False)
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",
@@ -53,14 +54,18 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.suggest_threads = suggest.thread_pool()
     errors.install(app)
+    # Routes are matched in order, each included router costing a scan of its routes: the
+    # busiest route goes first.
+    app.include_router(suggest.router)
     app.include_router(health.router)
     app.include_router(kb.router)
     app.include_router(ui.router)
     app.include_router(feedback.router)
     app.include_router(history.router)
     metrics.install(app)
-    for module in (suggest, conversations, shops):
+    for module in (conversations, shops):
         app.include_router(module.router)
     app.add_middleware(
         BodySizeLimit,
@@ -78,7 +83,7 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.suggester = suggester
     app.state.redis = client
     app.state.keys = KeyStore(client)
-    app.state.records = SuggestionLog(client, ttl_days=settings.suggestion_ttl_days)
+    app.state.records = SuggestionRecords(client, ttl_days=settings.suggestion_ttl_days)
     app.state.feedback = FeedbackLog(client)
     app.state.kb_sync = KBSync(knowledge)
     app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +20,11 @@ from fastapi import FastAPI
 from copilot.io import order_from_dict, turns_from_list
 from copilot.pipeline import Suggester
 from copilot.records import SuggestionLog, candidate_id, record_from_suggestion, source_kind
-from copilot.types import Conversation, Suggestion
+from copilot.types import Conversation, Suggestion, Turn
 from kb.errors import StoreUnavailable
 from service.auth import Principal
 from service.cache import SuggestionCache
-from service.conversations import ConversationStore
+from service.conversations import ConversationStore, OwnedElsewhere
 from service.errors import ServiceError
 from service.metrics import observe_cache, observe_suggestion
 from service.schemas import SuggestRequest
@@ -63,11 +64,11 @@ def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
         return job
     store: ConversationStore = app.state.conversations
     try:
-        check_owner(store, cid, body.shop_id, principal)
         if conversation.turns:
-            _, job.generation = store.write(cid, body.shop_id, conversation.turns, replace=True,
-                                            bump=True)  # fmt: skip
+            job.generation = write_owned(store, cid, body.shop_id, conversation.turns, principal,
+                                         replace=True, bump=True)[1]  # fmt: skip
             return job
+        check_owner(store, cid, body.shop_id, principal)
         stored = store.get(cid)
         if stored is None:
             raise ServiceError(404, "conversation_not_found",
@@ -84,17 +85,29 @@ def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
     return job
 
 
+def write_owned(store: ConversationStore, cid: str, shop_id: str, turns: Sequence[Turn],
+                principal: Principal, **options: bool) -> tuple[int, int | None]:  # fmt: skip
+    """store.write, refused (nothing written) when another shop owns the conversation."""
+    try:
+        return store.write(cid, shop_id, turns, check_owner=True, **options)
+    except OwnedElsewhere as exc:
+        raise _owner_error(cid, shop_id, exc.owner, principal) from None
+
+
 def check_owner(store: ConversationStore, cid: str, shop_id: str, principal: Principal) -> None:
-    """A conversation belongs to one shop: another shop's key gets 403, a mix-up 409."""
     owner = store.owner(cid)
-    if owner is None or owner == shop_id:
-        return
+    if owner is not None and owner != shop_id:
+        raise _owner_error(cid, shop_id, owner, principal)
+
+
+def _owner_error(cid: str, shop_id: str, owner: str, principal: Principal) -> ServiceError:
+    """A conversation belongs to one shop: another shop's key gets 403, a mix-up 409."""
     if not principal.allows(owner):
-        raise ServiceError(403, "forbidden", f"conversation {cid!r} belongs to another shop",
-                           "conversation_id")  # fmt: skip
-    raise ServiceError(409, "conversation_shop_mismatch",
-                       f"conversation {cid!r} belongs to shop {owner!r}, not {shop_id!r}",
-                       "shop_id")  # fmt: skip
+        return ServiceError(403, "forbidden", f"conversation {cid!r} belongs to another shop",
+                            "conversation_id")  # fmt: skip
+    return ServiceError(409, "conversation_shop_mismatch",
+                        f"conversation {cid!r} belongs to shop {owner!r}, not {shop_id!r}",
+                        "shop_id")  # fmt: skip
 
 
 def _conversation(body: SuggestRequest, settings: Settings) -> Conversation:
@@ -252,7 +265,9 @@ def _titles(app: FastAPI, job: Job, suggestion: Suggestion) -> dict[str, str]:
         return {}
     kb = offline(app).kb if job.redis_down else app.state.kb
     try:
-        entries = kb.indexes.get(suggestion.shop_id).entries
+        # The index the pipeline has just searched: get() would ask Redis for the version again.
+        index = kb.indexes.held().get(suggestion.shop_id) or kb.indexes.get(suggestion.shop_id)
+        entries = index.entries
     except Exception:  # titles are a nicety; a missing index must not fail the answer
         return {}
     return {i: _title(entries[i]) for i in ids if i in entries}

@@ -21,7 +21,7 @@ from service.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
-from service.suggesting import check_owner, check_turns
+from service.suggesting import check_turns, write_owned
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -44,11 +44,9 @@ async def add_turns(
     turns = turns_from_list(raw)
     store: ConversationStore = request.app.state.conversations
 
-    def write() -> int:
-        check_owner(store, conversation_id, body.shop_id, principal)
-        return store.write(conversation_id, body.shop_id, turns)[0]
-
-    count = await run_in_threadpool(write)
+    count, _ = await run_in_threadpool(
+        write_owned, store, conversation_id, body.shop_id, turns, principal
+    )
     return TurnsResponse(conversation_id=conversation_id, shop_id=body.shop_id, turns=count)
 
 

@@ -1,13 +1,32 @@
-"""POST /v1/suggest: JSON, or Server-Sent Events with `Accept: text/event-stream`."""
+"""POST /v1/suggest: JSON, or Server-Sent Events with `Accept: text/event-stream`.
+
+The busiest route is served in one hop to a worker thread. FastAPI's own handler would run
+the auth dependency in a worker thread, validate the body back on the event loop, then hop
+again for the blocking work: every hop and FastAPI's generic dependency solving cost CPU on
+each request, and under load each hop also waits for the GIL. So `_SuggestRoute` keeps
+`suggest`'s signature for what FastAPI reads from it at startup (the OpenAPI operation: body
+schema, security, responses) and resolves the same arguments itself, in FastAPI's order and
+with its error shapes: the body read and parsed as JSON (400), the key checked (401, 403,
+429), the body validated (422); then `suggest` runs, all of it in the one worker thread.
+tests/service/test_suggest.py holds the order.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import email.message
+import json
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from service.auth import Principal, ensure_shop, require
 from service.errors import ServiceError
@@ -15,8 +34,8 @@ from service.schemas import ErrorResponse, SuggestRequest, SuggestResponse
 from service.streaming import stream_response
 from service.suggesting import answer, prepare
 
-router = APIRouter(prefix="/v1", tags=["suggest"])
-
+AGENT = require("agent")
+_NO_BODY = object()  # no body at all: FastAPI says "Field required"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }
@@ -33,11 +52,86 @@ _SSE_DOC = {
 }
 
 
+async def _handle(request: Request) -> Response:
+    data = _parse(await request.body(), request.headers.get("content-type"))
+    token = await AGENT.token(request)
+    timeout = request.app.state.settings.suggest_timeout
+    threads: ThreadPoolExecutor = request.app.state.suggest_threads
+    try:
+        async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
+            return await asyncio.get_running_loop().run_in_executor(
+                threads, _serve, request, token, data
+            )
+    except TimeoutError:
+        raise ServiceError(503, "timeout", f"no suggestion within {timeout:g} s") from None
+
+
+def thread_pool() -> ThreadPoolExecutor:
+    """The threads /v1/suggest runs in (one pool per app, shut down with it). A hop to an
+    executor cost about half the CPU of anyio's run_in_threadpool (its capacity limiter and
+    cancel scopes), and a request that times out gets its 503 at once rather than when its
+    thread is done. As many threads as anyio's default limiter, so slow LLM drafts hold up
+    quick requests no more than they did."""
+    return ThreadPoolExecutor(max_workers=40, thread_name_prefix="suggest")
+
+
+def _serve(request: Request, token: str, data: Any) -> Response:
+    principal = AGENT.check(request, token)
+    if data is _NO_BODY:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    try:  # from_attributes: FastAPI's wording for a body that is not an object
+        body = SuggestRequest.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    return suggest(request, body, principal)
+
+
+def _parse(raw: bytes, content_type: str | None) -> Any:
+    """The body as FastAPI reads it: JSON only when declared so (strict content type)."""
+    if not raw:
+        return _NO_BODY
+    if not _declares_json(content_type):
+        return raw  # fails validation, as FastAPI's handler would have it
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
+                 "input": {}, "ctx": {"error": exc.msg}}  # fmt: skip
+        raise RequestValidationError([error]) from exc
+    except Exception as exc:  # undecodable bytes, nesting too deep
+        raise HTTPException(400, "There was an error parsing the body") from exc
+
+
+@lru_cache(maxsize=64)
+def _declares_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+class _SuggestRoute(APIRoute):
+    """FastAPI builds the docs from `suggest`; `_handle` serves the requests."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return _handle
+
+
+router = APIRouter(prefix="/v1", tags=["suggest"], route_class=_SuggestRoute)
+
+
 @router.post("/suggest", response_model=SuggestResponse, responses={**_ERRORS, 200: _SSE_DOC})
-async def suggest(
+def suggest(
     request: Request,
     body: SuggestRequest,
-    principal: Annotated[Principal, Depends(require("agent"))],
+    principal: Annotated[Principal, Depends(AGENT)],
 ) -> Response:
     """What the agent could say next: intent, route, up to 3 candidates with sources, upsell.
 
@@ -45,12 +139,10 @@ async def suggest(
     stored turns are used. `use_llm: false` skips the LLM draft (tens of milliseconds).
     """
     ensure_shop(principal, body.shop_id)
-    job = await run_in_threadpool(prepare, request.app, body, principal)
+    job = prepare(request.app, body, principal)
     if "text/event-stream" in request.headers.get("accept", ""):
         return stream_response(request, job)
-    timeout = request.app.state.settings.suggest_timeout
-    try:
-        result = await asyncio.wait_for(run_in_threadpool(answer, request.app, job), timeout)
-    except TimeoutError:
-        raise ServiceError(503, "timeout", f"no suggestion within {timeout:g} s") from None
-    return JSONResponse(result)
+    result = answer(request.app, job)
+    # As JSONResponse renders, but here in the worker thread rather than on the event loop.
+    content = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(content.encode(), media_type="application/json")

@@ -41,6 +41,18 @@ def test_keys_are_stored_hashed_and_resolve_to_their_scope(redis_client: redis.R
         keys.create("boss", ["demo-pdd"], "")  # type: ignore[arg-type]
 
 
+def test_a_key_revoked_elsewhere_is_refused_at_once(redis_client: redis.Redis) -> None:
+    """A replica remembers a key's scope after its first use, never whether it is revoked."""
+    replica, cli = KeyStore(redis_client), KeyStore(redis_client)
+    key_id, plaintext = cli.create("agent", ["demo-pdd"], "revoked from the command line")
+    assert replica.lookup(plaintext) is not None
+    assert replica.lookup(plaintext) is not None  # now from what it remembers
+    cli.revoke(key_id)
+    assert replica.lookup(plaintext) is None
+    redis_client.delete(f"copilot:key:{key_id}")  # a record gone altogether: refused as well
+    assert replica.lookup(plaintext) is None
+
+
 def test_missing_unknown_and_revoked_keys_get_401(
     api: TestClient, make_key: Callable[..., str], auth: Callable[..., dict[str, str]]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -193,6 +194,28 @@ def test_bad_requests_name_the_field(api: TestClient, auth: Auth) -> None:
     wrong_method = api.delete("/v1/suggest", headers=headers)
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_errors_come_in_the_order_fastapi_gives_them(api: TestClient, auth: Auth) -> None:
+    """/v1/suggest resolves its key and body itself (one worker hop): same statuses, same
+    precedence as FastAPI's handler: broken JSON, then the key, then the body's fields."""
+    good = json.dumps({"shop_id": "demo-pdd", "use_llm": False,
+                       "turns": [{"role": "customer", "text": "保温杯有几种颜色"}]}).encode()  # fmt: skip
+    as_json = {"Content-Type": "application/json"}
+    cases = [
+        (b'{"shop_id": ', as_json, 400, "invalid_json"),
+        (b'{"shop_id": 1}', {**as_json, **auth("cpk_unknown")}, 401, "unauthorized"),
+        (b'{"shop_id": 1}', {**as_json, **auth(role="trainer")}, 403, "forbidden"),
+        (b"", {**as_json, **auth()}, 422, "invalid_request"),
+        (good, auth(), 422, "invalid_request"),  # no Content-Type: not read as JSON
+        (good, {"Content-Type": "text/plain", **auth()}, 422, "invalid_request"),
+        (b"[1]", {**as_json, **auth()}, 422, "invalid_request"),
+        (good, {"Content-Type": "application/vnd.shop+json; charset=utf-8", **auth()}, 200, None),
+    ]
+    for content, headers, status, code in cases:
+        response = api.post("/v1/suggest", content=content, headers=headers)
+        assert response.status_code == status, (content, headers, response.text)
+        assert code is None or response.json()["error"]["code"] == code, response.text
 
 
 def test_repeated_questions_come_from_the_cache(api: TestClient, auth: Auth) -> None:
