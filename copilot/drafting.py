@@ -58,7 +58,7 @@ class DraftConfig:
     first_token_timeout: float = 2.0  # seconds until the first piece
     total_timeout: float = 8.0  # seconds for the whole draft
     max_material: int = 3  # grounded texts put in the prompt
-    max_context_turns: int = 4  # earlier turns shown before the customer's message
+    max_context_turns: int = 4  # earlier turns: 4 to 7 shown, in a window that moves by 4
     min_grounded_share: float = 0.4  # of the draft's bigrams that must come from the material
 
 
@@ -181,8 +181,10 @@ _MESSAGE_CHARS = 120
 # so a message cannot close its own quote or open a fake section.
 _NEUTRALISE = str.maketrans({"「": "“", "」": "”", "【": "[", "】": "]", "\n": " ", "\r": " "})
 
-# The fixed rules come first and the shop-specific part last, so every draft of every shop
-# shares the longest possible prompt prefix and llama.cpp reuses its evaluated KV cache for it.
+# Ordered from what changes least to what changes most, because llama.cpp reuses the KV cache
+# of a prompt's longest prefix evaluated before (copilot/llm_prefix_cache.py): the fixed rules
+# (shared by every draft of every shop), the shop, the conversation's earlier turns (shared by
+# its consecutive drafts), then this turn's material and the customer's message.
 _SYSTEM = (
     "你是网店客服助手，帮人工客服写下一句回复。"
     "只能用【资料】里的内容回答，把它改写得自然、贴合顾客的问题；"
@@ -201,7 +203,7 @@ def build_draft_messages(
     max_material: int = 3,
     max_context_turns: int = 4,
 ) -> list[ChatMessage]:
-    """A short chat prompt: rules (system), then material, recent turns and the quoted message.
+    """A short chat prompt: rules (system), then earlier turns, material and the quoted message.
 
     The reply limit asked of the model is capped at 120 characters: a 0.5B model rambles, and a
     chat reply longer than that is rarely what an agent sends anyway.
@@ -212,25 +214,31 @@ def build_draft_messages(
     material = [
         _clip(m.translate(_NEUTRALISE), _MATERIAL_CHARS) for m in grounded_material if m.strip()
     ][:max_material]
-    lines = ["【资料】"]
-    lines += [f"{i}. {text}" for i, text in enumerate(material, 1)] or ["（无）"]
     context = _context_lines(conversation, max_context_turns)
-    if context:
-        lines += ["【最近对话】", *context]
+    lines = ["【最近对话】", *context] if context else []
+    lines += ["【资料】"]
+    lines += [f"{i}. {text}" for i, text in enumerate(material, 1)] or ["（无）"]
     question = _quote(conversation.last_customer_text, _MESSAGE_CHARS)
     lines += ["【顾客消息】", question, "请根据资料写客服的回复。"]
     return [ChatMessage("system", system), ChatMessage("user", "\n".join(lines))]
 
 
 def _context_lines(conversation: Conversation, max_turns: int) -> list[str]:
-    """The turns before the customer's latest message, oldest first, each quoted and clipped."""
+    """The turns before the customer's latest message, oldest first, each quoted and clipped.
+
+    The window starts at a multiple of max_turns, so it shows max_turns to 2 * max_turns - 1
+    turns and moves only every max_turns turns: a draft that one more exchange follows keeps
+    the same first turns, and its successor reuses them as an evaluated prefix.
+    """
     turns = list(conversation.turns)
     while turns and turns[-1].role == "customer":
         turns.pop()  # these make up last_customer_text, quoted on their own
-    shown = turns[-max_turns:] if max_turns > 0 else []
+    if max_turns <= 0:
+        return []
+    start = max(0, len(turns) - max_turns) // max_turns * max_turns
     return [
         f"{'顾客' if t.role == 'customer' else '客服'}：{_quote(t.text, _TURN_CHARS)}"
-        for t in shown
+        for t in turns[start:]
         if t.text.strip()
     ]
 

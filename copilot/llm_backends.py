@@ -25,6 +25,13 @@ from typing import Any, Literal, TypeAlias
 from copilot.drafting import ChatMessage, Generator
 from copilot.errors import GenerationError
 from copilot.llm_openai import OpenAIHTTPGenerator, as_dicts
+from copilot.llm_prefix_cache import (
+    PrefixReuse,
+    PrefixStateCache,
+    chat_formatter,
+    chat_tokens,
+    common_prefix,
+)
 
 BackendName: TypeAlias = Literal["llama_cpp", "transformers", "openai"]
 LLAMA_CPP_PIP = 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36'
@@ -71,7 +78,12 @@ def _partial_stop_length(text: str, stops: Sequence[str]) -> int:
 
 
 class LlamaCppGenerator:
-    """The GGUF through llama-cpp-python, with the chat template stored in the GGUF."""
+    """The GGUF through llama-cpp-python, with the chat template stored in the GGUF.
+
+    One context serves every conversation; the KV states of recent drafts are kept
+    (copilot/llm_prefix_cache.py), so a conversation's next draft evaluates only its new turns,
+    material and message, even after drafts for other conversations in between.
+    """
 
     def __init__(
         self,
@@ -81,13 +93,18 @@ class LlamaCppGenerator:
         threads: int | None = None,
         n_batch: int = 512,
         seed: int = 0,
+        flash_attn: bool = True,
+        prefix_cache_bytes: int = 64 * 2**20,
     ) -> None:
         self.gguf_path = Path(gguf_path)
         self.n_ctx = n_ctx
         self.threads = threads or available_cores()
         self.n_batch = n_batch
         self.seed = seed
+        self.flash_attn = flash_attn
+        self.prefix_cache = PrefixStateCache(max_bytes=prefix_cache_bytes)
         self._llm: Any = None
+        self._formatter: Any = None
         self._load_lock = threading.Lock()
         # One llama context decodes one sequence at a time: concurrent drafts take turns.
         self._use_lock = threading.Lock()
@@ -102,6 +119,11 @@ class LlamaCppGenerator:
         self.warm_up()
         return self._llm
 
+    @property
+    def last_prefix_reuse(self) -> PrefixReuse:
+        """How many of the last draft's prompt tokens were already evaluated."""
+        return self.prefix_cache.last
+
     def warm_up(self) -> None:
         with self._load_lock:
             if self._llm is not None:
@@ -115,17 +137,29 @@ class LlamaCppGenerator:
                     f"llama-cpp-python is not installed: {LLAMA_CPP_PIP}"
                 ) from exc
             try:
-                self._llm = Llama(
+                llm = Llama(
                     model_path=str(self.gguf_path),
                     n_ctx=self.n_ctx,
                     n_threads=self.threads,
                     n_threads_batch=self.threads,
                     n_batch=self.n_batch,
+                    # one fused op instead of several: fewer thread barriers. Prompt evaluation
+                    # ~5% faster on 2 idle cores, ~1.6x when other processes share the cores
+                    flash_attn=self.flash_attn,
                     seed=self.seed,
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as exc:
                 raise GenerationError(f"cannot load {self.gguf_path}: {exc}") from exc
+            self._formatter = chat_formatter(llm)
+            self._llm = llm
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The tokens a draft for messages evaluates (the GGUF's chat template applied)."""
+        self.warm_up()
+        if self._formatter is None:
+            raise GenerationError(f"{self.name}: the GGUF has no chat template")
+        return chat_tokens(self._llm, self._formatter, as_dicts(messages))
 
     def stream(
         self,
@@ -138,6 +172,7 @@ class LlamaCppGenerator:
         self.warm_up()
         with self._use_lock:
             try:
+                self._reuse_prefix(messages)
                 chunks = self._llm.create_chat_completion(
                     messages=as_dicts(messages),
                     max_tokens=max_tokens,
@@ -151,6 +186,19 @@ class LlamaCppGenerator:
                         yield content
             except (ValueError, RuntimeError, KeyError, IndexError) as exc:
                 raise GenerationError(f"{self.name} failed: {exc}") from exc
+            finally:  # also when the consumer stops early: what was evaluated stays reusable
+                if self._formatter is not None:
+                    self.prefix_cache.remember(self._llm)
+
+    def _reuse_prefix(self, messages: Sequence[ChatMessage]) -> None:
+        """Restore the saved state sharing the longest prefix with this prompt, if any."""
+        if self._formatter is None:
+            return
+        prompt = self.prompt_tokens(messages)
+        rules = [m for m in messages[:1] if m.role == "system"]
+        shared = common_prefix(self.prompt_tokens(rules), prompt) if rules else 0
+        # sharing a few tokens past the rules (a stock greeting) is not yet the same conversation
+        self.prefix_cache.prepare(self._llm, prompt, supersede_after=shared + 32)
 
 
 class TransformersGenerator:

@@ -8,6 +8,7 @@ llama-cpp-python's own OpenAI-compatible server running the real GGUF.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import socket
@@ -90,18 +91,46 @@ def test_recent_turns_are_shown_with_speakers_and_the_latest_customer_turns_join
     earlier = (
         Turn("customer", "在吗"),
         Turn("agent", "亲，在的，请问有什么可以帮您？"),
+        Turn("customer", "看看杯子"),
+        Turn("agent", "好的亲"),
         Turn("customer", "我想买保温杯"),
         Turn("agent", "好的亲，您想要多大容量的？"),
-        Turn("customer", "第一句太早了不该出现"),
-        Turn("agent", "这句也太早"),
+        Turn("customer", "上班用"),
+        Turn("agent", "推荐500ml"),
+        Turn("customer", "有别的颜色吗"),
+        Turn("agent", "有的亲，粉色和蓝色"),
     )
     conversation = _conversation("500ml的", "能装开水吗", earlier=earlier)
     user = _messages(conversation)[1].content
-    context = user[user.index("【最近对话】") : user.index("【顾客消息】")]
+    context = user[user.index("【最近对话】") : user.index("【资料】")]
     assert "客服：「好的亲，您想要多大容量的？」" in context
     assert "顾客：「我想买保温杯」" in context
-    assert "在吗" not in context  # only the last 4 earlier turns
+    assert "顾客：「有别的颜色吗」" in context
+    # the window starts at a multiple of 4 turns: 6 of the 10 earlier turns are shown
+    assert "在吗" not in context and "看看杯子" not in context
     assert _quoted(user)[-1] == "500ml的，能装开水吗"
+
+
+def test_what_changes_least_comes_first() -> None:
+    earlier = (Turn("customer", "在吗"), Turn("agent", "亲，在的"))
+    user = _messages(_conversation("这个杯子能装开水吗", earlier=earlier))[1].content
+    assert user.startswith("【最近对话】")
+    assert user.index("【最近对话】") < user.index("【资料】") < user.index("【顾客消息】")
+
+
+def test_consecutive_drafts_share_the_earlier_turns_as_a_prefix() -> None:
+    """One more exchange per draft: the window moves at most every other draft."""
+    turns: list[Turn] = []
+    prefixes = []
+    for n in range(12):
+        turns.append(Turn("customer", f"第{n}个问题"))
+        user = _messages(Conversation(shop_id="demo-pdd", turns=tuple(turns)))[1].content
+        prefixes.append(user[: user.index("【资料】")])
+        shown = prefixes[-1].count("：「")
+        assert shown == 2 * n if n < 2 else 4 <= shown <= 7
+        turns.append(Turn("agent", f"第{n}个回答"))
+    kept = [b.startswith(a) for a, b in itertools.pairwise(prefixes)]
+    assert all(kept[i] or kept[i + 1] for i in range(len(kept) - 1)), kept
 
 
 def test_injection_stays_inside_the_quotes_and_changes_no_instruction() -> None:
@@ -121,7 +150,7 @@ def test_injection_stays_inside_the_quotes_and_changes_no_instruction() -> None:
 
 def test_prompt_stays_short_whatever_comes_in() -> None:
     long_text = "这款保温杯采用316不锈钢内胆，" * 40
-    earlier = tuple(Turn("agent" if i % 2 else "customer", long_text) for i in range(12))
+    earlier = tuple(Turn("agent" if i % 2 else "customer", long_text) for i in range(12))[:-1]
     messages = build_draft_messages(
         _conversation(long_text, earlier=earlier),
         [long_text] * 8,
@@ -131,7 +160,7 @@ def test_prompt_stays_short_whatever_comes_in() -> None:
     user = messages[1].content
     assert user.count("\n1. ") + user.count("\n2. ") + user.count("\n3. ") == 3
     assert "\n4. " not in user
-    assert sum(len(m.content) for m in messages) <= 900
+    assert sum(len(m.content) for m in messages) <= 1100  # at most 7 earlier turns of 50 chars
 
 
 def test_no_material_is_said_so() -> None:
