@@ -37,6 +37,7 @@ class PipelineConfig:
     embedding_backend: Literal["onnx", "torch"] = "onnx"
     embedding_batch_size: int = 32
     threads: int | None = None
+    embedder_threads: int | None = None  # None: `threads`
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     llm_backend: LLMBackend = "none"
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -47,9 +48,8 @@ class PipelineConfig:
 def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformerEmbedder:
     """The configured backend; the model loads lazily (warm_up() loads it now)."""
     backend = OnnxEmbedder if config.embedding_backend == "onnx" else SentenceTransformerEmbedder
-    return backend(
-        config.embedder_dir, batch_size=config.embedding_batch_size, threads=config.threads
-    )
+    threads = config.embedder_threads or config.threads
+    return backend(config.embedder_dir, batch_size=config.embedding_batch_size, threads=threads)
 
 
 def configure_search_threads() -> None:

@@ -257,7 +257,7 @@ class GuardrailFacts:
 
     def other_shops(self, shop_id: str) -> OtherShopNames:
         own = self.shop_facts(shop_id)
-        versions = tuple((s, self.kb.store.version(s)) for s in sorted(self.kb.shops()))
+        versions = tuple(self.kb.store.versions(self.kb.shops()).items())
         key = ((shop_id, own.version), *versions)
         cached = self._others.get(shop_id)
         if cached is not None and cached[0] == key:

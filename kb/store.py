@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
@@ -61,7 +62,9 @@ def entry_json(entry: Entry) -> str:
 
 # Shop versions read within one `consistent_versions()` block (one request): each shop's version
 # is read from Redis once, so every stage of a suggestion sees the same KB, in one round trip.
-_READ_VERSIONS: ContextVar[dict[str, int] | None] = ContextVar("kb_read_versions", default=None)
+# The set of shops is kept there too, under a key no shop id can take (ids are [A-Za-z0-9_.:-]).
+_READ_VERSIONS: ContextVar[dict[str, Any] | None] = ContextVar("kb_read_versions", default=None)
+_SHOPS = " shops"
 
 
 class KBStore:
@@ -73,26 +76,41 @@ class KBStore:
         return f"{self.prefix}:{shop_id}:{name}"
 
     def shops(self) -> list[str]:
+        seen = _READ_VERSIONS.get()
+        if seen is not None and _SHOPS in seen:
+            return list(seen[_SHOPS])
         members = self._call(self.client.smembers, f"{self.prefix}:shops")
-        return sorted(m.decode() for m in members)
+        shops = sorted(m.decode() for m in members)
+        if seen is not None:
+            seen[_SHOPS] = tuple(shops)
+        return shops
 
     def exists(self, shop_id: str) -> bool:
+        if _READ_VERSIONS.get() is not None:  # the whole set, read once for the request
+            return shop_id in self.shops()
         return bool(self._call(self.client.sismember, f"{self.prefix}:shops", shop_id))
 
     def version(self, shop_id: str) -> int:
+        return self.versions([shop_id])[shop_id]
+
+    def versions(self, shop_ids: Sequence[str]) -> dict[str, int]:
+        """Each shop's version; within a `consistent_versions()` block the ones not read yet
+        come in one MGET, and each is read once."""
         seen = _READ_VERSIONS.get()
-        if seen is not None and shop_id in seen:
-            return seen[shop_id]
-        raw = self._call(self.client.get, self._key(shop_id, "version"))
-        version = int(raw) if raw is not None else 0
-        if seen is not None:
-            seen[shop_id] = version
-        return version
+        missing = [s for s in shop_ids if seen is None or s not in seen]
+        if missing:
+            raw = self._call(self.client.mget, [self._key(s, "version") for s in missing])
+            read = {s: int(v) if v is not None else 0 for s, v in zip(missing, raw, strict=True)}
+            if seen is None:
+                return read
+            seen.update(read)
+        assert seen is not None
+        return {s: seen[s] for s in shop_ids}
 
     @contextmanager
     def consistent_versions(self) -> Iterator[None]:
-        """Within the block, each shop's version is read once: one request sees one KB state
-        (and pays one Redis round trip per shop, not one per stage). Not for blocks that write."""
+        """Within the block, each shop's version (and the set of shops) is read once: one
+        request sees one KB state, in few Redis round trips. Not for blocks that write."""
         token = _READ_VERSIONS.set({})
         try:
             yield

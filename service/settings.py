@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     threads: int | None = Field(default=None, ge=1, description="inference threads per process")
+    embedder_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="ONNX embedder threads per query (default: `threads`); 1 serves more "
+        "concurrent requests per core, more answer a lone request sooner",
+    )
 
     fusion: Literal["rrf", "weighted"] = "rrf"
     dense_weight: float = Field(default=1.5, ge=0)

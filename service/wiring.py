@@ -32,6 +32,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         embedding_backend=settings.embedding_backend,
         embedding_batch_size=settings.embedding_batch_size,
         threads=settings.threads,
+        embedder_threads=settings.embedder_threads,
         retrieval=settings.retrieval_config(),
         llm_backend=settings.llm_backend,
         llm=settings.llm_config() if settings.llm_backend != "none" else LLMConfig(),

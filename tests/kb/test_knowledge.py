@@ -256,3 +256,26 @@ def test_an_external_redis_server_by_url(tmp_path: Path, embedder: Embedder) -> 
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _commands(client: object, name: str) -> int:
+    stats = client.info("commandstats")  # type: ignore[attr-defined]
+    return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
+
+def test_one_request_reads_the_shops_and_their_versions_once(two_shops: KnowledgeBase) -> None:
+    store = two_shops.store
+    expected = {s: store.version(s) for s in store.shops()}
+    before = {n: _commands(store.client, n) for n in ("smembers", "sismember", "mget", "get")}
+    with store.consistent_versions():
+        assert store.exists("shop-a") and not store.exists("nowhere")
+        assert store.versions(store.shops()) == expected
+        assert all(store.version(s) == v for s, v in expected.items())
+        store.client.incr("kb:shop-a:version")  # another replica's change, mid-request
+        assert store.version("shop-a") == expected["shop-a"]  # the request keeps what it saw
+    after = {n: _commands(store.client, n) for n in before}
+    assert after["smembers"] - before["smembers"] == 1
+    assert after["sismember"] == before["sismember"]
+    assert after["mget"] - before["mget"] == 1
+    assert after["get"] == before["get"]
+    assert store.version("shop-a") == expected["shop-a"] + 1  # outside the block: read afresh
