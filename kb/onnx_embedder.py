@@ -55,9 +55,6 @@ class OnnxEmbedder:
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 if self.threads:
                     options.intra_op_num_threads = self.threads
-                # Idle intra-op threads spin by default, burning a core that concurrent requests
-                # (and FAISS, and the LLM) need.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
                 tokenizer.enable_truncation(self._config["max_seq_length"])
                 self._session = ort.InferenceSession(
