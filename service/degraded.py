@@ -8,7 +8,7 @@ inline turns, marked degraded. Nothing is written anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from copilot.pipeline import Suggester
@@ -49,6 +49,9 @@ class _FrozenStore:
 
     def version(self, shop_id: str) -> int:
         return self.indexes.get(shop_id).version
+
+    def versions(self, shop_ids: Sequence[str]) -> dict[str, int]:
+        return {shop_id: self.version(shop_id) for shop_id in shop_ids}
 
     def entries(self, shop_id: str) -> list[Entry]:
         return sorted(self.indexes.get(shop_id).entries.values(), key=lambda e: (e.kind, e.id))
