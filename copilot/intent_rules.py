@@ -338,3 +338,15 @@ def split_turns(turns: Sequence[Turn]) -> tuple[str, str, str]:
         blocks.pop()
     texts = ["，".join(parts) for _, parts in blocks][-3:]
     return tuple(([""] * (3 - len(texts)) + texts)[::-1])  # type: ignore[return-value]
+
+
+def last_agent_turn(turns: Sequence[Turn]) -> str:
+    """The agent's latest turn, consecutive messages joined as `split_turns` joins them: what
+    the customer's next message answers (and the `agent` part of split_turns once it comes)."""
+    parts: list[str] = []
+    for turn in reversed(turns):
+        if turn.role == "agent":
+            parts.append(turn.text)
+        elif parts:
+            break
+    return "，".join(reversed(parts))

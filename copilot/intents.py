@@ -67,6 +67,7 @@ from copilot.intent_rules import (
     is_greeting,
     is_markup_only,
     is_social_only,
+    last_agent_turn,
     match_rules,
     model_text,
     normalize,
@@ -221,6 +222,15 @@ class IntentClassifier:
                 if np.argmax(context) == np.argmax(probs):
                     reasons = (*reasons, why)
         return self._intent(probs, reasons)
+
+    def prepare(self, conversation: Conversation) -> None:
+        """Embed now what classifying the customer's next message will read of these turns:
+        the agent's latest turn, as `_context` embeds it. Called while the customer types, it
+        leaves that call a query-cache hit instead of a second e5 run."""
+        agent = _tail(last_agent_turn(conversation.turns))
+        text = without_leading_ack(normalize(agent))
+        if text:
+            self.embedder.embed_batch([text], role="query")
 
     def confidence(self, top_probability: float) -> float:
         """The calibrated probability that a top label with this probability is right."""

@@ -121,6 +121,7 @@ class Suggester:
             run = _Run(conversation, self.policies.get(conversation.shop_id))
             run.kb_known = self.kb.store.exists(conversation.shop_id)
             with run.timed("intent"):
+                self._embed_message(conversation.last_customer_text)
                 intent = self.classifier.classify(conversation)
             with run.timed("sentiment"):
                 mood = self.sentiment.analyze(conversation.last_customer_text)
@@ -135,6 +136,21 @@ class Suggester:
             with self.kb.store.consistent_versions():
                 final = self._assemble(run, intent, mood, hits, grounded, checked)
             yield final
+
+    def observe(self, conversation: Conversation) -> None:
+        """Turns arrived with no suggestion asked for (the agent's reply, pushed by the chat
+        tool): do now what the customer's next message would otherwise wait for."""
+        prepare = getattr(self.classifier, "prepare", None)  # optional, like warm_up
+        if callable(prepare):
+            prepare(conversation)
+
+    def _embed_message(self, message: str) -> None:
+        """The message's two query texts in one model run when they differ: the intent and the
+        KB read model_text(), the response bank the raw message (its examples keep placeholders
+        as slots). Each stage then finds its vector in the embedder's query cache."""
+        texts = list(dict.fromkeys(t for t in (model_text(message), message) if t))
+        if len(texts) > 1 and self.history is not None:
+            self.kb.embedder.embed_batch(texts, role="query")
 
     def _assemble(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
@@ -43,30 +43,42 @@ def embed_query(embedder: Embedder, text: str) -> Vectors:
 
 
 class QueryCache:
-    """LRU of single-query vectors: agents' customers ask the same few hundred things."""
+    """LRU of query vectors: agents' customers ask the same few hundred things.
+
+    Per text, for the few texts one suggestion embeds at once (its message, maybe its raw
+    form, the agent's turn): a batch of those runs the model once for the texts not cached.
+    Bigger batches (imports) pass through, so they cannot flush what requests reuse."""
+
+    MAX_BATCH = 4
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
         self._vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, texts: Sequence[str], role: Role) -> Vectors | None:
-        if role != "query" or len(texts) != 1 or not self.size:
-            return None
+    def embed(
+        self, texts: Sequence[str], role: Role, compute: Callable[[Sequence[str]], Vectors]
+    ) -> Vectors:
+        """`compute(texts)`'s vectors, running it only on the texts not cached."""
+        if role != "query" or not self.size or not texts or len(texts) > self.MAX_BATCH:
+            return compute(texts)
         with self._lock:
-            vector = self._vectors.get(texts[0])
-            if vector is not None:
-                self._vectors.move_to_end(texts[0])
-                return vector[None, :]
-        return None
-
-    def put(self, texts: Sequence[str], role: Role, vectors: Vectors) -> None:
-        if role != "query" or len(texts) != 1 or not self.size:
-            return
-        with self._lock:
-            self._vectors[texts[0]] = vectors[0]
-            if len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
+            found = [self._vectors.get(text) for text in texts]
+            for text, vector in zip(texts, found, strict=True):
+                if vector is not None:
+                    self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t, v in zip(texts, found, strict=True) if v is None))
+        fresh: dict[str, Vectors] = {}
+        if missing:
+            fresh = dict(zip(missing, compute(missing), strict=True))
+            with self._lock:
+                for text, vector in fresh.items():
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return np.stack(
+            [v if v is not None else fresh[t] for t, v in zip(texts, found, strict=True)]
+        )
 
 
 class SentenceTransformerEmbedder:
@@ -122,11 +134,11 @@ class SentenceTransformerEmbedder:
         return int(self._model.get_sentence_embedding_dimension())
 
     def embed_batch(self, texts: Sequence[str], *, role: Role) -> Vectors:
-        cached = self.cache.get(texts, role)
-        if cached is not None:
-            return cached
+        return self.cache.embed(texts, role, lambda todo: self._encode(todo, role))
+
+    def _encode(self, texts: Sequence[str], role: Role) -> Vectors:
         self.warm_up()
-        vectors = self._model.encode(
+        return self._model.encode(
             list(texts),
             prompt_name=role,
             batch_size=self.batch_size,
@@ -134,5 +146,3 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         ).astype(np.float32, copy=False)
-        self.cache.put(texts, role, vectors)
-        return vectors

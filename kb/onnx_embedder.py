@@ -79,9 +79,9 @@ class OnnxEmbedder:
             ) from exc
 
     def embed_batch(self, texts: Sequence[str], *, role: Role) -> Vectors:
-        cached = self.cache.get(texts, role)
-        if cached is not None:
-            return cached
+        return self.cache.embed(texts, role, lambda todo: self._encode(todo, role))
+
+    def _encode(self, texts: Sequence[str], role: Role) -> Vectors:
         self.warm_up()
         prefix = self._config["prompts"][role]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -89,7 +89,6 @@ class OnnxEmbedder:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             out[chunk] = self._run([prefix + texts[i] for i in chunk])
-        self.cache.put(texts, role, out)
         return out
 
     def _run(self, texts: list[str]) -> Vectors:

@@ -8,6 +8,7 @@ run it in a worker thread.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from service.errors import ServiceError
 from service.metrics import observe_cache, observe_suggestion
 from service.schemas import SuggestRequest
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
 
 REDIS_DOWN = "redis_unavailable"
 _REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
@@ -92,6 +95,24 @@ def write_owned(store: ConversationStore, cid: str, shop_id: str, turns: Sequenc
         return store.write(cid, shop_id, turns, check_owner=True, **options)
     except OwnedElsewhere as exc:
         raise _owner_error(cid, shop_id, exc.owner, principal) from None
+
+
+def observe_later(app: FastAPI, shop_id: str, turns: Sequence[Turn]) -> None:
+    """An agent's reply was pushed: let the pipeline prepare for the customer's answer (embed
+    the reply for the intent's context) on a suggest thread, after the response is sent. Best
+    effort: the next suggestion does the same work itself if this has not run or failed."""
+    if not turns or turns[-1].role != "agent":
+        return
+    suggester: Suggester = app.state.suggester
+    conversation = Conversation(shop_id, tuple(turns))
+    app.state.suggest_threads.submit(_observe, suggester, conversation)
+
+
+def _observe(suggester: Suggester, conversation: Conversation) -> None:
+    try:
+        suggester.observe(conversation)
+    except Exception:  # a background nicety: never let it surface anywhere
+        log.warning("preparing for %s's next message failed", conversation.shop_id, exc_info=True)
 
 
 def check_owner(store: ConversationStore, cid: str, shop_id: str, principal: Principal) -> None:

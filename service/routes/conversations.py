@@ -21,7 +21,7 @@ from service.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
-from service.suggesting import check_turns, write_owned
+from service.suggesting import check_turns, observe_later, write_owned
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -47,6 +47,7 @@ async def add_turns(
     count, _ = await run_in_threadpool(
         write_owned, store, conversation_id, body.shop_id, turns, principal
     )
+    observe_later(request.app, body.shop_id, turns)
     return TurnsResponse(conversation_id=conversation_id, shop_id=body.shop_id, turns=count)
 
 

@@ -123,3 +123,45 @@ def test_llm_failure_falls_back_to_kb_and_history(
     assert {"llm_error", "llm_timeout"} & set(out.degraded)
     assert out.candidates and not any(c.source.llm for c in out.candidates)
     assert Decimal(89) and "¥89" in out.candidates[0].text
+
+
+@pytest.fixture
+def model_runs(suggester: Suggester, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Each batch of texts the suggester's embedder runs the model on (cache misses)."""
+    embedder = suggester.kb.embedder
+    encode = embedder._encode  # type: ignore[attr-defined]
+    runs: list[list[str]] = []
+
+    def counting(texts: list[str], role: str) -> object:
+        runs.append(list(texts))
+        return encode(texts, role)
+
+    monkeypatch.setattr(embedder, "_encode", counting)
+    return runs
+
+
+def test_an_observed_agent_reply_is_not_embedded_again_for_the_customer_answer(
+    suggester: Suggester, model_runs: list[list[str]]
+) -> None:
+    def reply(n: int) -> str:  # new texts each run, so nothing is cached from earlier tests
+        return f"亲，第{n}批316保温杯都有现货的，请问您平时是办公室用还是户外用呢"
+
+    unobserved = chat("demo-pdd", "保温杯有货吗", reply(1), "办公室")
+    suggester.suggest(unobserved, use_llm=False)
+    assert any("办公室用还是户外用" in text for run in model_runs for text in run)
+
+    observed = chat("demo-pdd", "保温杯有货吗", reply(2))
+    suggester.observe(observed)
+    assert any("办公室用还是户外用" in text for run in model_runs[-1:] for text in run)
+    model_runs.clear()
+    out = suggester.suggest(chat("demo-pdd", "保温杯有货吗", reply(2), "办公室"), use_llm=False)
+    assert not any("办公室用还是户外用" in text for run in model_runs for text in run)
+    assert out.intent.label == suggester.suggest(unobserved, use_llm=False).intent.label
+
+
+def test_a_message_and_its_normalised_form_share_one_model_run(
+    suggester: Suggester, model_runs: list[list[str]]
+) -> None:
+    # The intent and the KB read "能装开水吗…", the response bank the raw message.
+    suggester.suggest(chat("demo-pdd", "好的，这杯子第二次能装开水吗"), use_llm=False)
+    assert model_runs == [["这杯子第二次能装开水吗", "好的，这杯子第二次能装开水吗"]]

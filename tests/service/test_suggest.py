@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from copilot.types import Conversation, Turn
@@ -257,3 +259,28 @@ def test_each_key_has_a_rate_limit(api: TestClient, auth: Auth) -> None:
         assert api.get("/v1/shops", headers=other).status_code == 200
     finally:
         app.state.rate_limiter = saved  # type: ignore[attr-defined]
+
+
+def test_a_pushed_agent_reply_is_embedded_before_the_customer_answers(
+    api: TestClient, auth: Auth, service_app: FastAPI
+) -> None:
+    """POST .../turns with the agent's reply: the intent's context vector for the customer's
+    next message is computed on a suggest thread at once, not when that message comes."""
+    cache = service_app.state.suggester.kb.embedder.cache
+
+    def cached() -> bool:
+        return any("周末用还是工作日用" in text for text in list(cache._vectors))
+
+    headers = auth(shops=["demo-pdd"])
+    turns = [{"role": "customer", "text": "保温杯有货吗"}]
+    pushed = api.post("/v1/conversations/obs-1/turns", headers=headers,
+                      json={"shop_id": "demo-pdd", "turns": turns})  # fmt: skip
+    assert pushed.status_code == 200 and not cached()  # a customer turn prepares nothing
+    reply = [{"role": "agent", "text": "亲，有现货的，请问您是周末用还是工作日用呢"}]
+    pushed = api.post("/v1/conversations/obs-1/turns", headers=headers,
+                      json={"shop_id": "demo-pdd", "turns": reply})  # fmt: skip
+    assert pushed.status_code == 200
+    deadline = time.monotonic() + 10
+    while not cached() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cached()
