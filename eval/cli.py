@@ -41,13 +41,13 @@ def pipeline_config(
 ) -> PipelineConfig:
     from copilot.build import PipelineConfig
     from copilot.llm_backends import LLMConfig
-    from copilot.model_setup import gguf_path, onnx_embedder_dir
+    from copilot.model_setup import drafting_gguf, onnx_embedder_dir
     from kb.redis_conn import RedisConfig
 
     backend = llm_backend if llm_backend in ("llama_cpp", "transformers", "openai") else "llama_cpp"
     llm = LLMConfig(
         backend=backend,  # type: ignore[arg-type]
-        gguf_path=gguf_path(models_dir),
+        gguf_path=drafting_gguf(models_dir, backend),
         cache_dir=models_dir,
         threads=threads,
     )

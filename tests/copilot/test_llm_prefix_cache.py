@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from copilot.drafting import ChatMessage, build_draft_messages, grounded_share
+from copilot.drafting import (
+    ChatMessage,
+    build_draft_messages,
+    build_prefill_messages,
+    grounded_share,
+)
 from copilot.llm_backends import LlamaCppGenerator
 from copilot.llm_prefix_cache import common_prefix
-from copilot.model_setup import gguf_path
+from copilot.model_setup import drafting_gguf
 from copilot.types import Conversation, Turn
 
 pytestmark = pytest.mark.slow
@@ -47,7 +52,7 @@ def _messages(turns: tuple[Turn, ...], material: tuple[str, ...]) -> list[ChatMe
 
 @pytest.fixture
 def llama(models_dir: Path) -> Iterator[LlamaCppGenerator]:
-    generator = LlamaCppGenerator(gguf_path(models_dir), n_ctx=1024)
+    generator = LlamaCppGenerator(drafting_gguf(models_dir, "llama_cpp"), n_ctx=1024)
     generator.warm_up()
     yield generator
     generator.llama.close()
@@ -115,3 +120,38 @@ def test_a_draft_stopped_early_still_leaves_its_prefix(llama: LlamaCppGenerator)
     pieces.close()  # what stream_with_timeout does when the caller stops or a deadline passes
     "".join(llama.stream(messages, max_tokens=2, temperature=0))
     assert llama.last_prefix_reuse.reused_tokens == len(llama.prompt_tokens(messages))
+
+
+def test_a_prefilled_next_turn_evaluates_only_material_and_message(
+    llama: LlamaCppGenerator,
+) -> None:
+    first = _messages(FIRST, MATERIAL)
+    "".join(llama.stream(first, max_tokens=2, temperature=0))
+    # The agent's reply is pushed: Suggester.observe prefills the next prompt's start.
+    prefix = build_prefill_messages(
+        Conversation("demo-pdd", NEXT[:-1]), shop_name="暖杯家居专营店", max_reply_chars=120
+    )
+    prefilled = llama.prefill(prefix)
+    assert 0 < prefilled < len(llama.prompt_tokens(prefix))  # FIRST's rules and turns reused
+    _evaluated(llama, _messages(OTHER, OTHER_MATERIAL), 2)  # another customer in between
+
+    following = _messages(NEXT, MATERIAL)
+    prompt = llama.prompt_tokens(following)
+    evaluated = _evaluated(llama, following, 2)
+    reuse = llama.last_prefix_reuse
+    # all of the prompt up to the material came back: more than FIRST's draft shared with it
+    upto_material = common_prefix(llama.prompt_tokens(prefix), prompt)
+    assert reuse.restored and reuse.reused_tokens >= upto_material - 1
+    assert reuse.reused_tokens > common_prefix(llama.prompt_tokens(first), prompt) + 30
+    assert evaluated <= len(prompt) - reuse.reused_tokens + 1
+
+
+def test_prefill_never_waits_for_a_draft(llama: LlamaCppGenerator) -> None:
+    prefix = build_prefill_messages(
+        Conversation("demo-pdd", NEXT[:-1]), shop_name="暖杯家居专营店", max_reply_chars=120
+    )
+    pieces = llama.stream(_messages(OTHER, OTHER_MATERIAL), max_tokens=20, temperature=0)
+    next(pieces)  # a draft is streaming: it holds the model
+    assert llama.prefill(prefix) == 0
+    pieces.close()
+    assert llama.prefill(prefix) > 0

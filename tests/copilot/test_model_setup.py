@@ -14,9 +14,12 @@ import copilot.llm_assets as llm_assets
 from copilot.llm_assets import GGUF_BYTES, GGUF_FILENAME, GGUF_SHA256, assemble_gguf
 from copilot.model_setup import (
     check_gguf,
+    check_requantised,
+    drafting_gguf,
     embedder_dir,
     gguf_path,
     onnx_embedder_dir,
+    requantised_gguf_path,
     setup_models,
     sidecar_path,
 )
@@ -43,6 +46,7 @@ def test_second_setup_changes_nothing(models_dir: Path) -> None:
         ("embedder", "already present"),
         ("embedder-onnx", "already present"),
         ("llm", "already present"),
+        ("llm-iq4_nl", "already present"),
     ]
     assert steps[2].path == gguf_path(models_dir) and steps[2].sha256 == GGUF_SHA256
     assert all(s.detail == "" for s in steps)
@@ -54,6 +58,37 @@ def test_built_gguf_is_the_pinned_file(models_dir: Path) -> None:
     assert path.stat().st_size == GGUF_BYTES
     assert sidecar_path(path).read_text("ascii") == f"{GGUF_SHA256}  {GGUF_FILENAME}\n"
     check_gguf(path, full=True)
+
+
+def test_llama_cpp_drafts_with_an_iq4_nl_copy_made_from_the_pinned_gguf(models_dir: Path) -> None:
+    from llama_cpp import Llama
+
+    copy = requantised_gguf_path(models_dir)
+    assert drafting_gguf(models_dir, "llama_cpp") == copy
+    assert drafting_gguf(models_dir, "llama_cpp", requantised=False) == gguf_path(models_dir)
+    assert drafting_gguf(models_dir, "transformers") == gguf_path(models_dir)
+    own, source = sidecar_path(copy).read_text("ascii").splitlines()
+    assert own == f"{sha256_file(copy)}  {copy.name}" and source == f"source {GGUF_SHA256}"
+    check_requantised(copy, full=True)
+    llm = Llama(str(copy), n_ctx=64, vocab_only=True, verbose=False)
+    assert llm.metadata["general.file_type"] == "25"  # LLAMA_FTYPE_MOSTLY_IQ4_NL
+
+
+def test_a_requantised_copy_that_is_damaged_or_from_another_gguf_is_refused(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / requantised_gguf_path(models_dir).name
+    copy.write_bytes(b"GGUF not really")
+    sidecar_path(copy).write_text(f"{'0' * 64}  {copy.name}\nsource {GGUF_SHA256}\n", "ascii")
+    check_requantised(copy)  # the cheap check reads the sidecar only
+    with pytest.raises(ModelIntegrityError, match="its sidecar says"):
+        check_requantised(copy, full=True)
+    sidecar_path(copy).write_text(f"{sha256_file(copy)}  {copy.name}\nsource {'1' * 64}\n")
+    with pytest.raises(ModelIntegrityError, match="made from another GGUF"):
+        check_requantised(copy)
+    sidecar_path(copy).unlink()
+    with pytest.raises(ModelIntegrityError, match="sidecar is missing"):
+        check_requantised(copy)
 
 
 def test_missing_distribution_names_the_pip_command() -> None:
@@ -113,15 +148,22 @@ def test_flipped_byte_is_caught_by_full_verification(models_dir: Path, tmp_path:
 
 @pytest.mark.slow
 def test_setup_with_verify_rebuilds_a_corrupted_gguf(models_dir: Path, tmp_path: Path) -> None:
-    # The embedder is linked in (checked, not rebuilt); only the damaged GGUF is reassembled.
+    # The embedder and the IQ4_NL copy are linked in (checked, not rebuilt); only the damaged
+    # GGUF is reassembled.
     _symlinked_tree(embedder_dir(models_dir), embedder_dir(tmp_path))
     _symlinked_tree(onnx_embedder_dir(models_dir), onnx_embedder_dir(tmp_path))
     _corrupted_copy(gguf_path(models_dir), tmp_path)
+    for made in (
+        requantised_gguf_path(models_dir),
+        sidecar_path(requantised_gguf_path(models_dir)),
+    ):
+        (tmp_path / made.name).symlink_to(made)  # made from the pinned bytes: kept
     steps = setup_models(tmp_path, progress=False, verify=True)
     assert [(s.name, s.status) for s in steps] == [
         ("embedder", "already present"),
         ("embedder-onnx", "already present"),
         ("llm", "built"),
+        ("llm-iq4_nl", "already present"),
     ]
     assert "sha256" in steps[2].detail
     assert sha256_file(gguf_path(tmp_path)) == GGUF_SHA256

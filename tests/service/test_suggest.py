@@ -265,22 +265,30 @@ def test_a_pushed_agent_reply_is_embedded_before_the_customer_answers(
     api: TestClient, auth: Auth, service_app: FastAPI
 ) -> None:
     """POST .../turns with the agent's reply: the intent's context vector for the customer's
-    next message is computed on a suggest thread at once, not when that message comes."""
+    next message, and the LLM prompt's rules and turns, are computed on a suggest thread at
+    once, not when that message comes."""
     cache = service_app.state.suggester.kb.embedder.cache
 
     def cached() -> bool:
         return any("周末用还是工作日用" in text for text in list(cache._vectors))
 
+    llm = service_app.state.suggester.generator
+
+    def prefilled() -> bool:  # the draft prompt's rules and turns, evaluated and kept
+        states = list(llm.prefix_cache._states)
+        texts = [llm.llama.detokenize(list(k)).decode("utf-8", "replace") for k in states]
+        return any("周末用还是工作日用" in text for text in texts)
+
     headers = auth(shops=["demo-pdd"])
     turns = [{"role": "customer", "text": "保温杯有货吗"}]
     pushed = api.post("/v1/conversations/obs-1/turns", headers=headers,
                       json={"shop_id": "demo-pdd", "turns": turns})  # fmt: skip
-    assert pushed.status_code == 200 and not cached()  # a customer turn prepares nothing
+    assert pushed.status_code == 200 and not cached() and not prefilled()  # nothing to prepare
     reply = [{"role": "agent", "text": "亲，有现货的，请问您是周末用还是工作日用呢"}]
     pushed = api.post("/v1/conversations/obs-1/turns", headers=headers,
                       json={"shop_id": "demo-pdd", "turns": reply})  # fmt: skip
     assert pushed.status_code == 200
-    deadline = time.monotonic() + 10
-    while not cached() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60  # the LLM prefill runs after the embedding
+    while not (cached() and prefilled()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert cached()
+    assert cached() and prefilled()
