@@ -174,6 +174,9 @@ class Suggester:
     ) -> Suggestion:
         conversation = run.conversation
         chosen = self._pick(checked)
+        if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
+            # the model repeated a retrieval candidate (it copies its material): nothing to add
+            run.degraded.append("llm_duplicate")
         with run.timed("route"):
             confident = _confident_faq(hits, chosen, _products_in_focus(conversation, grounded))
             signals = RoutingSignals(mood.negative, mood.threats, confident)

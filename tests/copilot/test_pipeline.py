@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from copilot.drafting import DraftConfig
+from copilot.drafting import ChatMessage, DraftConfig
 from copilot.llm_openai import OpenAIHTTPGenerator
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.types import Conversation, Order, OrderItem, Turn
@@ -165,3 +166,40 @@ def test_a_message_and_its_normalised_form_share_one_model_run(
     # The intent and the KB read "能装开水吗…", the response bank the raw message.
     suggester.suggest(chat("demo-pdd", "好的，这杯子第二次能装开水吗"), use_llm=False)
     assert model_runs == [["这杯子第二次能装开水吗", "好的，这杯子第二次能装开水吗"]]
+
+
+class Parrot:
+    """A drafting model that copies its first material line, as the 0.5B model often does,
+    or says `own` when given."""
+
+    def __init__(self, own: str = "") -> None:
+        self.own = own
+
+    @property
+    def name(self) -> str:
+        return "parrot"
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:  # fmt: skip
+        first = next(line for line in messages[-1].content.splitlines() if line.startswith("1. "))
+        yield self.own or first.removeprefix("1. ")
+
+
+def test_a_draft_that_repeats_a_retrieval_candidate_is_dropped_and_said_so(
+    suggester: Suggester,
+) -> None:
+    def with_model(generator: Parrot) -> Suggester:
+        return Suggester(
+            suggester.kb, suggester.classifier, policies=suggester.policies,
+            history=suggester.history, generator=generator, shop_names=suggester.shop_names,
+        )  # fmt: skip
+
+    question = chat("demo-pdd", "316保温杯750的多少钱")
+    copied = with_model(Parrot()).suggest(question)
+    assert "llm_duplicate" in copied.degraded
+    assert not any(c.source.llm for c in copied.candidates)
+    own = with_model(Parrot("亲，750ml的316保温杯是¥89哦，现在下单当天发～")).suggest(question)
+    assert "llm_duplicate" not in own.degraded
+    assert any(c.source.llm for c in own.candidates)
