@@ -43,6 +43,7 @@ class PipelineConfig:
     llm: LLMConfig = field(default_factory=LLMConfig)
     draft: DraftConfig = field(default_factory=DraftConfig)
     history_prefix: str = "hist"  # eval keeps its banks apart from the service's
+    concurrent_retrievals: int | None = None  # SuggesterConfig's; None: no limit
 
 
 def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformerEmbedder:
@@ -88,7 +89,9 @@ def build_suggester(
         history=history or ResponseBank(client, kb.embedder, prefix=config.history_prefix),
         generator=generator,
         shop_names={s: policies.get(s).shop_name for s in kb.shops()} | demo_shop_names(),
-        config=SuggesterConfig(draft=config.draft),
+        config=SuggesterConfig(
+            draft=config.draft, concurrent_retrievals=config.concurrent_retrievals
+        ),
     )
 
 

@@ -11,9 +11,10 @@ gets whatever the other stages found. Each stage's time is in `timings_ms`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,6 +59,10 @@ class SuggesterConfig:
     use_llm: bool = True
     draft: DraftConfig = field(default_factory=DraftConfig)
     near_duplicate: float = 0.7  # character-bigram Jaccard above which two texts are one
+    # Retrieval stages (all but the LLM draft) running at once; more wait their turn. They
+    # hold the GIL most of the time, so more threads only contend: on 2 cores, 8 at once
+    # cost 10.6 ms CPU a suggestion against 6.4 ms one at a time. None: no limit.
+    concurrent_retrievals: int | None = None
 
 
 class Suggester:
@@ -83,6 +88,10 @@ class Suggester:
         self.facts = GuardrailFacts(kb, self.shop_names)
         self.upseller = Upseller(kb)
         self.sentiment = SentimentAnalyzer()
+        slots = self.config.concurrent_retrievals
+        self._retrieval_slot: AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(slots) if slots else nullcontext()
+        )
 
     def warm_up(self) -> None:
         """Load every model once (idempotent): embedder, classifier, sentiment, LLM."""
@@ -117,7 +126,7 @@ class Suggester:
         `on_token` receives the draft's raw pieces as they arrive (shown as "drafting", before
         the guardrails have seen the whole text).
         """
-        with self.kb.store.consistent_versions():
+        with self._retrieval_slot, self.kb.store.consistent_versions():
             run = _Run(conversation, self.policies.get(conversation.shop_id))
             run.kb_known = self.kb.store.exists(conversation.shop_id)
             with run.timed("intent"):

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     llm_base_url: str = Field(default="", description="openai backend: e.g. http://gpu-box:8000/v1")
     llm_model: str = Field(default="", description="openai backend: the served model name")
     llm_api_key: str | None = None
+    concurrent_retrievals: int = Field(
+        default=1,
+        ge=1,
+        description="suggestions in their retrieval stages at once per process (LLM drafts "
+        "are not counted). They hold the GIL most of the time, so more only contend: on 2 "
+        "cores 1 served 104 req/s, 2 served 89, unlimited 78 (bench/service_speed.py). "
+        "Scale out with more processes",
+    )
     llm_first_token_timeout: float = Field(default=2.0, gt=0)
     llm_total_timeout: float = Field(default=8.0, gt=0)
     llm_max_tokens: int = Field(default=160, ge=8, le=1024)

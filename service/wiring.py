@@ -37,6 +37,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         llm_backend=settings.llm_backend,
         llm=settings.llm_config() if settings.llm_backend != "none" else LLMConfig(),
         draft=settings.draft_config(),
+        concurrent_retrievals=settings.concurrent_retrievals,
     )
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from copilot.drafting import ChatMessage, DraftConfig
 from copilot.llm_openai import OpenAIHTTPGenerator
 from copilot.pipeline import Suggester, SuggesterConfig
-from copilot.types import Conversation, Order, OrderItem, Turn
+from copilot.types import Conversation, Intent, Order, OrderItem, Turn
 from kb.knowledge import KnowledgeBase
 from service.settings import Settings
 from service.wiring import build_knowledge_base, build_suggester, load_demo
@@ -203,3 +207,32 @@ def test_a_draft_that_repeats_a_retrieval_candidate_is_dropped_and_said_so(
     own = with_model(Parrot("亲，750ml的316保温杯是¥89哦，现在下单当天发～")).suggest(question)
     assert "llm_duplicate" not in own.degraded
     assert any(c.source.llm for c in own.candidates)
+
+
+def test_retrieval_stages_run_no_more_at_once_than_configured(suggester: Suggester) -> None:
+    limited = Suggester(
+        suggester.kb, suggester.classifier, policies=suggester.policies,
+        history=suggester.history, shop_names=suggester.shop_names,
+        config=SuggesterConfig(use_llm=False, concurrent_retrievals=2),
+    )  # fmt: skip
+    inside, most = 0, 0
+    lock = threading.Lock()
+    classify = limited.classifier.classify
+
+    def counting(conversation: Conversation) -> Intent:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.05)  # long enough for every thread to arrive while others are inside
+        try:
+            return classify(conversation)
+        finally:
+            with lock:
+                inside -= 1
+
+    limited.classifier = SimpleNamespace(classify=counting)  # type: ignore[assignment]
+    questions = ["能装开水吗", "多久发货", "有优惠吗", "750的多少钱", "能改地址吗", "保温多久"]
+    with ThreadPoolExecutor(len(questions)) as pool:
+        outs = list(pool.map(lambda q: limited.suggest(chat("demo-pdd", q)), questions))
+    assert most == 2 and all(out.candidates for out in outs)
