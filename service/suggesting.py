@@ -97,22 +97,26 @@ def write_owned(store: ConversationStore, cid: str, shop_id: str, turns: Sequenc
         raise _owner_error(cid, shop_id, exc.owner, principal) from None
 
 
-def observe_later(app: FastAPI, shop_id: str, turns: Sequence[Turn]) -> None:
+def observe_later(app: FastAPI, conversation_id: str, shop_id: str, turns: Sequence[Turn]) -> None:
     """An agent's reply was pushed: let the pipeline prepare for the customer's answer (embed
-    the reply for the intent's context) on a suggest thread, after the response is sent. Best
-    effort: the next suggestion does the same work itself if this has not run or failed."""
+    the reply for the intent's context, prefill the draft prompt's rules and turns) on a
+    suggest thread, after the response is sent. Best effort: the next suggestion does the same
+    work itself if this has not run or failed."""
     if not turns or turns[-1].role != "agent":
         return
-    suggester: Suggester = app.state.suggester
-    conversation = Conversation(shop_id, tuple(turns))
-    app.state.suggest_threads.submit(_observe, suggester, conversation)
+    app.state.suggest_threads.submit(_observe, app, conversation_id, shop_id, tuple(turns))
 
 
-def _observe(suggester: Suggester, conversation: Conversation) -> None:
+def _observe(app: FastAPI, conversation_id: str, shop_id: str, pushed: tuple[Turn, ...]) -> None:
+    """With the whole stored conversation (as the next suggest reads it), not only the turns
+    this push carried: the draft prompt shows the earlier turns too."""
     try:
-        suggester.observe(conversation)
+        store: ConversationStore = app.state.conversations
+        stored = store.get(conversation_id)
+        turns = stored.turns if stored is not None else pushed
+        app.state.suggester.observe(Conversation(shop_id, turns))
     except Exception:  # a background nicety: never let it surface anywhere
-        log.warning("preparing for %s's next message failed", conversation.shop_id, exc_info=True)
+        log.warning("preparing for %s's next message failed", conversation_id, exc_info=True)
 
 
 def check_owner(store: ConversationStore, cid: str, shop_id: str, principal: Principal) -> None:

@@ -47,7 +47,7 @@ async def add_turns(
     count, _ = await run_in_threadpool(
         write_owned, store, conversation_id, body.shop_id, turns, principal
     )
-    observe_later(request.app, body.shop_id, turns)
+    observe_later(request.app, conversation_id, body.shop_id, turns)
     return TurnsResponse(conversation_id=conversation_id, shop_id=body.shop_id, turns=count)
 
 

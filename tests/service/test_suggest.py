@@ -277,7 +277,8 @@ def test_a_pushed_agent_reply_is_embedded_before_the_customer_answers(
     def prefilled() -> bool:  # the draft prompt's rules and turns, evaluated and kept
         states = list(llm.prefix_cache._states)
         texts = [llm.llama.detokenize(list(k)).decode("utf-8", "replace") for k in states]
-        return any("周末用还是工作日用" in text for text in texts)
+        # the whole stored conversation, not only the pushed reply: the customer's turn too
+        return any("周末用还是工作日用" in t and "保温杯有货吗" in t for t in texts)
 
     headers = auth(shops=["demo-pdd"])
     turns = [{"role": "customer", "text": "保温杯有货吗"}]
