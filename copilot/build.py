@@ -44,6 +44,9 @@ class PipelineConfig:
     draft: DraftConfig = field(default_factory=DraftConfig)
     history_prefix: str = "hist"  # eval keeps its banks apart from the service's
     concurrent_retrievals: int | None = None  # SuggesterConfig's; None: no limit
+    # > 0: shop versions, the set of shops and policies may come from a read this recent
+    # (seconds, kb/recent.py): the service's choice; the eval and the CLI read Redis each time
+    metadata_max_age: float = 0.0
 
 
 def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformerEmbedder:
@@ -68,7 +71,8 @@ def build_knowledge_base(
     """Connects Redis now; the embedding model loads lazily (call warm_up() to load it now)."""
     configure_search_threads()
     client = client or connect(config.redis)
-    return KnowledgeBase(KBStore(client), build_embedder(config), config.retrieval)
+    store = KBStore(client, max_age=config.metadata_max_age)
+    return KnowledgeBase(store, build_embedder(config), config.retrieval)
 
 
 def build_suggester(
@@ -80,13 +84,15 @@ def build_suggester(
     """The whole pipeline on one Redis; models load in warm_up()."""
     kb = kb or build_knowledge_base(config)
     client = kb.store.client
-    policies = PolicyStore(client)
+    max_age = config.metadata_max_age
+    policies = PolicyStore(client, max_age=max_age)
     generator = None if config.llm_backend == "none" else build_generator(config.llm)
     return Suggester(
         kb,
         default_classifier(kb.embedder, IntentExampleStore(client)),
         policies=policies,
-        history=history or ResponseBank(client, kb.embedder, prefix=config.history_prefix),
+        history=history
+        or ResponseBank(client, kb.embedder, prefix=config.history_prefix, max_age=max_age),
         generator=generator,
         shop_names={s: policies.get(s).shop_name for s in kb.shops()} | demo_shop_names(),
         config=SuggesterConfig(

@@ -4,6 +4,7 @@ CopilotError
 ├── GenerationError        an LLM backend failed (load, HTTP, decode)
 │   └── GenerationTimeout  it did not answer in time
 ├── HistoryImportError     chat logs could not be read; carries every LineError found
+├── HistoryUnavailable     the history bank's Redis failed (the service degrades on it)
 └── IntentDataError        labelled intent examples are malformed (file, line, reason)
 """
 
@@ -21,6 +22,10 @@ class GenerationError(CopilotError):
 
 
 class GenerationTimeout(GenerationError):
+    pass
+
+
+class HistoryUnavailable(CopilotError):
     pass
 
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 import redis
 
 from copilot.chatlogs import ChatFormat, ChatLog, read_chats
-from copilot.errors import CopilotError, HistoryImportError, LineError
+from copilot.errors import CopilotError, HistoryImportError, HistoryUnavailable, LineError
 from copilot.history_index import BankIndex, Scored, consensus_pick, rerank
 from copilot.history_mining import (
     NO_NAMES,
@@ -42,6 +43,7 @@ from copilot.history_mining import (
 )
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder, Vectors
+from kb.recent import recent_reads
 from kb.tokenize import tokenize
 from kb.tokenize import warm_up as warm_up_tokenizer
 
@@ -94,11 +96,16 @@ class ResponseBank:
         config: HistoryConfig | None = None,
         *,
         prefix: str = "hist",
+        max_age: float = 0.0,
     ) -> None:
+        """`max_age` > 0: a shop's bank version may come from a read that recent (seconds;
+        kb/recent.py)."""
         self.client = client
         self.embedder = embedder
         self.config = config or HistoryConfig()
         self.prefix = prefix
+        self.max_age = max_age
+        self._recent = recent_reads(client)
         self._indexes: dict[str, BankIndex] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -247,7 +254,10 @@ class ResponseBank:
         )
         pipe.sadd(f"{self.prefix}:shops", shop_id)
         pipe.incr(self._key(shop_id, "version"))
-        return int(self._call(pipe.execute)[-1])
+        try:
+            return int(self._call(pipe.execute)[-1])
+        finally:
+            self._recent.forget((self.prefix, "version", shop_id))
 
     def _index(self, shop_id: str) -> BankIndex | None:
         if not shop_id or not set(shop_id) <= _SHOP_ID_ALLOWED:
@@ -268,6 +278,11 @@ class ResponseBank:
             return current
 
     def _version(self, shop_id: str) -> int:
+        return self._recent.read(
+            (self.prefix, "version", shop_id), self.max_age, partial(self._read_version, shop_id)
+        )
+
+    def _read_version(self, shop_id: str) -> int:
         raw = self._call(self.client.get, self._key(shop_id, "version"))
         return int(raw) if raw is not None else 0
 
@@ -283,7 +298,7 @@ class ResponseBank:
         try:
             return fn(*args, **kwargs)
         except (redis.RedisError, OSError) as exc:
-            raise CopilotError(f"the history bank's Redis failed: {exc}") from exc
+            raise HistoryUnavailable(f"the history bank's Redis failed: {exc}") from exc
 
 
 def _hit(index: BankIndex, scored: Scored) -> HistoryHit:

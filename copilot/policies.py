@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import redis
 
 from copilot.errors import CopilotError
 from copilot.types import ShopPolicy
+from kb.recent import recent_reads
 
 _DECIMALS = ("refund_limit", "compensation_limit")
 
@@ -47,18 +49,29 @@ def policy_to_dict(policy: ShopPolicy) -> dict[str, Any]:
 
 
 class PolicyStore:
-    def __init__(self, client: redis.Redis, prefix: str = "copilot") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "copilot", *, max_age: float = 0.0
+    ) -> None:
+        """`max_age` > 0: a policy may come from a read that recent (seconds; kb/recent.py)."""
         self.client = client
         self.prefix = prefix
+        self.max_age = max_age
+        self._recent = recent_reads(client)
 
     def _key(self, shop_id: str) -> str:
         return f"{self.prefix}:{shop_id}:policy"
 
     def get(self, shop_id: str) -> ShopPolicy:
+        return self._recent.read(self._key(shop_id), self.max_age, partial(self._read, shop_id))
+
+    def _read(self, shop_id: str) -> ShopPolicy:
         raw = self.client.get(self._key(shop_id))
         return policy_from_dict(shop_id, json.loads(raw)) if raw else ShopPolicy(shop_id=shop_id)
 
     def put(self, policy: ShopPolicy) -> None:
-        self.client.set(
-            self._key(policy.shop_id), json.dumps(policy_to_dict(policy), ensure_ascii=False)
-        )
+        try:
+            self.client.set(
+                self._key(policy.shop_id), json.dumps(policy_to_dict(policy), ensure_ascii=False)
+            )
+        finally:
+            self._recent.forget(self._key(policy.shop_id))

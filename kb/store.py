@@ -25,6 +25,7 @@ import redis
 from kb.codec import entry_from_dict, entry_to_dict
 from kb.embedder import Vectors
 from kb.errors import EntryNotFound, InvalidEntry, ShopNotFound, StoreUnavailable
+from kb.recent import recent_reads
 from kb.types import Entry, ShopStats
 
 _SHOP_ID_ALLOWED = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -68,9 +69,13 @@ _SHOPS = " shops"
 
 
 class KBStore:
-    def __init__(self, client: redis.Redis, prefix: str = "kb") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "kb", *, max_age: float = 0.0) -> None:
+        """`max_age` > 0: the set of shops and their versions may come from a read that
+        recent (seconds; kb/recent.py), from any store on this client."""
         self.client = client
         self.prefix = prefix
+        self.max_age = max_age
+        self._recent = recent_reads(client)
 
     def _key(self, shop_id: str, name: str) -> str:
         return f"{self.prefix}:{shop_id}:{name}"
@@ -79,14 +84,17 @@ class KBStore:
         seen = _READ_VERSIONS.get()
         if seen is not None and _SHOPS in seen:
             return list(seen[_SHOPS])
-        members = self._call(self.client.smembers, f"{self.prefix}:shops")
-        shops = sorted(m.decode() for m in members)
+        shops = self._recent.read((self.prefix, _SHOPS), self.max_age, self._read_shops)
         if seen is not None:
             seen[_SHOPS] = tuple(shops)
-        return shops
+        return list(shops)
+
+    def _read_shops(self) -> tuple[str, ...]:
+        members = self._call(self.client.smembers, f"{self.prefix}:shops")
+        return tuple(sorted(m.decode() for m in members))
 
     def exists(self, shop_id: str) -> bool:
-        if _READ_VERSIONS.get() is not None:  # the whole set, read once for the request
+        if _READ_VERSIONS.get() is not None or self.max_age > 0:  # the whole set, read once
             return shop_id in self.shops()
         return bool(self._call(self.client.sismember, f"{self.prefix}:shops", shop_id))
 
@@ -99,13 +107,29 @@ class KBStore:
         seen = _READ_VERSIONS.get()
         missing = [s for s in shop_ids if seen is None or s not in seen]
         if missing:
-            raw = self._call(self.client.mget, [self._key(s, "version") for s in missing])
-            read = {s: int(v) if v is not None else 0 for s, v in zip(missing, raw, strict=True)}
+            read = self._recent_versions(missing)
             if seen is None:
                 return read
             seen.update(read)
         assert seen is not None
         return {s: seen[s] for s in shop_ids}
+
+    def _recent_versions(self, shop_ids: Sequence[str]) -> dict[str, int]:
+        recent = self._recent
+        read = {s: recent.fresh((self.prefix, "version", s), self.max_age) for s in shop_ids}
+        missing = [s for s, version in read.items() if version is None]
+        if missing:
+            generation = recent.generation
+            raw = self._call(self.client.mget, [self._key(s, "version") for s in missing])
+            for shop_id, value in zip(missing, raw, strict=True):
+                read[shop_id] = int(value) if value is not None else 0
+                if self.max_age > 0:
+                    recent.keep((self.prefix, "version", shop_id), read[shop_id], generation)
+        return read  # type: ignore[return-value]
+
+    def forget(self, shop_id: str) -> None:
+        """Read the shop's version (and the set of shops) from Redis next time: it changed."""
+        self._recent.forget((self.prefix, "version", shop_id), (self.prefix, _SHOPS))
 
     @contextmanager
     def consistent_versions(self) -> Iterator[None]:
@@ -190,7 +214,7 @@ class KBStore:
             )
         pipe.sadd(f"{self.prefix}:shops", shop_id)
         pipe.incr(self._key(shop_id, "version"))
-        return int(self._call(pipe.execute)[-1])
+        return self._written(shop_id, pipe)
 
     def stored(
         self, shop_id: str, entry_ids: Sequence[str], *, embedding_model: str
@@ -224,14 +248,21 @@ class KBStore:
         pipe.hdel(self._key(shop_id, "entries"), *entry_ids)
         pipe.hdel(self._key(shop_id, "vectors"), *entry_ids)
         pipe.incr(self._key(shop_id, "version"))
-        return int(self._call(pipe.execute)[-1])
+        return self._written(shop_id, pipe)
 
     def drop_shop(self, shop_id: str) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(*(self._key(shop_id, n) for n in ("entries", "vectors", "meta")))
         pipe.incr(self._key(shop_id, "version"))
         pipe.srem(f"{self.prefix}:shops", shop_id)
-        self._call(pipe.execute)
+        self._written(shop_id, pipe)
+
+    def _written(self, shop_id: str, pipe: Any) -> int:
+        """Run a write that bumps the shop's version (its last reply is the new version)."""
+        try:
+            return int(self._call(pipe.execute)[-1])
+        finally:  # even a failed EXEC may have applied: read Redis next time either way
+            self.forget(shop_id)
 
     def sizes(self, shop_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         """shop -> (entries, version) for many shops in one round trip (a shop list page)."""

@@ -1,13 +1,13 @@
 """Every replica serves a shop's KB change within 2 s, without a restart.
 
-Correctness does not depend on this module: kb.index.IndexCache reads the shop's version from
-Redis on every search (one GET, well under a millisecond on the local socket) and rebuilds a
-stale index, so replica B can never answer from an index older than the store. What this
-module adds is speed for the first request after a change: the replica that wrote publishes
-(shop, version) on a Redis channel, and every replica's listener thread rebuilds that shop's
-index at once, off the request path, so B's next suggest does not pay the rebuild (hundreds
-of milliseconds for a big shop). Writers that do not publish (the CLI) are still picked up by
-the per-request version check.
+Correctness does not depend on this module: kb.index.IndexCache checks the shop's version
+before every search and rebuilds a stale index, so replica B never answers from an index older
+than the store by more than COPILOT_METADATA_MAX_AGE (the version may come from a read that
+recent: kb/recent.py). What this module adds is speed: the replica that wrote publishes
+(shop, version) on a Redis channel, and every replica's listener thread forgets its recent
+read of that shop's version and rebuilds the index at once, off the request path, so B's next
+suggest neither waits for the max age nor pays the rebuild (hundreds of milliseconds for a big
+shop). Writers that do not publish (the CLI) are still picked up by the version check.
 
 A lost message (listener reconnecting) only delays the eager rebuild; it never serves stale
 knowledge. The listener reconnects with a short backoff while Redis is down.
@@ -91,6 +91,7 @@ class KBSync:
             return
         if self.rebuilt.get(shop_id, 0) >= version:
             return
+        self.kb.store.forget(shop_id)
         started = time.perf_counter()
         try:  # a no-op (one GET) when this replica's index is current, e.g. the writer's own
             index = self.kb.indexes.get(shop_id)

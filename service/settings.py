@@ -86,6 +86,15 @@ class Settings(BaseSettings):
         "cores 1 served 104 req/s, 2 served 89, unlimited 78 (bench/service_speed.py). "
         "Scale out with more processes",
     )
+    metadata_max_age: float = Field(
+        default=0.5,
+        ge=0,
+        description="seconds a replica may answer from its last read of the set of shops, "
+        "their KB and history versions and their policies (kb/recent.py) instead of five Redis "
+        "round trips a suggestion. Its own writes are seen at once, another replica's KB "
+        "change at its announcement (else within this), so within the 2 s goal. 0: read "
+        "every time",
+    )
     llm_first_token_timeout: float = Field(default=2.0, gt=0)
     llm_total_timeout: float = Field(default=8.0, gt=0)
     llm_max_tokens: int = Field(default=160, ge=8, le=1024)

@@ -21,12 +21,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from copilot.errors import HistoryUnavailable
 from kb.errors import StoreUnavailable
 from service.conversations import CANCEL_CHANNEL, ConversationStore
 from service.metrics import observe_suggestion, observe_tokens
 from service.suggesting import REDIS_DOWN, Job, offline, payload, record
 
-_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
+# the stores wrap Redis's errors: any of them means Redis is down (or going)
+_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
 POLL_SECONDS = 0.25  # how often a stream re-reads its generation from Redis
 
 

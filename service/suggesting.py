@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from fastapi import FastAPI
 
+from copilot.errors import HistoryUnavailable
 from copilot.io import order_from_dict, turns_from_list
 from copilot.pipeline import Suggester
 from copilot.records import SuggestionLog, candidate_id, record_from_suggestion, source_kind
@@ -34,7 +35,8 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = "redis_unavailable"
-_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
+# the stores wrap Redis's errors: any of them means Redis is down (or going)
+_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
 
 
 @dataclass

@@ -38,6 +38,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         llm=settings.llm_config() if settings.llm_backend != "none" else LLMConfig(),
         draft=settings.draft_config(),
         concurrent_retrievals=settings.concurrent_retrievals,
+        metadata_max_age=settings.metadata_max_age,
     )
 
 

@@ -18,6 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from kb.embedder import Embedder, SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
+from kb.recent import recent_reads
 from kb.redis_conn import RedisConfig, connect
 from kb.store import KBStore
 
@@ -70,6 +71,7 @@ def _redis_server(redis_data_dir: Path) -> redis.Redis:
 def redis_client(_redis_server: redis.Redis) -> Iterator[redis.Redis]:
     """The session's embedded Redis, emptied before each test."""
     _redis_server.flushall()
+    recent_reads(_redis_server).forget()  # flushed behind the stores' back
     yield _redis_server
 
 

@@ -130,3 +130,13 @@ def test_policies_round_trip_through_redis(redis_client: object) -> None:
     assert store.get("shop-x") == policy
     with pytest.raises(CopilotError, match="refund_limt"):
         policy_from_dict("shop-x", {"refund_limt": 1})
+
+
+def test_a_recent_policy_read_is_kept_until_a_write_in_this_process(redis_client: object) -> None:
+    writer, reader = PolicyStore(redis_client), PolicyStore(redis_client, max_age=60)  # type: ignore[arg-type]
+    assert reader.get("shop-x").shop_name == ""
+    redis_client.set("copilot:shop-x:policy", '{"shop_name": "别处改的"}')  # type: ignore[attr-defined]
+    assert reader.get("shop-x").shop_name == ""  # another process's change: after the max age
+    assert writer.get("shop-x").shop_name == "别处改的"
+    writer.put(policy_from_dict("shop-x", {"shop_name": "杯子小店"}))
+    assert reader.get("shop-x").shop_name == "杯子小店"

@@ -279,3 +279,34 @@ def test_one_request_reads_the_shops_and_their_versions_once(two_shops: Knowledg
     assert after["mget"] - before["mget"] == 1
     assert after["get"] == before["get"]
     assert store.version("shop-a") == expected["shop-a"] + 1  # outside the block: read afresh
+
+
+def test_recent_reads_spare_redis_yet_every_write_in_the_process_is_seen_at_once(
+    two_shops: KnowledgeBase,
+) -> None:
+    client = two_shops.store.client
+    recent = KBStore(client, max_age=60)  # another store object on the same client
+    version = recent.version("shop-a")
+    assert recent.shops() == ["shop-a", "shop-b"]
+    before = {n: _commands(client, n) for n in ("smembers", "mget", "get")}
+    for _ in range(3):
+        assert recent.version("shop-a") == version and recent.exists("shop-b")
+    assert {n: _commands(client, n) for n in before} == before  # no round trip at all
+
+    # writes through any store on this client are seen at once, the shop set included
+    new_version = two_shops.add("shop-c", entries("shop-c", CUP_SHOP[:1])).version
+    assert recent.exists("shop-c") and recent.version("shop-c") == new_version
+    assert two_shops.delete("shop-a", ["faq-hot"]) == recent.version("shop-a") == version + 1
+
+    # a change behind its back (another process) waits for the max age, or for forget()
+    stale = recent.version("shop-b")
+    client.incr("kb:shop-b:version")
+    assert recent.version("shop-b") == stale
+    assert KBStore(client).version("shop-b") == stale + 1
+    recent.forget("shop-b")
+    assert recent.version("shop-b") == stale + 1
+    client.incr("kb:shop-b:version")
+    short = KBStore(client, max_age=0.05)
+    assert short.version("shop-b") == stale + 1  # what `recent` read and kept
+    time.sleep(0.1)
+    assert short.version("shop-b") == stale + 2
