@@ -258,7 +258,8 @@ class KBStore:
         self._written(shop_id, pipe)
 
     def _written(self, shop_id: str, pipe: Any) -> int:
-        """Run a write that bumps the shop's version (its last reply is the new version)."""
+        """Run a write that bumps the shop's version; the pipeline's last reply (the new
+        version for put and delete)."""
         try:
             return int(self._call(pipe.execute)[-1])
         finally:  # even a failed EXEC may have applied: read Redis next time either way
