@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 import redis
 
 T = TypeVar("T")
-_MISSING = object()
 
 
 class RecentReads:
@@ -42,16 +41,14 @@ class RecentReads:
 
     def read(self, key: Hashable, max_age: float, load: Callable[[], T]) -> T:
         """The value read within the last `max_age` seconds, else load() (and keep it)."""
-        if max_age <= 0:
-            return load()
-        now = time.monotonic()
-        read_at, value = self._values.get(key, (0.0, _MISSING))
-        if value is not _MISSING and now - read_at < max_age:
+        value = self.fresh(key, max_age)
+        if value is not None:
             return value  # type: ignore[no-any-return]
-        generation = self.generation
+        generation, now = self.generation, time.monotonic()
         value = load()
-        self.keep(key, value, generation, now)
-        return value  # type: ignore[no-any-return]
+        if max_age > 0:
+            self.keep(key, value, generation, now)
+        return value
 
     def keep(self, key: Hashable, value: Any, generation: int, at: float | None = None) -> None:
         """Remember a value read another way (one MGET for many keys); `generation` is
@@ -61,7 +58,7 @@ class RecentReads:
                 self._values[key] = (time.monotonic() if at is None else at, value)
 
     def fresh(self, key: Hashable, max_age: float) -> Any:
-        """The value if read within `max_age` seconds, else None."""
+        """The value if read within `max_age` seconds, else None (stores keep no None)."""
         read_at, value = self._values.get(key, (0.0, None))
         return value if max_age > 0 and time.monotonic() - read_at < max_age else None
 
