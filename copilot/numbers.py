@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import TypeAlias
 
 from copilot.types import Order
@@ -222,8 +223,26 @@ def _quantity_count(m: re.Match[str]) -> list[Mention]:
     return [] if value is None else [Mention("quantity", value, m.group(0), "count", value)]
 
 
-def extract(text: str) -> list[Mention]:
-    """Every number a text states, each read once (a date's digits are not also a quantity)."""
+def extract(text: str) -> tuple[Mention, ...]:
+    """Every number a text states, each read once (a date's digits are not also a quantity).
+
+    A reply's text is checked again and again (the same KB answers and bank replies come back
+    for every customer who asks alike), so short texts are remembered: the answer depends on
+    the text alone. A shop's whole KB, read once per version, is not."""
+    if len(text) <= _REMEMBERED_CHARS:
+        return _extract_remembered(text)
+    return _extract(text)
+
+
+_REMEMBERED_CHARS = 400
+
+
+@lru_cache(maxsize=8192)
+def _extract_remembered(text: str) -> tuple[Mention, ...]:
+    return _extract(text)
+
+
+def _extract(text: str) -> tuple[Mention, ...]:
     found: list[Mention] = []
     remaining = _cn_to_digits(normalize(text))
 
@@ -234,7 +253,7 @@ def extract(text: str) -> list[Mention]:
             return " " * len(m.group(0))
 
         remaining = pattern.sub(take, remaining)
-    return found
+    return tuple(found)
 
 
 def _same_date(said: DateKey, known: DateKey) -> bool:

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
             app.state.cancel_listener.stop()
             app.state.kb_sync.stop()
             app.state.suggest_threads.shutdown(wait=False)
+            app.state.retrieval_threads.shutdown(wait=False)
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     )
     app.state.settings = settings
     app.state.suggest_threads = suggest.thread_pool()
+    app.state.retrieval_threads = suggest.retrieval_pool(settings.concurrent_retrievals)
     errors.install(app)
     # Routes are matched in order, each included router costing a scan of its routes: the
     # busiest route goes first.

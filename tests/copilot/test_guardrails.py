@@ -83,7 +83,7 @@ def test_numbers_are_read_with_their_kind(text: str, expected: list[tuple[str, o
     "text", ["试一下", "一定给您满意的答复", "便宜一点", "千万别着急", "万一有问题"]
 )
 def test_words_made_of_numerals_are_not_numbers(text: str) -> None:
-    assert extract(text) == []
+    assert extract(text) == ()
 
 
 # --- each guardrail --------------------------------------------------------------------------

@@ -47,3 +47,32 @@ def test_personal_data_is_masked(text: str, gone: str, kept: str) -> None:
 )
 def test_ordinary_shop_talk_is_left_alone(text: str) -> None:
     assert mask_pii(text) == text
+
+
+def test_skipping_patterns_that_cannot_match_masks_exactly_as_running_them_all() -> None:
+    """mask_pii skips a pattern when the text lacks what it needs (seven digits, a name label,
+    two of admin unit / street / house number): on texts dense in exactly those characters the
+    result must equal running every pattern."""
+    import random
+
+    from copilot import masking as m
+
+    def every_pattern(text: str) -> str:
+        text = m._ID18.sub(m._mask_id18, text)
+        text = m._ID15.sub(lambda g: f"{g.group(1)}********{g.group(2)}", text)
+        text = m._PHONE.sub(lambda g: f"{g.group(1)}****{g.group(3)}", text)
+        text = m._LANDLINE.sub(lambda g: f"{g.group(1)}-****{g.group(2)[-4:]}", text)
+        text = m._NAME.sub(lambda g: g.group(1) + g.group(2)[0] + "*" * (len(g.group(2)) - 1), text)
+        return m._ADDRESS.sub(m._mask_address, text)
+
+    rng = random.Random(4)
+    alphabet = (
+        "0123456789X省市区县镇乡路街巷弄村道同号楼院单元栋幢室座收件货人姓名联系字张李 -，在吗一二"
+    )
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(1, 40))) for _ in range(20000)]
+    masked_somewhere = 0
+    for text in texts:
+        expected = every_pattern(text)
+        assert mask_pii(text) == expected, text
+        masked_somewhere += expected != text
+    assert masked_somewhere > 1000  # the texts do exercise the patterns

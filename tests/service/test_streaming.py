@@ -161,3 +161,43 @@ def test_every_replica_hears_of_a_new_generation(api: TestClient) -> None:
     while listener.latest("st-pubsub") < generation and time.monotonic() < deadline:
         time.sleep(0.01)
     assert listener.latest("st-pubsub") == generation == store.generation("st-pubsub")
+
+
+def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_draft(
+    api: TestClient, auth: Auth
+) -> None:
+    """routes/suggest._lane: JSON suggestions without the LLM run on the retrieval thread (one
+    at a time), drafts and streams on the big pool; so a draft that holds the LLM for seconds
+    delays no quick suggestion."""
+    suggester = api.app.state.suggester  # type: ignore[attr-defined]
+    slow, saved = SlowGenerator(), suggester.generator
+    threads: list[str] = []
+    suggest = suggester.suggest
+
+    def spy(*args: Any, **options: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return suggest(*args, **options)
+
+    suggester.generator, suggester.suggest = slow, spy
+    headers = auth()
+    try:
+        body = {"shop_id": "demo-pdd", "conversation_id": "st-lanes",
+                "turns": [{"role": "customer", "text": "保温杯多少钱"}]}  # fmt: skip
+        thread, result = _stream_in_thread(api, body, headers)
+        assert slow.started.wait(60), "the slow generator never started"
+        for n, question in enumerate(("能装开水吗", "什么时候发货", "可以退货吗")):
+            quick = api.post("/v1/suggest", json={
+                "shop_id": "demo-pdd", "conversation_id": f"st-quick-{n}", "use_llm": False,
+                "turns": [{"role": "customer", "text": question}]}, headers=headers)  # fmt: skip
+            assert quick.status_code == 200, quick.text
+        assert not slow.finished.is_set(), "the quick suggestions waited for the draft"
+        api.post("/v1/conversations/st-lanes/turns", headers=headers,
+                 json={"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "好的"}]})  # fmt: skip
+        thread.join(60)
+        assert not thread.is_alive()
+    finally:
+        suggester.generator = saved
+        del suggester.suggest  # the class's method again
+    assert len(threads) == 3
+    assert all(name.startswith("suggest-retrieval") for name in threads), threads
+    assert parse_sse(result[0].text)[-1][0] == "cancelled"
