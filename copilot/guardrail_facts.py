@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from copilot.numbers import Mention, NumberFacts, extract, id_mention, money_mention, normalize
 from kb.types import FAQ, Entry, Policy, Product, Promotion, Script
@@ -239,6 +239,7 @@ class GuardrailFacts:
         self._facts: dict[str, ShopFacts] = {}
         self._terms: dict[str, ShopTerms] = {}
         self._others: dict[str, tuple[tuple[tuple[str, int], ...], OtherShopNames]] = {}
+        self._memos: dict[str, tuple[ShopFacts, OtherShopNames, dict[Any, Any]]] = {}
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -267,6 +268,16 @@ class GuardrailFacts:
         with self._lock:
             self._others[shop_id] = (key, names)
         return names
+
+    def memo(self, facts: ShopFacts, others: OtherShopNames) -> dict[Any, Any]:
+        """Where apply_guardrails keeps the flags it found with these facts: one per shop, new
+        as soon as either object is replaced (a KB write here or in another shop)."""
+        held = self._memos.get(facts.shop_id)
+        if held is None or held[0] is not facts or held[1] is not others:
+            held = (facts, others, {})
+            with self._lock:
+                self._memos[facts.shop_id] = held
+        return held[2]
 
     def _shop_terms(self, shop_id: str, version: int) -> ShopTerms:
         cached = self._terms.get(shop_id)

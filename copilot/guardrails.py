@@ -23,7 +23,7 @@ The facts themselves (per shop, cached by KB version) are copilot.guardrail_fact
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -65,6 +65,13 @@ _PROMOTION_CLAIM = re.compile(
 _PRICE_CONTEXT = re.compile(
     r"满|减|券|运费|邮费|补|差价|合计|共|总|实付|到手|优惠|折|红包|赔|退|保价|续重|加收|另|返"
 )
+
+
+# (candidate text, policy, order, computed numbers) -> flags; see apply_guardrails
+FlagMemo = MutableMapping[
+    tuple[str, ShopPolicy, Order | None, frozenset[Decimal]], tuple[GuardFlag, ...]
+]
+_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -185,19 +192,33 @@ def apply_guardrails(
     other_shops: OtherShopNames,
     computed: Collection[Decimal] = (),
     keep_blocked: bool = False,
+    memo: FlagMemo | None = None,
 ) -> list[Candidate]:
-    """Candidates with their flags attached; blocked ones dropped unless keep_blocked."""
+    """Candidates with their flags attached; blocked ones dropped unless keep_blocked.
+
+    `memo`: flags found before with these very `kb_facts` and `other_shops` (the caller's
+    promise; GuardrailFacts.memo keeps one per shop and version). The same KB answers and bank
+    replies come back for every customer who asks alike, and their flags depend only on the
+    text, the facts, the policy, the order and the computed numbers."""
     checked = []
+    numbers = frozenset(computed)
     for candidate in candidates:
-        flags = check(
-            candidate.text,
-            shop_id=shop_id,
-            kb_facts=kb_facts,
-            order=order,
-            policy=policy,
-            other_shops=other_shops,
-            computed=computed,
-        )
+        key = (candidate.text, policy, order, numbers)
+        flags = memo.get(key) if memo is not None else None
+        if flags is None:
+            flags = check(
+                candidate.text,
+                shop_id=shop_id,
+                kb_facts=kb_facts,
+                order=order,
+                policy=policy,
+                other_shops=other_shops,
+                computed=computed,
+            )
+            if memo is not None:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()  # a drafts-heavy shop: start over rather than grow
+                memo[key] = flags
         flagged = replace(candidate, flags=candidate.flags + flags)
         if keep_blocked or not flagged.blocked:
             checked.append(flagged)

@@ -258,6 +258,7 @@ class Suggester:
         return {
             "shop_id": shop_id, "kb_facts": facts, "order": run.conversation.order,
             "policy": run.policy, "other_shops": others, "computed": grounded.computed,
+            "memo": None if empty else self.facts.memo(facts, others),
         }  # fmt: skip
 
     def _draft(

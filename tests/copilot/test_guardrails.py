@@ -4,6 +4,7 @@ shops' own FAQ answers raise none (the extraction is fixed, never the data)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -251,3 +252,30 @@ def test_facts_follow_the_shops_kb_version(kb: KnowledgeBase) -> None:
     assert not first.numbers.supports(extract("¥49")[0])
     kb.add("wood", [entry_from_dict("wood", {**product, "id": "p2", "price": "49"})])
     assert facts.shop_facts("wood").numbers.supports(extract("¥49")[0])
+
+
+def test_remembered_flags_hold_only_for_the_facts_and_request_they_were_found_with(
+    kb: KnowledgeBase,
+) -> None:
+    """GuardrailFacts.memo: a reply checked again is answered from the memo, but a KB write
+    (new facts), another order or other computed numbers check it afresh."""
+    product = {"kind": "product", "id": "p1", "title": "竹制砧板", "price": "59"}
+    kb.add("wood", [entry_from_dict("wood", product)])
+    facts = GuardrailFacts(kb)
+    reply = Candidate("亲，这款砧板现在49元哦", "answer", Source(llm=True), 0.9)
+
+    def blocked(**request: Any) -> bool:
+        own, others = facts.shop_facts("wood"), facts.other_shops("wood")
+        options = {"order": None, "computed": (), **request}
+        kept = apply_guardrails([reply], shop_id="wood", kb_facts=own, policy=ShopPolicy("wood"),
+                                other_shops=others, memo=facts.memo(own, others), **options)  # fmt: skip
+        return not kept
+
+    assert blocked() and blocked()
+    memo = facts.memo(facts.shop_facts("wood"), facts.other_shops("wood"))
+    assert len(memo) == 1  # the second check was the first one's answer
+    assert not blocked(computed=(Decimal("49"),))
+    order = Order("paid", (OrderItem("p1", 1, Decimal("49")),), Decimal("49"))
+    assert not blocked(order=order)
+    kb.add("wood", [entry_from_dict("wood", {**product, "price": "49"})])
+    assert not blocked()  # the new price is the KB's now: the old memo is gone with its facts
