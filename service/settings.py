@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         "are not counted), and the threads that serve /v1/suggest without the LLM. They hold "
         "the GIL most of the time, so more only contend: on 2 cores 1 served 104 req/s, 2 "
         "served 89, unlimited 78; one thread for those requests instead of a shared pool of "
-        "40: 15% less CPU a request, p95 64 -> 37 ms (bench/service_speed.py). Scale out with "
+        "40: 15% less CPU a request, p95 64 -> 39 ms (bench/service_speed.py). Scale out with "
         "more processes",
     )
     metadata_max_age: float = Field(
