@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -87,66 +89,71 @@ class SlowGenerator:
             self.finished.set()
 
 
-def _stream_in_thread(
-    api: TestClient, body: dict[str, Any], headers: dict[str, str]
-) -> tuple[threading.Thread, list[Any]]:
-    result: list[Any] = []
+@dataclass
+class SlowStream:
+    """A stream in progress with the slow generator; end() waits for it and gives its response."""
 
-    def run() -> None:
-        result.append(api.post("/v1/suggest", json=body, headers={**headers, **SSE}))
+    generator: SlowGenerator
+    thread: threading.Thread
+    responses: list[Any]
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, result
+    def end(self) -> Any:
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "the stream did not end"
+        return self.responses[0]
 
 
-def test_a_new_customer_turn_cancels_the_older_stream(api: TestClient, auth: Auth) -> None:
+@contextmanager
+def slow_stream(api: TestClient, headers: dict[str, str], conversation_id: str,
+                text: str) -> Iterator[SlowStream]:  # fmt: skip
+    """A stream of `conversation_id` drafting with SlowGenerator, started (its first piece
+    said) before the body runs; the real generator is put back afterwards."""
     suggester = api.app.state.suggester  # type: ignore[attr-defined]
     slow, saved = SlowGenerator(), suggester.generator
     suggester.generator = slow
-    headers = auth()
+    body = {"shop_id": "demo-pdd", "conversation_id": conversation_id,
+            "turns": [{"role": "customer", "text": text}]}  # fmt: skip
+    responses: list[Any] = []
+
+    def run() -> None:
+        responses.append(api.post("/v1/suggest", json=body, headers={**headers, **SSE}))
+
+    thread = threading.Thread(target=run, daemon=True)
     try:
-        body = {"shop_id": "demo-pdd", "conversation_id": "st-cancel",
-                "turns": [{"role": "customer", "text": "这个保温杯能装开水吗"}]}  # fmt: skip
-        thread, result = _stream_in_thread(api, body, headers)
+        thread.start()
         assert slow.started.wait(60), "the slow generator never started"
+        yield SlowStream(slow, thread, responses)
+    finally:
+        suggester.generator = saved
+
+
+def test_a_new_customer_turn_cancels_the_older_stream(api: TestClient, auth: Auth) -> None:
+    headers = auth()
+    with slow_stream(api, headers, "st-cancel", "这个保温杯能装开水吗") as stream:
         pushed = api.post(
             "/v1/conversations/st-cancel/turns",
             json={"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "算了，换个问题"}]},
             headers=headers,
         )
         assert pushed.status_code == 200
-        thread.join(60)
-        assert not thread.is_alive()
-        assert slow.finished.wait(10), "the superseded draft kept generating"
-    finally:
-        suggester.generator = saved
-    events = parse_sse(result[0].text)
+        response = stream.end()
+        assert stream.generator.finished.wait(10), "the superseded draft kept generating"
+    events = parse_sse(response.text)
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "suggestion" and kinds[-1] == "cancelled", kinds
     assert "final" not in kinds
     assert events[-1][1] == {"reason": "superseded"}
-    assert slow.pieces < 200
+    assert stream.generator.pieces < 200
 
 
 def test_a_newer_suggest_cancels_the_older_stream(api: TestClient, auth: Auth) -> None:
-    suggester = api.app.state.suggester  # type: ignore[attr-defined]
-    slow, saved = SlowGenerator(), suggester.generator
-    suggester.generator = slow
     headers = auth()
-    try:
-        body = {"shop_id": "demo-pdd", "conversation_id": "st-newer",
-                "turns": [{"role": "customer", "text": "保温杯多少钱"}]}  # fmt: skip
-        thread, result = _stream_in_thread(api, body, headers)
-        assert slow.started.wait(60)
+    with slow_stream(api, headers, "st-newer", "保温杯多少钱") as stream:
         newer = api.post("/v1/suggest", json={"shop_id": "demo-pdd", "conversation_id": "st-newer",
                                               "use_llm": False}, headers=headers)  # fmt: skip
         assert newer.status_code == 200
-        thread.join(60)
-        assert not thread.is_alive()
-    finally:
-        suggester.generator = saved
-    kinds = [kind for kind, _ in parse_sse(result[0].text)]
+        response = stream.end()
+    kinds = [kind for kind, _ in parse_sse(response.text)]
     assert kinds[0] == "suggestion" and kinds[-1] == "cancelled" and "final" not in kinds
 
 
@@ -170,7 +177,6 @@ def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_d
     at a time), drafts and streams on the big pool; so a draft that holds the LLM for seconds
     delays no quick suggestion."""
     suggester = api.app.state.suggester  # type: ignore[attr-defined]
-    slow, saved = SlowGenerator(), suggester.generator
     threads: list[str] = []
     suggest = suggester.suggest
 
@@ -178,26 +184,22 @@ def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_d
         threads.append(threading.current_thread().name)
         return suggest(*args, **options)
 
-    suggester.generator, suggester.suggest = slow, spy
+    suggester.suggest = spy
     headers = auth()
     try:
-        body = {"shop_id": "demo-pdd", "conversation_id": "st-lanes",
-                "turns": [{"role": "customer", "text": "保温杯多少钱"}]}  # fmt: skip
-        thread, result = _stream_in_thread(api, body, headers)
-        assert slow.started.wait(60), "the slow generator never started"
-        for n, question in enumerate(("能装开水吗", "什么时候发货", "可以退货吗")):
-            quick = api.post("/v1/suggest", json={
-                "shop_id": "demo-pdd", "conversation_id": f"st-quick-{n}", "use_llm": False,
-                "turns": [{"role": "customer", "text": question}]}, headers=headers)  # fmt: skip
-            assert quick.status_code == 200, quick.text
-        assert not slow.finished.is_set(), "the quick suggestions waited for the draft"
-        api.post("/v1/conversations/st-lanes/turns", headers=headers,
-                 json={"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "好的"}]})  # fmt: skip
-        thread.join(60)
-        assert not thread.is_alive()
+        with slow_stream(api, headers, "st-lanes", "保温杯多少钱") as stream:
+            for n, question in enumerate(("能装开水吗", "什么时候发货", "可以退货吗")):
+                quick = api.post("/v1/suggest", json={
+                    "shop_id": "demo-pdd", "conversation_id": f"st-quick-{n}", "use_llm": False,
+                    "turns": [{"role": "customer", "text": question}]}, headers=headers)  # fmt: skip
+                assert quick.status_code == 200, quick.text
+            assert not stream.generator.finished.is_set(), "quick suggestions waited for the draft"
+            api.post("/v1/conversations/st-lanes/turns", headers=headers,
+                     json={"shop_id": "demo-pdd",
+                           "turns": [{"role": "customer", "text": "好的"}]})  # fmt: skip
+            response = stream.end()
     finally:
-        suggester.generator = saved
         del suggester.suggest  # the class's method again
     assert len(threads) == 3
     assert all(name.startswith("suggest-retrieval") for name in threads), threads
-    assert parse_sse(result[0].text)[-1][0] == "cancelled"
+    assert parse_sse(response.text)[-1][0] == "cancelled"
