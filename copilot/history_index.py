@@ -128,11 +128,20 @@ def _random_pair_similarities(
     return np.sort(np.einsum("ij,ij->i", matrix[left[apart]], matrix[right[apart]]))
 
 
+# float32 cosines of one text with itself land within this of 1.0, on either side (1.0000001
+# with one CPU's kernels, 0.99999994 with another's)
+_SAME_TEXT = 1e-6
+
+
 def relevance_floor(index: BankIndex, config: HistoryConfig) -> float:
+    """A hit must be this much closer than unrelated examples are. Never above what the same
+    text scores: in a bank whose examples all say the same ("在吗" twice) the unrelated pairs
+    are identical texts too, and the floor would otherwise shut out the very question asked."""
     if not len(index.pair_similarities):
         return config.min_similarity
-    unrelated = index.unrelated
-    return max(unrelated + config.relevance_margin * (1 - unrelated), config.min_similarity)
+    unrelated = min(index.unrelated, 1.0)
+    floor = max(unrelated + config.relevance_margin * (1 - unrelated), config.min_similarity)
+    return min(floor, 1.0 - _SAME_TEXT)
 
 
 @dataclass

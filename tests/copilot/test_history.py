@@ -7,6 +7,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 
@@ -244,6 +245,21 @@ def test_the_relevance_floor_is_calibrated_on_the_bank_itself(bank: ResponseBank
     assert bank.search("shop-a", "我想开发票，抬头写公司") == []
     (hit, *_) = bank.search("shop-a", "保温杯可以倒开水吗")
     assert hit.text == "可以的亲，内胆是316不锈钢，装开水没问题"
+
+
+@pytest.mark.parametrize("same_text_cosine", [0.99999994, 1.0, 1.0000001])
+def test_the_floor_never_shuts_out_the_question_itself(same_text_cosine: float) -> None:
+    """A bank whose examples all say the same: its 'unrelated' pairs are identical texts, whose
+    float32 cosine lands on either side of 1.0 depending on the CPU's kernels."""
+    from types import SimpleNamespace
+
+    from copilot.history_index import relevance_floor
+
+    pairs_ = np.full(50, same_text_cosine, dtype=np.float32)
+    index = SimpleNamespace(pair_similarities=pairs_, unrelated=float(np.median(pairs_)))
+    floor = relevance_floor(index, HistoryConfig())  # type: ignore[arg-type]
+    # the question's own cosine may land on the low side whatever side its examples did
+    assert 0.99 < floor <= float(np.float32(0.99999994))
 
 
 def test_shops_are_isolated(bank: ResponseBank) -> None:
