@@ -32,7 +32,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import Any
 
 THREAT_WORDS = (
     "12315", "投诉", "差评", "曝光", "律师", "起诉", "法院", "工商", "消协", "市场监管", "举报",
@@ -90,26 +89,26 @@ def combine(lexicon: float, excess: float) -> float:
 
 
 class SentimentAnalyzer:
-    """Lexicon + snownlp. snownlp takes seconds to import, so it loads in warm_up()."""
+    """Lexicon + snownlp's model (copilot/snow_sentiment.py: its data, not its 430 MB of
+    dicts). Reading the model takes seconds, so it loads in warm_up()."""
 
     def __init__(self, use_snownlp: bool = True) -> None:
         self.use_snownlp = use_snownlp
-        self._snownlp: Any = None
+        self._positive: Callable[[str], float] | None = None  # snownlp's P(positive)
         self._lock = threading.Lock()
         # snownlp costs milliseconds a message, and customers repeat themselves ("在吗")
         self._scores: OrderedDict[str, float] = OrderedDict()
         self.cache_size = 4096
 
     def warm_up(self) -> None:
-        """Import snownlp and load its model once; safe to call again."""
+        """Load snownlp's model once; safe to call again."""
         if not self.use_snownlp:
             return
         with self._lock:
-            if self._snownlp is None:
-                from snownlp import SnowNLP
+            if self._positive is None:
+                from copilot.snow_sentiment import shared_model
 
-                SnowNLP("预热").sentiments  # noqa: B018 (loads the bundled model now)
-                self._snownlp = SnowNLP
+                self._positive = shared_model().positive
 
     def analyze(self, text: str) -> Sentiment:
         threats = _found(THREAT_WORDS, text)
@@ -135,7 +134,8 @@ class SentimentAnalyzer:
         if cached is not None:
             return cached
         self.warm_up()
-        negative = 1.0 - float(self._snownlp(text).sentiments)
+        assert self._positive is not None
+        negative = 1.0 - float(self._positive(text))
         excess = min(1.0, max(0.0, (negative - 0.5) / 0.5))
         with self._lock:
             self._scores[text] = excess

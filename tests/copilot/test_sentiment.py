@@ -83,15 +83,16 @@ class FakeSnowNLP:
     negative = 0.5
     calls = 0
 
-    def __init__(self, text: str) -> None:
+    @staticmethod
+    def positive(text: str) -> float:
         FakeSnowNLP.calls += 1
-        self.sentiments = 1.0 - FakeSnowNLP.negative
+        return 1.0 - FakeSnowNLP.negative
 
 
 def fake_analyzer(negative: float) -> SentimentAnalyzer:
     FakeSnowNLP.negative, FakeSnowNLP.calls = negative, 0
     model = SentimentAnalyzer()
-    model._snownlp = FakeSnowNLP  # as warm_up() leaves it
+    model._positive = FakeSnowNLP.positive  # as warm_up() leaves it
     return model
 
 
@@ -125,3 +126,30 @@ def test_snownlp_runs_only_when_it_can_change_anger() -> None:
     mood = model.analyze("请问这个杯子能装开水吗")
     assert mood.negativity == mood.negativity == round(1 - (1 - SNOWNLP_SHARE * 0.98), 4)
     assert FakeSnowNLP.calls == 2  # read once, then kept; the earlier text was cached
+
+
+def test_snownlps_model_read_without_snownlp_gives_its_very_probabilities() -> None:
+    """copilot/snow_sentiment.py keeps snownlp's counts in arrays instead of its 430 MB of
+    dicts; every probability must still be snownlp's own, bit for bit, and its segmentation
+    too: on our chats, texts unknown to its segmenter (Latin, digits, emoji, rare characters)
+    and random strings."""
+    import random
+
+    from snownlp import seg as snow_seg
+    from snownlp import sentiment as snow_sentiment  # SnowNLP(text).sentiments calls it
+
+    from copilot.snow_sentiment import SnowSentiment
+
+    ours = SnowSentiment.load()
+    texts = [
+        "东西很好，物流也快", "垃圾产品，再也不买了", "到底什么时候发货？？？", "在吗", "",
+        "退款怎么还没到账", "iPhone 15 的壳有吗 😡", "我要投诉你们！！！客服态度太差了", "亲，在的～",
+        "啊啊啊啊啊啊啊", "龘靐齉爩", "abc 123 好的", "放心 不会给差评的！！", "。。。",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    alphabet = "好差垃圾快慢发货退款在吗亲的了不是我你们这个能装开水杯子怎么还没到投诉龘 ab1！？。"
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(1, 30))) for _ in range(300)]
+    for text in texts:
+        if text.strip():
+            assert ours.words(text) == [w for w in snow_seg.seg(text) if w not in ours.stop], text
+        assert ours.positive(text) == snow_sentiment.classify(text), text
