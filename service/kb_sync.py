@@ -9,8 +9,9 @@ read of that shop's version and rebuilds the index at once, off the request path
 suggest neither waits for the max age nor pays the rebuild (hundreds of milliseconds for a big
 shop). Writers that do not publish (the CLI) are still picked up by the version check.
 
-A lost message (listener reconnecting) only delays the eager rebuild; it never serves stale
-knowledge. The listener reconnects with a short backoff while Redis is down.
+A lost message (listener reconnecting) only delays the eager rebuild; knowledge is still never
+served more than COPILOT_METADATA_MAX_AGE older than the store. The listener reconnects with a
+short backoff while Redis is down.
 """
 
 from __future__ import annotations

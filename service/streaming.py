@@ -21,14 +21,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from copilot.errors import HistoryUnavailable
-from kb.errors import StoreUnavailable
 from service.conversations import CANCEL_CHANNEL, ConversationStore
 from service.metrics import observe_suggestion, observe_tokens
-from service.suggesting import REDIS_DOWN, Job, offline, payload, record
+from service.suggesting import REDIS_DOWN, REDIS_ERRORS, Job, offline, payload, record
 
-# the stores wrap Redis's errors: any of them means Redis is down (or going)
-_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
 POLL_SECONDS = 0.25  # how often a stream re-reads its generation from Redis
 
 
@@ -89,14 +85,14 @@ def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: thread
     try:
         try:
             _run(app, job, emit, stop)
-        except _REDIS_ERRORS:
+        except REDIS_ERRORS:
             if job.emitted or job.redis_down:
                 raise
             job.degraded.append(REDIS_DOWN)
             _run(app, job, emit, stop)
     except _Superseded:
         return
-    except _REDIS_ERRORS as exc:
+    except REDIS_ERRORS as exc:
         emit("error", {"code": REDIS_DOWN, "message": str(exc)})
     except Exception as exc:  # reported to the client; the stream must end, not hang
         emit("error", {"code": "suggest_failed", "message": f"{type(exc).__name__}: {exc}"})

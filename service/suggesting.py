@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 REDIS_DOWN = "redis_unavailable"
 # the stores wrap Redis's errors: any of them means Redis is down (or going)
-_REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
+REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
 
 
 @dataclass
@@ -83,7 +83,7 @@ def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
             body.shop_id, stored.turns, conversation.order, conversation.notes, cid
         )
         job.generation = store.bump(cid)
-    except _REDIS_ERRORS as exc:
+    except REDIS_ERRORS as exc:
         if not conversation.turns:
             raise ServiceError(503, REDIS_DOWN, "Redis is down: send the turns inline") from exc
         job.degraded.append(REDIS_DOWN)
@@ -174,7 +174,7 @@ def answer(app: FastAPI, job: Job) -> dict[str, Any]:
         try:
             key = cache.key(job.conversation, app.state.kb.store.version(job.conversation.shop_id))
             hit = cache.get(key)
-        except _REDIS_ERRORS:
+        except REDIS_ERRORS:
             key, hit = None, None
         if key is not None:
             observe_cache(hit is not None)
@@ -184,14 +184,14 @@ def answer(app: FastAPI, job: Job) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         suggestion = suggester.suggest(job.conversation, use_llm=job.use_llm)
-    except _REDIS_ERRORS:
+    except REDIS_ERRORS:
         job.degraded.append(REDIS_DOWN)
         return payload(app, offline(app).suggest(job.conversation), job)
     observe_suggestion(suggestion, time.perf_counter() - started)
     body = payload(app, suggestion, job)
     record(app, job, suggestion)
     if key is not None and not job.redis_down and not suggestion.degraded:
-        with contextlib.suppress(*_REDIS_ERRORS):
+        with contextlib.suppress(*REDIS_ERRORS):
             cache.put(key, body)
     return body
 
@@ -208,7 +208,7 @@ def record(app: FastAPI, job: Job, suggestion: Suggestion) -> None:
     log: SuggestionLog = app.state.records
     try:
         log.put(record_from_suggestion(job.suggestion_id, job.conversation, suggestion))
-    except _REDIS_ERRORS:
+    except REDIS_ERRORS:
         job.degraded.append(REDIS_DOWN)
 
 
@@ -223,7 +223,7 @@ def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any
     log: SuggestionLog = app.state.records
     try:
         log.put(_record_from_payload(job, body))
-    except _REDIS_ERRORS:
+    except REDIS_ERRORS:
         body["degraded"] = [*body["degraded"], REDIS_DOWN]
     body["timings_ms"] = {"cache": round((time.perf_counter() - started) * 1000, 2)}
     return body
