@@ -5,8 +5,9 @@
     bank.search(shop_id, message, context, k=3) -> list[HistoryHit]
 
 Mining is copilot.history_mining. Redis is the source of truth: hist:shops, and per shop
-hist:{shop}:version, :replies (id -> JSON: text, count, intents, examples with message, context
-and keyword tokens), :vectors (id -> float32 rows, one per example) and :meta. An import
+hist:{shop}:version, :replies (id -> JSON: text, count, intents, examples with message, context,
+keyword tokens and count), :vectors (id -> float32 rows, one per example: its message),
+:agent_vectors (the same for the agent turn each example answers) and :meta. An import
 replaces the bank in one MULTI/EXEC, so a failure leaves the old bank as it was. Each process
 keeps an index per shop, rebuilt when the version moves (stored tokens: no jieba at rebuild).
 
@@ -30,7 +31,7 @@ import redis
 
 from copilot.chatlogs import ChatFormat, ChatLog, read_chats
 from copilot.errors import CopilotError, HistoryImportError, HistoryUnavailable, LineError
-from copilot.history_index import BankIndex, Scored, consensus_pick, rerank
+from copilot.history_index import BankIndex, Scored, consensus_pick, neighbour_pick, rerank
 from copilot.history_mining import (
     NO_NAMES,
     SLOT,
@@ -41,6 +42,7 @@ from copilot.history_mining import (
     clean_text,
     mine,
 )
+from copilot.intent_rules import agent_context_text, last_agent_turn
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder, Vectors
 from kb.recent import recent_reads
@@ -51,6 +53,9 @@ __all__ = ["BankReport", "BankStats", "HistoryConfig", "HistoryHit", "ResponseBa
 
 _SHOP_ID_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _EMBED_CHUNK = 256
+# What stands for the agent's turn before a chat's first message: both sides embed it, so
+# openings find openings.
+CHAT_START = "会话开始"
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,9 @@ class ResponseBank:
                 why = ", ".join(f"{k} {v}" for k, v in mined.dropped.items()) or "no agent replies"
                 message = f"no usable replies among {mined.pairs} pairs (dropped: {why})"
                 raise HistoryImportError([LineError(shop_id, None, message)])
-            messages = sorted({e.message for r in replies for e in r.examples})
+            texts = {e.message for r in replies for e in r.examples}
+            texts |= {agent_text(e.agent_turn) for r in replies for e in r.examples}
+            messages = sorted(texts)
             matrix = self._embed(messages, bar("embedding messages", len(messages)))
         vectors = dict(zip(messages, matrix, strict=True))
         version = self._write(shop_id, replies, vectors, mined)
@@ -192,6 +199,11 @@ class ResponseBank:
             )
         if query_vector is None:
             query_vector = self.embedder.embed_batch([cleaned], role="query")[0]
+        if self.config.selection == "neighbours":
+            agent = agent_text(last_agent_turn(context))
+            agent_vector = self.embedder.embed_batch([agent], role="query")[0]
+            picked = neighbour_pick(index, query_vector, agent_vector, intent, k, self.config)
+            return [_hit(index, s) for s in picked]
         recent = " ".join(clean_text(t.text) for t in list(context)[-2:])
         scored = rerank(index, cleaned, query_vector, recent, intent, self.config)
         if self.config.selection == "consensus":
@@ -232,7 +244,7 @@ class ResponseBank:
         mined: MiningReport,
     ) -> int:
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self._key(shop_id, "replies"), self._key(shop_id, "vectors"))
+        pipe.delete(*(self._key(shop_id, name) for name in ("replies", "vectors", "agent_vectors")))
         tokens = {message: tokenize(message) for message in vectors}  # messages recur: once each
         pipe.hset(
             self._key(shop_id, "replies"), mapping={r.id: _reply_json(r, tokens) for r in replies}
@@ -241,6 +253,13 @@ class ResponseBank:
             self._key(shop_id, "vectors"),
             mapping={
                 r.id: np.vstack([vectors[e.message] for e in r.examples]).tobytes() for r in replies
+            },
+        )
+        pipe.hset(
+            self._key(shop_id, "agent_vectors"),
+            mapping={
+                r.id: np.vstack([vectors[agent_text(e.agent_turn)] for e in r.examples]).tobytes()
+                for r in replies
             },
         )
         pipe.hset(
@@ -270,7 +289,7 @@ class ResponseBank:
             if current is None or current.version != self._version(shop_id):
                 pipe = self.client.pipeline(transaction=True)
                 pipe.get(self._key(shop_id, "version"))
-                for name in ("replies", "vectors", "meta"):
+                for name in ("replies", "vectors", "meta", "agent_vectors"):
                     pipe.hgetall(self._key(shop_id, name))
                 current = BankIndex.build(*self._call(pipe.execute))
                 self._indexes[shop_id] = current
@@ -301,6 +320,11 @@ class ResponseBank:
             raise HistoryUnavailable(f"the history bank's Redis failed: {exc}") from exc
 
 
+def agent_text(agent_turn: str) -> str:
+    """The text embedded for the agent turn a message answers (the intent's context text)."""
+    return agent_context_text(agent_turn) or CHAT_START
+
+
 def _hit(index: BankIndex, scored: Scored) -> HistoryHit:
     reply = scored.reply
     return HistoryHit(
@@ -327,6 +351,7 @@ def _reply_json(reply: MinedReply, tokens: Mapping[str, list[str]]) -> str:
             "message": e.message,
             "context": [list(t) for t in e.context],
             "tokens": tokens[e.message],
+            "count": e.count,
         }
         for e in reply.examples
     ]

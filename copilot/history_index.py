@@ -1,10 +1,13 @@
-"""A shop's history bank in memory, and how its replies are found and re-ranked.
+"""A shop's history bank in memory, and how its replies are found and picked.
 
-A reply's example customer messages are its units, searched densely (FAISS over e5 "query:"
-vectors: both sides are customer messages) and by keywords (bm25s over kb.tokenize); ranks are
-fused per reply (RRF); the top replies are re-ranked by fit, consensus (the JDDC 2019 podium's
-trick), log-count prior, context and intent, weighted by HistoryConfig, and a reply must clear
-the bank's own relevance floor (calibrated on random unrelated pairs of its examples).
+A reply's example customer messages are its units. By default (neighbour_pick) the examples
+nearest the situation, by e5 cosine of the message and of the agent turn it answers, vote for
+what their agents said, and the replies that win most votes are offered. The older selections
+(rerank): units searched densely (FAISS over e5 "query:" vectors: both sides are customer
+messages) and by keywords (bm25s over kb.tokenize), ranks fused per reply (RRF), the top
+replies re-ranked by fit, consensus (the JDDC 2019 podium's trick), log-count prior, context
+and intent, weighted by HistoryConfig. Either way an example must clear the bank's own
+relevance floor (calibrated on random unrelated pairs of its examples).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class BankIndex:
     keyword: Any  # bm25s.BM25, None for an empty bank
     log_max_count: float
     pair_similarities: np.ndarray  # sorted cosines of random unrelated example pairs
+    unit_count: np.ndarray = field(default_factory=lambda: np.zeros(0))  # pairs per example
+    # e5 vectors of the agent turns the examples answer, a row per example; None: a bank
+    # stored before they were
+    agent_matrix: np.ndarray | None = None
     # normalized_key of the replies re-ranked so far: the same replies come back query after
     # query; at most one short string a reply
     reply_keys: dict[int, str] = field(default_factory=dict, repr=False)
@@ -45,7 +52,7 @@ class BankIndex:
     @classmethod
     def build(
         cls, version: bytes | None, replies: dict[bytes, bytes], vectors: dict[bytes, bytes],
-        meta: dict[bytes, bytes],
+        meta: dict[bytes, bytes], agent_vectors: dict[bytes, bytes] | None = None,
     ) -> BankIndex:  # fmt: skip
         import bm25s
         import faiss
@@ -53,7 +60,8 @@ class BankIndex:
         dim = int(meta.get(b"dim", b"1"))
         model = meta.get(b"embedding_model", b"").decode()
         index = cls(int(version or 0), model, [], [], [], [], None, None, 1.0, np.zeros(0))
-        rows, tokens = [], []
+        rows, tokens, counts, agent_rows = [], [], [], []
+        agent_vectors = agent_vectors or {}
         for raw_id, raw in sorted(replies.items()):
             data = json.loads(raw)
             position = len(index.replies)
@@ -61,12 +69,17 @@ class BankIndex:
                 MinedReply(raw_id.decode(), data["text"], data["count"], [], data["intents"])
             )
             rows.append(np.frombuffer(vectors[raw_id], dtype=np.float32).reshape(-1, dim))
+            if raw_id in agent_vectors:
+                agent_rows.append(
+                    np.frombuffer(agent_vectors[raw_id], dtype=np.float32).reshape(-1, dim)
+                )
             for example in data["examples"]:
                 index.unit_reply.append(position)
                 index.unit_message.append(example["message"])
                 recent = " ".join(text for _, text in example["context"][-2:])
                 index.unit_context.append(normalized_key(recent))
                 tokens.append(example["tokens"] or [""])
+                counts.append(example.get("count", 1))
         index.dense = faiss.IndexFlatIP(dim)
         if rows:
             matrix = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
@@ -75,6 +88,9 @@ class BankIndex:
             index.keyword = bm25s.BM25()
             index.keyword.index(tokens, show_progress=False)
             index.log_max_count = math.log1p(max(r.count for r in index.replies))
+            index.unit_count = np.asarray(counts, dtype=np.float64)
+            if len(agent_rows) == len(rows):
+                index.agent_matrix = np.ascontiguousarray(np.vstack(agent_rows))
         return index
 
     @cached_property
@@ -272,3 +288,61 @@ def consensus_pick(scored: Sequence[Scored], k: int, pool: int) -> list[Scored]:
         chosen.append(best)
         covered = np.maximum(covered, similar[best])
     return [candidates[i] for i in chosen]
+
+
+def neighbour_pick(
+    index: BankIndex,
+    vector: Vectors,
+    agent_vector: Vectors | None,
+    intent: str | None,
+    k: int,
+    cfg: HistoryConfig,
+) -> list[Scored]:
+    """What agents said in situations like this one: the `neighbours` examples nearest the
+    query (message cosine, plus the agent turns' cosine weighted by neighbour_agent_weight)
+    vote with their counts; greedy minimum Bayes risk then picks the k replies that together
+    win most of the votes. Examples below the bank's relevance floor do not vote. A reply's
+    score is the share of the votes it adds; the classified intent breaks ties."""
+    floor = relevance_floor(index, cfg)
+    found = [(u, s) for u, s in index.dense_units(vector, cfg.neighbour_prefetch) if s >= floor]
+    if not found:
+        return []
+    units = np.array([u for u, _ in found])
+    cosine = np.array([s for _, s in found])
+    fit = cosine.copy()
+    if index.agent_matrix is not None and agent_vector is not None:
+        fit += cfg.neighbour_agent_weight * (index.agent_matrix[units] @ agent_vector)
+    nearest = np.argsort(-fit, kind="stable")[: cfg.neighbours]
+    units, cosine = units[nearest], cosine[nearest]
+    pool, voter = np.unique(np.asarray(index.unit_reply)[units], return_inverse=True)
+    resemblance = text_overlap_matrix([index.reply_key(int(r)) for r in pool])[voter]
+    # A vote is won or not (the reply says what that example's reply said, or it does not), so
+    # a second wording of a picked reply wins nothing; the bare resemblance only breaks ties.
+    won = (resemblance >= cfg.neighbour_match).astype(np.float64)
+    # Nearer examples weigh more, on the bank's own scale: the gap from the median cosine of
+    # unrelated examples to 1 (e5's band moves with the domain).
+    gap = max(1.0 - min(index.unrelated, 1.0), 1e-3) if len(index.pair_similarities) else 1.0
+    nearness = np.exp((fit[nearest] - fit[nearest[0]]) / (cfg.neighbour_temperature * gap))
+    votes = index.unit_count[units] * nearness
+    total = float(votes.sum())
+    # Ties (equal votes: the same message in a small bank) go to the reply seen with the
+    # classified intent, then to the one most like the others.
+    seen_with = np.array([intent in index.replies[int(r)].intents for r in pool]) if intent else 0
+    tie_break = 1e-4 * total * seen_with + 1e-6 * (votes @ resemblance)
+    covered = np.zeros(len(units))
+    chosen: list[int] = []
+    picked: list[Scored] = []
+    for _ in range(min(k, len(pool))):
+        gains = votes @ np.maximum(covered[:, None], won) - votes @ covered + tie_break
+        gains[chosen] = -1.0
+        best = int(np.argmax(gains))
+        chosen.append(best)
+        covered = np.maximum(covered, won[:, best])
+        mine = np.flatnonzero(voter == best)  # nearest first
+        reply = int(pool[best])
+        parts = {"votes": float(votes[mine].sum()) / total, "similarity": float(cosine[mine].max())}
+        picked.append(
+            Scored(index.replies[reply], float(gains[best]) / total, int(units[mine[0]]), parts,
+                   bigrams(index.reply_key(reply)))
+        )  # fmt: skip
+    return picked

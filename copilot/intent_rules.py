@@ -340,6 +340,27 @@ def split_turns(turns: Sequence[Turn]) -> tuple[str, str, str]:
     return tuple(([""] * (3 - len(texts)) + texts)[::-1])  # type: ignore[return-value]
 
 
+# An agent's long turn ends with what it asks ("…请问您的订单号是多少"); embedding cost grows
+# with length, so the context is read from the last characters of each turn.
+_CONTEXT_CHARS = 48
+
+
+def turn_tail(text: str) -> str:
+    if len(text) <= _CONTEXT_CHARS:
+        return text
+    tail = text[-_CONTEXT_CHARS:]
+    # Start after the first clause break, so the tail does not open mid-clause.
+    breaks = [i for i in (tail.find(mark) for mark in "。！？!?，,；;") if i >= 0]
+    start = min(breaks, default=-1)
+    return tail[start + 1 :] if 0 <= start < _CONTEXT_CHARS // 2 else tail
+
+
+def agent_context_text(agent_turn: str) -> str:
+    """What the embedder sees of the agent's turn a customer message answers, in every stage
+    that reads it (the intent's context, the response bank's neighbours): one e5 call."""
+    return without_leading_ack(normalize(turn_tail(agent_turn)))
+
+
 def last_agent_turn(turns: Sequence[Turn]) -> str:
     """The agent's latest turn, consecutive messages joined as `split_turns` joins them: what
     the customer's next message answers (and the `agent` part of split_turns once it comes)."""

@@ -62,6 +62,7 @@ from copilot.intent_rules import (
     SOCIAL_LABELS,
     IntentInfo,
     agent_asks,
+    agent_context_text,
     family_of,
     is_acknowledgement,
     is_greeting,
@@ -73,6 +74,7 @@ from copilot.intent_rules import (
     normalize,
     slot_kind,
     split_turns,
+    turn_tail,
     without_leading_ack,
 )
 from copilot.types import Conversation, Intent, IntentScore
@@ -227,8 +229,7 @@ class IntentClassifier:
         """Embed now what classifying the customer's next message will read of these turns:
         the agent's latest turn, as `_context` embeds it. Called while the customer types, it
         leaves that call a query-cache hit instead of a second e5 run."""
-        agent = _tail(last_agent_turn(conversation.turns))
-        text = without_leading_ack(normalize(agent))
+        text = agent_context_text(last_agent_turn(conversation.turns))
         if text:
             self.embedder.embed_batch([text], role="query")
 
@@ -267,7 +268,7 @@ class IntentClassifier:
 
     def _context(self, agent: str, previous: str, shop_id: str) -> np.ndarray | None:
         """The ongoing business intent, from the agent's last turn and the customer's before."""
-        agent, previous = _tail(agent), _tail(previous)
+        agent, previous = turn_tail(agent), turn_tail(previous)
         mixed = self._message(normalize(agent), agent, shop_id)[0]
         if previous:
             # The agent's turn is what the customer answers; their own turn before sets the topic.
@@ -309,21 +310,6 @@ class IntentClassifier:
             probs, _ = _score(data.texts[i], data.texts[i], sims, data.labels, self.config)
             tops[i], right[i] = probs.max(), float(np.argmax(probs) == data.labels[i])
         return isotonic_fit(tops, right)
-
-
-# An agent's long turn ends with what it asks ("…请问您的订单号是多少"); embedding cost grows
-# with length, so the context is read from the last characters of each turn.
-_CONTEXT_CHARS = 48
-
-
-def _tail(text: str) -> str:
-    if len(text) <= _CONTEXT_CHARS:
-        return text
-    tail = text[-_CONTEXT_CHARS:]
-    # Start after the first clause break, so the tail does not open mid-clause.
-    breaks = [i for i in (tail.find(mark) for mark in "。！？!?，,；;") if i >= 0]
-    start = min(breaks, default=-1)
-    return tail[start + 1 :] if 0 <= start < _CONTEXT_CHARS // 2 else tail
 
 
 def _onehot(label: str) -> np.ndarray:

@@ -227,9 +227,11 @@ class Suggester:
             # ({数字}), and normalised stand-ins ("1") cost 2 points of coverage on JDDC. The
             # same text as the intent's (a query-cache hit) unless it held placeholders.
             vector = self.kb.embedder.embed_batch([message], role="query")[0] if message else None
+            # twice as many as are offered: a reply with a slot the order cannot fill, or one
+            # the guardrails block, leaves its place to the next instead of an empty slot
             hits = self.history.search(
                 conversation.shop_id, message, conversation.turns[:-1],
-                self.config.history_k, intent=intent.label, query_vector=vector,
+                2 * self.config.history_k, intent=intent.label, query_vector=vector,
             )  # fmt: skip
         candidates = []
         for hit in hits:

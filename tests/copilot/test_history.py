@@ -14,6 +14,7 @@ import redis
 from copilot.errors import CopilotError, HistoryImportError
 from copilot.history import HistoryConfig, ResponseBank, ShopNames
 from copilot.history_mining import (
+    Example,
     _Group,
     bigrams,
     clean_text,
@@ -163,8 +164,18 @@ def test_examples_are_capped_and_intents_come_from_the_labels() -> None:
     labels = {("c0", 0): {"intent": "shipping_time"}, ("c1", 0): {"intent": "shipping_time"}}
     labels[("c2", 0)] = {"intent": "urge_delivery"}
     (reply,), _ = mine(conversations, labels=labels, config=HistoryConfig(max_examples=2))
-    assert [e.message for e in reply.examples] == ["a发货", "b发货"]
+    assert [(e.message, e.count) for e in reply.examples] == [("a发货", 2), ("b发货", 1)]
     assert reply.intents == {"shipping_time": 2, "urge_delivery": 1}
+
+
+def test_an_example_knows_the_agent_turn_it_answers() -> None:
+    context = (("customer", "能改地址吗"), ("agent", "可以的亲"), ("agent", "改好后会短信通知您"))
+    assert Example("好的", context).agent_turn == "可以的亲，改好后会短信通知您"
+    assert (
+        Example("好的", (*context, ("customer", "改成杭州"))).agent_turn
+        == "可以的亲，改好后会短信通知您"
+    )
+    assert Example("在吗").agent_turn == ""  # the chat's first message
 
 
 def _brute_force_merge(keys: list[str], counts: list[int], threshold: float) -> list[set[str]]:
@@ -280,7 +291,7 @@ def test_shops_are_isolated(bank: ResponseBank) -> None:
 def test_reranking_prefers_the_frequent_consensus_reply(
     redis_client: redis.Redis, embedder: Embedder
 ) -> None:
-    bank = ResponseBank(redis_client, embedder)
+    bank = ResponseBank(redis_client, embedder, HistoryConfig(selection="consensus"))
     bank.import_conversations("shop-a", SHOP_A)
     hits = bank.search("shop-a", "这个什么时候能发货", k=3)
     # PRESALE's example is the very question, yet agents said SHIP_48H and its look-alike far
@@ -295,6 +306,34 @@ def test_reranking_prefers_the_frequent_consensus_reply(
     )
     plain = ResponseBank(redis_client, embedder, fit_only).search("shop-a", "这个什么时候能发货")
     assert texts(plain)[0] == PRESALE
+
+
+def test_neighbours_offer_what_agents_said_in_that_situation(bank: ResponseBank) -> None:
+    bank.import_conversations("shop-a", SHOP_A)
+    hits = bank.search("shop-a", "这个什么时候能发货", k=3)
+    # Six shipping questions voted for SHIP_48H or its look-alike, one for PRESALE: the
+    # majority first, the look-alike never (it wins no vote SHIP_48H has not won), the
+    # minority's answer still offered.
+    assert texts(hits)[:2] == [SHIP_48H, PRESALE]
+    assert SHIP_48H_SIMILAR not in texts(hits)
+    assert hits[0].score > hits[1].score > 0 and hits[0].parts["votes"] > hits[1].parts["votes"]
+    # A question about something else is answered by its own example, not by the majority.
+    (hit, *_) = bank.search("shop-a", "杯子漏水了怎么处理")
+    assert hit.text == "亲，麻烦拍一下漏水的位置，我们给您补发密封圈"
+
+
+def test_a_bank_stored_before_agent_turn_vectors_still_answers(
+    bank: ResponseBank, redis_client: redis.Redis
+) -> None:
+    bank.import_conversations("shop-a", SHOP_A)
+    before = texts(bank.search("shop-a", "保温杯可以倒开水吗"))
+    assert redis_client.hlen("hist:shop-a:agent_vectors") == redis_client.hlen(
+        "hist:shop-a:vectors"
+    )
+    redis_client.delete("hist:shop-a:agent_vectors")
+    redis_client.incr("hist:shop-a:version")  # another process's index is rebuilt
+    after = bank.search("shop-a", "保温杯可以倒开水吗")
+    assert texts(after)[0] == before[0] == "可以的亲，内胆是316不锈钢，装开水没问题"
 
 
 def test_recent_context_decides_what_a_bare_follow_up_means(bank: ResponseBank) -> None:

@@ -109,6 +109,29 @@ def test_a_shop_without_knowledge_still_answers_from_history(
     assert out.upsell is None
 
 
+def test_history_replies_the_order_cannot_fill_leave_room_for_the_next_ones(
+    suggester: Suggester, demo: tuple[Settings, KnowledgeBase]
+) -> None:
+    from copilot.history import ResponseBank
+
+    _, knowledge = demo
+    said = [
+        *(("什么时候发货", "[姓名x]您好，付款后两天内为您发货哦"),) * 3,  # a slot no order fills
+        ("什么时候发货", "亲，仓库正在按付款顺序发货"),
+        ("什么时候发货", "亲，付款后尽快为您安排发出"),
+        ("什么时候发货", "您好，今天下单明天就发"),
+    ]
+    conversations = [
+        Conversation("slotted", (Turn("customer", q), Turn("agent", a)), conversation_id=f"c{i}")
+        for i, (q, a) in enumerate(said)
+    ]
+    bank = ResponseBank(knowledge.store.client, knowledge.embedder)
+    bank.import_conversations("slotted", conversations)
+    assert "{姓名}" in bank.search("slotted", "什么时候发货", k=1)[0].text  # the agents' favourite
+    out = suggester.suggest(chat("slotted", "什么时候发货"))
+    assert len(out.candidates) == 3 and not any("{" in c.text for c in out.candidates)
+
+
 def test_llm_failure_falls_back_to_kb_and_history(
     demo: tuple[Settings, KnowledgeBase], suggester: Suggester
 ) -> None:
