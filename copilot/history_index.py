@@ -303,27 +303,14 @@ def neighbour_pick(
     vote with their counts; greedy minimum Bayes risk then picks the k replies that together
     win most of the votes. Examples below the bank's relevance floor do not vote. A reply's
     score is the share of the votes it adds; the classified intent breaks ties."""
-    floor = relevance_floor(index, cfg)
-    found = [(u, s) for u, s in index.dense_units(vector, cfg.neighbour_prefetch) if s >= floor]
-    if not found:
+    units, cosine, votes = _neighbour_votes(index, vector, agent_vector, cfg)
+    if not len(units):
         return []
-    units = np.array([u for u, _ in found])
-    cosine = np.array([s for _, s in found])
-    fit = cosine.copy()
-    if index.agent_matrix is not None and agent_vector is not None:
-        fit += cfg.neighbour_agent_weight * (index.agent_matrix[units] @ agent_vector)
-    nearest = np.argsort(-fit, kind="stable")[: cfg.neighbours]
-    units, cosine = units[nearest], cosine[nearest]
     pool, voter = np.unique(np.asarray(index.unit_reply)[units], return_inverse=True)
     resemblance = text_overlap_matrix([index.reply_key(int(r)) for r in pool])[voter]
     # A vote is won or not (the reply says what that example's reply said, or it does not), so
     # a second wording of a picked reply wins nothing; the bare resemblance only breaks ties.
     won = (resemblance >= cfg.neighbour_match).astype(np.float64)
-    # Nearer examples weigh more, on the bank's own scale: the gap from the median cosine of
-    # unrelated examples to 1 (e5's band moves with the domain).
-    gap = max(1.0 - min(index.unrelated, 1.0), 1e-3) if len(index.pair_similarities) else 1.0
-    nearness = np.exp((fit[nearest] - fit[nearest[0]]) / (cfg.neighbour_temperature * gap))
-    votes = index.unit_count[units] * nearness
     total = float(votes.sum())
     # Ties (equal votes: the same message in a small bank) go to the reply seen with the
     # classified intent, then to the one most like the others.
@@ -346,3 +333,24 @@ def neighbour_pick(
                    bigrams(index.reply_key(reply)))
         )  # fmt: skip
     return picked
+
+
+def _neighbour_votes(
+    index: BankIndex, vector: Vectors, agent_vector: Vectors | None, cfg: HistoryConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The voting examples, nearest first: (units, message cosines, vote weights)."""
+    floor = relevance_floor(index, cfg)
+    found = [(u, s) for u, s in index.dense_units(vector, cfg.neighbour_prefetch) if s >= floor]
+    units = np.array([u for u, _ in found], dtype=np.int64)
+    cosine = np.array([s for _, s in found])
+    fit = cosine.copy()
+    if index.agent_matrix is not None and agent_vector is not None and len(units):
+        fit += cfg.neighbour_agent_weight * (index.agent_matrix[units] @ agent_vector)
+    nearest = np.argsort(-fit, kind="stable")[: cfg.neighbours]
+    # Nearer examples weigh more, on the bank's own scale: the gap from the median cosine of
+    # unrelated examples to 1 (e5's band moves with the domain).
+    gap = max(1.0 - min(index.unrelated, 1.0), 1e-3) if len(index.pair_similarities) else 1.0
+    fit = fit[nearest]
+    best = fit[0] if len(fit) else 0.0
+    nearness = np.exp((fit - best) / (cfg.neighbour_temperature * gap))
+    return units[nearest], cosine[nearest], index.unit_count[units[nearest]] * nearness
