@@ -26,6 +26,7 @@ import numpy as np
 from common import real_embedder
 
 from copilot.history import agent_text
+from copilot.history_index import greedy_cover
 from copilot.intent_rules import last_agent_turn
 from eval.metrics import ACCEPT, normalize, rouge_l
 from eval.readers import read_corpus, replay_items
@@ -43,14 +44,9 @@ def accepted_matrix(references: list[str], candidates: list[str]) -> np.ndarray:
 
 
 def greedy_three(weights: np.ndarray, accepted: np.ndarray) -> list[int]:
-    covered = np.zeros(len(accepted), dtype=bool)
-    chosen: list[int] = []
-    for _ in range(3):
-        gains = weights @ (accepted & ~covered[:, None])
-        gains[chosen] = -1
-        chosen.append(int(np.argmax(gains)))
-        covered |= accepted[:, chosen[-1]]
-    return chosen
+    """The three replies that together are accepted on the most weight (the bank's own
+    greedy minimum Bayes risk, with acceptance itself as the win)."""
+    return [c for c, _ in greedy_cover(weights, accepted.astype(np.float64), 3)]
 
 
 def main() -> None:

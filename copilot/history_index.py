@@ -274,20 +274,31 @@ def consensus_pick(scored: Sequence[Scored], k: int, pool: int) -> list[Scored]:
     candidates = list(scored[:pool])
     if not candidates:
         return []
-    similar = overlap_matrix([s.grams for s in candidates])
+    similar = overlap_matrix([s.grams for s in candidates])  # symmetric: voters x candidates
     # math.log1p, not numpy's: numpy's SIMD logarithms may differ from libm in the last bit
     weights = np.array([math.log1p(s.reply.count) for s in candidates])
-    covered = np.zeros(len(candidates))
-    chosen: list[int] = []
-    for _ in range(min(k, len(candidates))):
-        # cumsum: each row summed left to right, as a Python sum; argmax: the first best, as
-        # the lowest index wins a tie
-        gains = np.cumsum(weights * np.maximum(covered, similar), axis=1)[:, -1]
-        gains[chosen] = -1.0
+    return [candidates[i] for i, _ in greedy_cover(weights, similar, k)]
+
+
+def greedy_cover(
+    weights: np.ndarray, wins: np.ndarray, k: int, bias: np.ndarray | float = 0.0
+) -> list[tuple[int, float]]:
+    """Greedy minimum Bayes risk: k columns of `wins` (voters x candidates: how much of each
+    voter's weight a candidate wins) that together win the most weight, each with what it
+    added (+ its `bias`, a tie-breaker). A candidate like one already chosen adds little.
+
+    cumsum: each column summed down the voters in order, as a Python sum would add them;
+    argmax: the first best, so the lowest index wins a tie."""
+    covered = np.zeros(wins.shape[0])
+    chosen: list[tuple[int, float]] = []
+    for _ in range(min(k, wins.shape[1])):
+        gains = np.cumsum(weights[:, None] * np.maximum(covered[:, None], wins), axis=0)[-1]
+        gains = gains + bias
+        gains[[c for c, _ in chosen]] = -np.inf
         best = int(np.argmax(gains))
-        chosen.append(best)
-        covered = np.maximum(covered, similar[best])
-    return [candidates[i] for i in chosen]
+        chosen.append((best, float(gains[best] - weights @ covered)))
+        covered = np.maximum(covered, wins[:, best])
+    return chosen
 
 
 def neighbour_pick(
@@ -316,20 +327,13 @@ def neighbour_pick(
     # classified intent, then to the one most like the others.
     seen_with = np.array([intent in index.replies[int(r)].intents for r in pool]) if intent else 0
     tie_break = 1e-4 * total * seen_with + 1e-6 * (votes @ resemblance)
-    covered = np.zeros(len(units))
-    chosen: list[int] = []
     picked: list[Scored] = []
-    for _ in range(min(k, len(pool))):
-        gains = votes @ np.maximum(covered[:, None], won) - votes @ covered + tie_break
-        gains[chosen] = -1.0
-        best = int(np.argmax(gains))
-        chosen.append(best)
-        covered = np.maximum(covered, won[:, best])
+    for best, gain in greedy_cover(votes, won, k, tie_break):
         mine = np.flatnonzero(voter == best)  # nearest first
         reply = int(pool[best])
         parts = {"votes": float(votes[mine].sum()) / total, "similarity": float(cosine[mine].max())}
         picked.append(
-            Scored(index.replies[reply], float(gains[best]) / total, int(units[mine[0]]), parts,
+            Scored(index.replies[reply], gain / total, int(units[mine[0]]), parts,
                    bigrams(index.reply_key(reply)))
         )  # fmt: skip
     return picked
