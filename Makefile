@@ -49,8 +49,14 @@ browser:
 		fi; \
 	fi
 
+# The suite on today's date, then the tests that decide by the date once more a year ahead
+# (tests/dates.py: COPILOT_TEST_TODAY), so a promotion or a demo date cannot expire unseen.
+YEAR_AHEAD = from datetime import timedelta; from copilot.clock import SystemClock, today; \
+	print(today(SystemClock()) + timedelta(days=365))
+
 test: setup browser
 	$(BIN)/python -m pytest
+	COPILOT_TEST_TODAY=$$($(BIN)/python -c "$(YEAR_AHEAD)") $(BIN)/python -m pytest -m dates
 
 lint: install
 	$(BIN)/ruff check .

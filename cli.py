@@ -162,12 +162,22 @@ def kb_search(
 def kb_list(
     shop: str,
     kind: Annotated[Optional[str], typer.Option(help="only this kind")] = None,  # noqa: UP045
+    expiring: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="instead: promotions ending within this many days (7d) and FAQ answers or "
+            "scripts that quote an ended promotion or date"
+        ),
+    ] = None,
 ) -> None:
     """List a shop's entries."""
     from kb.units import display_text
 
     with _errors():
         entries = _kb().entries(shop)
+    if expiring is not None:
+        _print_staleness(shop, entries, _days(expiring, "--expiring"))
+        return
     table = Table(title=shop)
     for column in ("id", "kind", "title / question"):
         table.add_column(column)
@@ -175,6 +185,38 @@ def kb_list(
         if kind is None or entry.kind == kind:
             table.add_row(entry.id, entry.kind, display_text(entry))
     out.print(table)
+
+
+def _days(value: str, option: str) -> int:
+    text = value.strip().lower().removesuffix("d")
+    if not text.isdigit() or not 0 <= int(text) <= 3660:
+        raise typer.BadParameter(f"{value!r}: a number of days such as 7d", param_hint=option)
+    return int(text)
+
+
+def _print_staleness(shop: str, entries: list[Any], within_days: int) -> None:
+    from copilot.clock import today
+    from copilot.staleness import staleness_report
+    from service.settings import get_settings
+
+    report = staleness_report(entries, today(get_settings().clock()), within_days)
+    table = Table(title=f"{shop}: {report.day} 起 {within_days} 天内的时效提醒")
+    for column in ("id", "what", "when", "note"):
+        table.add_column(column)
+    for p in report.ending:
+        note = (
+            "随活动失效: " + ", ".join(report.linked.get(p.id, ())) if p.id in report.linked else ""
+        )
+        table.add_row(p.id, f"活动即将结束 {p.title}（{p.rule_text}）", f"{p.ends} 结束", note)
+    for p in report.expired:
+        table.add_row(p.id, f"活动已结束 {p.title}（{p.rule_text}）", f"{p.ends} 结束", "可删除")
+    for entry in report.stale:
+        table.add_row(
+            entry.entry_id, f"{entry.kind} 过时: {entry.title}", "", "；".join(entry.reasons)
+        )
+    out.print(table)
+    if not (report.ending or report.expired or report.stale):
+        out.print(f"nothing ending within {within_days} days and nothing stale")
 
 
 @kb_app.command("show")
@@ -376,18 +418,21 @@ def history_import(
 def demo_load(
     force: Annotated[bool, typer.Option(help="re-import shops already loaded")] = False,
 ) -> None:
-    """Load the demo shops (demo-pdd, demo-ks, demo-express) if they are not there yet."""
+    """Load the demo shops (demo-pdd, demo-ks, demo-express) unless they are already loaded
+    today: their promotions and dates count from the load day."""
+    from copilot.clock import today
+    from service.settings import get_settings
     from service.wiring import load_demo
 
     with _errors():
-        reports = load_demo(_kb(), force=force)
+        reports = load_demo(_kb(), today=today(get_settings().clock()), force=force)
     for report in reports:
         out.print(
             f"[green]loaded[/green] {report.shop_id}: "
             f"{report.added + report.updated + report.unchanged} entries"
         )
     if not reports:
-        out.print("demo shops already loaded (use --force to re-import)")
+        out.print("demo shops already loaded today (use --force to re-import)")
 
 
 if __name__ == "__main__":

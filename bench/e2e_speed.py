@@ -33,6 +33,7 @@ from history_speed import enough_copies, replicate, source_conversations
 from kb_speed import tile_shop
 from synthetic import synthetic_queries, synthetic_shop
 
+from copilot.clock import SystemClock
 from copilot.history import ResponseBank, ShopNames
 from copilot.intents import IntentExampleStore, default_classifier
 from copilot.pipeline import Suggester, SuggesterConfig
@@ -68,6 +69,7 @@ def build(args: argparse.Namespace) -> tuple[Suggester, list[Conversation]]:
         knowledge,
         default_classifier(embedder, IntentExampleStore(client)),
         policies=PolicyStore(client),
+        clock=SystemClock(),
         history=bank,
         config=SuggesterConfig(use_llm=False),
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from common import BENCH_DIR, real_embedder, scratch_kb
 
+from copilot.clock import SystemClock, today
 from kb.demo_shops import load_demo_shops
 from kb.knowledge import KnowledgeBase
 from kb.retrieval import HybridRetriever
@@ -61,7 +62,7 @@ def main() -> int:
     parser.add_argument("--misses", action="store_true", help="print questions missed in the top 3")
     args = parser.parse_args()
     knowledge: KnowledgeBase = scratch_kb(real_embedder())
-    load_demo_shops(knowledge)
+    load_demo_shops(knowledge, today=today(SystemClock()))
     labelled = load_labelled()
     print(f"labelled questions: {len(labelled)} over {len({q.shop_id for q in labelled})} shops")
     results = {}

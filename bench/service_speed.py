@@ -54,6 +54,7 @@ import httpx
 import psutil
 from common import BENCH_DIR, percentile
 
+from copilot.clock import today
 from copilot.io import conversation_from_dict
 from kb.knowledge import KnowledgeBase
 
@@ -116,7 +117,7 @@ def in_process(
                         llm_backend="none")  # fmt: skip
     suggester = build_suggester(settings)
     suggester.warm_up()
-    load_demo(suggester.kb)
+    load_demo(suggester.kb, today=today(suggester.clock))
     sync_costs(suggester.kb)
     conversations = [conversation_from_dict(b) for b in bodies]
     for body in warmup:

@@ -13,6 +13,7 @@ from typing import Literal
 
 import redis
 
+from copilot.clock import Clock, SystemClock
 from copilot.drafting import DraftConfig
 from copilot.history import ResponseBank
 from copilot.intents import IntentExampleStore, default_classifier
@@ -47,6 +48,8 @@ class PipelineConfig:
     # > 0: shop versions, the set of shops and policies may come from a read this recent
     # (seconds, kb/recent.py): the service's choice; the eval and the CLI read Redis each time
     metadata_max_age: float = 0.0
+    # every date decision (promotion validity, stale knowledge, record timestamps) reads this
+    clock: Clock = field(default_factory=SystemClock)
 
 
 def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformerEmbedder:
@@ -91,6 +94,7 @@ def build_suggester(
         kb,
         default_classifier(kb.embedder, IntentExampleStore(client)),
         policies=policies,
+        clock=config.clock,
         history=history
         or ResponseBank(client, kb.embedder, prefix=config.history_prefix, max_age=max_age),
         generator=generator,

@@ -35,10 +35,11 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from copilot.clock import CHINA as CHINA_TIME
 from copilot.errors import HistoryImportError, LineError
 from copilot.types import Conversation, SpeakerRole, Turn
 from kb.headers import normalize_header
@@ -48,7 +49,6 @@ ChatFormat: TypeAlias = Literal["jsonl", "jddc", "csv"]
 TurnKey: TypeAlias = tuple[str, int]
 FORMATS: tuple[ChatFormat, ...] = ("jsonl", "jddc", "csv")
 TURN_JOINER = "，"
-CHINA_TIME = timezone(timedelta(hours=8))
 
 _ROLES: dict[str, SpeakerRole] = {
     **dict.fromkeys(

@@ -24,11 +24,12 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import redis
 
+from copilot.clock import CHINA as CHINA_TIME
 from copilot.errors import CopilotError
 from copilot.masking import mask_pii
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 FeedbackAction: TypeAlias = Literal["shown", "inserted", "edited", "sent", "dismissed"]
 ACTIONS: tuple[FeedbackAction, ...] = get_args(FeedbackAction)
 ACCEPT_DISTANCE = 0.3
-CHINA_TIME = timezone(timedelta(hours=8))
 STREAM_MAXLEN = 1_000_000  # per shop; trimmed approximately (cheap) once exceeded
 _PAGE = 1000
 MAX_COMPARED = 600

@@ -20,7 +20,7 @@ value means the text is not used:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -34,16 +34,17 @@ from copilot.catalog import (  # Catalog, CatalogCache, ProductFocus, product_fo
     faq_similarity,
     product_focus,
 )
+from copilot.clock import Clock, today
 from copilot.computed_answers import (
     asks_promotion,
     computed_answers,
     product_slots,
     promotion_listing,
 )
-from copilot.numbers import extract
 from copilot.promotions import PromotionQuote, yuan
+from copilot.staleness import stale_mentions
 from copilot.types import Candidate, Conversation, Intent, Source
-from kb.types import FAQ, Hit, Promotion
+from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
     from kb.knowledge import KnowledgeBase
@@ -78,6 +79,8 @@ class GroundingStage(Protocol):
         conversation: Conversation,
         intent: Intent | None = None,
         hits: Sequence[Hit] | None = None,
+        *,
+        day: date | None = None,
     ) -> GroundedAnswer: ...
 
 
@@ -111,13 +114,13 @@ class Grounder:
         *,
         shop_names: Mapping[str, str] | None = None,
         k: int = 8,
-        today: Callable[[], date] = date.today,
+        clock: Clock,
     ) -> None:
         self.kb = kb
         self.catalogs = CatalogCache(kb)
         self.shop_names = dict(shop_names or {})
         self.k = k
-        self.today = today
+        self.clock = clock
 
     def warm_up(self) -> None:
         """Build every shop's catalog now; idempotent."""
@@ -132,7 +135,7 @@ class Grounder:
         *,
         day: date | None = None,
     ) -> GroundedAnswer:
-        day = day or self.today()
+        day = day or today(self.clock)
         catalog = self.catalogs.get(conversation.shop_id)
         if hits is None:
             hits = self.kb.search(conversation.shop_id, _query(conversation), k=self.k)
@@ -141,7 +144,8 @@ class Grounder:
         text = conversation.last_customer_text
         candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
-        candidates += _faq_candidates(text, hits, label, values)
+        fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
+        candidates += _faq_candidates(text, fresh, label, values)
         candidates += _script_candidates(catalog, label, values, day)
         if asks_promotion(text, label) and not focus.product and not conversation.order:
             listing = promotion_listing(catalog, day)
@@ -214,19 +218,16 @@ def _faq_candidates(
     ]
 
 
-def names_expired_promotion(text: str, catalog: Catalog, day: date) -> bool:
-    """A script written for a promotion that is over (or not started) must not go out: it
-    names the rule (满99减10), or states its threshold and amount (满50元……减5元)."""
-    stated = {m.value for m in extract(text) if m.kind == "money"}
+def _stale_faq(hit: Hit, catalog: Catalog, day: date) -> bool:
+    """An FAQ answer that quotes a promotion outside its validity, or an ended date range,
+    expires with it: the next FAQ (or the live promotion listing) takes its place."""
+    entry = hit.entry
+    return isinstance(entry, FAQ) and bool(stale_mentions(entry.answer, catalog.promotions, day))
 
-    def named(p: Promotion) -> bool:
-        figures = {p.rule.threshold, p.rule.amount} - {None}
-        return p.rule_text in text or (len(figures) == 2 and figures <= stated)
 
-    live = [p for p in catalog.promotions if p.active_on(day)]
-    return any(
-        named(p) and not any(named(q) for q in live) for p in catalog.promotions if p not in live
-    )
+def names_stale_promotion(text: str, catalog: Catalog, day: date) -> bool:
+    """A script written for a promotion that is over (or not started) must not go out."""
+    return any(m.promotion_id for m in stale_mentions(text, catalog.promotions, day))
 
 
 def _script_candidates(
@@ -237,7 +238,7 @@ def _script_candidates(
         if (
             label
             and script.intent == label
-            and not names_expired_promotion(script.text, catalog, day)
+            and not names_stale_promotion(script.text, catalog, day)
         ):
             text = fill_slots(script.text, values)
             if text is not None:

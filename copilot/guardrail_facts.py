@@ -45,17 +45,21 @@ class ShopFacts:
     backed_money: frozenset[Decimal]  # amounts the KB names in refund/compensation sentences
     products: TermIndex = field(default_factory=lambda: TermIndex({}))  # name -> product id
     prices: Mapping[str, frozenset[Decimal]] = field(default_factory=dict)  # product id -> prices
+    promotions: tuple[Promotion, ...] = ()  # every one, live or not: the staleness check's
 
     @classmethod
     def from_entries(cls, shop_id: str, entries: Iterable[Entry], version: int = 0) -> ShopFacts:
         texts: list[str] = []
         mentions: list[Mention] = []
         products: list[Product] = []
+        promotions: list[Promotion] = []
         for entry in entries:
             texts.extend(_entry_texts(entry))
             mentions.extend(_structured(entry))
             if isinstance(entry, Product):
                 products.append(entry)
+            elif isinstance(entry, Promotion):
+                promotions.append(entry)
         # One pass over all texts (NUL never matches a pattern, so nothing spans two texts).
         mentions.extend(extract("\x00".join(texts)))
         text = normalize("\n".join(texts))
@@ -72,6 +76,7 @@ class ShopFacts:
             _backed_money(text),
             TermIndex.of(_product_names(products)),
             prices,
+            tuple(sorted(promotions, key=lambda p: p.id)),
         )
 
 

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
+from copilot.clock import Clock, today
 from copilot.drafting import DraftConfig, Generator, build_prefill_messages, draft_reply
 from copilot.errors import GenerationError, GenerationTimeout
 from copilot.grounding import GroundedAnswer, Grounder
@@ -72,6 +74,7 @@ class Suggester:
         classifier: IntentStage,
         *,
         policies: PolicyStore,
+        clock: Clock,
         history: HistoryStage | None = None,
         generator: Generator | None = None,
         shop_names: Mapping[str, str] | None = None,
@@ -80,13 +83,14 @@ class Suggester:
         self.kb = kb
         self.classifier = classifier
         self.policies = policies
+        self.clock = clock
         self.history = history
         self.generator = generator
         self.shop_names = dict(shop_names or {})
         self.config = config or SuggesterConfig()
-        self.grounder = Grounder(kb, shop_names=self.shop_names, k=self.config.kb_k)
+        self.grounder = Grounder(kb, shop_names=self.shop_names, k=self.config.kb_k, clock=clock)
         self.facts = GuardrailFacts(kb, self.shop_names)
-        self.upseller = Upseller(kb)
+        self.upseller = Upseller(kb, clock=clock)
         self.sentiment = SentimentAnalyzer()
         slots = self.config.concurrent_retrievals
         self._retrieval_slot: AbstractContextManager[Any] = (
@@ -127,7 +131,8 @@ class Suggester:
         the guardrails have seen the whole text).
         """
         with self._retrieval_slot, self.kb.store.consistent_versions():
-            run = _Run(conversation, self.policies.get(conversation.shop_id))
+            policy = self.policies.get(conversation.shop_id)
+            run = _Run(conversation, policy, today(self.clock))
             run.kb_known = self.kb.store.exists(conversation.shop_id)
             with run.timed("intent"):
                 self._embed_message(conversation.last_customer_text)
@@ -194,7 +199,7 @@ class Suggester:
         if run.kb_known:
             with run.timed("upsell"):
                 upsell = self.upseller.suggest(
-                    conversation, intent, decided, sentiment_negative=mood.negative
+                    conversation, intent, decided, sentiment_negative=mood.negative, day=run.day
                 )
         return Suggestion(
             conversation.shop_id,
@@ -215,7 +220,7 @@ class Suggester:
         with run.timed("retrieve"):
             hits = self.kb.search(conversation.shop_id, _query(conversation), k=self.config.kb_k)
         with run.timed("ground"):
-            return hits, self.grounder.ground(conversation, intent, hits)
+            return hits, self.grounder.ground(conversation, intent, hits, day=run.day)
 
     def _history(self, run: _Run, intent: Intent) -> list[Candidate]:
         if self.history is None:
@@ -260,6 +265,7 @@ class Suggester:
         return {
             "shop_id": shop_id, "kb_facts": facts, "order": run.conversation.order,
             "policy": run.policy, "other_shops": others, "computed": grounded.computed,
+            "day": run.day,
             "memo": None if empty else self.facts.memo(facts, others),
         }  # fmt: skip
 
@@ -318,6 +324,7 @@ class Suggester:
 class _Run:
     conversation: Conversation
     policy: ShopPolicy
+    day: date  # the clock's today, read once: every stage of one suggestion sees the same day
     timings: dict[str, float] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
     kb_known: bool = True

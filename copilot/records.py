@@ -9,12 +9,12 @@ The customer's message is masked before it is stored; candidate ids are "{sugges
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
+from copilot.clock import Clock, SystemClock, timestamp
 from copilot.masking import mask_pii
 from copilot.types import Candidate, Conversation, Suggestion
 
@@ -59,14 +59,14 @@ def record_from_suggestion(
     suggestion_id: str,
     conversation: Conversation,
     suggestion: Suggestion,
-    ts: float | None = None,
+    ts: float,
 ) -> SuggestionRecord:
     """The record of one suggestion, with the customer's message masked."""
     return SuggestionRecord(
         suggestion_id=suggestion_id,
         shop_id=suggestion.shop_id,
         conversation_id=conversation.conversation_id,
-        ts=time.time() if ts is None else ts,
+        ts=ts,
         customer_msg=mask_pii(conversation.last_customer_text),
         intent=suggestion.intent.label,
         confidence=suggestion.intent.confidence,
@@ -118,10 +118,18 @@ def record_from_dict(data: dict[str, Any]) -> SuggestionRecord:
 
 
 class SuggestionLog:
-    def __init__(self, client: redis.Redis, ttl_days: float = 30, prefix: str = PREFIX) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl_days: float = 30,
+        prefix: str = PREFIX,
+        *,
+        clock: Clock = SystemClock(),  # noqa: B008  # frozen: one shared instance is safe
+    ) -> None:
         self.client = client
         self.ttl_seconds = int(ttl_days * 86400)
         self.prefix = prefix
+        self.clock = clock
 
     def _key(self, suggestion_id: str) -> str:
         return f"{self.prefix}:suggestion:{suggestion_id}"
@@ -135,7 +143,8 @@ class SuggestionLog:
         pipe = self.client.pipeline(transaction=True)
         pipe.set(self._key(record.suggestion_id), payload, ex=self.ttl_seconds)
         pipe.zadd(self._index(record.shop_id), {record.suggestion_id: record.ts})
-        pipe.zremrangebyscore(self._index(record.shop_id), "-inf", time.time() - self.ttl_seconds)
+        cutoff = timestamp(self.clock) - self.ttl_seconds
+        pipe.zremrangebyscore(self._index(record.shop_id), "-inf", cutoff)
         pipe.execute()
 
     def get(self, suggestion_id: str) -> SuggestionRecord | None:

@@ -17,17 +17,17 @@ another shop's product (only this shop's catalog is consulted).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 from weakref import WeakKeyDictionary
 
+from copilot.clock import Clock, today
 from copilot.grounding import (
     Catalog,
     CatalogCache,
     fill_slots,
-    names_expired_promotion,
+    names_stale_promotion,
     product_focus,
 )
 from copilot.promotions import Nudge, PromotionQuote, quote, unit_price, yuan
@@ -92,12 +92,11 @@ def suggest_upsell(
     order: Order | None,
     sentiment_negative: bool,
     *,
-    day: date | None = None,
+    day: date,
 ) -> Upsell | None:
     """The one upsell prompt worth showing now, or None (see the module docstring)."""
     if not upsell_allowed(intent, route, sentiment_negative):
         return None
-    day = day or date.today()
     catalog = _CATALOGS.setdefault(kb, CatalogCache(kb)).get(conversation.shop_id)
     order = order if order is not None else conversation.order
     if order is not None and order.status == "unpaid":
@@ -115,9 +114,9 @@ def suggest_upsell(
 class Upseller:
     """suggest_upsell behind the stage Protocol, for the pipeline."""
 
-    def __init__(self, kb: KnowledgeBase, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(self, kb: KnowledgeBase, *, clock: Clock) -> None:
         self.kb = kb
-        self.today = today
+        self.clock = clock
 
     def suggest(
         self,
@@ -126,7 +125,9 @@ class Upseller:
         route: Route,
         *,
         sentiment_negative: bool = False,
+        day: date | None = None,
     ) -> Upsell | None:
+        """`day`: the pipeline run's (one day for every stage of a suggestion)."""
         return suggest_upsell(
             conversation,
             intent,
@@ -134,7 +135,7 @@ class Upseller:
             self.kb,
             conversation.order,
             sentiment_negative,
-            day=self.today(),
+            day=day or today(self.clock),
         )
 
 
@@ -143,7 +144,7 @@ def payment_reminder(catalog: Catalog, order: Order, day: date) -> Upsell:
         dict.fromkeys(i.product_id for i in order.items if i.product_id in catalog.products)
     )
     for script in _payment_scripts(catalog.scripts):
-        if names_expired_promotion(script.text, catalog, day):
+        if names_stale_promotion(script.text, catalog, day):
             continue
         text = fill_slots(script.text, _order_slots(order, catalog))
         if text is not None:

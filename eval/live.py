@@ -9,13 +9,13 @@ final_text, action}) that `copilot eval calibrate` reads.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from copilot.clock import Clock, SystemClock, timestamp
 from copilot.feedback import FeedbackEvent, FeedbackLog, acceptance_stats, parse_since
 from copilot.records import SuggestionLog, SuggestionRecord
 from eval.errors import EvalError, EvalInputError
@@ -32,9 +32,10 @@ def live_stats(
     redis_url: str | None = None,
     data_dir: Path | None = None,
     export: Path | None = None,
+    clock: Clock = SystemClock(),  # noqa: B008  # frozen: one shared instance is safe
 ) -> dict[str, Any]:
     try:
-        since_ts = parse_since(since, now=time.time())
+        since_ts = parse_since(since, now=timestamp(clock))
     except ValueError as exc:
         raise EvalInputError(f"--since {exc}") from exc
     if client is None:

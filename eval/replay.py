@@ -23,11 +23,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from copilot.build import PipelineConfig, build_knowledge_base, build_suggester
 from copilot.chatlogs import TurnKey
+from copilot.clock import today
 from copilot.pipeline import Suggester
 from copilot.types import Candidate, Conversation, Suggestion
 from eval.errors import EvalInputError
@@ -52,7 +54,7 @@ def replay_pipeline(
             config = dataclasses.replace(config, redis=RedisConfig(data_dir=Path(scratch)))
         config = dataclasses.replace(config, history_prefix=EVAL_PREFIX)
         kb = build_knowledge_base(config)
-        _load_demo_shop(kb, shop_id)
+        _load_demo_shop(kb, shop_id, today(config.clock))
         suggester = build_suggester(config, kb)
         suggester.warm_up()
         if train and suggester.history is not None:
@@ -75,13 +77,13 @@ def _close(client: Any) -> None:
         client.close()
 
 
-def _load_demo_shop(kb: Any, shop_id: str) -> None:
+def _load_demo_shop(kb: Any, shop_id: str, day: date) -> None:
     from copilot.policies import PolicyStore, policy_from_dict
     from kb.demo_shops import demo_shops
 
     for shop in demo_shops():
         if shop.shop_id == shop_id and not kb.store.exists(shop_id):
-            kb.import_files(shop_id, shop.knowledge_files(), replace_all=True)
+            kb.add(shop_id, shop.entries(day), replace_all=True)
             policy = policy_from_dict(shop_id, {"shop_name": shop.name, **shop.policy})
             PolicyStore(kb.store.client).put(policy)
 

@@ -16,13 +16,13 @@ trip where they were three (every suggest writes: half the CPU, 265 against 560 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from copilot.clock import Clock, timestamp
 from copilot.masking import mask_pii
 from copilot.types import Turn
 
@@ -82,9 +82,16 @@ class ConversationSummary:
 
 class ConversationStore:
     def __init__(
-        self, client: redis.Redis, ttl_seconds: int, max_turns: int, prefix: str = PREFIX
+        self,
+        client: redis.Redis,
+        ttl_seconds: int,
+        max_turns: int,
+        prefix: str = PREFIX,
+        *,
+        clock: Clock,
     ) -> None:
         self.client = client
+        self.clock = clock
         self.ttl = ttl_seconds
         self.max_turns = max_turns
         self.prefix = prefix
@@ -112,7 +119,7 @@ class ConversationStore:
         `check_owner`: raise OwnedElsewhere, writing nothing, if another shop owns it."""
         if bump is None:
             bump = any(t.role == "customer" for t in turns)
-        now = str(time.time())
+        now = timestamp(self.clock)
         masked = [mask_pii(t.text) for t in turns]
         keys = [
             self._key(conversation_id),
@@ -120,8 +127,8 @@ class ConversationStore:
             self._key(conversation_id, "gen"),
             f"{self.prefix}:{shop_id}:conversations",
         ]
-        turns_json = [_turn_json(t, text) for t, text in zip(turns, masked, strict=True)]
-        args: list[str | int] = [shop_id, now, masked[-1] if masked else "", self.ttl,
+        turns_json = [_turn_json(t, text, now) for t, text in zip(turns, masked, strict=True)]
+        args: list[str | int] = [shop_id, str(now), masked[-1] if masked else "", self.ttl,
                                  self.max_turns, int(replace), int(bump), int(check_owner),
                                  conversation_id, CANCEL_CHANNEL, *turns_json]  # fmt: skip
         result: list[Any] = self._write(keys=keys, args=args)
@@ -145,7 +152,7 @@ class ConversationStore:
     def recent(self, shop_id: str, limit: int = 50) -> list[ConversationSummary]:
         """Most recently updated first; expired conversations are dropped from the index."""
         index = f"{self.prefix}:{shop_id}:conversations"
-        self.client.zremrangebyscore(index, "-inf", time.time() - self.ttl)
+        self.client.zremrangebyscore(index, "-inf", timestamp(self.clock) - self.ttl)
         ids = [_text(i) for i in self.client.zrevrange(index, 0, limit - 1)]
         pipe = self.client.pipeline(transaction=False)
         for conversation_id in ids:
@@ -179,8 +186,8 @@ class ConversationStore:
         pipe.expire(key, self.ttl)
 
 
-def _turn_json(turn: Turn, masked_text: str) -> str:
-    data = {"role": turn.role, "text": masked_text, "ts": turn.ts or time.time()}
+def _turn_json(turn: Turn, masked_text: str, now: float) -> str:
+    data = {"role": turn.role, "text": masked_text, "ts": turn.ts or now}
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -104,6 +104,7 @@ def offline_suggester(live: Suggester) -> Suggester:
         OfflineKnowledge(live),  # type: ignore[arg-type]  # duck-typed KnowledgeBase
         live.classifier,
         policies=_DefaultPolicies(live.shop_names),  # type: ignore[arg-type]
+        clock=live.clock,
         history=None,
         generator=None,
         shop_names=live.shop_names,

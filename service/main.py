@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from copilot.clock import today
 from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
 from service import errors, metrics
@@ -84,13 +85,16 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.kb = knowledge
     app.state.suggester = suggester
     app.state.redis = client
+    app.state.clock = clock = suggester.clock  # the one clock, from the settings
     app.state.keys = KeyStore(client)
-    app.state.records = SuggestionRecords(client, ttl_days=settings.suggestion_ttl_days)
+    app.state.records = SuggestionRecords(
+        client, ttl_days=settings.suggestion_ttl_days, clock=clock
+    )
     app.state.feedback = FeedbackLog(client)
     app.state.kb_sync = KBSync(knowledge)
     app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
     app.state.conversations = ConversationStore(
-        client, int(settings.conversation_ttl_hours * 3600), settings.max_turns
+        client, int(settings.conversation_ttl_hours * 3600), settings.max_turns, clock=clock
     )
     app.state.cache = SuggestionCache(
         client, settings.cache_ttl_seconds, enabled=settings.cache_enabled
@@ -100,7 +104,7 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.cancel_listener.start()
     suggester.warm_up()
     if settings.load_demo_shops and not knowledge.shops():
-        load_demo(knowledge)
+        load_demo(knowledge, today=today(suggester.clock))
     warm_indexes(suggester)
     if settings.create_admin_key and app.state.keys.count() == 0:
         _announce_admin_key(app.state.keys, settings)

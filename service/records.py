@@ -10,10 +10,10 @@ against SuggestionLog.put, so the two cannot drift apart unnoticed.
 from __future__ import annotations
 
 import json
-import time
 
 import redis
 
+from copilot.clock import Clock, timestamp
 from copilot.records import PREFIX, SuggestionLog, SuggestionRecord, record_to_dict
 
 # KEYS: the record, the shop's index. ARGV: JSON, ttl seconds, ts, suggestion id, trim below.
@@ -26,13 +26,15 @@ return 1
 
 
 class SuggestionRecords(SuggestionLog):
-    def __init__(self, client: redis.Redis, ttl_days: float = 30, prefix: str = PREFIX) -> None:
-        super().__init__(client, ttl_days, prefix)
+    def __init__(
+        self, client: redis.Redis, ttl_days: float = 30, prefix: str = PREFIX, *, clock: Clock
+    ) -> None:
+        super().__init__(client, ttl_days, prefix, clock=clock)
         self._put = client.register_script(_PUT)
 
     def put(self, record: SuggestionRecord) -> None:
         payload = json.dumps(record_to_dict(record), ensure_ascii=False)
         keys = [self._key(record.suggestion_id), self._index(record.shop_id)]
-        cutoff = time.time() - self.ttl_seconds
+        cutoff = timestamp(self.clock) - self.ttl_seconds
         self._put(keys=keys, args=[payload, self.ttl_seconds, record.ts, record.suggestion_id,
                                    cutoff])  # fmt: skip

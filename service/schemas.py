@@ -161,6 +161,35 @@ class EntryList(BaseModel):
     limit: int
 
 
+class PromotionDatesOut(BaseModel):
+    id: str
+    title: str
+    rule: str
+    starts: str | None = Field(description="YYYY-MM-DD, or null when open")
+    ends: str | None
+    linked_entries: list[str] = Field(description="FAQ and script ids whose text names it")
+
+
+class StaleEntryOut(BaseModel):
+    entry_id: str
+    kind: str
+    title: str
+    reasons: list[str] = Field(description="what is out of date, e.g. 满99减10（11月30日已结束）")
+
+
+class StalenessOut(BaseModel):
+    shop_id: str
+    day: str = Field(description="the service's today (YYYY-MM-DD, China time)")
+    within_days: int
+    ending: list[PromotionDatesOut] = Field(description="live promotions ending within the days")
+    expired: list[PromotionDatesOut] = Field(description="ended promotions still in the KB")
+    stale: list[StaleEntryOut] = Field(
+        description="FAQ answers and scripts that quote an ended promotion or date: the "
+        "copilot no longer offers them"
+    )
+    attention: int = Field(description="stale entries plus promotions ending soon (the badge)")
+
+
 class EntryOut(BaseModel):
     entry: dict[str, Any]
     version: int = Field(description="the shop's KB version after this change")

@@ -5,6 +5,7 @@ Lower layers never read the environment: they receive plain config objects built
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from copilot.clock import Clock, SystemClock
 from copilot.drafting import DraftConfig
 from copilot.llm_backends import LLMConfig
 from kb.redis_conn import RedisConfig
@@ -127,6 +129,15 @@ class Settings(BaseSettings):
     create_admin_key: bool = Field(
         default=True, description="on first start with no key: create and print an admin key"
     )
+    today: date | None = Field(
+        default=None,
+        description="the day every date decision counts from (promotion validity, stale "
+        "knowledge, record timestamps), time still flowing; unset: today in China",
+    )
+
+    def clock(self) -> Clock:
+        """The one clock: the wiring hands it to every layer that decides by date."""
+        return SystemClock.on(self.today) if self.today else SystemClock()
 
     def redis_config(self) -> RedisConfig:
         return RedisConfig(url=self.redis_url, data_dir=self.data_dir)

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from fastapi import FastAPI
 
+from copilot.clock import timestamp
 from copilot.errors import HistoryUnavailable
 from copilot.io import order_from_dict, turns_from_list
 from copilot.pipeline import Suggester
@@ -207,7 +208,8 @@ def record(app: FastAPI, job: Job, suggestion: Suggestion) -> None:
         return
     log: SuggestionLog = app.state.records
     try:
-        log.put(record_from_suggestion(job.suggestion_id, job.conversation, suggestion))
+        ts = timestamp(app.state.clock)
+        log.put(record_from_suggestion(job.suggestion_id, job.conversation, suggestion, ts))
     except REDIS_ERRORS:
         job.degraded.append(REDIS_DOWN)
 
@@ -222,20 +224,21 @@ def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any
     ]
     log: SuggestionLog = app.state.records
     try:
-        log.put(_record_from_payload(job, body))
+        log.put(_record_from_payload(job, body, timestamp(app.state.clock)))
     except REDIS_ERRORS:
         body["degraded"] = [*body["degraded"], REDIS_DOWN]
     body["timings_ms"] = {"cache": round((time.perf_counter() - started) * 1000, 2)}
     return body
 
 
-def _record_from_payload(job: Job, body: dict[str, Any]) -> Any:
+def _record_from_payload(job: Job, body: dict[str, Any], ts: float) -> Any:
     from copilot.masking import mask_pii
     from copilot.records import RecordedCandidate, SuggestionRecord
 
     return SuggestionRecord(
         job.suggestion_id, job.conversation.shop_id, job.conversation.conversation_id,
-        time.time(), mask_pii(job.conversation.last_customer_text), body["intent"]["label"],
+        ts, mask_pii(job.conversation.last_customer_text),
+        body["intent"]["label"],
         body["intent"]["confidence"], body["route"]["action"], body["route"]["queue"],
         bool(body.get("retrieval_confident", False)),
         tuple(

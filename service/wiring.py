@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import redis
 
 from copilot.build import PipelineConfig, configure_search_threads, demo_shop_names
@@ -39,6 +41,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         draft=settings.draft_config(),
         concurrent_retrievals=settings.concurrent_retrievals,
         metadata_max_age=settings.metadata_max_age,
+        clock=settings.clock(),
     )
 
 
@@ -57,11 +60,12 @@ def build_suggester(settings: Settings, kb: KnowledgeBase | None = None) -> Sugg
     return _build_suggester(pipeline_config(settings), kb)
 
 
-def load_demo(kb: KnowledgeBase, *, force: bool = False) -> list[ImportReport]:
-    """The demo shops' knowledge, policies and (from their demo chats) history banks."""
+def load_demo(kb: KnowledgeBase, *, today: date, force: bool = False) -> list[ImportReport]:
+    """The demo shops' knowledge, policies and (from their demo chats) history banks, with their
+    dates counted from `today` (the settings' clock)."""
     from copilot.chatlogs import read_chats
 
-    reports = load_demo_shops(kb, force=force)
+    reports = load_demo_shops(kb, today=today, force=force)
     loaded = {r.shop_id for r in reports}
     policies, bank = PolicyStore(kb.store.client), ResponseBank(kb.store.client, kb.embedder)
     for shop in demo_shops():

@@ -16,6 +16,12 @@ import redis
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from dates import TEST_TODAY
+
+# Every Settings() a test builds, in this process or a CLI child, decides by the tests' day.
+os.environ["COPILOT_TODAY"] = TEST_TODAY.isoformat()
+
+from copilot.clock import Clock, SystemClock
 from kb.embedder import Embedder, SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
 from kb.recent import recent_reads
@@ -24,6 +30,16 @@ from kb.store import KBStore
 
 REPO = Path(__file__).resolve().parent.parent
 JDDC_DIR = REPO.parent / "shared" / "data" / "jddc"
+
+
+def pytest_report_header() -> str:
+    return f"test day: {TEST_TODAY} (reproduce with COPILOT_TEST_TODAY={TEST_TODAY})"
+
+
+@pytest.fixture(scope="session")
+def clock() -> Clock:
+    """The tests' clock: TEST_TODAY, time still flowing."""
+    return SystemClock.on(TEST_TODAY)
 
 
 @pytest.fixture(scope="session")
@@ -87,5 +103,5 @@ def demo_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Kno
 
     client = connect(RedisConfig(data_dir=tmp_path_factory.mktemp("demo-redis")))
     knowledge = KnowledgeBase(KBStore(client), embedder)
-    load_demo_shops(knowledge)
+    load_demo_shops(knowledge, today=TEST_TODAY)
     return knowledge

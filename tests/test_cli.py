@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dates import TEST_TODAY
 from typer.testing import CliRunner
 
 from cli import app
@@ -96,6 +98,7 @@ def test_demo_load_then_search(env: Path) -> None:
     assert all(e.startswith("pdd-") for e in search_ids("demo-pdd", "这个杯子能装开水吗"))
 
 
+@pytest.mark.dates
 def test_suggest_prints_the_output_object(env: Path) -> None:
     run("demo", "load")
     order = env / "order.json"
@@ -150,3 +153,20 @@ def test_intents_train_checks_the_whole_file_first(env: Path) -> None:
     bad.write_text('{"text": "杯子能刻字吗", "label": "engraving"}\n', encoding="utf-8")
     result = runner.invoke(app, ["intents", "train", str(bad)])
     assert result.exit_code == 1 and "bad.jsonl" in result.output and "line 1" in result.output
+
+
+@pytest.mark.dates
+def test_kb_list_expiring_shows_what_ends_soon_and_what_is_already_stale(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("demo", "load")
+    assert "already loaded today" in run("demo", "load")
+    soon = run("kb", "list", "demo-pdd", "--expiring", "7d")
+    assert "pdd-promo-01" in soon and "pdd-faq-26" in soon  # ends in 4 days, and what names it
+    assert "pdd-promo-03" not in soon  # starts in 5 days, ends in 35
+    monkeypatch.setenv("COPILOT_TODAY", (TEST_TODAY + timedelta(days=10)).isoformat())
+    get_settings.cache_clear()
+    later = run("kb", "list", "demo-pdd", "--expiring", "7d")
+    assert "活动已结束" in later and "faq 过时" in later and "pdd-faq-26" in later
+    bad = runner.invoke(app, ["kb", "list", "demo-pdd", "--expiring", "soon"])
+    assert bad.exit_code == 2 and "a number of days" in bad.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import redis
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from copilot.clock import Clock, timestamp
 from copilot.feedback import (
     CHINA_TIME,
     FeedbackEvent,
@@ -78,7 +78,7 @@ def post_feedback(
         action=body.action,
         final_text=body.final_text or "",
         ms_to_send=body.ms_to_send,
-        ts=time.time(),
+        ts=timestamp(request.app.state.clock),
     )
     feedback: FeedbackLog = request.app.state.feedback
     try:
@@ -102,10 +102,10 @@ def _check_candidate(record: SuggestionRecord, candidate_id: str | None) -> None
         )  # fmt: skip
 
 
-def _window(since: str) -> tuple[float, str]:
+def _window(since: str, clock: Clock) -> tuple[float, str]:
     """(since_ts, the same instant in ISO 8601, China time)."""
     try:
-        since_ts = parse_since(since, now=time.time())
+        since_ts = parse_since(since, now=timestamp(clock))
     except ValueError as exc:
         raise ServiceError(422, "invalid_request", f"since: {exc}", "since") from exc
     return since_ts, datetime.fromtimestamp(since_ts, tz=CHINA_TIME).isoformat(timespec="seconds")
@@ -131,7 +131,7 @@ async def stats(
     """Acceptance rate (inserted, or sent with at most 30% of characters edited), mean edit
     distance, by intent, candidate source, route and day (China time)."""
     ensure_shop(principal, shop_id)
-    since_ts, since_iso = _window(since)
+    since_ts, since_iso = _window(since, request.app.state.clock)
 
     def compute() -> dict[str, Any]:
         _known_shop(request, shop_id)
@@ -156,7 +156,7 @@ async def gaps(
     """What customers asked that the KB could not answer confidently, grouped by wording,
     most asked first: the FAQs to write next."""
     ensure_shop(principal, shop_id)
-    since_ts, since_iso = _window(since)
+    since_ts, since_iso = _window(since, request.app.state.clock)
 
     def compute() -> list[GapGroupOut]:
         _known_shop(request, shop_id)

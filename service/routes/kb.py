@@ -11,12 +11,14 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Upload
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from copilot.clock import today
+from copilot.staleness import StalenessReport, staleness_report
 from kb import importers
 from kb.codec import entry_from_dict, entry_to_dict
 from kb.errors import EntryNotFound, KBImportError
 from kb.knowledge import ImportReport, KnowledgeBase
 from kb.store import check_shop_id
-from kb.types import ENTRY_KINDS, Entry
+from kb.types import ENTRY_KINDS, Entry, Promotion
 from service.auth import Principal, ensure_shop, require
 from service.errors import ServiceError
 from service.schemas import (
@@ -27,8 +29,11 @@ from service.schemas import (
     HitOut,
     ImportErrorResponse,
     ImportReportOut,
+    PromotionDatesOut,
     RetrieverScoreOut,
     SearchResponse,
+    StaleEntryOut,
+    StalenessOut,
 )
 
 router = APIRouter(prefix="/v1/shops/{shop_id}/kb", tags=["knowledge base"])
@@ -266,3 +271,36 @@ async def search(
             for h in hits
         ],
     )
+
+
+@router.get("/staleness", response_model=StalenessOut, responses=_ERRORS)
+async def staleness(
+    request: Request,
+    shop_id: str,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+    within: Annotated[int, Query(ge=0, le=3660, description="days ahead to look")] = 7,
+) -> StalenessOut:
+    """Promotions ending within `within` days, ended ones still in the KB, and FAQ answers or
+    scripts that quote an ended promotion or date (the copilot no longer offers those)."""
+    knowledge = _trainer(request, shop_id, principal)
+    entries = await run_in_threadpool(knowledge.entries, shop_id)
+    day = today(request.app.state.suggester.clock)
+    return _staleness_out(shop_id, staleness_report(entries, day, within))
+
+
+def _staleness_out(shop_id: str, report: StalenessReport) -> StalenessOut:
+    def dated(p: Promotion) -> PromotionDatesOut:
+        return PromotionDatesOut(
+            id=p.id, title=p.title, rule=p.rule_text,
+            starts=p.starts.isoformat() if p.starts else None,
+            ends=p.ends.isoformat() if p.ends else None,
+            linked_entries=list(report.linked.get(p.id, ())),
+        )  # fmt: skip
+
+    return StalenessOut(
+        shop_id=shop_id, day=report.day.isoformat(), within_days=report.within_days,
+        ending=[dated(p) for p in report.ending], expired=[dated(p) for p in report.expired],
+        stale=[StaleEntryOut(entry_id=e.entry_id, kind=e.kind, title=e.title,
+                             reasons=list(e.reasons)) for e in report.stale],
+        attention=report.attention,
+    )  # fmt: skip

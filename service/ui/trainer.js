@@ -48,6 +48,7 @@ function selectShop(shop) {
   status("");
   const active = document.querySelector(".tabs button.active").dataset.tab;
   showTab(active);
+  if (active !== "stale") loadStaleness();
 }
 
 function showTab(name) {
@@ -58,6 +59,7 @@ function showTab(name) {
   if (name === "kb") loadEntries();
   else if (name === "gaps") loadGaps();
   else if (name === "stats") loadStats();
+  else if (name === "stale") loadStaleness();
 }
 
 // ---- KB entries ----
@@ -302,6 +304,53 @@ async function searchPreview(event) {
   }
 }
 
+// ---- staleness: promotions ending soon, entries quoting ended ones (a badge on the shop) ----
+
+async function loadStaleness(event) {
+  if (event) event.preventDefault();
+  const out = $("#stale-result");
+  try {
+    const data = await Api.get(shopPath("/kb/staleness?within=" + $("#stale-within").value));
+    staleBadge(data);
+    out.replaceChildren(...staleSections(data));
+  } catch (err) {
+    out.replaceChildren(el("div", { class: "message error" }, errorText(err)));
+  }
+}
+
+function staleBadge(data) {
+  const badge = $("#stale-badge");
+  const parts = [];
+  if (data.stale.length) parts.push(data.stale.length + " 条过时");
+  if (data.ending.length) parts.push(data.ending.length + " 个活动即将结束");
+  badge.textContent = parts.join(" · ");
+  badge.hidden = !parts.length;
+}
+
+function staleSections(data) {
+  const promoRow = (p, note) => el("tr", {},
+    el("td", {}, p.id), el("td", {}, p.title + "（" + p.rule + "）"), el("td", {}, p.ends || "—"),
+    el("td", {}, note(p)));
+  const table = (head, rows) => el("table", {},
+    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows));
+  const sections = [];
+  if (data.stale.length) {
+    sections.push(el("h3", {}, "过时的条目（已不再推荐）"), table(["ID", "类型", "标题 / 问题", "原因"],
+      data.stale.map((e) => el("tr", { class: "stale-entry" }, el("td", {}, e.entry_id), el("td", {}, e.kind),
+        el("td", {}, e.title), el("td", {}, e.reasons.join("；"))))));
+  }
+  if (data.ending.length) {
+    sections.push(el("h3", {}, data.within_days + " 天内结束的活动"), table(["ID", "活动", "结束", "届时过时的条目"],
+      data.ending.map((p) => promoRow(p, (x) => x.linked_entries.join("、") || "—"))));
+  }
+  if (data.expired.length) {
+    sections.push(el("h3", {}, "已结束的活动（可删除）"), table(["ID", "活动", "结束", ""],
+      data.expired.map((p) => promoRow(p, () => ""))));
+  }
+  if (!sections.length) sections.push(el("p", { class: "muted" }, "没有即将结束的活动，也没有过时的条目"));
+  return sections;
+}
+
 // ---- gaps ----
 
 async function loadGaps(event) {
@@ -392,6 +441,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#import-form").addEventListener("submit", importFile);
   $("#search-form").addEventListener("submit", searchPreview);
   $("#gaps-form").addEventListener("submit", loadGaps);
+  $("#stale-form").addEventListener("submit", loadStaleness);
+  $("#stale-badge").addEventListener("click", () => showTab("stale"));
   $("#stats-form").addEventListener("submit", loadStats);
   setupKeyBar(onShops);
 });

@@ -3,10 +3,12 @@ shops' own FAQ answers raise none (the extraction is fixed, never the data)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from dates import TEST_TODAY, demo_day
 
 from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts, ShopTerms
 from copilot.guardrails import apply_guardrails, check, extract
@@ -15,6 +17,8 @@ from kb.codec import entry_from_dict
 from kb.demo_shops import demo_shops
 from kb.knowledge import KnowledgeBase
 from kb.types import FAQ
+
+pytestmark = pytest.mark.dates  # decides by the date: .ci/run runs it again a year ahead
 
 D = Decimal
 SHOP_NAMES = {shop.shop_id: shop.name for shop in demo_shops()}
@@ -40,6 +44,7 @@ def flags_of(
     order: Order | None = None,
     policy: ShopPolicy | None = None,
     computed: tuple[Decimal, ...] = (),
+    day: date = TEST_TODAY,
 ) -> dict[str, GuardFlag]:
     found = check(
         text,
@@ -48,6 +53,7 @@ def flags_of(
         order=order,
         policy=policy or ShopPolicy(shop),
         other_shops=facts.other_shops(shop),
+        day=day,
         computed=computed,
     )
     return {flag.code: flag for flag in found}
@@ -107,9 +113,12 @@ def test_a_real_price_of_another_product_is_caught_next_to_this_product(
 
 
 def test_invented_dates_promotions_and_tracking_numbers_are_caught(facts: GuardrailFacts) -> None:
-    for text in ("亲，12月12日发货", "亲，现在满199减20", "亲，打8.5折", "运单号YT1234567890"):
+    invented = TEST_TODAY + timedelta(days=3)  # no demo date falls three days after the load day
+    shipped = f"亲，{invented.month}月{invented.day}日发货"
+    for text in (shipped, "亲，现在满199减20", "亲，打8.5折", "运单号YT1234567890"):
         assert "unsupported_number" in flags_of(facts, text, order=ORDER), text
-    assert flags_of(facts, "亲，预计2026年12月中旬补货") == {}
+    restock = demo_day(12, 16)
+    assert flags_of(facts, f"亲，预计{restock.month}月{restock.day}日左右补货") == {}
 
 
 def test_promotions_the_kb_never_mentions_are_caught(facts: GuardrailFacts) -> None:
@@ -235,6 +244,7 @@ def test_apply_guardrails_drops_blocked_candidates_unless_asked_to_keep_them(
         order=None,
         policy=ShopPolicy("demo-pdd", max_reply_chars=20),
         other_shops=facts.other_shops("demo-pdd"),
+        day=TEST_TODAY,
     )
     kept = apply_guardrails([good, bad, long], **kwargs)
     assert [c.text for c in kept] == [good.text, long.text]
@@ -268,7 +278,8 @@ def test_remembered_flags_hold_only_for_the_facts_and_request_they_were_found_wi
         own, others = facts.shop_facts("wood"), facts.other_shops("wood")
         options = {"order": None, "computed": (), **request}
         kept = apply_guardrails([reply], shop_id="wood", kb_facts=own, policy=ShopPolicy("wood"),
-                                other_shops=others, memo=facts.memo(own, others), **options)  # fmt: skip
+                                other_shops=others, memo=facts.memo(own, others), day=TEST_TODAY,
+                                **options)  # fmt: skip
         return not kept
 
     assert blocked() and blocked()

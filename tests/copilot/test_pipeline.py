@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from dates import TEST_TODAY
 
 from copilot.drafting import ChatMessage, DraftConfig
 from copilot.llm_openai import OpenAIHTTPGenerator
@@ -30,7 +31,7 @@ def demo(
         data_dir=tmp_path_factory.mktemp("pipeline"), models_dir=models_dir, llm_backend="none"
     )
     knowledge = build_knowledge_base(settings)
-    load_demo(knowledge)
+    load_demo(knowledge, today=TEST_TODAY)
     return settings, knowledge
 
 
@@ -59,6 +60,7 @@ def test_a_product_question_gets_grounded_candidates(suggester: Suggester) -> No
     assert {"intent", "retrieve", "ground", "guardrails", "route"} <= set(out.timings_ms)
 
 
+@pytest.mark.dates
 def test_promotion_math_for_an_unpaid_order_and_a_payment_reminder(suggester: Suggester) -> None:
     order = Order("unpaid", (OrderItem("pdd-p01", 2),))
     out = suggester.suggest(chat("demo-pdd", "我拍了两个杯子还没付款，有优惠吗", order=order))
@@ -142,6 +144,7 @@ def test_llm_failure_falls_back_to_kb_and_history(
         suggester.kb,
         suggester.classifier,
         policies=suggester.policies,
+        clock=suggester.clock,
         history=suggester.history,
         generator=OpenAIHTTPGenerator(f"http://127.0.0.1:{port}", "qwen", timeout=2.0),
         shop_names=suggester.shop_names,
@@ -220,7 +223,8 @@ def test_a_draft_that_repeats_a_retrieval_candidate_is_dropped_and_said_so(
     def with_model(generator: Parrot) -> Suggester:
         return Suggester(
             suggester.kb, suggester.classifier, policies=suggester.policies,
-            history=suggester.history, generator=generator, shop_names=suggester.shop_names,
+            clock=suggester.clock, history=suggester.history, generator=generator,
+            shop_names=suggester.shop_names,
         )  # fmt: skip
 
     question = chat("demo-pdd", "316保温杯750的多少钱")
@@ -235,7 +239,7 @@ def test_a_draft_that_repeats_a_retrieval_candidate_is_dropped_and_said_so(
 def test_retrieval_stages_run_no_more_at_once_than_configured(suggester: Suggester) -> None:
     limited = Suggester(
         suggester.kb, suggester.classifier, policies=suggester.policies,
-        history=suggester.history, shop_names=suggester.shop_names,
+        clock=suggester.clock, history=suggester.history, shop_names=suggester.shop_names,
         config=SuggesterConfig(use_llm=False, concurrent_retrievals=2),
     )  # fmt: skip
     inside, most = 0, 0

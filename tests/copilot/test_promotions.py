@@ -6,13 +6,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from dates import TEST_TODAY, demo_day
 
 from copilot.promotions import PromotionQuote, quote, yuan
 from copilot.types import Order, OrderItem
 from kb.codec import parse_rule
 from kb.demo_shops import demo_shops
-from kb.importers import load_files
 from kb.types import Product, Promotion
+
+pytestmark = pytest.mark.dates  # decides by the date: .ci/run runs it again a year ahead
 
 D = Decimal
 CUP = Product("s", "cup", "保温杯", D(89))
@@ -34,7 +36,7 @@ def demo() -> Demo:
     """Each demo shop's products and promotions, read from its files (no model needed)."""
     shops = {}
     for shop in demo_shops():
-        entries = load_files(shop.shop_id, shop.knowledge_files())
+        entries = shop.entries(TEST_TODAY)
         products = {e.id: e for e in entries if isinstance(e, Product)}
         shops[shop.shop_id] = (products, [e for e in entries if isinstance(e, Promotion)])
     return shops
@@ -152,7 +154,7 @@ def test_unit_prices_from_the_order_win_and_unknown_products_are_reported() -> N
 
 
 def test_demo_pdd_two_750ml_cups_in_november(demo: Demo) -> None:
-    q = demo_quote(demo, "demo-pdd", [OrderItem("pdd-p01", 2, variant="750ml")], date(2026, 11, 15))
+    q = demo_quote(demo, "demo-pdd", [OrderItem("pdd-p01", 2, variant="750ml")], demo_day(11, 15))
     assert (q.subtotal, q.payable) == (D(178), D(168))  # 满99减10
     assert [a.promotion_id for a in q.applied] == ["pdd-promo-01"]
     assert q.lines[0].label == "316不锈钢经典直身保温杯（750ml）"
@@ -160,24 +162,24 @@ def test_demo_pdd_two_750ml_cups_in_november(demo: Demo) -> None:
 
 def test_demo_pdd_accessories_nine_tenths_and_the_nudge_to_99(demo: Demo) -> None:
     items = [OrderItem("pdd-p05", 1), OrderItem("pdd-p06", 1)]  # 15 + 9.9
-    q = demo_quote(demo, "demo-pdd", items, date(2026, 11, 15))
+    q = demo_quote(demo, "demo-pdd", items, demo_day(11, 15))
     assert q.discount == D("2.49") and q.payable == D("22.41")
     assert [a.promotion_id for a in q.applied] == ["pdd-promo-02"]
     assert [n.text for n in q.nudges] == ["再加¥74.1可享满99减10"]
 
 
 def test_demo_pdd_gift_box_at_eight_tenths_is_103_2(demo: Demo) -> None:
-    q = demo_quote(demo, "demo-pdd", [OrderItem("pdd-p12", 1)], date(2026, 12, 28))
+    q = demo_quote(demo, "demo-pdd", [OrderItem("pdd-p12", 1)], demo_day(12, 28))
     assert q.payable == D("103.2")  # the KB: 原价129元，到手103.2元
 
 
 def test_demo_pdd_food_jar_direct_discount_by_variant(demo: Demo) -> None:
-    q = demo_quote(demo, "demo-pdd", [OrderItem("pdd-p10", 1, variant="1000ml")], date(2026, 12, 5))
+    q = demo_quote(demo, "demo-pdd", [OrderItem("pdd-p10", 1, variant="1000ml")], demo_day(12, 5))
     assert q.payable == D(89)  # the KB: 到手79元/89元
 
 
 def test_demo_ks_down_jacket_coupon_does_not_stack_with_the_shop_discount(demo: Demo) -> None:
-    q = demo_quote(demo, "demo-ks", [OrderItem("ks-p03", 1)], date(2026, 12, 5))
+    q = demo_quote(demo, "demo-ks", [OrderItem("ks-p03", 1)], demo_day(12, 5))
     assert q.payable == D(359)  # the KB: 短款399元用券后到手359元
     assert [a.promotion_id for a in q.applied] == ["ks-promo-03"]
     assert {a.promotion_id for a in q.applicable} == {"ks-promo-01", "ks-promo-03"}
@@ -185,13 +187,13 @@ def test_demo_ks_down_jacket_coupon_does_not_stack_with_the_shop_discount(demo: 
 
 def test_demo_ks_live_room_hoodie_price_by_size(demo: Demo) -> None:
     for size, paid in (("M", 119), ("XXL", 129)):  # the KB: S-XL到手119元，XXL到手129元
-        q = demo_quote(demo, "demo-ks", [OrderItem("ks-p01", 1, variant=size)], date(2026, 11, 20))
+        q = demo_quote(demo, "demo-ks", [OrderItem("ks-p01", 1, variant=size)], demo_day(11, 20))
         assert q.payable == D(paid)
 
 
 def test_demo_express_packaging_needs_three_items(demo: Demo) -> None:
-    two = demo_quote(demo, "demo-express", [OrderItem("exp-p06", 2)], date(2026, 11, 15))
+    two = demo_quote(demo, "demo-express", [OrderItem("exp-p06", 2)], demo_day(11, 15))
     assert two.discount == D(0)
     assert "再买1件可享满3件9折" in two.sentences
-    three = demo_quote(demo, "demo-express", [OrderItem("exp-p06", 3)], date(2026, 11, 15))
+    three = demo_quote(demo, "demo-express", [OrderItem("exp-p06", 3)], demo_day(11, 15))
     assert three.discount == D("0.9") and three.payable == D("8.1")  # 3 x ¥3 at 9折

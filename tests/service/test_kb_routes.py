@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from datetime import date, timedelta
 
+import pytest
+from dates import TEST_TODAY
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
@@ -211,3 +214,49 @@ def test_history_import_builds_a_response_bank(api: TestClient, auth: Auth) -> N
         headers=auth(role="agent", shops=[shop]),
     )
     assert forbidden.status_code == 403
+
+
+@pytest.mark.dates
+def test_staleness_lists_promotions_ending_soon_and_entries_quoting_ended_ones(
+    api: TestClient, auth: Auth
+) -> None:
+    shop = "kb-stale-shop"
+    trainer = auth(role="trainer", shops=[shop])
+
+    def day(offset: int) -> str:
+        return (TEST_TODAY + timedelta(days=offset)).isoformat()
+
+    rows = [
+        {"kind": "promotion", "id": "over", "title": "周末满300减30", "rule": "满300减30",
+         "starts": day(-20), "ends": day(-1)},
+        {"kind": "promotion", "id": "soon", "title": "配件任选2件9折", "rule": "满2件9折",
+         "starts": day(-5), "ends": day(3)},
+        {"kind": "faq", "id": "old-deal", "question": "有活动吗", "answer": "亲，现在满300减30哦"},
+        {"kind": "faq", "id": "parts", "question": "配件打折吗", "answer": "亲，配件任选2件9折"},
+    ]  # fmt: skip
+    for row in rows:
+        assert (
+            api.post(f"/v1/shops/{shop}/kb/entries", json=row, headers=trainer).status_code == 201
+        )
+    got = api.get(f"/v1/shops/{shop}/kb/staleness", params={"within": 7}, headers=trainer)
+    assert got.status_code == 200, got.text
+    report = got.json()
+    assert report["day"] == TEST_TODAY.isoformat() and report["attention"] == 2
+    assert [(p["id"], p["ends"], p["linked_entries"]) for p in report["ending"]] == [
+        ("soon", day(3), ["parts"])
+    ]
+    assert [p["id"] for p in report["expired"]] == ["over"]
+    assert [(e["entry_id"], e["reasons"]) for e in report["stale"]] == [
+        ("old-deal", [f"周末满300减30（{md(day(-1))}已结束）"])
+    ]
+    quiet = api.get(f"/v1/shops/{shop}/kb/staleness", params={"within": 1}, headers=trainer)
+    assert quiet.json()["ending"] == [] and quiet.json()["attention"] == 1
+    bad = api.get(f"/v1/shops/{shop}/kb/staleness", params={"within": "NaN"}, headers=trainer)
+    assert bad.status_code == 422
+    other = api.get(f"/v1/shops/{shop}/kb/staleness", headers=auth(role="trainer", shops=["x"]))
+    assert other.status_code == 403
+
+
+def md(iso: str) -> str:
+    parsed = date.fromisoformat(iso)
+    return f"{parsed.month}月{parsed.day}日"

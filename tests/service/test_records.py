@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import redis
 
+from copilot.clock import Clock, timestamp
 from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
 from service.records import SuggestionRecords
 
@@ -17,10 +16,12 @@ def _record(suggestion_id: str, ts: float) -> SuggestionRecord:
                             "product_usage", 0.93, "assist", None, True, (candidate,))  # fmt: skip
 
 
-def test_suggestion_records_write_what_suggestion_log_writes(redis_client: redis.Redis) -> None:
-    now = time.time()
-    logs = {"a": SuggestionLog(redis_client, prefix="a"),
-            "b": SuggestionRecords(redis_client, prefix="b")}  # fmt: skip
+def test_suggestion_records_write_what_suggestion_log_writes(
+    redis_client: redis.Redis, clock: Clock
+) -> None:
+    now = timestamp(clock)
+    logs = {"a": SuggestionLog(redis_client, prefix="a", clock=clock),
+            "b": SuggestionRecords(redis_client, prefix="b", clock=clock)}  # fmt: skip
     for log in logs.values():
         log.put(_record("s_old", now - 31 * 86400))  # older than the 30-day TTL: trimmed
         log.put(_record("s_new", now))

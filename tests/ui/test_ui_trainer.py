@@ -176,3 +176,20 @@ def test_a_gap_drafts_a_faq_and_the_dashboard_draws_charts(
     for chart in page.locator(".chart").all():  # by intent, source, route, day: each has data
         assert chart.locator("rect.bar-shown").count() >= 1
     page.screenshot(path=str(screenshots / "trainer-dashboard.png"), full_page=True)
+
+
+@pytest.mark.dates
+def test_the_shop_badge_shows_promotions_ending_soon_and_opens_the_staleness_list(
+    page, service_url: str, make_key, screenshots: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # The demo shop was loaded today: its 满99减10 ends in four days (kb/demo_shops.py).
+    _login(page, service_url, make_key("trainer", "demo-pdd"))
+    badge = page.locator("#stale-badge")
+    badge.wait_for(state="visible", timeout=30_000)
+    assert "1 个活动即将结束" in badge.inner_text()
+    badge.click()
+    rows = page.locator("#stale-result tbody tr")
+    rows.first.wait_for(timeout=30_000)
+    first = rows.first.locator("td").all_inner_texts()
+    assert first[0] == "pdd-promo-01" and "pdd-faq-26" in first[3]
+    page.screenshot(path=str(screenshots / "trainer-staleness.png"), full_page=True)
