@@ -140,8 +140,14 @@ def _discount_multiplier(digits: str, rule: str, field: str) -> Decimal:
     return multiplier
 
 
+# Conditions our arithmetic does not model: a bundle (面霜+精华同时购买), buying N of a thing to
+# get the reduction (拍2袋立减20), a gift, a second item at half price, several offers in one cell.
+_NOT_COMPUTED = re.compile(r"同时购买|搭配|[+＋]|任一|拍\d|买\d|第二|送|赠|[；;]|秒杀价|到手价")
+
+
 def parse_rule(text: str, field: str = "rule") -> PromotionRule:
-    """Parse 满199减20, 满2件9折, 8折, 立减10元, 店铺券满100减10 into a PromotionRule."""
+    """Parse 满199减20, 满2件9折, 8折, 立减10元, 店铺券满100减10 into a PromotionRule; any other
+    wording is a rule of type "other" (promotion math leaves it out)."""
     # Whole runs: 八五折 is 85折 (0.85), not 八 + 5折.
     normalized = _CN_DIGIT_RUN.sub(
         lambda m: "".join(str(_CN_DIGITS[c]) for c in m.group(0)), text.strip()
@@ -150,6 +156,8 @@ def parse_rule(text: str, field: str = "rule") -> PromotionRule:
         match = pattern.search(normalized)
         if not match:
             continue
+        if rule_type in ("direct", "percent") and _NOT_COMPUTED.search(normalized):
+            return PromotionRule("other")  # a price cut under a condition we do not model
         groups = [g for g in match.groups() if g is not None]
         if rule_type == "items_percent":
             return PromotionRule(
@@ -171,11 +179,10 @@ def parse_rule(text: str, field: str = "rule") -> PromotionRule:
         if rule_type == "direct":
             return PromotionRule("direct", amount=Decimal(groups[0]))
         return PromotionRule("percent", percent=_discount_multiplier(groups[0], text, field))
-    raise InvalidEntry(
-        field,
-        f"{text!r} is not a rule we can compute; "
-        "write one of 满199减20, 满2件9折, 8折, 立减10元, 店铺券满100减10",
-    )
+    if not text.strip():
+        raise InvalidEntry(field, "must not be empty")
+    # A trainer's own wording (第二件半价, 秒杀价59.9元): kept and listed, never computed.
+    return PromotionRule("other")
 
 
 def derive_id(kind: EntryKind, key: str) -> str:

@@ -32,6 +32,7 @@ class Record:
     values: dict[str, Any]
     columns: dict[str, str] = field(default_factory=dict)  # field -> header as in the file
     rows: dict[str, int] = field(default_factory=dict)  # field -> line, where not `row`
+    tabular: bool = False  # from a spreadsheet or CSV: cells as a trainer writes them
 
     def column_of(self, name: str) -> str:
         return self.columns.get(name, name)

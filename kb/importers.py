@@ -51,6 +51,7 @@ question/title) is reported at its second occurrence, naming the first.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ from kb.headers import (
     FIELD_ALIASES,
     KIND_NAMES,
     REQUIRED_FIELDS,
+    ROW_NUMBER_HEADERS,
     describe_field,
     display_name,
     field_columns,
@@ -74,9 +76,13 @@ from kb.headers import (
     kind_from_headers,
     kind_from_sheet,
     kind_from_value,
+    knowledge_sheet,
+    known_header,
+    normalize_header,
     required_headers_help,
 )
 from kb.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
+from kb.sheets import full_dates, header_row, product_cells, promotion_rows, section_row
 from kb.types import Entry, EntryKind
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl", ".md", ".markdown")
@@ -169,15 +175,17 @@ class _Table:
 
 
 def _table(label: str, sheet: str | None, rows: Iterable[Sequence[str]]) -> _Table | None:
-    """The first non-blank row is the header; None when every row is blank."""
-    table: _Table | None = None
-    for number, cells in enumerate(rows, start=1):
-        if not any(cell.strip() for cell in cells):
-            continue
-        if table is None:
-            table = _Table(label, sheet, number, [c.strip() for c in cells], [])
-        else:
-            table.rows.append((number, list(cells)))
+    """The header is the first row naming two known fields (titles and notes above it are
+    skipped), else the first non-blank row; None when every row is blank. Section rows
+    (【猫粮狗粮】) under it are dropped."""
+    cells = [list(r) for r in rows]
+    start = header_row(cells, known_header)
+    if start < 0:
+        return None
+    table = _Table(label, sheet, start + 1, [c.strip() for c in cells[start]], [])
+    for number, row in enumerate(cells[start + 1 :], start=start + 2):
+        if any(cell.strip() for cell in row) and not section_row(row):
+            table.rows.append((number, row))
     return table
 
 
@@ -210,6 +218,8 @@ def _read_xlsx(
     try:
         tables = []
         for sheet in book.worksheets:
+            if not knowledge_sheet(sheet.title):
+                continue  # a change log or notes beside the knowledge
             # Some writers store a wrong sheet size; read-only mode would then cut rows off.
             sheet.reset_dimensions()  # type: ignore[union-attr]
             rows = ([cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
@@ -242,7 +252,7 @@ def cell_text(value: Any) -> str:
 
 def _table_records(table: _Table, kind: EntryKind | None, errors: list[RowError]) -> list[Record]:
     """Turn table rows into Records, deciding each row's kind and checking required columns."""
-    kind_col = None if kind else kind_column(table.headers)
+    kind_col = None if kind else kind_column(table.headers, [cells for _, cells in table.rows])
     fallback = kind or (kind_from_sheet(table.sheet) if table.sheet else None)
     fallback = fallback or kind_from_headers(table.headers)
     if kind_col is None and fallback is None:
@@ -259,7 +269,7 @@ def _table_records(table: _Table, kind: EntryKind | None, errors: list[RowError]
         if row_kind is None:
             continue
         if row_kind not in columns:
-            columns[row_kind] = _kind_columns(table, row_kind, errors)
+            columns[row_kind] = _kind_columns(table, row_kind, kind_col, errors)
         found = columns[row_kind]
         if found is not None:
             records.append(_row_record(table, number, cells, row_kind, found))
@@ -287,10 +297,16 @@ def _row_kind(
 
 
 def _kind_columns(
-    table: _Table, kind: EntryKind, errors: list[RowError]
+    table: _Table, kind: EntryKind, kind_col: int | None, errors: list[RowError]
 ) -> dict[str, list[int]] | None:
     """Field -> column indexes for kind, or None (with errors) if a required column is missing."""
-    columns = field_columns(kind, table.headers)
+    columns = {
+        name: [i for i in indexes if i != kind_col]
+        for name, indexes in field_columns(kind, table.headers).items()
+    }
+    columns = {name: indexes for name, indexes in columns.items() if indexes}
+    if kind == "policy" and "title" not in columns and "topic" in columns:
+        columns["title"] = columns.pop("topic")  # 类别 names each policy when nothing else does
     missing = [name for name in REQUIRED_FIELDS[kind] if name not in columns]
     for name in missing:
         message = (
@@ -312,18 +328,34 @@ def _row_record(
         index = filled[0] if filled else indexes[0]
         record.values[name] = cells[index] if index < len(cells) else ""
         record.columns[name] = table.headers[index]
-    stock = str(record.values.get("in_stock", "")).strip()
-    if kind == "product" and stock.isdigit():
-        # 库存 is often a stock count; any count above zero means in stock.
-        record.values["in_stock"] = "是" if int(stock) > 0 else "否"
+    record.tabular = True
+    if kind == "product":
+        record.values = product_cells(record.values, _extra_cells(table, cells, columns))
+        stock = str(record.values.get("in_stock", "")).strip()
+        if stock.isdigit():
+            # 库存 is often a stock count; any count above zero means in stock.
+            record.values["in_stock"] = "是" if int(stock) > 0 else "否"
     return record
+
+
+def _extra_cells(table: _Table, cells: list[str], columns: dict[str, list[int]]) -> dict[str, str]:
+    """A product row's filled cells under headers we have no field for (保质期, 功率, 产地):
+    facts customers ask about, kept as selling points."""
+    used = {i for indexes in columns.values() for i in indexes}
+    return {
+        table.headers[i]: cells[i].strip()
+        for i in range(min(len(cells), len(table.headers)))
+        if i not in used and cells[i].strip() and table.headers[i].strip()
+        and normalize_header(table.headers[i]) not in ROW_NUMBER_HEADERS
+        and not known_header(table.headers[i])  # another kind's column in a mixed table
+    }  # fmt: skip
 
 
 def _build(shop_id: str, records: list[Record], errors: list[RowError]) -> list[Entry]:
     """Validate every record through the codec and reject ids seen before in this import."""
     entries: list[Entry] = []
     first_seen: dict[str, Record] = {}
-    for record in records:
+    for record in _read_promotion_sheets(records):
         try:
             entry = entry_from_dict(shop_id, record.values, record.kind)
         except InvalidEntry as exc:
@@ -335,6 +367,27 @@ def _build(shop_id: str, records: list[Record], errors: list[RowError]) -> list[
         else:
             errors.append(_duplicate(entry, record, first))
     return entries
+
+
+def _read_promotion_sheets(records: list[Record]) -> list[Record]:
+    """Spreadsheet promotions as a person reads them (kb.sheets.promotion_rows): scopes by
+    product name, tiers, yearless dates. Other records pass through unchanged."""
+    products = {
+        str(r.values.get("id", "")).strip(): str(r.values.get("title", ""))
+        for r in records
+        if r.kind == "product"
+    }
+    dated = [r for r in records if r.tabular and r.kind == "promotion"]
+    out = []
+    for record in records:
+        if not (record.tabular and record.kind == "promotion"):
+            out.append(record)
+            continue
+        cells = [str(r.values.get(f) or "") for r in dated if r.file == record.file
+                 for f in ("starts", "ends")]  # fmt: skip
+        for values in promotion_rows(record.values, products, full_dates(cells)):
+            out.append(dataclasses.replace(record, values=values))
+    return out
 
 
 def _invalid(record: Record, exc: InvalidEntry) -> RowError:

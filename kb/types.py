@@ -74,7 +74,8 @@ class Policy:
     kind: ClassVar[EntryKind] = "policy"
 
 
-PromotionType: TypeAlias = Literal["threshold", "percent", "direct", "coupon"]
+# "other": a rule we cannot compute (第二件半价, 秒杀价59.9元): listed and dated, never computed.
+PromotionType: TypeAlias = Literal["threshold", "percent", "direct", "coupon", "other"]
 
 
 @dataclass(frozen=True)
