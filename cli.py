@@ -387,6 +387,37 @@ def intents_train(
     out.print(f"[green]added[/green] {added} examples{f' for {shop}' if shop else ''}")
 
 
+@intents_app.command("adopt")
+def intents_adopt(
+    shop: str,
+    apply: Annotated[bool, typer.Option(help="write the proposed intents into the KB")] = False,
+) -> None:
+    """Propose intents for the shop's FAQs and scripts that have none (the classifier reads each
+    question or situation as a customer would say it); --apply writes them after you checked."""
+    from dataclasses import replace
+
+    from copilot.adoption import proposals
+    from copilot.intents import IntentExampleStore, default_classifier
+
+    knowledge = _kb()
+    with _errors():
+        entries = {e.id: e for e in knowledge.entries(shop)}
+    classifier = default_classifier(knowledge.embedder, IntentExampleStore(knowledge.store.client))
+    found = proposals(shop, entries.values(), classifier, kinds=("faq", "script"))
+    table = Table(title=f"{shop}: intents proposed for entries without one")
+    for column in ("id", "kind", "question / situation", "intent", "confidence"):
+        table.add_column(column)
+    for a in found:
+        table.add_row(a.entry_id, a.kind, a.text, a.label, f"{a.confidence:.2f}")
+    out.print(table)
+    if not apply:
+        out.print(f"{len(found)} proposed; check them, then run again with --apply")
+        return
+    with _errors():
+        report = knowledge.add(shop, [replace(entries[a.entry_id], intent=a.label) for a in found])
+    out.print(f"[green]applied[/green] {len(found)} intents; version {report.version}")
+
+
 @history_app.command("import")
 def history_import(
     shop: str,

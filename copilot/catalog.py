@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from copilot.numbers import extract, normalize
@@ -22,6 +23,8 @@ _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
 _PURCHASE_UNITS = "个件只杯套双条瓶盒份支"
 Focus = Literal["order", "message", "context", ""]
+DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
+_PRICE_NAME = re.compile(r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的)?(?:那款|那个|那种|这款|这个|那)")
 
 
 def _tokens(text: str) -> set[str]:
@@ -41,8 +44,11 @@ def _tokens(text: str) -> set[str]:
 
 
 def _head(product: Product) -> str:
-    """The last two characters of a title without its brackets: a Chinese title's head noun."""
-    runs = _CJK.findall(re.sub(r"[(（][^)）]*[)）]", "", normalize(product.title)))
+    """A Chinese title's head noun: the last two characters of its first word group without
+    brackets (保温杯 in 经典直身保温杯; 猫粮 in "幼猫粮 鸡肉蛋黄配方", not 配方)."""
+    title = re.sub(r"[(（][^)）]*[)）]", "", normalize(product.title))
+    groups = [g for g in title.split() if _CJK.search(g)]
+    runs = _CJK.findall(groups[0]) if groups else []
     return runs[-1][-2:] if runs else ""
 
 
@@ -66,6 +72,8 @@ class Catalog:
     _heads: Mapping[str, str] = field(default_factory=dict, repr=False)
     # anchor product id -> its nearest products by embedding; lives as long as this version
     similar_products: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # lexical similarity an FAQ needs with the message when nothing else vouches for it
+    faq_gate: float = DEFAULT_FAQ_GATE
 
     @classmethod
     def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
@@ -90,6 +98,7 @@ class Catalog:
             {t: tuple(ids) for t, ids in postings.items()},
             idf,
             {pid: _head(product) for pid, product in products.items()},
+            faq_gate=calibrated_faq_gate([e for e in items if isinstance(e, FAQ)]),
         )
 
     def mentions(self, text: str) -> list[tuple[Product, float]]:
@@ -106,6 +115,14 @@ class Catalog:
             scores = {pid: s for pid, s in scores.items() if pid in named}
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         return [(self.products[pid], score) for pid, score in ranked]
+
+    def priced_at(self, text: str) -> tuple[Product, ...]:
+        """Products a customer names by their price: "299那款", "199的那个"."""
+        asked = {Decimal(m) for m in _PRICE_NAME.findall(normalize(text))}
+        return tuple(
+            p for p in self.products.values()
+            if asked & {p.price, *(v.price for v in p.variants if v.price is not None)}
+        )  # fmt: skip
 
     def active_promotions(self, day: date, product_id: str | None = None) -> list[Promotion]:
         return [
@@ -147,7 +164,8 @@ class ProductFocus:
 def _resolve(text: str, catalog: Catalog) -> tuple[Product | None, tuple[Product, ...]]:
     scored = catalog.mentions(text)
     if not scored:
-        return None, ()
+        priced = catalog.priced_at(text)
+        return (priced[0], ()) if len(priced) == 1 else (None, priced)
     best = scored[0][1]
     close = tuple(p for p, s in scored if s >= 0.8 * best)
     return (close[0], ()) if len(close) == 1 else (None, close)
@@ -188,6 +206,36 @@ def _faq_product(text: str, hits: Sequence[Hit], among: Sequence[Product]) -> Pr
 
 def faq_similarity(text: str, faq: FAQ) -> float:
     return max(dice(text, q) for q in (faq.question, *faq.alt_questions))
+
+
+_GATE_BOUNDS = (0.15, 0.3)
+_GATE_SAMPLE = 300  # FAQs compared pairwise: the calibration stays well under a second
+
+
+def calibrated_faq_gate(faqs: Sequence[FAQ]) -> float:
+    """The FAQ gate of one shop, from its own FAQs: the lexical similarity that 90% of its
+    questions stay under with the nearest *other* FAQ of the shop. A shop whose FAQs all say
+    能用多久 or 杯 needs more overlap before overlap alone means "this FAQ"; within bounds, and
+    the default below 8 FAQs."""
+    sample = sorted(faqs, key=lambda f: f.id)[:_GATE_SAMPLE]
+    if len(sample) < 8:
+        return DEFAULT_FAQ_GATE
+    tokens = {f.id: [_tokens(q) for q in (f.question, *f.alt_questions)] for f in sample}
+    nearest_other = [
+        max(_dice_sets(tokens[f.id][0], q) for g in sample if g is not f for q in tokens[g.id])
+        for f in sample
+    ]
+    low, high = _GATE_BOUNDS
+    return round(min(high, max(low, _quantile(nearest_other, 0.9))), 3)
+
+
+def _dice_sets(a: set[str], b: set[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def order_products(order: Order | None, catalog: Catalog) -> list[Product]:

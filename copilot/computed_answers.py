@@ -39,7 +39,10 @@ def computed_answers(
     asks_promo = asks_promotion(text, label)
     if asks_promo and (focus.product or order_products(conversation.order, catalog)):
         the_quote = _quote_for(conversation.order, focus, catalog, day)
-        if the_quote.lines:
+        # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
+        # without an order, a quote is offered only when something applies or is within reach
+        worth = conversation.order is not None or the_quote.applied or the_quote.nudges
+        if the_quote.lines and worth:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     if asks_price and focus.product:
         sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day)

@@ -41,8 +41,10 @@ from copilot.computed_answers import (
     product_slots,
     promotion_listing,
 )
+from copilot.entry_answers import FAQ_VOUCHED_RANK, VOUCHED_RANK, entry_answers, vouched
 from copilot.promotions import PromotionQuote, yuan
 from copilot.staleness import stale_mentions
+from copilot.templates import AFTER_PURCHASE, has_bought
 from copilot.types import Candidate, Conversation, Intent, Source
 from kb.types import FAQ, Hit
 
@@ -134,8 +136,12 @@ class Grounder:
         hits: Sequence[Hit] | None = None,
         *,
         day: date | None = None,
+        adopted: Mapping[str, str] | None = None,
     ) -> GroundedAnswer:
+        """`adopted`: intents the classifier gave entries the trainer left without one (entry
+        id -> label), so a shop's own scripts answer a greeting on day one."""
         day = day or today(self.clock)
+        adopted = adopted or {}
         catalog = self.catalogs.get(conversation.shop_id)
         if hits is None:
             hits = self.kb.search(conversation.shop_id, _query(conversation), k=self.k)
@@ -145,9 +151,14 @@ class Grounder:
         candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
-        candidates += _faq_candidates(text, fresh, label, values)
-        candidates += _script_candidates(catalog, label, values, day)
-        if asks_promotion(text, label) and not focus.product and not conversation.order:
+        pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
+        candidates += _faq_candidates(
+            text, fresh, label, values, catalog.faq_gate, adopted, pre_sales
+        )
+        candidates += entry_answers(text, fresh, catalog, day)
+        bought = has_bought(conversation)
+        candidates += _script_candidates(catalog, label, values, day, adopted, bought)
+        if asks_promotion(text, label) and not the_quote and not conversation.order:
             listing = promotion_listing(catalog, day)
             if listing is not None:
                 candidates.append(listing)
@@ -195,12 +206,26 @@ def _query(conversation: Conversation) -> str:
 
 
 def _faq_candidates(
-    text: str, hits: Sequence[Hit], label: str, values: Mapping[str, str]
+    text: str,
+    hits: Sequence[Hit],
+    label: str,
+    values: Mapping[str, str],
+    gate: float,
+    adopted: Mapping[str, str],
+    pre_sales: bool = True,
 ) -> list[Candidate]:
+    """The nearest FAQ (the one of the intent among the first three), when something vouches
+    that it answers this message: both retrievers rank it near the top, or it shares more
+    with the message than this shop's FAQs share with each other (the calibrated `gate`), or
+    it carries the intent. Otherwise it is about something else (a greeting finds no FAQ)."""
     faq_hits = [h for h in hits if isinstance(h.entry, FAQ)][:3]
     if not faq_hits:
         return []
-    chosen = next((h for h in faq_hits if label and h.entry.intent == label), faq_hits[0])  # type: ignore[union-attr]
+
+    def intent_of(hit: Hit) -> str:
+        return getattr(hit.entry, "intent", "") or adopted.get(hit.entry_id, "")
+
+    chosen = next((h for h in faq_hits if label and intent_of(h) == label), faq_hits[0])
     faq = chosen.entry
     assert isinstance(faq, FAQ)
     answer = fill_slots(faq.answer, values)
@@ -208,8 +233,10 @@ def _faq_candidates(
         return []
     position = [h.entry_id for h in hits].index(chosen.entry_id) + 1
     similarity = faq_similarity(text, faq)
-    if similarity < 0.25 and not (label and faq.intent == label):
-        return []  # the nearest FAQ is about something else (a greeting finds no FAQ)
+    # before a purchase an FAQ is the likely answer; after one, a near FAQ is often off-topic
+    vouched_for = vouched(chosen, FAQ_VOUCHED_RANK if pre_sales else VOUCHED_RANK)
+    if similarity < gate and not vouched_for and not (label and intent_of(chosen) == label):
+        return []
     score = round(0.6 * similarity + 0.4 / position, 4)
     return [
         Candidate(
@@ -231,13 +258,22 @@ def names_stale_promotion(text: str, catalog: Catalog, day: date) -> bool:
 
 
 def _script_candidates(
-    catalog: Catalog, label: str, values: Mapping[str, str], day: date
+    catalog: Catalog,
+    label: str,
+    values: Mapping[str, str],
+    day: date,
+    adopted: Mapping[str, str],
+    bought: bool,
 ) -> list[Candidate]:
+    """The script written for the intent; one for after a purchase only when the customer has
+    bought (a pre-sales question guessed as damaged_item gets no apology)."""
+    if label in AFTER_PURCHASE and not bought:
+        return []
     found = []
     for script in catalog.scripts:
         if (
             label
-            and script.intent == label
+            and (script.intent or adopted.get(script.id)) == label
             and not names_stale_promotion(script.text, catalog, day)
         ):
             text = fill_slots(script.text, values)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from copilot.adoption import ScriptIntents
 from copilot.clock import Clock, today
 from copilot.drafting import DraftConfig, Generator, build_prefill_messages, draft_reply
 from copilot.errors import GenerationError, GenerationTimeout
@@ -26,9 +27,11 @@ from copilot.grounding import GroundedAnswer, Grounder
 from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
 from copilot.guardrails import apply_guardrails
 from copilot.intent_rules import model_text
+from copilot.moment import fits_the_moment
 from copilot.policies import PolicyStore
 from copilot.routing import RoutingSignals, route
 from copilot.sentiment import Sentiment, SentimentAnalyzer
+from copilot.templates import fallback
 from copilot.textsim import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from copilot.upsell import Upseller
@@ -91,6 +94,7 @@ class Suggester:
         self.grounder = Grounder(kb, shop_names=self.shop_names, k=self.config.kb_k, clock=clock)
         self.facts = GuardrailFacts(kb, self.shop_names)
         self.upseller = Upseller(kb, clock=clock)
+        self.script_intents = ScriptIntents(kb, classifier)
         self.sentiment = SentimentAnalyzer()
         slots = self.config.concurrent_retrievals
         self._retrieval_slot: AbstractContextManager[Any] = (
@@ -143,6 +147,8 @@ class Suggester:
             history = self._history(run, intent)
             with run.timed("guardrails"):
                 checked = self._guard(run, [*grounded.candidates, *history], grounded)
+                if not checked:  # nothing fits: the intent's next step beats nothing
+                    checked = self._guard(run, fallback(run.conversation, intent), grounded)
             first = self._assemble(run, intent, mood, hits, grounded, checked)
         yield first
         if self.generator is not None and (self.config.use_llm if use_llm is None else use_llm):
@@ -193,7 +199,7 @@ class Suggester:
             run.degraded.append("llm_duplicate")
         with run.timed("route"):
             confident = _confident_faq(hits, chosen, _products_in_focus(conversation, grounded))
-            signals = RoutingSignals(mood.negative, mood.threats, confident)
+            signals = RoutingSignals(mood.negative, mood.threats, confident, _grounded(chosen))
             decided = route(conversation, intent, run.policy, signals)
         upsell = None
         if run.kb_known:
@@ -220,7 +226,11 @@ class Suggester:
         with run.timed("retrieve"):
             hits = self.kb.search(conversation.shop_id, _query(conversation), k=self.config.kb_k)
         with run.timed("ground"):
-            return hits, self.grounder.ground(conversation, intent, hits, day=run.day)
+            adopted = self.script_intents.for_shop(conversation.shop_id)
+            grounded = self.grounder.ground(
+                conversation, intent, hits, day=run.day, adopted=adopted
+            )
+            return hits, grounded
 
     def _history(self, run: _Run, intent: Intent) -> list[Candidate]:
         if self.history is None:
@@ -245,7 +255,8 @@ class Suggester:
                 candidates.append(
                     Candidate(text, "answer", Source(history_reply_ids=(hit.reply_id,)), hit.score)
                 )
-        return candidates
+        # written for other conversations: no goodbye mid-problem, no apology before a purchase
+        return [c for c in candidates if fits_the_moment(c, conversation, intent)]
 
     def _guard(
         self, run: _Run, candidates: list[Candidate], grounded: GroundedAnswer
@@ -305,9 +316,9 @@ class Suggester:
 
     def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
         """One per source first (KB, history, LLM), then the rest in order; no near-duplicates."""
-        by_source: dict[str, list[Candidate]] = {"kb": [], "history": [], "llm": []}
+        by_source: dict[str, list[Candidate]] = {"kb": [], "history": [], "llm": [], "template": []}
         for candidate in candidates:
-            by_source[_source_kind(candidate)].append(candidate)
+            by_source[candidate.source.kind].append(candidate)
         ordered = [group[0] for group in by_source.values() if group]
         ordered += [c for group in by_source.values() for c in group[1:]]
         chosen: list[Candidate] = []
@@ -347,17 +358,17 @@ def _query(conversation: Conversation) -> str:
     return conversation.turns[-1].text if conversation.turns else ""
 
 
-def _source_kind(candidate: Candidate) -> str:
-    if candidate.source.llm:
-        return "llm"
-    return "history" if candidate.source.history_reply_ids else "kb"
-
-
 def _products_in_focus(conversation: Conversation, grounded: GroundedAnswer) -> set[str]:
     focus = {grounded.product_id} if grounded.product_id else set()
     if conversation.order:
         focus |= {item.product_id for item in conversation.order.items}
     return focus
+
+
+def _grounded(chosen: Sequence[Candidate]) -> bool:
+    """Something from the shop's KB is offered unflagged: a low intent confidence alone is no
+    reason to hand this conversation off."""
+    return any(c.source.kb_entry_ids and not c.flags for c in chosen)
 
 
 def _retrievers_agree(hits: Sequence[Hit]) -> bool:

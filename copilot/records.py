@@ -26,7 +26,7 @@ class RecordedCandidate:
     id: str
     text: str
     role: str
-    source: str  # "kb" | "history" | "llm"
+    source: str  # Source.kind: kb | history | llm | template
     kb_entry_ids: tuple[str, ...] = ()
 
 
@@ -46,9 +46,7 @@ class SuggestionRecord:
 
 
 def source_kind(candidate: Candidate) -> str:
-    if candidate.source.llm:
-        return "llm"
-    return "history" if candidate.source.history_reply_ids else "kb"
+    return candidate.source.kind
 
 
 def candidate_id(suggestion_id: str, n: int) -> str:

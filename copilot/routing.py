@@ -3,7 +3,8 @@ specialist take over? Every route carries the reason codes that decided it.
 
     handoff  ask_human, complaint, anger, threats (12315, 投诉, 差评, 曝光, 律师), a refund or
              compensation above the shop's limit, arbitration, the same question unresolved
-             `repeat_limit` times, or an intent too uncertain to act on
+             `repeat_limit` times, or an intent too uncertain to act on with nothing from
+             the shop's KB to offer (a KB answer is never hidden behind a low intent score)
     auto     only a high-confidence FAQ answer, in a shop that enabled auto-reply, when nothing
              above applies
     assist   everything else: the agent sees candidates and decides
@@ -39,6 +40,7 @@ class RoutingSignals:
     negative: bool = False  # sentiment says angry / very negative
     threats: tuple[str, ...] = ()  # threat words found (12315, 投诉, ...)
     faq_answer_confident: bool = False  # the top candidate is an unflagged FAQ answer we trust
+    grounded: bool = False  # an unflagged answer from the shop's KB is offered
 
 
 def route(
@@ -66,9 +68,10 @@ def _handoff_reasons(
     conversation: Conversation, intent: Intent, policy: ShopPolicy, signals: RoutingSignals
 ) -> list[tuple[str, HandoffQueue]]:
     found: list[tuple[str, HandoffQueue]] = []
-    if intent.label == "ask_human":
+    sure = intent.confidence >= policy.handoff_min_confidence  # else the label is a guess
+    if intent.label == "ask_human" and sure:
         found.append(("ask_human", "supervisor"))
-    if intent.label == "complaint":
+    if intent.label == "complaint" and sure:
         found.append(("complaint", "supervisor"))
     if signals.negative:
         found.append(("negative_sentiment", "supervisor"))
@@ -78,7 +81,8 @@ def _handoff_reasons(
     found.extend(_over_limit(conversation, intent, policy))
     if repeated_question_count(conversation) >= policy.repeat_limit:
         found.append(("repeated_question", "supervisor"))
-    if intent.confidence < policy.handoff_min_confidence:
+    if intent.confidence < policy.handoff_min_confidence and not signals.grounded:
+        # an uncertain intent with nothing grounded to offer; with a KB answer the agent decides
         found.append(("low_confidence", "supervisor"))
     return found
 

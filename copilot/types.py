@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Literal, TypeAlias
 
 SpeakerRole: TypeAlias = Literal["customer", "agent"]
+SourceKind: TypeAlias = Literal["kb", "history", "llm", "template"]
 OrderStatus: TypeAlias = Literal["unpaid", "paid", "shipped", "delivered", "after_sales"]
 RouteAction: TypeAlias = Literal["assist", "auto", "handoff"]
 HandoffQueue: TypeAlias = Literal["after_sales", "supervisor", "merchant"]
@@ -92,6 +93,16 @@ class Source:
     kb_entry_ids: tuple[str, ...] = ()
     history_reply_ids: tuple[str, ...] = ()
     llm: bool = False
+
+    @property
+    def kind(self) -> SourceKind:
+        """llm (a draft), history (a bank reply), kb (from the shop's entries and records), or
+        template (the intent's next step, from nothing of the shop's: copilot/templates.py)."""
+        if self.llm:
+            return "llm"
+        if self.history_reply_ids:
+            return "history"
+        return "kb" if self.kb_entry_ids else "template"
 
 
 @dataclass(frozen=True)

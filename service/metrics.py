@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
@@ -111,12 +111,6 @@ class _Tally:
         return self.hits / self.lookups if self.lookups else 0.0
 
 
-def _source(candidate: Any) -> str:
-    if candidate.source.llm:
-        return "llm"
-    return "history" if candidate.source.history_reply_ids else "kb"
-
-
 def observe_suggestion(suggestion: Suggestion, elapsed_s: float | None = None) -> None:
     """Call once per suggestion returned (the final one of a stream, not each update)."""
     m = metrics()
@@ -127,7 +121,7 @@ def observe_suggestion(suggestion: Suggestion, elapsed_s: float | None = None) -
     action = suggestion.route.action
     m.suggestions.labels(action).inc()
     for candidate in suggestion.candidates:
-        m.candidates.labels(_source(candidate), action).inc()
+        m.candidates.labels(candidate.source.kind, action).inc()
 
 
 def observe_tokens(n: int, seconds: float) -> None:

@@ -327,7 +327,7 @@ class RouteOut(BaseModel):
 
 
 class SourceOut(BaseModel):
-    kind: Literal["kb", "history", "llm"]
+    kind: Literal["kb", "history", "llm", "template"]
     kb_entry_ids: list[str]
     kb_titles: list[str]
     history_reply_ids: list[str]

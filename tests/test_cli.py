@@ -170,3 +170,16 @@ def test_kb_list_expiring_shows_what_ends_soon_and_what_is_already_stale(
     assert "活动已结束" in later and "faq 过时" in later and "pdd-faq-26" in later
     bad = runner.invoke(app, ["kb", "list", "demo-pdd", "--expiring", "soon"])
     assert bad.exit_code == 2 and "a number of days" in bad.output
+
+
+def test_intents_adopt_proposes_then_applies_only_when_asked(env: Path) -> None:
+    faq, scripts = env / "faq.csv", env / "scripts.csv"
+    faq.write_text(FAQ_CSV, encoding="utf-8")
+    scripts.write_text("场景,话术\n进店欢迎,亲，欢迎光临～\n", encoding="utf-8")
+    run("kb", "import", "shop-a", str(faq), str(scripts))
+    proposed = run("intents", "adopt", "shop-a")
+    assert "greeting" in proposed and "--apply" in proposed
+    script_id = json.loads(run("kb", "search", "shop-a", "欢迎", "--json"))[0]["entry_id"]
+    assert json.loads(run("kb", "show", "shop-a", script_id))["intent"] == ""  # not yet
+    assert "applied" in run("intents", "adopt", "shop-a", "--apply")
+    assert json.loads(run("kb", "show", "shop-a", script_id))["intent"] == "greeting"

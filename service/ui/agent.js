@@ -4,7 +4,7 @@
 "use strict";
 
 const ROLE_LABELS = { answer: "回答", clarify: "澄清", script: "话术", upsell: "推荐" };
-const SOURCE_LABELS = { kb: "知识库", history: "历史回复", llm: "AI 起草" };
+const SOURCE_LABELS = { kb: "知识库", history: "历史回复", llm: "AI 起草", template: "通用模板" };
 const ROUTE_LABELS = { assist: "辅助回复", auto: "可自动回复", handoff: "转人工" };
 const QUEUE_LABELS = { after_sales: "售后组", supervisor: "主管", merchant: "商家" };
 // copilot/routing.py's reason codes; an unknown code is shown as it is.

@@ -3,7 +3,7 @@
 "use strict";
 
 const KIND_LABELS = { faq: "问答", product: "商品", policy: "政策", promotion: "活动", script: "话术" };
-const SOURCE_NAMES = { kb: "知识库", history: "历史回复", llm: "AI 起草" };
+const SOURCE_NAMES = { kb: "知识库", history: "历史回复", llm: "AI 起草", template: "通用模板" };
 const ROUTE_NAMES = { assist: "辅助回复", auto: "自动回复", handoff: "转人工" };
 const PAGE_SIZE = 20;
 const FIELD_NAMES = {

@@ -67,8 +67,9 @@ def test_real_chats_replay_through_the_pipeline(replay: tuple[Suggester, list]) 
         assert {"intent", "history"} <= set(out.timings_ms)
         for candidate in out.candidates:
             assert not candidate.blocked and not LEFTOVER.search(candidate.text), candidate
-            assert candidate.source.history_reply_ids
-        with_history += bool(out.candidates)
+            # no KB: bank replies, or the intent's template when the bank has nothing
+            assert candidate.source.kind in ("history", "template"), candidate
+        with_history += any(c.source.history_reply_ids for c in out.candidates)
     # A bank of 120 chats cannot answer everything, and unrelated replies are held back, but
     # the common asks (address, delivery time, refunds) come back.
     assert 0.2 * len(calls) <= with_history < len(calls)

@@ -140,3 +140,13 @@ def test_a_recent_policy_read_is_kept_until_a_write_in_this_process(redis_client
     assert writer.get("shop-x").shop_name == "别处改的"
     writer.put(policy_from_dict("shop-x", {"shop_name": "杯子小店"}))
     assert reader.get("shop-x").shop_name == "杯子小店"
+
+
+def test_a_low_confidence_never_hides_a_grounded_kb_answer() -> None:
+    grounded = RoutingSignals(grounded=True)
+    decided = route(chat("pro那个坐地铁能隔音不"), intent("damaged_item", 0.2), POLICY, grounded)
+    assert decided.action == "assist" and "low_confidence" not in decided.reasons
+    guessed = route(chat("龙井是新茶不"), intent("complaint", 0.13), POLICY, grounded)
+    assert guessed.action == "assist"  # a complaint guessed at 0.13 is no complaint
+    sure = route(chat("你们这什么服务"), intent("complaint", 0.9), POLICY, grounded)
+    assert (sure.action, sure.reasons) == ("handoff", ("complaint",))

@@ -1,0 +1,57 @@
+"""Does a bank reply fit this moment of the conversation? Two rules agents keep without thinking:
+
+- a closing pleasantry ("感谢您对京东的支持，祝您生活愉快，再见", "请问还有其他可以帮到您的吗")
+  only when the customer closes: thanks, says goodbye, or says nothing else is needed. Offered
+  while they are mid-problem it makes the agent look careless;
+- an apology or a remedy (给您带来不便, 为您补发, 拍照) only after a purchase: a
+  pre-sales question ("这个杯子能装开水吗") is never answered with an apology for a leaking cup.
+
+Bank replies are mined from what agents said in other conversations, so they carry the
+situation they were written for; KB answers and the intent's templates are chosen for this one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from copilot.templates import has_bought
+from copilot.types import Candidate, Conversation, Intent
+
+_PLEASANTRY = re.compile(
+    r"感谢您?对.{0,8}的?支持|祝您?.{0,6}(?:生活愉快|购物愉快|愉快|顺利)|再见|拜拜"
+    r"|(?:请问)?(?:您)?还有(?:其他|什么|别的).{0,12}?(?:帮到|帮您|帮助|为您|效劳|问题)[^，。！？!?]*"
+    r"|(?:请问)?有什么可以帮您的?吗?"
+    r"|欢迎(?:您的)?下次光临|期待您?的?再次光临|客气了?|不客气|应该的|很高兴为您服务"
+)
+_FILLER = re.compile(r"[\s，,。.！!？?～~、亲呢哦哈嗯的吗呀]+|您好|亲爱的|请问")
+_CLOSING = re.compile(
+    r"谢谢|感谢|多谢|thx|3q|好的|好滴|好哒|好嘞|行了|可以了|没有了|没了|没事了|没问题|知道了"
+    r"|明白了|了解|收到|拜拜|再见|ok|嗯嗯?$|👌|👍",
+    re.IGNORECASE,
+)
+# An apology or a remedy for this customer's problem; a return policy mentioned as reassurance
+# ("签收30天内起球严重的可以退货") is a fine pre-sales answer.
+_AFTER_SALES_REPLY = re.compile(
+    r"抱歉|不好意思给您|给您带来(?:的)?不便|[为给]您(?:补发|退款|重新发|换一|赔)|理赔|拍照|拍一下"
+    r"|照片"
+)
+_SOCIAL_INTENTS = frozenset({"thanks", "greeting", "chitchat"})
+
+
+def only_pleasantry(text: str) -> bool:
+    """The reply is a pleasantry and nothing else (what is left is filler)."""
+    if not _PLEASANTRY.search(text):
+        return False
+    return not _FILLER.sub("", _PLEASANTRY.sub("", text))
+
+
+def customer_closes(conversation: Conversation, intent: Intent) -> bool:
+    return intent.label in _SOCIAL_INTENTS or bool(_CLOSING.search(conversation.last_customer_text))
+
+
+def fits_the_moment(candidate: Candidate, conversation: Conversation, intent: Intent) -> bool:
+    text = candidate.text
+    if only_pleasantry(text) and not customer_closes(conversation, intent):
+        return False
+    pre_sales = intent.family in ("pre_sales", "") and not has_bought(conversation)
+    return not (pre_sales and _AFTER_SALES_REPLY.search(text))

@@ -1,0 +1,56 @@
+"""When nothing fits: a short reply grounded in the intent beats nothing.
+
+Every template is the next step an agent takes for that kind of message (ask for the order
+number when a parcel is chased, say the claim is being checked, greet back), names no number,
+product, promise or date, and passes the guardrails like any candidate. It is offered only when
+no KB answer, script or bank reply survived.
+
+An in-sales or after-sales template needs evidence the customer has bought (an order, or words
+such as 收到/买了/用了/退/签收): "破壁机吵不吵" guessed as damaged_item is a pre-sales question,
+and an apology for a broken machine would make the agent look careless. Without that evidence
+the customer is asked which product they mean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from copilot.types import Candidate, Conversation, Intent, Source
+
+TEMPLATES_FILE = Path(__file__).parent / "data" / "reply_templates.json"  # label -> text
+_BOUGHT = re.compile(
+    r"收到|买了|买的|拍了|拍错|到哪|还没到|没到|发了吗|下单了|下了单|用了|付了|付款了|到货|签收|寄回|退回|快递|物流|发货|单号|订单"
+    r"|退款|退货|换货|坏了|破了|漏了|少了|少发|漏发|没收到|不能用|不转|不出水|发错"
+    r"|怎么办|咋办|怎么处理"  # asking for a remedy: the problem has happened
+)
+AFTER_PURCHASE = frozenset(
+    {"change_address", "change_phone", "order_note", "logistics_tracking", "urge_delivery",
+     "return", "exchange", "damaged_item", "missing_item", "price_difference", "reship",
+     "refund_status"}
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def templates() -> dict[str, str]:
+    loaded: dict[str, str] = json.loads(TEMPLATES_FILE.read_text(encoding="utf-8"))
+    return loaded
+
+
+def has_bought(conversation: Conversation) -> bool:
+    """An order is attached, or the customer's words say they have bought."""
+    said = " ".join(t.text for t in conversation.turns if t.role == "customer")
+    return conversation.order is not None or bool(_BOUGHT.search(said))
+
+
+def fallback(conversation: Conversation, intent: Intent) -> list[Candidate]:
+    """The intent's template (see the module docstring), or nothing for `other`."""
+    label = intent.label
+    if label in AFTER_PURCHASE and not has_bought(conversation):
+        label = "product_question"
+    text = templates().get(label)
+    if text is None:
+        return []
+    return [Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))]

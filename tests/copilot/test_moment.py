@@ -1,0 +1,42 @@
+"""Bank replies that fit the moment: no goodbye mid-problem, no apology before a purchase."""
+
+from __future__ import annotations
+
+import pytest
+
+from copilot.moment import fits_the_moment, only_pleasantry
+from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
+
+GOODBYE = "感谢您对京东的支持，祝您生活愉快，再见!"
+ANYTHING_ELSE = "请问还有其他还可以帮到您的吗?"
+LEAK = "非常抱歉给您带来不便，杯子漏水弄湿了包，这边马上为您补发一个新的杯盖"
+
+
+def reply(text: str) -> Candidate:
+    return Candidate(text, "answer", Source(history_reply_ids=("h1",)), 0.5)
+
+
+def chat(text: str, order: Order | None = None) -> Conversation:
+    return Conversation("s", (Turn("customer", text),), order)
+
+
+@pytest.mark.parametrize("text", [GOODBYE, ANYTHING_ELSE])
+def test_a_closing_pleasantry_waits_for_the_customer_to_close(text: str) -> None:
+    mid_problem = chat("快递三天没动了 怎么回事")
+    assert not fits_the_moment(reply(text), mid_problem, Intent("logistics_tracking", 0.8))
+    closing = chat("好的 谢谢")
+    assert fits_the_moment(reply(text), closing, Intent("thanks", 0.9))
+
+
+def test_a_pleasantry_inside_a_real_answer_is_not_only_a_pleasantry() -> None:
+    assert only_pleasantry(GOODBYE) and only_pleasantry(ANYTHING_ELSE)
+    answer = "亲，已经为您催促仓库了，今天会发出，感谢您的支持"
+    assert not only_pleasantry(answer)
+    assert fits_the_moment(reply(answer), chat("还没发货吗"), Intent("urge_delivery", 0.8))
+
+
+def test_no_apology_for_another_situation_before_a_purchase() -> None:
+    question = chat("这个杯子能装开水吗")
+    assert not fits_the_moment(reply(LEAK), question, Intent("product_question", 0.9))
+    bought = chat("杯子漏水了", Order("delivered", (OrderItem("cup", 1),)))
+    assert fits_the_moment(reply(LEAK), bought, Intent("damaged_item", 0.9))

@@ -1,0 +1,55 @@
+"""The next step when nothing fits, and a script's situation read as an intent: pure rules."""
+
+from __future__ import annotations
+
+from copilot.adoption import situation_intent
+from copilot.templates import fallback, has_bought, templates
+from copilot.types import Conversation, Intent, Order, OrderItem, Turn
+
+ALL_LABELS_BUT_OTHER = {
+    "greeting", "thanks", "chitchat", "ask_human", "product_question", "spec_size", "stock",
+    "price_promotion", "shipping_time", "change_address", "change_phone", "order_note",
+    "logistics_tracking", "urge_delivery", "usage_question", "return", "exchange",
+    "damaged_item", "missing_item", "price_difference", "reship", "refund_status",
+    "problem_parcel", "work_order", "arbitration_claim", "complaint",
+}  # fmt: skip
+
+
+def said(text: str, order: Order | None = None) -> Conversation:
+    return Conversation("s", (Turn("customer", text),), order)
+
+
+def test_every_intent_but_other_has_a_template_with_no_number_or_product() -> None:
+    assert set(templates()) == ALL_LABELS_BUT_OTHER
+    assert not any(ch.isdigit() for text in templates().values() for ch in text)
+
+
+def test_an_after_sales_guess_without_a_purchase_asks_which_product() -> None:
+    worry = fallback(said("破壁机吵不吵 怕吵醒娃"), Intent("damaged_item", 0.4))
+    assert [c.text for c in worry] == [templates()["product_question"]]
+    broken = fallback(said("收到就坏了 不转"), Intent("damaged_item", 0.4))
+    assert [c.text for c in broken] == [templates()["damaged_item"]]
+    order = Order("shipped", (OrderItem("p1", 1),))
+    assert has_bought(said("什么情况", order)) and not has_bought(said("会不会漏水"))
+    assert fallback(said("开发票"), Intent("other", 0.9)) == []
+
+
+def test_script_situations_name_their_intent() -> None:
+    assert situation_intent("进店欢迎") == "greeting"
+    assert situation_intent("坏果处理") == "damaged_item"
+    assert situation_intent("催发货") == "urge_delivery"
+    assert situation_intent("以旧换新介绍") is None
+
+
+def test_every_template_passes_the_guardrails_of_a_shop_with_no_kb() -> None:
+    from datetime import date
+
+    from copilot.guardrail_facts import OtherShopNames, ShopFacts
+    from copilot.guardrails import check
+    from copilot.types import ShopPolicy
+
+    empty = ShopFacts.from_entries("s", ())
+    for label, text in templates().items():
+        flags = check(text, shop_id="s", kb_facts=empty, order=None, policy=ShopPolicy("s"),
+                      other_shops=OtherShopNames.build(empty, ()), day=date(2026, 12, 6))  # fmt: skip
+        assert flags == (), (label, flags)
