@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import platformdirs
 import typer
@@ -85,6 +85,14 @@ def run(
     ray: Annotated[str | None, typer.Option("--ray", help="Ray address, or 'local'")] = None,
     calibration: _OptFile = None,
     semantic: Annotated[bool, typer.Option(help="semantic-similarity curves")] = True,
+    pool: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="graded pool: judged acceptance"),
+    ] = None,
+    grades: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(exists=True, dir_okay=False, help="grades made since (bench/judged/*)"),
+    ] = None,
     models_dir: Annotated[Path, typer.Option(envvar="COPILOT_MODELS_DIR")] = _MODELS,
     llm_backend: Annotated[str, typer.Option(envvar="COPILOT_LLM_BACKEND")] = "llama_cpp",
     redis_url: Annotated[str | None, typer.Option(help="default: a private embedded Redis")] = None,
@@ -109,6 +117,7 @@ def run(
             ray_address=ray,
             calibration={k: float(v) for k, v in thresholds.get("thresholds", {}).items()},
             semantic=semantic,
+            graded=_graded(pool, grades),
         )
         config = pipeline_config(models_dir, "none" if no_llm else llm_backend, redis_url, threads)
         metrics = run_eval(options, config)
@@ -116,6 +125,12 @@ def run(
         _fail(exc)
     _summary(metrics)
     out.print(f"wrote {out_dir}/turns.jsonl, metrics.json, report.md, report.html")
+
+
+def _graded(pool: Path | None, grades: list[Path] | None) -> Any:
+    from eval.judged import GradedPool
+
+    return GradedPool.load(pool, grades or ()) if pool else None
 
 
 def _summary(metrics: dict[str, Any]) -> None:
@@ -127,7 +142,17 @@ def _summary(metrics: dict[str, Any]) -> None:
         table.add_row(name, str(m.get("turns")), *(f"{m.get(k, 0.0):.3f}" for k in keys))
     out.print(table)
     ratio = metrics["system"].get("lift", {}).get("bm25", {}).get("accept_at_3_ratio")
-    out.print(f"accept@3 / BM25 accept@3: {ratio}")
+    out.print(f"lexical accept@3 / BM25 accept@3: {ratio}")
+    systems = {"system": metrics["system"], **metrics["baselines"]}
+    if "judged" in metrics["system"]:
+        judged = Table("judged (blind grades)", "pooled turns", "coverage", "accept@1",
+                       "accept@3", "as-is@3", "ungraded")  # fmt: skip
+        for name, m in systems.items():
+            j = m["judged"]
+            cells = (j["coverage"], j["accept_at_1"], j["accept_at_3"], j["as_is_at_3"])
+            note = "0" if j["claimable"] else f"{j['ungraded']} (not a figure yet)"
+            judged.add_row(name, str(j["pooled_turns"]), *(f"{c or 0:.3f}" for c in cells), note)
+        out.print(judged)
 
 
 @eval_app.command("compare")

@@ -116,10 +116,10 @@ def to_record(item: ReplayItem, suggestion: Suggestion, total_ms: float) -> Turn
 
 
 def _candidate(candidate: Candidate) -> RecordedCandidate:
-    source = candidate.source
-    kind = "llm" if source.llm else "history" if source.history_reply_ids else "kb"
     flags = tuple(f.code for f in candidate.flags if f.severity == "block")
-    return RecordedCandidate(candidate.text, candidate.role, kind, round(candidate.score, 4), flags)
+    return RecordedCandidate(
+        candidate.text, candidate.role, candidate.source.kind, round(candidate.score, 4), flags
+    )
 
 
 def load_done(path: Path, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], TurnRecord]:

@@ -62,9 +62,38 @@ def _wins_and_misses(
 # --- Markdown ---------------------------------------------------------------------------------
 
 
+_JUDGED = (
+    ("pooled_turns", "pooled turns"),
+    ("coverage", "coverage"),
+    ("accept_at_1", "accept@1"),
+    ("accept_at_3", "accept@3"),
+    ("as_is_at_1", "as-is@1"),
+    ("as_is_at_3", "as-is@3"),
+    ("ungraded", "ungraded candidates"),
+)
+_JUDGED_NOTE = (
+    "Blind grades (0 would not use, 1 send after a small edit, 2 send as is) on the turns a "
+    "graded pool covers; an ungraded candidate counts as not accepted, so a row with ungraded "
+    "candidates is a floor, not a figure."
+)
+
+
+def _judged_rows(metrics: Mapping[str, Any]) -> list[list[Any]]:
+    return [
+        [name, *(_fmt(m["judged"].get(key)) for key, _ in _JUDGED)]
+        for name, m in _systems(metrics).items()
+        if "judged" in m
+    ]
+
+
 def markdown(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> str:
     system = metrics["system"]
-    lines = ["# Offline eval", "", _run_line(metrics), "", "## Acceptance", ""]
+    lines = ["# Offline eval", "", _run_line(metrics), ""]
+    if _judged_rows(metrics):
+        lines += ["## Judged acceptance", "", _JUDGED_NOTE, ""]
+        lines += _md_table(["", *(label for _, label in _JUDGED)], _judged_rows(metrics))
+        lines += [""]
+    lines += ["## Acceptance (lexical: ROUGE-L to the reply sent)", ""]
     lines += _md_table(
         ["", *(label for _, label in _HEADLINE)],
         [
@@ -165,8 +194,13 @@ def _md_example(e: Example) -> list[str]:
 def page(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> str:
     system = metrics["system"]
     parts = [f"<h1>Offline eval</h1><p class=c>{html.escape(_run_line(metrics))}</p>"]
+    if _judged_rows(metrics):
+        parts.append(
+            f"<h2>Judged acceptance</h2><p class=c>{html.escape(_JUDGED_NOTE)}</p>"
+            + _html_table(["", *(label for _, label in _JUDGED)], _judged_rows(metrics))
+        )
     parts.append(
-        "<h2>Acceptance</h2>"
+        "<h2>Acceptance (lexical: ROUGE-L to the reply sent)</h2>"
         + _html_table(
             ["", *(label for _, label in _HEADLINE)],
             [

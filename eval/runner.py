@@ -16,6 +16,7 @@ from copilot.chatlogs import ChatFormat, TurnKey
 from copilot.pipeline import Suggester
 from copilot.types import Conversation
 from eval.baselines import Bm25Baseline, MostFrequentBaseline, mine_bank
+from eval.judged import GradedPool, judged_metrics, turn_id
 from eval.metrics import (
     ACCEPT,
     SemanticScorer,
@@ -51,6 +52,7 @@ class RunOptions:
     calibration: Mapping[str, float] = field(default_factory=dict)
     semantic: bool = True
     progress: bool = True
+    graded: GradedPool | None = None  # blind grades: judged acceptance on the turns it covers
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,11 @@ def score_run(
             "skipped_lines": prepared.skipped, "replayed_turns": len(records),
         },
     }  # fmt: skip
+    if options.graded is not None:
+        turns = [turn_id(*r.key) for r in records]
+        system["judged"] = judged_metrics(turns, [r.texts for r in records], options.graded)
+        for name, cands in baselines.items():
+            metrics["baselines"][name]["judged"] = judged_metrics(turns, cands, options.graded)
     return metrics, examples
 
 

@@ -37,7 +37,7 @@ class ReplayItem:
 class RecordedCandidate:
     text: str
     role: str
-    source: str  # kb | history | llm
+    source: str  # Source.kind: kb | history | llm | template
     score: float
     flags: tuple[str, ...] = ()  # guardrail codes of blocking flags
 

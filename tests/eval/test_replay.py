@@ -74,7 +74,9 @@ def test_a_shop_without_kb_replays_on_history_alone(nokb_run: tuple[RunOptions, 
     first = records[0]
     assert set(first) >= {"conversation_id", "turn_index", "customer_msg", "actual_reply",
                           "alt_replies", "candidates", "intent", "route", "latency_ms"}  # fmt: skip
-    assert {c["source"] for r in records for c in r["candidates"]} == {"history"}
+    # no KB: bank replies, and the intent's template where the bank has nothing
+    assert {c["source"] for r in records for c in r["candidates"]} <= {"history", "template"}
+    assert any(c["source"] == "history" for r in records for c in r["candidates"])
     # The questions are paraphrases of the bank's: the bank's answer comes first.
     assert metrics["system"]["accept_at_1"] >= 0.5
     for name in ("system", "bm25", "most_frequent"):
