@@ -45,8 +45,10 @@ def order_from_dict(data: Any, field: str = "order") -> Order:
         if not isinstance(item, dict) or not item.get("product_id"):
             raise InvalidInput(f"{where}.product_id", "is required")
         quantity = item.get("quantity", 1)
-        if not isinstance(quantity, int) or quantity < 1:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
             raise InvalidInput(f"{where}.quantity", "must be a whole number >= 1")
+        if quantity > MAX_QUANTITY:
+            raise InvalidInput(f"{where}.quantity", f"must be at most {MAX_QUANTITY}")
         price = _money(item.get("unit_price"), f"{where}.unit_price")
         items.append(OrderItem(str(item["product_id"]), quantity, price, item.get("variant")))
     return Order(
@@ -58,6 +60,11 @@ def order_from_dict(data: Any, field: str = "order") -> Order:
     )
 
 
+# No shop order comes near these; beyond them Decimal arithmetic (1e400 x 10**30) overflows.
+MAX_MONEY = Decimal(10_000_000)
+MAX_QUANTITY = 10_000
+
+
 def _money(value: Any, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -65,8 +72,12 @@ def _money(value: Any, field: str) -> Decimal | None:
         money = Decimal(str(value))
     except InvalidOperation:
         raise InvalidInput(field, f"{value!r} is not a number") from None
+    if not money.is_finite():
+        raise InvalidInput(field, f"{value!r} is not a number (write e.g. 89.9)")
     if money < 0:
         raise InvalidInput(field, "must not be negative")
+    if money > MAX_MONEY:
+        raise InvalidInput(field, f"must be at most {MAX_MONEY} yuan")
     return money
 
 

@@ -9,7 +9,9 @@
         of the kinds present; UTF-8 with BOM so that Excel shows the Chinese correctly.
 
 In the tables, lists are joined with '|', variants written as 'name=price|name', in_stock
-as 是/否, dates ISO, missing values as empty cells.
+as 是/否, dates ISO, missing values as empty cells. No cell is ever a formula: XLSX cells
+starting with = + - @ are stored as text, CSV/TSV cells get a leading apostrophe (dropped on
+import).
 """
 
 from __future__ import annotations
@@ -91,11 +93,17 @@ def _write_xlsx(entries: Sequence[Entry], path: Path) -> None:
     book.save(path)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (=cmd|' /C calc'!A0).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _put(cell: Any, text: str) -> None:
     # Control characters make openpyxl refuse the whole file; they are never meaningful here.
-    cell.value = ILLEGAL_CHARACTERS_RE.sub("", text) or None
-    if text.startswith("="):
-        cell.data_type = "s"  # an answer starting with '=' is text, not a formula to evaluate
+    # Checked after removing them: "\x01=1+1" must not become a formula.
+    clean = ILLEGAL_CHARACTERS_RE.sub("", text)
+    cell.value = clean or None
+    if clean.startswith(FORMULA_START):
+        cell.data_type = "s"  # text, not a formula to evaluate
 
 
 def _write_table(entries: Sequence[Entry], path: Path, delimiter: str) -> None:
@@ -112,7 +120,15 @@ def _write_table(entries: Sequence[Entry], path: Path, delimiter: str) -> None:
             # Headers mean different fields per kind (商品ID: a product's id, an FAQ's
             # product), so each row fills only the columns of its own kind.
             by_header = {header: cells[name] for name, header in _headers(entry.kind)}
-            writer.writerow([KIND_NAMES[entry.kind], *(by_header.get(h, "") for h in headers)])
+            row = [KIND_NAMES[entry.kind], *(by_header.get(h, "") for h in headers)]
+            writer.writerow([csv_safe(cell) for cell in row])
+
+
+def csv_safe(text: str) -> str:
+    """A cell Excel would run as a formula gets a leading apostrophe (shown as text);
+    kb.importers drops it again, so the file still imports as it was exported."""
+    clean = ILLEGAL_CHARACTERS_RE.sub("", text)  # as in XLSX: never meaningful, and they hide =
+    return f"'{clean}" if clean.startswith(FORMULA_START) else clean
 
 
 _WRITERS: dict[str, Callable[[Sequence[Entry], Path], None]] = {

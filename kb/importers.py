@@ -193,9 +193,8 @@ def _read_delimited(
     name: str, text: str, delimiter: str, kind: EntryKind | None, errors: list[RowError]
 ) -> list[Record]:
     try:
-        table = _table(
-            name, None, list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        )
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        table = _table(name, None, [[_unguarded(cell) for cell in row] for row in rows])
     except csv.Error as exc:
         errors.append(RowError(name, None, None, f"not a readable CSV file: {exc}"))
         return []
@@ -205,6 +204,11 @@ def _read_delimited(
         )
         return []
     return _table_records(table, kind, errors)
+
+
+def _unguarded(cell: str) -> str:
+    """Drop the apostrophe kb.exporters puts before a cell a spreadsheet would run as a formula."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
 
 
 def _read_xlsx(

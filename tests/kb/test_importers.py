@@ -463,3 +463,29 @@ def test_xlsx_export_has_one_sheet_per_kind(tmp_path: Path) -> None:
 def test_export_refuses_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(KBError, match=r"\.xlsx"):
         export_entries(sample_entries(), tmp_path / "kb.xls")
+
+
+@pytest.mark.parametrize("name", ["kb.xlsx", "kb.csv", "kb.tsv"])
+def test_exports_never_hold_a_formula_and_still_import_as_they_were(
+    tmp_path: Path, name: str
+) -> None:
+    hostile = [
+        FAQ(SHOP, "f1", "怎么算", "=cmd|' /C calc'!A0"),
+        FAQ(SHOP, "f2", "再问", "\x01=1+1"),
+        FAQ(SHOP, "f3", "优惠", "-10元的券已发放"),
+        FAQ(SHOP, "f4", "邮箱", "@客服 请看"),
+    ]
+    path = tmp_path / name
+    export_entries(hostile, path)
+    if name == "kb.xlsx":
+        book = openpyxl.load_workbook(path)
+        cells = [c for row in book.worksheets[0].iter_rows() for c in row if c.value]
+        assert not any(c.data_type == "f" for c in cells)
+    else:
+        raw = path.read_text(encoding="utf-8-sig")
+        delimiter = "\t" if name.endswith("tsv") else ","
+        fields = [f for line in raw.splitlines() for f in line.split(delimiter)]
+        assert not any(f.strip('"').startswith(("=", "+", "-", "@")) for f in fields)
+    back = {e.id: e.answer for e in load_files(SHOP, [path]) if isinstance(e, FAQ)}
+    assert back == {"f1": "=cmd|' /C calc'!A0", "f2": "=1+1", "f3": "-10元的券已发放",
+                    "f4": "@客服 请看"}  # fmt: skip

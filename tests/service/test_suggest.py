@@ -173,6 +173,11 @@ def test_bad_requests_name_the_field(api: TestClient, auth: Auth) -> None:
             "conversation_id",
         ),
     ]
+    for amount in ("NaN", "Infinity", 1e30):  # once a 500 (decimal.InvalidOperation)
+        order = {"status": "unpaid", "amount": amount, "items": [{"product_id": "pdd-p01"}]}
+        turns = [{"role": "customer", "text": "有优惠吗"}]
+        cases.append(({"shop_id": "demo-pdd", "turns": turns, "order": order},
+                      "invalid_request", "order.amount"))  # fmt: skip
     for body, code, field in cases:
         response = api.post("/v1/suggest", json=body, headers=headers)
         assert response.status_code == 422, body
