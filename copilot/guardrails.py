@@ -38,7 +38,12 @@ from copilot.guardrail_facts import (
     ShopFacts,
     squash,
 )
-from copilot.numbers import NumberFacts, extract, normalize  # extract: re-exported
+from copilot.numbers import (  # extract: re-exported
+    NumberFacts,
+    extract,
+    normalize,
+    spoken_digits,
+)
 from copilot.staleness import stale_mentions
 from copilot.types import Candidate, GuardFlag, Order, ShopPolicy
 
@@ -50,7 +55,13 @@ _OFF_PLATFORM = re.compile(
 )
 _WARNING = re.compile(r"不要|请勿|切勿|谨防|小心|不会|不支持|不能|禁止|不可|别|防止")
 _PHONE = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
-_LINK = re.compile(r"https?://[^\s，。；、）)」]+|www\.[^\s，。；、）)」]+", re.IGNORECASE)
+_LINK = re.compile(
+    r"https?://[^\s，。；、）)」]+|www\.[^\s，。；、）)」]+"
+    # a bare domain: t.cn/abc, evil.example.com
+    r"|(?<![\w@.])(?:[a-z0-9-]+\.)+(?:com|cn|net|org|io|me|cc|co|top|xyz|vip|shop|info|link)"
+    r"(?![a-z0-9-])(?:/[^\s，。；、）)」]*)?",
+    re.IGNORECASE,
+)
 _SLOT_WORDS = r"[^【】/]{0,8}(?:号|名|名称|金额|价格|时间|日期|地址|电话|姓名|链接|数量|规格|优惠)"
 _PLACEHOLDER = re.compile(
     r"\[[^\[\]]{0,10}(?:[xX]|\d+)\]|\[(?:数字|金额|订单号?|姓名|地址|电话|日期|时间|链接|站点)\]"
@@ -61,7 +72,9 @@ _PLACEHOLDER = re.compile(
     r"|(?<![A-Za-z0-9])[Xx]\s*[月日号点天]|[月日]\s*[Xx](?![A-Za-z0-9])"
 )
 _CLAUSE = re.compile(r"[^，,。！？!?；;\n]+")
-_GUARANTEE = re.compile(r"(?<!不)(?:一定|保证|肯定|绝对|百分百|百分之百|承诺|包您|包你)")
+_GUARANTEE = re.compile(
+    r"(?<!不)(?:一定|保证|肯定|绝对|百分百|百分之百|承诺|包您|包你|包退|包赔|包换)"
+)
 _OBLIGATION = re.compile(r"退|赔|补偿|补发|免单|返现|红包")
 _PROMOTION_CLAIM = re.compile(
     r"买[一二两三1-3]送[一二1-2]|第二件半价|半价|秒杀|大促|百亿补贴|包邮|赠品|返现|抽奖|免单"
@@ -116,7 +129,8 @@ def _other_shop(text: str, ctx: _Context) -> list[str]:
 
 
 def _off_platform(text: str, ctx: _Context) -> list[str]:
-    found = [p for p in _PHONE.findall(text) if p not in ctx.facts.text]
+    phones = {*_PHONE.findall(text), *_PHONE.findall(spoken_digits(text))}
+    found = [p for p in sorted(phones) if p not in ctx.facts.text]
     for clause in _CLAUSE.findall(text):
         for m in _OFF_PLATFORM.finditer(clause):
             # Warning a customer off it (请勿私下转账) is what an agent should say.

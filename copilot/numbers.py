@@ -20,7 +20,10 @@ _NUM = r"(\d+(?:,\d{3})*(?:\.\d+)?)"
 _RANGE = rf"{_NUM}(?:\s*[-~至到/]\s*{_NUM})?"
 _CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}
 _CN_DIGIT |= {"五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_POWER = {"十": 10, "百": 100, "千": 1000}
+# the financial forms (大写, written on refunds and receipts) read the same: 伍佰元 = 500元
+_CN_DIGIT |= {"零": 0, "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5, "陆": 6, "柒": 7, "捌": 8}
+_CN_DIGIT |= {"玖": 9, "幺": 1}  # 幺: the 1 of spoken phone numbers
+_CN_POWER = {"十": 10, "百": 100, "千": 1000, "拾": 10, "佰": 100, "仟": 1000}
 # unit -> (class, factor to the class's base: minutes, grams, ml, mm)
 _UNITS: dict[str, tuple[str, int]] = {
     **dict.fromkeys(("个工作日", "工作日"), ("workdays", 1)),
@@ -54,8 +57,9 @@ _UNIT_RE = "|".join(
     )
     for u in sorted(_UNITS, key=len, reverse=True)
 )
+_CN_CHARS = "".join(dict.fromkeys([*_CN_DIGIT, *_CN_POWER]))
 _CN_RUN = re.compile(
-    rf"(?<![第\d])([零〇一二两三四五六七八九十百千][零〇一二两三四五六七八九十百千万]*)"
+    rf"(?<![第\d])([{_CN_CHARS}][{_CN_CHARS}万]*)"
     rf"(?=\s*(?:{_UNIT_RE}|元|块|折|月|日|号))"
 )
 _CN_PERCENT = re.compile(r"百分之([零〇一二两三四五六七八九十百]+)")
@@ -108,6 +112,15 @@ def _cn_number(run: str) -> int | None:
             total += (1 if digit is None else digit) * _CN_POWER[c]
             digit = None
     return total + (digit or 0)
+
+
+_SPOKEN_DIGITS = re.compile(rf"[{''.join(_CN_DIGIT)}]{{7,}}")
+
+
+def spoken_digits(text: str) -> str:
+    """Long runs of Chinese digits as digits (一三八一二三四五六七八 -> 13812345678): how a
+    phone number is written to slip past a digit pattern."""
+    return _SPOKEN_DIGITS.sub(lambda m: "".join(str(_CN_DIGIT[c]) for c in m.group(0)), text)
 
 
 def _cn_to_digits(text: str) -> str:

@@ -290,3 +290,21 @@ def test_remembered_flags_hold_only_for_the_facts_and_request_they_were_found_wi
     assert not blocked(order=order)
     kb.add("wood", [entry_from_dict("wood", {**product, "price": "49"})])
     assert not blocked()  # the new price is the KB's now: the old memo is gone with its facts
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("亲，给您退款伍佰元", "promise"),  # 大写 numerals read as 500 > the ¥100 limit
+        ("亲，这款包退包赔的", "promise"),
+        ("亲，有事打我一三八一二三四五六七八", "off_platform"),
+        ("亲，看这个 t.cn/abc", "other_shop"),
+        ("亲，详情见 evil.example.com", "other_shop"),
+    ],
+)
+def test_ways_around_the_guardrails_are_caught(facts: GuardrailFacts, text: str, code: str) -> None:
+    assert code in flags_of(facts, text), flags_of(facts, text)
+
+
+def test_a_plain_reply_with_a_dot_is_no_link(facts: GuardrailFacts) -> None:
+    assert "other_shop" not in flags_of(facts, "亲，保温杯是316不锈钢的.放心用")

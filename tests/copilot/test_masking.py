@@ -76,3 +76,25 @@ def test_skipping_patterns_that_cannot_match_masks_exactly_as_running_them_all()
         assert mask_pii(text) == expected, text
         masked_somewhere += expected != text
     assert masked_somewhere > 1000  # the texts do exercise the patterns
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden", "kept"),
+    [
+        ("电话138-1234-5678", "1234", "138****5678"),
+        ("打+8613812345678找我", "1234", "138****5678"),
+        ("手机１３８１２３４５６７８", "1234", "138****5678"),
+        ("卡号6222 0212 3456 7890 128", "3456", "6222 **** **** 0128"),  # Luhn-valid
+        ("身份证110101 19900307 1234", "19900307", "1101**********"),  # bad check digit
+        ("邮箱zhangsan.work@example.com", "zhangsan", "z***@example.com"),
+        ("我叫张三，地址稍后发", "张三", "我叫张*"),
+    ],
+)
+def test_personal_data_as_people_write_it_is_masked(text: str, hidden: str, kept: str) -> None:
+    masked = mask_pii(text)
+    assert hidden not in masked and kept in masked, masked
+
+
+def test_an_order_number_of_card_length_stays() -> None:
+    order = "订单号2026120612345678901"  # 19 digits, fails the Luhn check
+    assert mask_pii(order) == order
