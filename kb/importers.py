@@ -220,13 +220,18 @@ def _read_xlsx(
         errors.append(RowError(name, None, None, f"not a readable .xlsx workbook ({exc})"))
         return []
     try:
-        tables = []
+        tables, budget = [], MAX_ROWS
         for sheet in book.worksheets:
             if not knowledge_sheet(sheet.title):
                 continue  # a change log or notes beside the knowledge
             # Some writers store a wrong sheet size; read-only mode would then cut rows off.
             sheet.reset_dimensions()  # type: ignore[union-attr]
-            rows = ([cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
+            rows = list(_bounded_rows(sheet, budget))
+            if len(rows) > budget:
+                message = f"more than {MAX_ROWS} rows; split the file"
+                errors.append(RowError(f"{name}:{sheet.title}", None, None, message))
+                return []
+            budget -= len(rows)
             tables.append(_table(f"{name}:{sheet.title}", sheet.title, rows))
     finally:
         book.close()
@@ -234,6 +239,24 @@ def _read_xlsx(
     if not filled:
         errors.append(RowError(name, None, None, "no data rows in any sheet"))
     return [record for table in filled for record in _table_records(table, kind, errors)]
+
+
+# An upload's parse stays small whatever the file claims: a cell in column XFD would have
+# openpyxl pad every row to 16,384 cells (8,000 such rows took a service to +1 GB).
+MAX_COLUMNS = 64
+MAX_ROWS = 20_000
+
+
+def _bounded_rows(sheet: Any, budget: int) -> Iterable[list[str]]:
+    """The sheet's rows, the first MAX_COLUMNS cells each without trailing blanks, and at most
+    one row past `budget` (so the caller can tell the file is too long)."""
+    for count, row in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)):
+        if count > budget:
+            return
+        cells = [cell_text(v) for v in row]
+        while cells and not cells[-1]:
+            cells.pop()
+        yield cells
 
 
 def cell_text(value: Any) -> str:

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from kb.errors import KBImportError
-from kb.importers import load_files
+from kb.importers import load_bytes, load_files
 from kb.sheets import header_row, section_row, split_specs
 from kb.types import FAQ, Policy, Product, Promotion, Script, Variant
 
@@ -173,3 +173,43 @@ def test_helpers() -> None:
     assert section_row(["【猫粮狗粮】", "", ""]) and not section_row(["能开发票吗", "", ""])
     assert split_specs("800ml/1000ml") == ["800ml", "1000ml"]
     assert split_specs("S、M、L") == ["S", "M", "L"]
+
+
+def test_a_cell_in_the_last_column_cannot_blow_up_the_parse(tmp_path: Path) -> None:
+    import io
+    import tracemalloc
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "常见问题"
+    sheet.append(["问题", "答案"])
+    sheet.append(["能开发票吗", "可以的亲"])
+    for row in range(3, 8003):  # 8,000 rows with one cell each in column XFD
+        sheet.cell(row=row, column=16384, value="x")
+    data = io.BytesIO()
+    book.save(data)
+    tracemalloc.start()
+    try:
+        (entry,) = load_bytes(SHOP, "bomb.xlsx", data.getvalue())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(entry, FAQ) and entry.answer == "可以的亲"
+    assert peak < 50 * 2**20, peak  # was ~1 GB: every row padded to 16,384 cells
+
+
+def test_a_sheet_too_long_is_refused_naming_the_file(tmp_path: Path) -> None:
+    from kb.importers import MAX_ROWS
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "常见问题"
+    sheet.append(["问题", "答案"])
+    for n in range(MAX_ROWS + 5):
+        sheet.append([f"问题{n}", "答案"])
+    path = tmp_path / "long.xlsx"
+    book.save(path)
+    with pytest.raises(KBImportError) as caught:
+        load_files(SHOP, [path])
+    (error,) = caught.value.errors
+    assert error.file == "long.xlsx:常见问题" and "split the file" in error.message

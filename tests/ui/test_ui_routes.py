@@ -19,10 +19,15 @@ def test_pages_and_assets_are_served(service_url: str) -> None:
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert '<html lang="zh-CN">' in page.text
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["x-content-type-options"] == "nosniff"
         for asset in re.findall(r'(?:src|href)="(/ui/static/[^"]+)"', page.text):
             served = httpx.get(service_url + asset)
             assert served.status_code == 200, asset
             assert served.headers["content-type"].split(";")[0] in {"text/css", "text/javascript"}
+            assert served.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(service_url + "/ui").headers.get("location") == "/ui/agent"
 
 
