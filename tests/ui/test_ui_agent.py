@@ -111,7 +111,8 @@ def test_demo_mode_plays_a_demo_chat(page, service_url: str, make_key, screensho
     agent_key = make_key("agent", "demo-pdd")
     _login(page, service_url, agent_key)
     page.click("#demo")
-    page.wait_for_selector("#chat .turn.customer", timeout=15_000)
+    # the demo conversation's own first message, not the last conversation's still on screen
+    page.wait_for_selector('#chat[data-conversation-id^="demo-"] .turn.customer', timeout=15_000)
     first_message = page.locator("#chat .turn.customer").first.inner_text()
     chats = httpx.get(f"{service_url}/ui/demo-chats/demo-pdd").json()["chats"]
     assert first_message in {c["customer_messages"][0] for c in chats}
@@ -119,7 +120,6 @@ def test_demo_mode_plays_a_demo_chat(page, service_url: str, make_key, screensho
     page.keyboard.press("Alt+1")
     page.keyboard.press("Enter")
     # The next customer message of the same demo chat follows the agent's reply.
-    page.wait_for_function(
-        "document.querySelectorAll('#chat .turn.customer').length >= 2", timeout=15_000
-    )
+    # locator waits, not wait_for_function: the page's CSP forbids evaluating strings
+    page.locator("#chat .turn.customer").nth(1).wait_for(timeout=15_000)
     page.screenshot(path=str(screenshots / "agent-demo.png"), full_page=True)

@@ -87,7 +87,8 @@ def test_route_flags_upsell_and_the_drafted_candidate_render(
     ).raise_for_status()
 
     cards = page.locator("#suggestions .card.candidate")
-    page.wait_for_function("document.querySelectorAll('#suggestions .card.candidate').length === 3")
+    cards.nth(2).wait_for()  # not wait_for_function: the page's CSP forbids evaluating strings
+    assert cards.count() == 3
     assert page.inner_text("#route-badge") == "转人工 · 售后组"
     assert "退款金额超过客服权限" in page.inner_text("#handoff-reason")
     assert cards.nth(0).locator(".badge.role").inner_text() == "话术"
