@@ -21,7 +21,8 @@ def _store():  # type: ignore[no-untyped-def]
     from service.settings import get_settings
 
     try:
-        return KeyStore(connect(get_settings().redis_config()))
+        settings = get_settings()
+        return KeyStore(connect(settings.redis_config()), clock=settings.clock())
     except StoreUnavailable as exc:
         _err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None

@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
+from copilot.clock import Clock, SystemClock, timestamp
 from kb.errors import StoreUnavailable
 from service.auth import ROLES, Principal, Role
 
@@ -58,9 +58,16 @@ class KeyNotFound(LookupError):
 
 
 class KeyStore:
-    def __init__(self, client: redis.Redis, prefix: str = PREFIX) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = PREFIX,
+        *,
+        clock: Clock = SystemClock(),  # noqa: B008  # frozen: one shared instance is safe
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.clock = clock
         self._seen: dict[str, Principal] = {}  # hash -> principal: a key's fixed facts
 
     def create(
@@ -82,7 +89,7 @@ class KeyStore:
             f"{self.prefix}:key:{key_id}",
             mapping={
                 "role": role, "shops": json.dumps(list(shops)), "label": label,
-                "created": str(time.time()), "revoked": "0", "hash": digest,
+                "created": str(timestamp(self.clock)), "revoked": "0", "hash": digest,
             },
         )  # fmt: skip
         pipe.set(f"{self.prefix}:keyhash:{digest}", key_id)

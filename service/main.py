@@ -89,7 +89,7 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.suggester = suggester
     app.state.redis = client
     app.state.clock = clock = suggester.clock  # the one clock, from the settings
-    app.state.keys = KeyStore(client)
+    app.state.keys = KeyStore(client, clock=clock)
     app.state.records = SuggestionRecords(
         client, ttl_days=settings.suggestion_ttl_days, clock=clock
     )
