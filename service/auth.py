@@ -86,7 +86,7 @@ class Require:
                 403, "forbidden", f"a {principal.role} key cannot do this (needs {wanted})"
             )
         if limiter is not None:
-            limiter.enforce(verified.replies)
+            limiter.enforce(verified.replies, principal.key_id)
         request.state.principal = principal
         return principal
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,12 +44,20 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     )
 
 
+log = logging.getLogger("copilot.service")
+# What a client is told when the store is down; the detail (hosts, socket paths) goes to the log.
+STORE_DOWN = "the store (Redis) is unavailable; retry shortly"
+
+
 async def _kb_error(request: Request, exc: Exception) -> JSONResponse:
     status, code = 400, "kb_error"
     for error_type, error_status, error_code in _STATUS:
         if isinstance(exc, error_type):
             status, code = error_status, error_code
             break
+    if isinstance(exc, StoreUnavailable):
+        log.warning("store unavailable: %s", exc)
+        return error_response(status, code, STORE_DOWN)
     return error_response(status, code, str(exc), getattr(exc, "field", None))
 
 

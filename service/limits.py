@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -13,12 +14,15 @@ from service.errors import ServiceError, error_response
 
 class RateLimiter:
     """A fixed one-minute window per key, counted in Redis so every replica shares the budget.
-    With Redis down the limit is not enforced (the service is degraded, not closed)."""
+    With Redis down each process counts on its own and still refuses past the limit (fails
+    closed: an outage is no time to be flooded)."""
 
     def __init__(self, client: redis.Redis, per_minute: int, prefix: str = "copilot") -> None:
         self.client = client
         self.per_minute = per_minute
         self.prefix = prefix
+        self._local: dict[tuple[str, int], int] = {}  # (key id, minute) -> requests, Redis down
+        self._lock = threading.Lock()
 
     def queue(self, pipe: redis.client.Pipeline, key_id: str) -> None:
         """Count one request for the key, in the round trip that checks the key (auth.py)."""
@@ -28,13 +32,25 @@ class RateLimiter:
         pipe.incr(key)
         pipe.expire(key, 120)
 
-    def enforce(self, replies: list[Any]) -> None:
-        """429 when the count (the first of the queued replies) is over the limit; no replies
-        (Redis down, or no limit): not enforced."""
-        if self.per_minute > 0 and replies and int(replies[0]) > self.per_minute:
+    def enforce(self, replies: list[Any], key_id: str = "") -> None:
+        """429 when the count (the first of the queued replies) is over the limit; without
+        replies (Redis down) the count is this process's own."""
+        if self.per_minute <= 0:
+            return
+        count = int(replies[0]) if replies else self._count_locally(key_id)
+        if count > self.per_minute:
             raise ServiceError(
                 429, "rate_limited", f"more than {self.per_minute} requests a minute for this key"
             )
+
+    def _count_locally(self, key_id: str) -> int:
+        minute = int(time.time() // 60)
+        with self._lock:
+            for stale in [k for k in self._local if k[1] < minute]:
+                del self._local[stale]
+            count = self._local.get((key_id, minute), 0) + 1
+            self._local[(key_id, minute)] = count
+        return count
 
 
 class _TooLarge(Exception):

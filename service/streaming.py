@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.conversations import CANCEL_CHANNEL, ConversationStore
+from service.errors import STORE_DOWN, log
 from service.metrics import observe_suggestion, observe_tokens
 from service.suggesting import REDIS_DOWN, REDIS_ERRORS, Job, offline, payload, record
 
@@ -93,9 +94,11 @@ def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: thread
     except _Superseded:
         return
     except REDIS_ERRORS as exc:
-        emit("error", {"code": REDIS_DOWN, "message": str(exc)})
-    except Exception as exc:  # reported to the client; the stream must end, not hang
-        emit("error", {"code": "suggest_failed", "message": f"{type(exc).__name__}: {exc}"})
+        log.warning("stream stopped, store unavailable: %s", exc)
+        emit("error", {"code": REDIS_DOWN, "message": STORE_DOWN})
+    except Exception:  # reported to the client; the stream must end, not hang
+        log.exception("suggestion stream failed")  # the detail stays in the log
+        emit("error", {"code": "suggest_failed", "message": "the suggestion failed; retry"})
     finally:
         emit("done", None)
 

@@ -21,7 +21,7 @@ from copilot.feedback import (
 from copilot.gaps import find_gaps
 from copilot.records import SuggestionLog, SuggestionRecord
 from service.auth import Principal, ensure_shop, require
-from service.errors import ServiceError
+from service.errors import STORE_DOWN, ServiceError, log
 from service.metrics import observe_feedback
 from service.schemas import (
     ErrorResponse,
@@ -84,7 +84,8 @@ def post_feedback(
     try:
         feedback.append(event)
     except FeedbackUnavailable as exc:
-        raise ServiceError(503, "store_unavailable", str(exc)) from exc
+        log.warning("feedback not stored: %s", exc)
+        raise ServiceError(503, "store_unavailable", STORE_DOWN) from exc
     observe_feedback(body.action)
     return FeedbackAccepted()
 
