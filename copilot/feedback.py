@@ -59,6 +59,9 @@ class FeedbackEvent:
     ts: float = 0.0  # unix seconds, when it happened (the stream is read by its insert time)
 
 
+_ONCE_SECONDS = 31 * 86400  # longer than suggestion records live: a replay finds no record after
+
+
 class FeedbackLog:
     def __init__(
         self, client: redis.Redis, *, prefix: str = "copilot", maxlen: int = STREAM_MAXLEN
@@ -71,7 +74,15 @@ class FeedbackLog:
         return f"{self.prefix}:{shop_id}:feedback"
 
     def append(self, event: FeedbackEvent) -> str:
-        """Store one event (its final text masked); returns the stream entry id."""
+        """Store one event (its final text masked); returns the stream entry id, or "" for a
+        replay of an event already stored (the same suggestion, candidate and action count
+        once, however often a client sends them)."""
+        once = f"{self.prefix}:feedback_once:{event.suggestion_id}:{event.candidate_id or ''}"
+        try:
+            if not self.client.set(f"{once}:{event.action}", 1, nx=True, ex=_ONCE_SECONDS):
+                return ""
+        except (redis.RedisError, OSError) as exc:
+            raise FeedbackUnavailable(f"cannot store feedback: {exc}") from exc
         fields: dict[Any, Any] = {
             "sid": event.suggestion_id,
             "cid": event.candidate_id or "",

@@ -172,3 +172,12 @@ def test_since_accepts_days_hours_and_dates() -> None:
     for bad in ("last week", "99999999d", "0001-01-01", "-7d"):
         with pytest.raises(ValueError, match="7d"):
             parse_since(bad, now=now)
+
+
+def test_a_replayed_event_counts_once(redis_client: redis.Redis) -> None:
+    log = FeedbackLog(redis_client)
+    first = log.append(_event("r9", "inserted", 100.0, cid=1))
+    replays = [log.append(_event("r9", "inserted", 101.0 + n, cid=1)) for n in range(20)]
+    assert first and replays == [""] * 20
+    log.append(_event("r9", "sent", 130.0, cid=1))  # another action of the same candidate counts
+    assert [e.action for e in log.events("demo-pdd")] == ["inserted", "sent"]
