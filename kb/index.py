@@ -20,6 +20,8 @@ from kb.tokenize import tokenize
 from kb.types import FAQ, Entry, IndexUnit, Product, Promotion
 from kb.units import index_units
 
+_MASKS_KEPT = 256  # filters kept per shop index; any client can ask for new ones
+
 
 @dataclass(frozen=True)
 class UnitHit:
@@ -79,6 +81,8 @@ class ShopIndex:
             return None
         key = (kinds, product_id)
         if key not in self._masks:
+            if len(self._masks) >= _MASKS_KEPT:
+                self._masks.clear()  # a filter per product of a large shop: start over
             keep = [_matches(self.entries[e], kinds, product_id) for e in self.unit_entry]
             self._masks[key] = np.asarray(keep, dtype=np.float32)
         return self._masks[key]

@@ -244,7 +244,9 @@ async def search(
     kind: Annotated[
         list[str] | None, Query(description=f"only these kinds: {', '.join(ENTRY_KINDS)}")
     ] = None,
-    product_id: Annotated[str | None, Query(description="only entries about this product")] = None,
+    product_id: Annotated[
+        str | None, Query(max_length=64, description="only entries about this product")
+    ] = None,
 ) -> SearchResponse:
     """What the copilot would retrieve for this question, with each retriever's score and rank."""
     knowledge = _trainer(request, shop_id, principal)

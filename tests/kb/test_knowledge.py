@@ -310,3 +310,15 @@ def test_recent_reads_spare_redis_yet_every_write_in_the_process_is_seen_at_once
     assert short.version("shop-b") == stale + 1  # what `recent` read and kept
     time.sleep(0.1)
     assert short.version("shop-b") == stale + 2
+
+
+def test_filters_asked_for_by_clients_are_kept_within_a_bound(kb: KnowledgeBase) -> None:
+    from kb.codec import entry_from_dict
+    from kb.index import _MASKS_KEPT
+
+    kb.add("mask-shop", [entry_from_dict("mask-shop", {"kind": "faq", "question": "能开发票吗",
+                                                       "answer": "可以的"})])  # fmt: skip
+    index = kb.indexes.get("mask-shop")
+    for n in range(3 * _MASKS_KEPT):  # product ids made up by a client, one per request
+        index.allowed(None, f"no-such-product-{n}")
+    assert len(index._masks) <= _MASKS_KEPT
