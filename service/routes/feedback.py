@@ -47,7 +47,8 @@ Since = Annotated[
 
 
 def _unavailable(exc: Exception) -> ServiceError:
-    return ServiceError(503, "store_unavailable", f"Redis failed: {exc}")
+    log.warning("stats unavailable: %s", exc)
+    return ServiceError(503, "store_unavailable", STORE_DOWN)
 
 
 @router.post("/v1/feedback", status_code=202, response_model=FeedbackAccepted, responses=_ERRORS)
