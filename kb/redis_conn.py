@@ -9,6 +9,7 @@ replay, the tests at the end of the session with `close_embedded()`), or it outl
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,4 +86,18 @@ def close_embedded() -> int:
         client.connection_pool.disconnect()
     for client in opened:
         close(client)
+    for client in opened:  # a listener thread may have reconnected meanwhile: stop it anyway
+        if getattr(client, "pid", 0) and _alive(client.pid):
+            # the server going away while answering is what was asked
+            with contextlib.suppress(redis.RedisError, OSError):
+                client.shutdown(save=True, now=True, force=True)
     return len(opened)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -53,8 +53,9 @@ def test_feedback_survives_kill_9_of_redis(tmp_path: Path) -> None:
         SuggestionRecord("dur-1", SHOP, "c-1", now, "能开发票吗", "发票", 0.9, "assist", None,
                          True, (RecordedCandidate("dur-1:1", "可以开发票的亲", "answer", "kb"),))
     )  # fmt: skip
-    for n in range(200):
-        log.append(FeedbackEvent("dur-1", "dur-1:1", SHOP, "shown", "", None, now + n / 1000))
+    for n in range(200):  # 200 suggestions shown (one event each: replays count once)
+        log.append(FeedbackEvent(f"dur-s{n}", f"dur-s{n}:1", SHOP, "shown", "", None,
+                                 now + n / 1000))  # fmt: skip
     # The last write is acknowledged just before the kill: AOF has it in the file already
     # (Redis writes the AOF buffer before replying), so losing the process loses nothing.
     log.append(FeedbackEvent("dur-1", "dur-1:1", SHOP, "sent", "可以开发票的亲~", 3000, now + 1))
