@@ -10,6 +10,7 @@ driver writes them (turns.jsonl is put in replay order at the end).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -109,5 +110,9 @@ def _dispatch(
     except ray.exceptions.RayError as exc:
         raise EvalError(f"a Ray worker failed: {exc}") from exc
     finally:
+        # each actor stops its embedded Redis first: a killed actor leaves it running
+        closing = [actor.close.remote() for actor in actors]
+        with contextlib.suppress(ray.exceptions.RayError):  # a dead actor has nothing to stop
+            ray.get(closing, timeout=30)
         for actor in actors:
             ray.kill(actor)
