@@ -47,7 +47,7 @@ _MIN_TITLE = 4  # shorter titles (秒杀, 包邮) are everyday words, not a prom
 @dataclass(frozen=True)
 class StaleMention:
     text: str  # what the text says, for the flag shown to the agent
-    reason: str  # 已结束 / 未开始 / 已过期
+    reason: str  # "11月30日已结束" / "12月25日才开始" / "已过期" (an ended date)
     promotion_id: str | None = None
 
     def __str__(self) -> str:
