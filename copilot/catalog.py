@@ -72,6 +72,8 @@ class Catalog:
     _heads: Mapping[str, str] = field(default_factory=dict, repr=False)
     # anchor product id -> its nearest products by embedding; lives as long as this version
     similar_products: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # (FAQ id, day) -> its answer is stale that day; lives as long as this version
+    stale_faqs: dict[tuple[str, date], bool] = field(default_factory=dict, repr=False)
     # lexical similarity an FAQ needs with the message when nothing else vouches for it
     faq_gate: float = DEFAULT_FAQ_GATE
 
@@ -119,6 +121,8 @@ class Catalog:
     def priced_at(self, text: str) -> tuple[Product, ...]:
         """Products a customer names by their price: "299那款", "199的那个"."""
         asked = {Decimal(m) for m in _PRICE_NAME.findall(normalize(text))}
+        if not asked:
+            return ()
         return tuple(
             p for p in self.products.values()
             if asked & {p.price, *(v.price for v in p.variants if v.price is not None)}

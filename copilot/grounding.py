@@ -158,7 +158,7 @@ class Grounder:
         candidates += entry_answers(text, fresh, catalog, day)
         bought = has_bought(conversation)
         candidates += _script_candidates(catalog, label, values, day, adopted, bought)
-        if asks_promotion(text, label) and not the_quote and not conversation.order:
+        if asks_promotion(text, label) and not focus.product and not conversation.order:
             listing = promotion_listing(catalog, day)
             if listing is not None:
                 candidates.append(listing)
@@ -249,7 +249,17 @@ def _stale_faq(hit: Hit, catalog: Catalog, day: date) -> bool:
     """An FAQ answer that quotes a promotion outside its validity, or an ended date range,
     expires with it: the next FAQ (or the live promotion listing) takes its place."""
     entry = hit.entry
-    return isinstance(entry, FAQ) and bool(stale_mentions(entry.answer, catalog.promotions, day))
+    if not isinstance(entry, FAQ):
+        return False
+    key = (entry.id, day)  # the same FAQs come back for every customer who asks alike
+    if key not in catalog.stale_faqs:
+        if len(catalog.stale_faqs) >= _STALE_KEPT:
+            catalog.stale_faqs.clear()
+        catalog.stale_faqs[key] = bool(stale_mentions(entry.answer, catalog.promotions, day))
+    return catalog.stale_faqs[key]
+
+
+_STALE_KEPT = 20_000
 
 
 def names_stale_promotion(text: str, catalog: Catalog, day: date) -> bool:

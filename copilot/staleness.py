@@ -120,11 +120,15 @@ def _same_rule(a: Promotion, b: Promotion) -> bool:
 
 def _stale_promotions(text: str, promotions: Sequence[Promotion], day: date) -> list[StaleMention]:
     pairs = _threshold_pairs(text)
-    named = [p for p in promotions if names_promotion(text, p, pairs)]
-    live = [p for p in named if p.active_on(day)]
+    # Only promotions outside their dates can make a text stale; the live ones are read only
+    # when one of those is named (a live one with the same rule explains the mention).
+    named = [p for p in promotions if not p.active_on(day) and names_promotion(text, p, pairs)]
+    if not named:
+        return []
+    live = [p for p in promotions if p.active_on(day) and names_promotion(text, p, pairs)]
     found = []
     for p in named:
-        if p in live or any(_same_rule(p, q) for q in live):
+        if any(_same_rule(p, q) for q in live):
             continue
         if p.ends is not None and p.ends < day:
             found.append(StaleMention(p.title or p.rule_text, f"{_md(p.ends)}已结束", p.id))
