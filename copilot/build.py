@@ -60,12 +60,17 @@ def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformer
 
 
 def configure_search_threads() -> None:
-    """One OpenMP thread for FAISS: a single query over a shop's index is tiny work, and on a
-    busy 2-core machine OpenMP's spinning threads turned a 14 ms p95 into 180 ms (measured with
-    bench/history_speed.py). Process-wide, so it is set here, by the application."""
+    """One OpenMP thread for FAISS and one BLAS thread for numpy: a single query over a shop's
+    index, or the intent examples' cosines, is tiny work, and on a busy 2-core machine the
+    pools' spinning threads fight the embedder's. FAISS's turned a 14 ms p95 into 180 ms
+    (bench/history_speed.py); OpenBLAS's, once the intent examples grew past its threading
+    size, turned a 0.1 ms product into 7 ms and the intent stage's p50 from 2.4 ms into 13.5.
+    Process-wide, so it is set here, by the application."""
     import faiss
+    import threadpoolctl
 
     faiss.omp_set_num_threads(1)
+    threadpoolctl.threadpool_limits(1, user_api="blas")
 
 
 def build_knowledge_base(
