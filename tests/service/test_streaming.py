@@ -40,7 +40,7 @@ def test_suggestion_then_tokens_then_final_from_the_real_llm(api: TestClient, au
     assert set(kinds[1:-1]) == {"token"}, (kinds, events[-1][1]["degraded"])
     first, final = events[0][1], events[-1][1]
     assert first["suggestion_id"] == final["suggestion_id"]
-    assert {c["source"]["kind"] for c in first["candidates"]} <= {"kb", "history"}
+    assert {c["source"]["kind"] for c in first["candidates"]} <= {"kb", "history", "template"}
     assert first["candidates"], first
     tokens = "".join(data["text"] for kind, data in events if kind == "token")
     assert tokens.strip(), "the LLM drafted nothing"
