@@ -126,7 +126,7 @@ def test_keys_see_only_their_shops_and_roles(api: TestClient, auth: Auth) -> Non
         assert response.json()["error"]["code"] == "conversation_not_found"
     both = auth(role="agent", shops=["demo-pdd", "demo-ks"])
     same_id = api.post("/v1/suggest", json={"shop_id": "demo-ks", "conversation_id": "scope-1",
-                                            "turns": [{"role": "customer", "text": "在吗"}]},
+                                            "turns": [{"role": "customer", "text": "在吗"}], "use_llm": False},
                        headers=both)  # fmt: skip
     assert same_id.status_code == 200, same_id.text
     texts = {shop: [t["text"] for t in api.get("/v1/conversations/scope-1", headers=both,
