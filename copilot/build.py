@@ -7,6 +7,7 @@ PipelineConfig from its command-line options (eval never imports service).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,12 +23,14 @@ from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
 from kb.demo_shops import demo_shops
 from kb.embedder import SentenceTransformerEmbedder
+from kb.errors import StoreUnavailable
 from kb.knowledge import KnowledgeBase
 from kb.onnx_embedder import OnnxEmbedder
 from kb.redis_conn import RedisConfig, connect
 from kb.retrieval import RetrievalConfig
 from kb.store import KBStore
 
+log = logging.getLogger(__name__)
 LLMBackend = Literal["llama_cpp", "transformers", "openai", "none"]
 
 
@@ -103,11 +106,23 @@ def build_suggester(
         history=history
         or ResponseBank(client, kb.embedder, prefix=config.history_prefix, max_age=max_age),
         generator=generator,
-        shop_names={s: policies.get(s).shop_name for s in kb.shops()} | demo_shop_names(),
+        shop_names=_policy_shop_names(kb, policies) | demo_shop_names(),
         config=SuggesterConfig(
             draft=config.draft, concurrent_retrievals=config.concurrent_retrievals
         ),
     )
+
+
+def _policy_shop_names(kb: KnowledgeBase, policies: PolicyStore) -> dict[str, str]:
+    """The names the shops' policies give them. Read at start-up: a store that cannot list its
+    shops (the set's key damaged) leaves the names to requests, not the start-up to fail (a
+    damaged policy already reads as the defaults)."""
+    try:
+        shops = kb.shops()
+    except StoreUnavailable as exc:
+        log.warning("shop names not read at start-up: %s", exc)
+        return {}
+    return {s: policies.get(s).shop_name for s in shops}
 
 
 def demo_shop_names() -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kb.redis_keys import RedisKeys
 from service.errors import ServiceError, error_response
 
 
@@ -20,7 +21,7 @@ class RateLimiter:
     def __init__(self, client: redis.Redis, per_minute: int, prefix: str = "copilot") -> None:
         self.client = client
         self.per_minute = per_minute
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self._local: dict[tuple[str, int], int] = {}  # (key id, minute) -> requests, Redis down
         self._lock = threading.Lock()
 
@@ -28,7 +29,7 @@ class RateLimiter:
         """Count one request for the key, in the round trip that checks the key (auth.py)."""
         if self.per_minute <= 0:
             return
-        key = f"{self.prefix}:rate:{key_id}:{int(time.time() // 60)}"
+        key = self.keys.rate(key_id, int(time.time() // 60))
         pipe.incr(key)
         pipe.expire(key, 120)
 

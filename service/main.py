@@ -1,7 +1,9 @@
 """The FastAPI app factory. Heavy objects are built once, in the lifespan, never at import.
 
-On start: Redis (embedded unless COPILOT_REDIS_URL), the Suggester warmed (all models), the
-demo shops when the store is empty, and a first admin key when there is none (printed once).
+On start: Redis (embedded unless COPILOT_REDIS_URL), keys of an older layout moved to the
+current one (kb/key_migration.py), the Suggester warmed (all models), the demo shops when the
+store is empty, and a first admin key when there is none (printed once). Damaged data in Redis
+(a key of the wrong type, garbage JSON) is logged and skipped: it never stops the start.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
 from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
+from kb.errors import StoreUnavailable
+from kb.key_migration import migrate_keys
+from kb.knowledge import KnowledgeBase
 from kb.redis_conn import close
 from service import errors, metrics
 from service.cache import SuggestionCache
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
 
 def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> None:
     knowledge = suggester.kb if suggester is not None else build_knowledge_base(settings)
+    migrate_keys(knowledge.store.client)  # before anything reads: policies are read next
     suggester = suggester or build_suggester(settings, knowledge)
     client = knowledge.store.client
     app.state.kb = knowledge
@@ -106,11 +113,31 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.cancel_listener = CancelListener(client)
     app.state.cancel_listener.start()
     suggester.warm_up()
-    if settings.load_demo_shops and not knowledge.shops():
-        load_demo(knowledge, today=today(suggester.clock))
+    _load_demo_if_empty(knowledge, settings, suggester)
     warm_indexes(suggester)
-    if settings.create_admin_key and app.state.keys.count() == 0:
-        _announce_admin_key(app.state.keys, settings)
+    _create_first_admin_key(app.state.keys, settings)
+
+
+def _load_demo_if_empty(knowledge: KnowledgeBase, settings: Settings, suggester: Suggester) -> None:
+    if not settings.load_demo_shops:
+        return
+    try:
+        if not knowledge.shops():
+            load_demo(knowledge, today=today(suggester.clock))
+    except (StoreUnavailable, redis.ResponseError) as exc:  # the store's keys are damaged
+        errors.log.warning("demo shops not loaded at start-up: %s", exc)
+
+
+def _create_first_admin_key(keys: KeyStore, settings: Settings) -> None:
+    if not settings.create_admin_key:
+        return
+    try:
+        if keys.count() > 0:
+            return
+    except StoreUnavailable as exc:  # the set of keys is damaged: do not add to it blindly
+        errors.log.warning("no first admin key: the key store cannot be read: %s", exc)
+        return
+    _announce_admin_key(keys, settings)
 
 
 def _announce_admin_key(keys: KeyStore, settings: Settings) -> None:

@@ -139,6 +139,7 @@ class _Watch:
 
     def __init__(self, app: FastAPI, job: Job) -> None:
         self.app = app
+        self.shop_id = job.conversation.shop_id
         self.cid = job.conversation.conversation_id
         self.generation = job.generation
         self.checked = time.monotonic()
@@ -146,15 +147,16 @@ class _Watch:
     async def superseded(self) -> bool:
         if self.cid is None or self.generation is None:
             return False
+        store: ConversationStore = self.app.state.conversations
         listener: CancelListener | None = getattr(self.app.state, "cancel_listener", None)
-        if listener is not None and listener.latest(self.cid) > self.generation:
+        latest = listener.latest(store.name(self.shop_id, self.cid)) if listener else 0
+        if latest > self.generation:
             return True
         if time.monotonic() - self.checked < POLL_SECONDS:
             return False
         self.checked = time.monotonic()
-        store: ConversationStore = self.app.state.conversations
         try:
-            current = await run_in_threadpool(store.generation, self.cid)
+            current = await run_in_threadpool(store.generation, self.shop_id, self.cid)
         except (redis.RedisError, OSError):
             return False
         return current > self.generation
@@ -162,7 +164,8 @@ class _Watch:
 
 class CancelListener:
     """One thread per process: follows the cancel channel, remembers each conversation's
-    latest generation (for a while: streams are short)."""
+    latest generation (for a while: streams are short), by the name the store gives it
+    (ConversationStore.name: the shop and the id)."""
 
     def __init__(self, client: redis.Redis, keep_seconds: float = 600) -> None:
         self.client = client
@@ -177,8 +180,8 @@ class CancelListener:
     def stop(self) -> None:
         self._stop.set()
 
-    def latest(self, cid: str) -> int:
-        seen = self._latest.get(cid)
+    def latest(self, name: str) -> int:
+        seen = self._latest.get(name)
         return seen[0] if seen else 0
 
     def _run(self) -> None:
@@ -196,12 +199,12 @@ class CancelListener:
 
     def _note(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data
-        cid, _, generation = text.rpartition(" ")
-        if not cid or not generation.isdigit():
+        name, _, generation = text.rpartition(" ")
+        if not name or not generation.isdigit():
             return
         now = time.monotonic()
-        old = self._latest.get(cid)
-        self._latest[cid] = (max(int(generation), old[0] if old else 0), now)
+        old = self._latest.get(name)
+        self._latest[name] = (max(int(generation), old[0] if old else 0), now)
         if len(self._latest) > 10000:
             cutoff = now - self.keep
             self._latest = {k: v for k, v in self._latest.items() if v[1] >= cutoff}

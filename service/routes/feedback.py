@@ -115,10 +115,8 @@ def _window(since: str, clock: Clock) -> tuple[float, str]:
 
 def _known_shop(request: Request, shop_id: str) -> None:
     """404 for a shop with neither a KB nor any suggestion (likely a typo in the URL)."""
-    client: redis.Redis = request.app.state.kb.store.client
-    if request.app.state.kb.store.exists(shop_id) or client.exists(
-        f"copilot:{shop_id}:suggestions"
-    ):
+    records: SuggestionLog = request.app.state.records
+    if request.app.state.kb.store.exists(shop_id) or records.has_shop(shop_id):
         return
     raise ServiceError(404, "shop_not_found", f"no shop {shop_id!r}", "shop_id")
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.redis_keys import KEYS
 
 Auth = Callable[..., dict[str, str]]
 SHOP = "stats-shop"
@@ -67,7 +68,7 @@ def test_feedback_events_become_stats(
         response = api.post("/v1/feedback", json=body, headers=agent)
         assert response.status_code == 202, response.text
         assert response.json() == {"accepted": True}
-    stored = service_app.state.redis.xrange(f"copilot:{SHOP}:feedback")
+    stored = service_app.state.redis.xrange(KEYS.shop(SHOP, "feedback"))
     texts = [fields.get(b"text", b"").decode() for _, fields in stored]
     assert any("138****5678" in t for t in texts)
     assert not any("13812345678" in t or "张三" in t for t in texts)

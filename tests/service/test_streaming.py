@@ -163,11 +163,14 @@ def test_every_replica_hears_of_a_new_generation(api: TestClient) -> None:
 
     store = api.app.state.conversations  # type: ignore[attr-defined]
     listener = api.app.state.cancel_listener  # type: ignore[attr-defined]
-    generation = store.bump("st-pubsub")
+    generation = store.bump("demo-pdd", "st-pubsub")
+    name = store.name("demo-pdd", "st-pubsub")
     deadline = time.monotonic() + 30
-    while listener.latest("st-pubsub") < generation and time.monotonic() < deadline:
+    while listener.latest(name) < generation and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert listener.latest("st-pubsub") == generation == store.generation("st-pubsub")
+    assert listener.latest(name) == generation == store.generation("demo-pdd", "st-pubsub")
+    # the same id in another shop is another conversation: its generation did not move
+    assert listener.latest(store.name("demo-ks", "st-pubsub")) == 0
 
 
 def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_draft(
