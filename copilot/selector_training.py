@@ -277,13 +277,15 @@ def _epoch(model: Any, optimiser: Any, data: TrainData, vectors: Any, cfg: Train
         query = model(messages[rows], agents[rows])
         y = target[rows]
         in_batch = query @ vectors[y].T
-        # another row with the same reply is no negative
-        same = (y[:, None] == y[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
-        in_batch = in_batch.masked_fill(same, -torch.inf)
         hard_ids = negatives[rows]
         hard = torch.einsum("bd,bhd->bh", query, vectors[hard_ids.clamp(min=0)])
-        hard = hard.masked_fill(hard_ids < 0, -torch.inf)
-        logits = model.log_scale.exp() * torch.cat([in_batch, hard], dim=1)
+        # another row with the same reply is no negative, nor is a missing hard one; masked
+        # after scaling: -inf times the scale's gradient would be NaN
+        same = (y[:, None] == y[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
+        masked = torch.cat([same, hard_ids < 0], dim=1)
+        logits = (model.log_scale.exp() * torch.cat([in_batch, hard], dim=1)).masked_fill(
+            masked, -torch.inf
+        )
         loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(rows)))
         loss = loss + cfg.anchor * (model.weights - model.start).pow(2).sum()
         optimiser.zero_grad()
