@@ -445,6 +445,35 @@ def history_import(
         err.print(f"  skipped: {skipped}", markup=False, highlight=False)
 
 
+@history_app.command("train")
+def history_train(
+    shop: str,
+    feedback: Annotated[bool, typer.Option(help="learn from the shop's feedback too")] = True,
+    epochs: Annotated[int, typer.Option(min=1, max=100)] = 12,
+) -> None:
+    """Learn which replies fit a conversation from the shop's bank (+ feedback); the copilot
+    re-ranks its history replies with it until the bank is imported again."""
+    from copilot.feedback import FeedbackLog
+    from copilot.history import ResponseBank
+    from copilot.records import SuggestionLog
+    from copilot.selector import SelectorStore
+    from copilot.selector_job import summary, train_shop
+    from copilot.selector_training import TrainConfig
+    from service.settings import get_settings
+
+    with _errors():
+        knowledge = _kb()
+        client = knowledge.store.client
+        logs = (FeedbackLog(client), SuggestionLog(client)) if feedback else None
+        result = train_shop(
+            ResponseBank(client, knowledge.embedder), shop, store=SelectorStore(client),
+            clock=get_settings().clock(), feedback=logs, config=TrainConfig(epochs=epochs),
+            progress=sys.stderr.isatty(),
+        )  # fmt: skip
+    for line in summary(result):
+        out.print(line, highlight=False)
+
+
 @demo_app.command("load")
 def demo_load(
     force: Annotated[bool, typer.Option(help="re-import shops already loaded")] = False,

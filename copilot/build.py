@@ -21,6 +21,7 @@ from copilot.intents import IntentExampleStore, default_classifier
 from copilot.llm_backends import LLMConfig, build_generator
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
+from copilot.selector import LearnedSelector, SelectorStore
 from kb.demo_shops import demo_shops
 from kb.embedder import SentenceTransformerEmbedder
 from kb.errors import StoreUnavailable
@@ -104,7 +105,13 @@ def build_suggester(
         policies=policies,
         clock=config.clock,
         history=history
-        or ResponseBank(client, kb.embedder, prefix=config.history_prefix, max_age=max_age),
+        or ResponseBank(
+            client,
+            kb.embedder,
+            prefix=config.history_prefix,
+            max_age=max_age,
+            selector=LearnedSelector(SelectorStore(client, prefix=config.history_prefix)),
+        ),
         generator=generator,
         shop_names=_policy_shop_names(kb, policies) | demo_shop_names(),
         config=SuggesterConfig(
