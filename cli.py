@@ -280,6 +280,7 @@ def serve(
     """Start the HTTP service (embedded Redis unless COPILOT_REDIS_URL; demo shops if empty)."""
     import uvicorn
 
+    from service.first_key import key_file
     from service.settings import get_settings
 
     settings = get_settings()
@@ -288,9 +289,10 @@ def serve(
     os.environ["COPILOT_HOST"], os.environ["COPILOT_PORT"] = host, str(port)
     get_settings.cache_clear()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    out.print(f"copilot serving on [bold]{url}[/bold]  (API docs: {url}/docs)")
+    docs = f"{url}/docs" + ("" if settings.public_docs else " with COPILOT_PUBLIC_DOCS=true")
+    out.print(f"copilot serving on [bold]{url}[/bold]  (API docs: {docs})")
     out.print(
-        "API keys: the first start prints an admin key; more with "
+        f"API keys: the first start writes an admin key to {key_file(settings)}; more with "
         "`copilot keys create --role agent --shop demo-pdd`",
         highlight=False,
     )

@@ -118,6 +118,23 @@ class FeedbackLog:
                 return
             start = "(" + _text(page[-1][0])
 
+    def latest(self, shop_id: str, since_ts: float, limit: int) -> list[FeedbackEvent]:
+        """The newest `limit` events appended since since_ts, oldest first: read from the
+        end, so a window of millions costs no more than `limit`."""
+        key, start, end = self.key(shop_id), f"{max(int(since_ts * 1000), 0)}-0", "+"
+        newest_first: list[FeedbackEvent] = []
+        while len(newest_first) < limit:
+            count = min(_PAGE, limit - len(newest_first))
+            try:
+                page: list[Any] = self.client.xrevrange(key, max=end, min=start, count=count) or []
+            except (redis.RedisError, OSError) as exc:
+                raise FeedbackUnavailable(f"cannot read feedback: {exc}") from exc
+            newest_first += [e for e in (_event(shop_id, f) for _, f in page) if e.ts >= since_ts]
+            if len(page) < count:
+                break
+            end = "(" + _text(page[-1][0])
+        return newest_first[::-1]
+
     def count(self, shop_id: str) -> int:
         return int(self.client.xlen(self.key(shop_id)))
 

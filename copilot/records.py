@@ -156,9 +156,16 @@ class SuggestionLog:
         raw = self.client.get(self._key(suggestion_id))
         return record_from_dict(json.loads(raw)) if raw else None
 
-    def recent(self, shop_id: str, since_ts: float) -> list[SuggestionRecord]:
-        """The shop's records from since_ts on, oldest first."""
-        ids = self.client.zrangebyscore(self._index(shop_id), since_ts, "+inf")
+    def recent(
+        self, shop_id: str, since_ts: float, *, limit: int | None = None
+    ) -> list[SuggestionRecord]:
+        """The shop's records from since_ts on, oldest first; with `limit`, only the newest
+        `limit` of them (ask one more than you keep to learn whether there were more)."""
+        index = self._index(shop_id)
+        if limit is None:
+            ids = self.client.zrangebyscore(index, since_ts, "+inf")
+        else:
+            ids = self.client.zrevrangebyscore(index, "+inf", since_ts, start=0, num=limit)[::-1]
         if not ids:
             return []
         raws = self.client.mget([self._key(_text(i)) for i in ids])

@@ -98,6 +98,10 @@ class RedisKeys:
     def rate(self, key_id: str, minute: int) -> str:
         return f"{self.root}:rate:{escape(key_id)}:{minute}"
 
+    def auth_failures(self, address: str, minute: int) -> str:
+        """Bad keys sent from one client address (an IPv6 address holds ':')."""
+        return f"{self.root}:authfail:{escape(address)}:{minute}"
+
     def cache(self, shop_id: str, kb_version: int, digest: str) -> str:
         return f"{self.root}:cache:{escape(shop_id)}:{kb_version}:{escape(digest)}"
 

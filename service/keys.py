@@ -121,6 +121,10 @@ class KeyStore:
         """The key's Principal; None for unknown or revoked keys."""
         return self.verify(plaintext).principal
 
+    def knows(self, plaintext: str) -> bool:
+        """This process has verified the key before (no Redis read; it may be revoked since)."""
+        return _digest(plaintext) in self._seen
+
     def verify(self, plaintext: str, also: Also | None = None) -> Verified:
         """lookup(), plus the replies to what `also` queued in the same round trip (run only for
         a valid key, and not while Redis is down)."""
