@@ -235,9 +235,7 @@ async def search(
         ),
     ],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
-    kind: Annotated[
-        list[str] | None, Query(description=f"only these kinds: {', '.join(ENTRY_KINDS)}")
-    ] = None,
+    kind: Annotated[list[EntryKind] | None, Query(description="only these kinds")] = None,
     product_id: Annotated[
         str | None, Query(max_length=64, description="only entries about this product")
     ] = None,

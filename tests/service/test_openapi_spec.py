@@ -63,6 +63,14 @@ def test_every_import_422_has_the_documented_body(api: TestClient, auth: Auth) -
     assert other.status_code == 422 and "row_errors" not in other.json()  # only that route's
 
 
+def test_kinds_in_queries_are_the_documented_enum(api: TestClient, auth: Auth) -> None:
+    trainer = auth(role="trainer", shops=["demo-pdd"])
+    for path, params in (("search", {"q": "退货", "kind": "0.0"}), ("entries", {"kind": ""})):
+        response = api.get(f"/v1/shops/demo-pdd/kb/{path}", params=params, headers=trainer)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["field"].startswith("kind"), response.json()
+
+
 def test_a_405_allows_every_method_of_the_path(api: TestClient) -> None:
     expected = {
         ("OPTIONS", "/v1/shops/demo-pdd/kb/entries"): "GET, POST",
