@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from copilot.errors import CopilotError, HistoryUnavailable
 from copilot.feedback import FeedbackUnavailable
@@ -21,6 +23,7 @@ from kb.errors import (
     ShopNotFound,
     StoreUnavailable,
 )
+from service.schemas import ErrorResponse, ImportErrorResponse
 
 _STATUS: tuple[tuple[type[KBError], int, str], ...] = (
     (ShopNotFound, 404, "shop_not_found"),
@@ -48,10 +51,34 @@ class ServiceError(Exception):
         self.retry_after = retry_after  # seconds, sent as Retry-After (429: 60 unless given)
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": {"code": code, "message": message, "field": field}}
-    )
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, request: Request | None = None
+) -> JSONResponse:
+    """The error body; with `request`, in the shape its route documents for this status."""
+    content: dict[str, Any] = {"error": {"code": code, "message": message, "field": field}}
+    if request is not None and _documented_model(request, status) is ImportErrorResponse:
+        # The KB import documents its 422 with the row errors: a client reads them from every
+        # 422 of the route, so an error that is not about a row (no file, a bad form field)
+        # carries an empty list rather than a body of another shape.
+        content["row_errors"] = []
+    return JSONResponse(status_code=status, content=content)
+
+
+def _documented_model(request: Request, status: int) -> Any:
+    responses = getattr(request.scope.get("route"), "responses", None) or {}
+    return (responses.get(status) or responses.get(str(status)) or {}).get("model")
+
+
+# A 429 says when to come back (the rate limit's window is a minute).
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: these error statuses, each with the one error body."""
+    return {
+        status: {"model": ErrorResponse, **({"headers": _RETRY_AFTER} if status == 429 else {})}
+        for status in statuses
+    }
 
 
 log = logging.getLogger("copilot.service")
@@ -67,8 +94,8 @@ async def _kb_error(request: Request, exc: Exception) -> JSONResponse:
             break
     if isinstance(exc, StoreUnavailable):
         log.warning("store unavailable: %s", exc)
-        return error_response(status, code, STORE_DOWN)
-    return error_response(status, code, str(exc), getattr(exc, "field", None))
+        return error_response(status, code, STORE_DOWN, request=request)
+    return error_response(status, code, str(exc), getattr(exc, "field", None), request)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,12 +105,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         where = f" at position {first['loc'][-1]}" if len(first.get("loc", ())) > 1 else ""
         return error_response(400, "invalid_json", f"the body is not valid JSON{where}")
     field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query", "path"))
-    return error_response(422, "invalid_request", f"{field}: {first['msg']}", field or None)
+    return error_response(
+        422, "invalid_request", f"{field}: {first['msg']}", field or None, request
+    )
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    response = error_response(exc.status, exc.code, exc.message, exc.field)
+    response = error_response(exc.status, exc.code, exc.message, exc.field, request)
     retry_after = exc.retry_after or (60 if exc.status == 429 else None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
@@ -92,7 +121,7 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _copilot_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidInput):
-        return error_response(422, "invalid_request", str(exc), exc.field)
+        return error_response(422, "invalid_request", str(exc), exc.field, request)
     if isinstance(exc, HistoryUnavailable | FeedbackUnavailable):
         # their text quotes Redis's error, which names the server's socket path or host
         log.warning("store unavailable: %s", exc)
@@ -119,7 +148,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+# What a path may answer to, in the order an Allow header lists them.
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to. Starlette's 405 names only the methods of the first
+    route that matched the path, so on a path served by several routes (GET and POST
+    .../entries) it would leave the others out. Asked of the app's routes as routing asks them
+    (a router included in the app answers for its own routes)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install(app: FastAPI) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+# Request bodies are validated strictly: the spec says boolean, number or integer and the API
+# takes exactly that, never `0` for false, `false` for a timestamp or "3" for a quantity (a
+# client sending those has a bug worth a 422, not a guess).
+_STRICT = ConfigDict(strict=True)
 
 
 class ErrorBody(BaseModel):
@@ -86,6 +91,7 @@ class FeedbackIn(BaseModel):
     ms_to_send: int | None = Field(default=None, ge=0, le=86_400_000)
 
     model_config = {
+        "strict": True,
         "json_schema_extra": {
             "examples": [
                 {
@@ -96,7 +102,7 @@ class FeedbackIn(BaseModel):
                     "ms_to_send": 4200,
                 }
             ]
-        }
+        },
     }
 
 
@@ -266,12 +272,16 @@ class TurnIn(BaseModel):
     text: str = Field(min_length=1, description="what was said")
     ts: float | None = Field(default=None, description="unix seconds")
 
+    model_config = _STRICT
+
 
 class OrderItemIn(BaseModel):
     product_id: str = Field(min_length=1)
     quantity: int = Field(default=1, ge=1)
     unit_price: str | float | None = Field(default=None, description="元; unset: the KB price")
     variant: str | None = None
+
+    model_config = _STRICT
 
 
 class OrderIn(BaseModel):
@@ -280,6 +290,8 @@ class OrderIn(BaseModel):
     amount: str | float | None = Field(default=None, description="what the customer pays, 元")
     tracking_number: str | None = None
     order_id: str | None = None
+
+    model_config = _STRICT
 
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -296,6 +308,7 @@ class SuggestRequest(BaseModel):
     use_llm: bool = Field(default=True, description="false: retrieval and history only (fast)")
 
     model_config = {
+        "strict": True,
         "json_schema_extra": {
             "examples": [
                 {
@@ -319,7 +332,7 @@ class SuggestRequest(BaseModel):
                     "use_llm": False,
                 },
             ]
-        }
+        },
     }
 
 
@@ -394,9 +407,10 @@ class TurnsRequest(BaseModel):
     turns: list[TurnIn] = Field(min_length=1)
 
     model_config = {
+        "strict": True,
         "json_schema_extra": {
             "examples": [{"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "在吗？"}]}]
-        }
+        },
     }
 
 

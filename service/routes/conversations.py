@@ -6,7 +6,7 @@ route that takes an id always knows the shop (the body's, the query's or the key
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -14,13 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from copilot.io import turns_from_list
 from service.auth import Principal, ensure_shop, require
 from service.conversations import ConversationStore
-from service.errors import ServiceError
+from service.errors import ServiceError, error_responses
 from service.schemas import (
     _ID_PATTERN,
     ConversationListOut,
     ConversationOut,
     ConversationSummaryOut,
-    ErrorResponse,
     TurnIn,
     TurnsRequest,
     TurnsResponse,
@@ -28,15 +27,14 @@ from service.schemas import (
 from service.suggesting import check_turns, observe_later
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 429, 503)
-}
+_ERRORS = error_responses(401, 403, 404, 413, 422, 429, 503)
+_BODY_ERRORS = error_responses(400) | _ERRORS  # a body that is not JSON: 400
 ConversationId = Annotated[str, Path(pattern=_ID_PATTERN, examples=["c-1"])]
 Agent = Annotated[Principal, Depends(require("agent"))]
 
 
 @router.post(
-    "/conversations/{conversation_id}/turns", response_model=TurnsResponse, responses=_ERRORS
+    "/conversations/{conversation_id}/turns", response_model=TurnsResponse, responses=_BODY_ERRORS
 )
 async def add_turns(
     request: Request, conversation_id: ConversationId, body: TurnsRequest, principal: Agent

@@ -22,10 +22,9 @@ from copilot.feedback import (
 from copilot.gaps import find_gaps
 from copilot.records import SuggestionLog, SuggestionRecord
 from service.auth import Principal, ensure_shop, require
-from service.errors import STORE_DOWN, ServiceError, log
+from service.errors import STORE_DOWN, ServiceError, error_responses, log
 from service.metrics import observe_feedback
 from service.schemas import (
-    ErrorResponse,
     FeedbackAccepted,
     FeedbackIn,
     GapGroupOut,
@@ -34,9 +33,7 @@ from service.schemas import (
 )
 
 router = APIRouter(tags=["feedback"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 422, 503)
-}
+_ERRORS = error_responses(401, 403, 404, 413, 422, 429, 503)
 Since = Annotated[
     str,
     Query(
@@ -52,7 +49,12 @@ def _unavailable(exc: Exception) -> ServiceError:
     return ServiceError(503, "store_unavailable", STORE_DOWN)
 
 
-@router.post("/v1/feedback", status_code=202, response_model=FeedbackAccepted, responses=_ERRORS)
+@router.post(
+    "/v1/feedback",
+    status_code=202,
+    response_model=FeedbackAccepted,
+    responses=error_responses(400) | _ERRORS,  # a body that is not JSON: 400
+)
 def post_feedback(
     body: FeedbackIn,
     request: Request,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -14,13 +14,12 @@ from copilot.history import BankReport, ResponseBank
 from copilot.history_mining import ShopNames
 from kb.store import check_shop_id
 from service.auth import Principal, ensure_shop, require
-from service.errors import ServiceError
-from service.schemas import ErrorResponse, HistoryImportReport, LineErrorOut
+from service.errors import ServiceError, error_responses
+from service.schemas import HistoryImportReport, LineErrorOut
 
 router = APIRouter(tags=["history"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 413, 422, 503)
-}
+# 400: a multipart body that cannot be parsed
+_ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
 _MAX_SKIPPED_SHOWN = 100
 
 

@@ -18,14 +18,13 @@ from kb.codec import entry_from_dict, entry_to_dict
 from kb.errors import EntryNotFound, KBImportError
 from kb.knowledge import ImportReport, KnowledgeBase
 from kb.store import check_shop_id
-from kb.types import ENTRY_KINDS, Entry, Promotion
+from kb.types import ENTRY_KINDS, Entry, EntryKind, Promotion
 from service.auth import Principal, ensure_shop, require
-from service.errors import ServiceError
+from service.errors import ServiceError, error_responses
 from service.schemas import (
     EntryDeleted,
     EntryList,
     EntryOut,
-    ErrorResponse,
     HitOut,
     ImportErrorResponse,
     ImportReportOut,
@@ -37,9 +36,8 @@ from service.schemas import (
 )
 
 router = APIRouter(prefix="/v1/shops/{shop_id}/kb", tags=["knowledge base"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 503)
-}
+_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
+_BODY_ERRORS = error_responses(400) | _ERRORS  # a JSON body that does not parse, or a multipart one
 _ENTRY_EXAMPLE = {
     "kind": "faq",
     "id": "pdd-faq-invoice",
@@ -92,7 +90,7 @@ async def list_entries(
     request: Request,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
-    kind: Annotated[str | None, Query(description=f"one of {', '.join(ENTRY_KINDS)}")] = None,
+    kind: Annotated[EntryKind | None, Query()] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="text anywhere in the entry")
     ] = None,
@@ -101,10 +99,6 @@ async def list_entries(
 ) -> EntryList:
     """The shop's entries (by kind, then id), filtered by kind and text."""
     knowledge = _trainer(request, shop_id, principal)
-    if kind is not None and kind not in ENTRY_KINDS:
-        raise ServiceError(
-            422, "invalid_request", f"kind: must be one of {', '.join(ENTRY_KINDS)}", "kind"
-        )
     entries = [
         e for e in await run_in_threadpool(knowledge.entries, shop_id) if _matches(e, kind, q)
     ]
@@ -114,7 +108,7 @@ async def list_entries(
     )
 
 
-@router.post("/entries", status_code=201, response_model=EntryOut, responses=_ERRORS)
+@router.post("/entries", status_code=201, response_model=EntryOut, responses=_BODY_ERRORS)
 async def create_entry(
     request: Request,
     shop_id: str,
@@ -152,7 +146,7 @@ async def get_entry(
     return EntryOut(entry=entry_to_dict(entry), version=knowledge.store.version(shop_id))
 
 
-@router.put("/entries/{entry_id}", response_model=EntryOut, responses=_ERRORS)
+@router.put("/entries/{entry_id}", response_model=EntryOut, responses=_BODY_ERRORS)
 async def replace_entry(
     request: Request,
     shop_id: str,
@@ -185,7 +179,7 @@ async def delete_entry(
 @router.post(
     "/import",
     response_model=ImportReportOut,
-    responses={**_ERRORS, 422: {"model": ImportErrorResponse}},
+    responses={**_BODY_ERRORS, 422: {"model": ImportErrorResponse}},
 )
 async def import_file(
     request: Request,
@@ -241,9 +235,7 @@ async def search(
         ),
     ],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
-    kind: Annotated[
-        list[str] | None, Query(description=f"only these kinds: {', '.join(ENTRY_KINDS)}")
-    ] = None,
+    kind: Annotated[list[EntryKind] | None, Query(description="only these kinds")] = None,
     product_id: Annotated[
         str | None, Query(max_length=64, description="only entries about this product")
     ] = None,

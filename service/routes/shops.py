@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from copilot.pipeline import Suggester
 from kb.knowledge import KnowledgeBase
 from service.auth import Principal, require
-from service.schemas import ErrorResponse, ShopListOut, ShopOut
+from service.errors import error_responses
+from service.schemas import ShopListOut, ShopOut
 
 router = APIRouter(prefix="/v1", tags=["shops"])
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["shops"])
 @router.get(
     "/shops",
     response_model=ShopListOut,
-    responses={code: {"model": ErrorResponse} for code in (401, 429, 503)},
+    responses=error_responses(401, 413, 429, 503),
 )
 async def list_shops(
     request: Request, principal: Annotated[Principal, Depends(require("agent", "trainer"))]

@@ -29,16 +29,15 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from service.auth import Principal, ensure_shop, require
-from service.errors import ServiceError
-from service.schemas import ErrorResponse, SuggestRequest, SuggestResponse
+from service.errors import ServiceError, error_responses
+from service.schemas import SuggestRequest, SuggestResponse
 from service.streaming import stream_response
 from service.suggesting import answer, prepare
 
 AGENT = require("agent")
 _NO_BODY = object()  # no body at all: FastAPI says "Field required"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 429, 503)
-}
+# 400: a body that is not JSON
+_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429, 503)
 _SSE_DOC = {
     "content": {
         "text/event-stream": {

@@ -138,7 +138,7 @@ def test_stats_and_gaps_need_a_trainer_of_the_shop(
             path, params={"since": "last week"}, headers=auth(role="trainer", shops=[SHOP])
         )
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "since"
-    missing = api.get("/v1/shops/no-such-shop/stats", headers=auth(role="admin"))
+    missing = api.get("/v1/shops/no-such-shop-here/stats", headers=auth(role="admin"))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "shop_not_found"
 
 

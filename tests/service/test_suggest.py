@@ -34,7 +34,7 @@ def test_the_simplest_request_gets_intent_route_and_candidates(api: TestClient, 
     sid = body["suggestion_id"]
     for n, candidate in enumerate(body["candidates"], start=1):
         assert candidate["id"] == f"{sid}:{n}"
-        assert candidate["source"]["kind"] in ("kb", "history")
+        assert candidate["source"]["kind"] in ("kb", "history", "template")
         assert len(candidate["source"]["kb_titles"]) == len(candidate["source"]["kb_entry_ids"])
     assert any(c["source"]["kb_entry_ids"] for c in body["candidates"])
     assert "retrieve" in body["timings_ms"] and body["degraded"] == []
