@@ -1,7 +1,7 @@
 """Retrieval quality on our labelled questions (bench/data/kb_questions.jsonl).
 
 Loads the demo shops into a scratch Redis and scores hybrid, dense-only and keyword-only
-retrieval: recall@1, recall@3, MRR@10. Goals (issue 2): hybrid recall@3 >= 0.95, MRR >= 0.85.
+retrieval: recall@1, recall@3, MRR@10. Goals: hybrid recall@3 >= 0.95, MRR >= 0.85.
 
     python bench/kb_quality.py [--misses]
 """

@@ -3,7 +3,7 @@
     python bench/llm_speed.py [--runs 3] [--max-tokens 96] [--threads N] [--no-flash-attn]
                               [--transformers]
 
-Goals (issue 3), with the 0.5B Qwen (by default the IQ4_NL copy `copilot setup` makes of the
+Goals, with the 0.5B Qwen (by default the IQ4_NL copy `copilot setup` makes of the
 pinned Q4_K_M, as the service drafts with; --q4-k-m for the original):
   - time to first token <= 1.0 s for a ~300-token prompt, measured three ways:
       cold  nothing evaluated before: the whole prompt is evaluated;

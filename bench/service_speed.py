@@ -1,6 +1,6 @@
 """/v1/suggest without the LLM through a real uvicorn process, under bounded loopback load.
 
-Goals (issue 4): >= 150 req/s sustained on 2 cores with p95 <= 100 ms and zero errors, cache
+Goals: >= 150 req/s sustained on 2 cores with p95 <= 100 ms and zero errors, cache
 off; again with the cache on at a realistic repeat rate; service RSS with both models loaded
 (embedder and LLM: the service warms the LLM even though these requests do not use it)
 <= 2.5 GB. The pipeline's in-process throughput on the same requests is measured in the same

@@ -51,7 +51,7 @@ NO_UPSELL_INTENTS = frozenset(
         "arbitration_claim",
         "complaint",
         "ask_human",
-        # Not in the list: a customer chasing a late parcel is in no mood to shop.
+        # Beyond after-sales too: a customer chasing a late parcel is in no mood to shop.
         "urge_delivery",
     }
 )

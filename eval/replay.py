@@ -33,7 +33,7 @@ from copilot.clock import today
 from copilot.pipeline import Suggester
 from copilot.types import Candidate, Conversation, Suggestion
 from eval.errors import EvalInputError
-from eval.types import RecordedCandidate, ReplayItem, TurnRecord
+from eval.types import ReplayedCandidate, ReplayItem, TurnRecord
 from kb.redis_conn import RedisConfig, close
 
 EVAL_PREFIX = "evalhist"
@@ -114,9 +114,9 @@ def to_record(item: ReplayItem, suggestion: Suggestion, total_ms: float) -> Turn
     )
 
 
-def _candidate(candidate: Candidate) -> RecordedCandidate:
+def _candidate(candidate: Candidate) -> ReplayedCandidate:
     flags = tuple(f.code for f in candidate.flags if f.severity == "block")
-    return RecordedCandidate(
+    return ReplayedCandidate(
         candidate.text, candidate.role, candidate.source.kind, round(candidate.score, 4), flags
     )
 

@@ -34,7 +34,7 @@ class ReplayItem:
 
 
 @dataclass(frozen=True)
-class RecordedCandidate:
+class ReplayedCandidate:
     text: str
     role: str
     source: str  # Source.kind: kb | history | llm | template
@@ -51,7 +51,7 @@ class TurnRecord:
     customer_msg: str
     actual_reply: str
     alt_replies: tuple[str, ...]
-    candidates: tuple[RecordedCandidate, ...]
+    candidates: tuple[ReplayedCandidate, ...]
     intent: str
     intent_confidence: float
     route: str
@@ -80,7 +80,7 @@ class TurnRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TurnRecord:
         candidates = tuple(
-            RecordedCandidate(
+            ReplayedCandidate(
                 str(c["text"]), str(c.get("role", "answer")), str(c.get("source", "")),
                 float(c.get("score", 0.0)), tuple(c.get("flags") or ()),
             )

@@ -1,1 +1,2 @@
-"""The copilot microservice: settings, wiring, and (later) the FastAPI app."""
+"""The copilot microservice: settings, wiring, the FastAPI app (main.create_app), its routes,
+schemas and the agent and trainer pages."""

@@ -264,7 +264,7 @@ class HistoryImportReport(BaseModel):
     skipped: list[LineErrorOut] = Field(description="lines that could not be read (first 100)")
 
 
-# --- suggest, conversations, shops (S1) ---------------------------------------------------
+# --- suggest, conversations, shops ----------------------------------------------------------------
 
 
 class TurnIn(BaseModel):
@@ -448,4 +448,4 @@ class ShopListOut(BaseModel):
     shops: list[ShopOut]
 
 
-# --- end of S1 schemas ----------------------------------------------------------------------
+# --- end of the service core's schemas ------------------------------------------------------------

@@ -80,15 +80,14 @@ class Settings(BaseSettings):
     llm_base_url: str = Field(default="", description="openai backend: e.g. http://gpu-box:8000/v1")
     llm_model: str = Field(default="", description="openai backend: the served model name")
     llm_api_key: str | None = None
+    # The retrieval stages hold the GIL most of the time, so more threads only contend: on 2
+    # cores 1 served 104 req/s, 2 served 89, unlimited 78 (bench/service_speed.py).
     concurrent_retrievals: int = Field(
         default=1,
         ge=1,
         description="suggestions in their retrieval stages at once per process (LLM drafts "
-        "are not counted), and the threads that serve /v1/suggest without the LLM. They hold "
-        "the GIL most of the time, so more only contend: on 2 cores 1 served 104 req/s, 2 "
-        "served 89, unlimited 78; one thread for those requests instead of a shared pool of "
-        "40: 15% less CPU a request, p95 64 -> 39 ms (bench/service_speed.py). Scale out with "
-        "more processes",
+        "are not counted), and the threads that serve /v1/suggest without the LLM; they hold "
+        "the GIL most of the time, so scale out with more processes rather than raising this",
     )
     metadata_max_age: float = Field(
         default=0.5,
@@ -109,7 +108,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
-    # --- service core (S1): keys, limits, conversations, cache ---
+    # --- service core: keys, limits, conversations, cache ---
     rate_limit_per_minute: int = Field(
         default=1200, ge=0, description="requests per API key per minute; 0: no limit"
     )
