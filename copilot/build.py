@@ -26,6 +26,7 @@ from kb.knowledge import KnowledgeBase
 from kb.onnx_embedder import OnnxEmbedder
 from kb.redis_conn import RedisConfig, connect
 from kb.retrieval import RetrievalConfig
+from kb.shop_cache import DEFAULT_MAX_BYTES, ShopCache
 from kb.store import KBStore
 
 LLMBackend = Literal["llama_cpp", "transformers", "openai", "none"]
@@ -48,6 +49,9 @@ class PipelineConfig:
     # > 0: shop versions, the set of shops and policies may come from a read this recent
     # (seconds, kb/recent.py): the service's choice; the eval and the CLI read Redis each time
     metadata_max_age: float = 0.0
+    # the bytes of shop indexes (KB and history bank together) a process keeps; past it the
+    # least recently used shops are dropped and rebuilt from Redis when asked again
+    index_cache_bytes: int = DEFAULT_MAX_BYTES
     # every date decision (promotion validity, stale knowledge, record timestamps) reads this
     clock: Clock = field(default_factory=SystemClock)
 
@@ -75,7 +79,8 @@ def build_knowledge_base(
     configure_search_threads()
     client = client or connect(config.redis)
     store = KBStore(client, max_age=config.metadata_max_age)
-    return KnowledgeBase(store, build_embedder(config), config.retrieval)
+    cache = ShopCache(config.index_cache_bytes)
+    return KnowledgeBase(store, build_embedder(config), config.retrieval, index_cache=cache)
 
 
 def build_suggester(
@@ -84,10 +89,14 @@ def build_suggester(
     *,
     history: ResponseBank | None = None,
 ) -> Suggester:
-    """The whole pipeline on one Redis; models load in warm_up()."""
+    """The whole pipeline on one Redis; models load in warm_up(). The history banks share
+    the KB indexes' cache: one bound for both."""
     kb = kb or build_knowledge_base(config)
     client = kb.store.client
     max_age = config.metadata_max_age
+    banks = ResponseBank(
+        client, kb.embedder, prefix=config.history_prefix, max_age=max_age, cache=kb.indexes.cache
+    )
     policies = PolicyStore(client, max_age=max_age)
     generator = None if config.llm_backend == "none" else build_generator(config.llm)
     return Suggester(
@@ -95,8 +104,7 @@ def build_suggester(
         default_classifier(kb.embedder, IntentExampleStore(client)),
         policies=policies,
         clock=config.clock,
-        history=history
-        or ResponseBank(client, kb.embedder, prefix=config.history_prefix, max_age=max_age),
+        history=history or banks,
         generator=generator,
         shop_names={s: policies.get(s).shop_name for s in kb.shops()} | demo_shop_names(),
         config=SuggesterConfig(

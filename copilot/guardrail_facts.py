@@ -248,8 +248,9 @@ class GuardrailFacts:
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Build every shop's facts now (a 10k-entry shop takes seconds); idempotent."""
-        for shop_id in self.kb.shops():
+        """Build the shops' facts now (a 10k-entry shop takes seconds), as many as the index
+        cache holds; idempotent."""
+        for shop_id in self.kb.indexes.warm(self.kb.shops()):
             self.other_shops(shop_id)
 
     def shop_facts(self, shop_id: str) -> ShopFacts:

@@ -115,6 +115,6 @@ def offline_suggester(live: Suggester) -> Suggester:
 
 
 def warm_indexes(live: Suggester) -> None:
-    """Build every shop's index now: first requests are fast, and an outage finds them held."""
-    for shop_id in live.kb.shops():
-        live.kb.indexes.get(shop_id)
+    """Build shops' indexes now, as many as the index cache holds: first requests are fast,
+    and an outage finds them held."""
+    live.kb.indexes.warm(live.kb.shops())

@@ -105,10 +105,11 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.offline_suggester = offline_suggester(suggester)
     app.state.cancel_listener = CancelListener(client)
     app.state.cancel_listener.start()
-    suggester.warm_up()
+    suggester.warm_up(shops=settings.warm_shops)
     if settings.load_demo_shops and not knowledge.shops():
         load_demo(knowledge, today=today(suggester.clock))
-    warm_indexes(suggester)
+    if settings.warm_shops:
+        warm_indexes(suggester)
     if settings.create_admin_key and app.state.keys.count() == 0:
         _announce_admin_key(app.state.keys, settings)
 
