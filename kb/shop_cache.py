@@ -49,17 +49,12 @@ Key = tuple[str, str]  # (namespace, shop_id)
 
 @dataclass(frozen=True)
 class CacheStats:
-    shops: int  # values held, all namespaces
+    indexes: int  # values held, all namespaces (a shop's KB index and its bank count two)
     bytes: int  # their estimated resident bytes
     max_bytes: int
     hits: int
     misses: int  # requests that built (absent, evicted or stale)
     evictions: int
-
-    @property
-    def hit_rate(self) -> float:
-        asked = self.hits + self.misses
-        return self.hits / asked if asked else 0.0
 
 
 class ShopCache:
