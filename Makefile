@@ -36,7 +36,8 @@ run: setup
 	$(BIN)/copilot demo load
 	$(BIN)/copilot kb stats
 	$(BIN)/copilot kb search demo-pdd "这个杯子能装开水吗"
-	$(BIN)/copilot serve
+	# a newcomer's machine: the API docs open in the browser (elsewhere they need a key)
+	COPILOT_PUBLIC_DOCS=$${COPILOT_PUBLIC_DOCS:-true} $(BIN)/copilot serve
 
 # The browser tests (tests/ui) drive Debian's Chromium through Playwright (no browser download);
 # CJK fonts make their screenshots legible. Installed when missing and we may (root).

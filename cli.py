@@ -280,6 +280,7 @@ def serve(
     """Start the HTTP service (embedded Redis unless COPILOT_REDIS_URL; demo shops if empty)."""
     import uvicorn
 
+    from service.first_key import key_file
     from service.settings import get_settings
 
     settings = get_settings()
@@ -288,9 +289,10 @@ def serve(
     os.environ["COPILOT_HOST"], os.environ["COPILOT_PORT"] = host, str(port)
     get_settings.cache_clear()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    out.print(f"copilot serving on [bold]{url}[/bold]  (API docs: {url}/docs)")
+    docs = f"{url}/docs" + ("" if settings.public_docs else " with COPILOT_PUBLIC_DOCS=true")
+    out.print(f"copilot serving on [bold]{url}[/bold]  (API docs: {docs})")
     out.print(
-        "API keys: the first start prints an admin key; more with "
+        f"API keys: the first start writes an admin key to {key_file(settings)}; more with "
         "`copilot keys create --role agent --shop demo-pdd`",
         highlight=False,
     )
@@ -443,6 +445,35 @@ def history_import(
     )
     for skipped in log.skipped[:10]:
         err.print(f"  skipped: {skipped}", markup=False, highlight=False)
+
+
+@history_app.command("train")
+def history_train(
+    shop: str,
+    feedback: Annotated[bool, typer.Option(help="learn from the shop's feedback too")] = True,
+    epochs: Annotated[int, typer.Option(min=1, max=100)] = 12,
+) -> None:
+    """Learn which replies fit a conversation from the shop's bank (+ feedback); the copilot
+    re-ranks its history replies with it until the bank is imported again."""
+    from copilot.feedback import FeedbackLog
+    from copilot.history import ResponseBank
+    from copilot.records import SuggestionLog
+    from copilot.selector import SelectorStore
+    from copilot.selector_job import summary, train_shop
+    from copilot.selector_training import TrainConfig
+    from service.settings import get_settings
+
+    with _errors():
+        knowledge = _kb()
+        client = knowledge.store.client
+        logs = (FeedbackLog(client), SuggestionLog(client)) if feedback else None
+        result = train_shop(
+            ResponseBank(client, knowledge.embedder), shop, store=SelectorStore(client),
+            clock=get_settings().clock(), feedback=logs, config=TrainConfig(epochs=epochs),
+            progress=sys.stderr.isatty(),
+        )  # fmt: skip
+    for line in summary(result):
+        out.print(line, highlight=False)
 
 
 @demo_app.command("load")

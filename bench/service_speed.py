@@ -224,16 +224,7 @@ def start_server(cache: bool) -> Server:
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True,
                                cwd=BENCH_DIR.parent)  # fmt: skip
     assert process.stdout is not None
-    key, previous = "", ""
     deadline = time.monotonic() + 600
-    for line in process.stdout:  # the first admin key is printed once, on start
-        found = re.match(r"\s+(\S{20,})\s*$", line)
-        if found and "admin key" in previous:
-            key = found.group(1)
-            break
-        previous = line
-        if time.monotonic() > deadline:
-            break
     # Keep draining stdout so a chatty server never blocks on a full pipe.
     threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
     url = f"http://127.0.0.1:{port}"
@@ -247,9 +238,11 @@ def start_server(cache: bool) -> Server:
     else:
         process.kill()
         raise SystemExit("the service did not become ready")
-    if not key:
+    key_file = Path(data_dir) / "admin-key"  # the first admin key, written once on start
+    if not key_file.exists():
         process.kill()
-        raise SystemExit("no admin key printed by the service")
+        raise SystemExit(f"the service wrote no admin key to {key_file}")
+    key = key_file.read_text().strip()
     server = Server(process, url, key, data_dir, 0)
     server.rss_ready = server.rss()
     return server

@@ -10,7 +10,9 @@ alone (no intent labels, no history bank, no tuning), against a naive FAQ bot.
 the pipeline the service builds (the clock pinned to the day the messages were written), and
 prints per shop: coverage, handoff rate by message family, and for the copilot and the naive
 bot (BM25 over the FAQ questions, answering with their answers) judged accept@1, accept@3,
-as-is@3 and the share of offered candidates with a fact the KB does not hold. The judged
+as-is@3, the share of offered candidates with a fact the KB does not hold, and the share of
+turns accepted only thanks to a holding reply (稍等，这边帮您确认一下: a real next step, but no
+answer; accept@3 less this is what the answers earned alone). The judged
 figures come from blind grades in bench/judged/unseen.jsonl (turn, text hash, grade 0/1/2,
 unsupported); while any offered candidate is ungraded the row says so, and it is not a figure
 yet. `--sheet DIR` writes a blind sheet of the ungraded candidates (both systems shuffled under
@@ -41,6 +43,7 @@ from copilot.clock import FixedClock
 from copilot.io import order_from_dict
 from copilot.model_setup import onnx_embedder_dir
 from copilot.policies import PolicyStore, ShopPolicy
+from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
 from copilot.types import Conversation, Turn
 from kb.codec import entry_to_dict
 from kb.knowledge import KnowledgeBase
@@ -54,6 +57,7 @@ TUNING = ("beauty-skin", "pet-supply", "fresh-fruit", "small-appliance")
 HELD_OUT = ("baby-care", "home-furniture")
 AS_OF = date(2026, 12, 6)  # the day the shops' promotions and messages were written for
 SYSTEMS = ("copilot", "naive_faq")
+HOLDING = (HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE)
 
 
 def sha(text: str) -> str:
@@ -140,7 +144,7 @@ def load_grades() -> dict[tuple[str, str], dict[str, Any]]:
 
 def judged(results: list[TurnResult], system: str, grades: dict[Any, Any]) -> dict[str, float]:
     n = len(results)
-    a1 = a3 = s3 = covered = offered = ungraded = unsupported = 0
+    a1 = a3 = s3 = covered = offered = ungraded = unsupported = only_holding = 0
     for r in results:
         texts = r.candidates[system][:3]
         found = [grades.get((r.turn, sha(t))) for t in texts]
@@ -152,9 +156,12 @@ def judged(results: list[TurnResult], system: str, grades: dict[Any, Any]) -> di
         a1 += bool(marks) and marks[0] >= 1
         a3 += bool(marks) and max(marks) >= 1
         s3 += bool(marks) and max(marks) == 2
+        answered = [m for t, m in zip(texts, marks, strict=True) if t not in HOLDING]
+        only_holding += max(marks, default=0) >= 1 and max(answered, default=0) == 0
     return {
         "coverage": covered / n, "accept@1": a1 / n, "accept@3": a3 / n, "as_is@3": s3 / n,
         "unsupported": unsupported / max(1, offered), "ungraded": ungraded,
+        "accept@3 by a holding reply alone": only_holding / n,
     }  # fmt: skip
 
 
@@ -172,11 +179,12 @@ def report(shop: str, results: list[TurnResult], grades: dict[Any, Any]) -> dict
     print("  handoff by family: " + ", ".join(f"{k} {v:.2f}" for k, v in handoffs.items()))
     reasons = Counter(code for r in results if r.action == "handoff" for code in r.reasons)
     print(f"  handoff reasons: {dict(reasons)}")
-    print(f"  {'system':10} coverage accept@1 accept@3 as-is@3 unsupported  graded")
+    print(f"  {'system':10} coverage accept@1 accept@3 as-is@3 unsupported holding  graded")
     for system, m in rows.items():
         note = "all" if not m["ungraded"] else f"{m['ungraded']} UNGRADED: not a figure yet"
         print(f"  {system:10} {m['coverage']:8.2f} {m['accept@1']:8.3f} {m['accept@3']:8.3f} "
-              f"{m['as_is@3']:7.3f} {m['unsupported']:11.3f}  {note}")  # fmt: skip
+              f"{m['as_is@3']:7.3f} {m['unsupported']:11.3f} "
+              f"{m['accept@3 by a holding reply alone']:7.3f}  {note}")  # fmt: skip
     return {"shop": shop, "systems": rows, "handoff_by_family": handoffs}
 
 

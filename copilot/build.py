@@ -7,6 +7,7 @@ PipelineConfig from its command-line options (eval never imports service).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,8 +21,10 @@ from copilot.intents import IntentExampleStore, default_classifier
 from copilot.llm_backends import LLMConfig, build_generator
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
+from copilot.selector import LearnedSelector, SelectorStore
 from kb.demo_shops import demo_shops
 from kb.embedder import SentenceTransformerEmbedder
+from kb.errors import StoreUnavailable
 from kb.knowledge import KnowledgeBase
 from kb.onnx_embedder import OnnxEmbedder
 from kb.redis_conn import RedisConfig, connect
@@ -29,6 +32,7 @@ from kb.retrieval import RetrievalConfig
 from kb.shop_cache import DEFAULT_MAX_BYTES, ShopCache
 from kb.store import KBStore
 
+log = logging.getLogger(__name__)
 LLMBackend = Literal["llama_cpp", "transformers", "openai", "none"]
 
 
@@ -64,12 +68,17 @@ def build_embedder(config: PipelineConfig) -> OnnxEmbedder | SentenceTransformer
 
 
 def configure_search_threads() -> None:
-    """One OpenMP thread for FAISS: a single query over a shop's index is tiny work, and on a
-    busy 2-core machine OpenMP's spinning threads turned a 14 ms p95 into 180 ms (measured with
-    bench/history_speed.py). Process-wide, so it is set here, by the application."""
+    """One OpenMP thread for FAISS and one BLAS thread for numpy: a single query over a shop's
+    index, or the intent examples' cosines, is tiny work, and on a busy 2-core machine the
+    pools' spinning threads fight the embedder's. FAISS's turned a 14 ms p95 into 180 ms
+    (bench/history_speed.py); OpenBLAS's, once the intent examples grew past its threading
+    size, turned a 0.1 ms product into 7 ms and the intent stage's p50 from 2.4 ms into 13.5.
+    Process-wide, so it is set here, by the application."""
     import faiss
+    import threadpoolctl
 
     faiss.omp_set_num_threads(1)
+    threadpoolctl.threadpool_limits(1, user_api="blas")
 
 
 def build_knowledge_base(
@@ -95,7 +104,12 @@ def build_suggester(
     client = kb.store.client
     max_age = config.metadata_max_age
     banks = ResponseBank(
-        client, kb.embedder, prefix=config.history_prefix, max_age=max_age, cache=kb.indexes.cache
+        client,
+        kb.embedder,
+        prefix=config.history_prefix,
+        max_age=max_age,
+        selector=LearnedSelector(SelectorStore(client, prefix=config.history_prefix)),
+        cache=kb.indexes.cache,
     )
     policies = PolicyStore(client, max_age=max_age)
     generator = None if config.llm_backend == "none" else build_generator(config.llm)
@@ -106,11 +120,23 @@ def build_suggester(
         clock=config.clock,
         history=history or banks,
         generator=generator,
-        shop_names={s: policies.get(s).shop_name for s in kb.shops()} | demo_shop_names(),
+        shop_names=_policy_shop_names(kb, policies) | demo_shop_names(),
         config=SuggesterConfig(
             draft=config.draft, concurrent_retrievals=config.concurrent_retrievals
         ),
     )
+
+
+def _policy_shop_names(kb: KnowledgeBase, policies: PolicyStore) -> dict[str, str]:
+    """The names the shops' policies give them. Read at start-up: a store that cannot list its
+    shops (the set's key damaged) leaves the names to requests, not the start-up to fail (a
+    damaged policy already reads as the defaults)."""
+    try:
+        shops = kb.shops()
+    except StoreUnavailable as exc:
+        log.warning("shop names not read at start-up: %s", exc)
+        return {}
+    return {s: policies.get(s).shop_name for s in shops}
 
 
 def demo_shop_names() -> dict[str, str]:

@@ -24,7 +24,7 @@ FAQ_VOUCHED_RANK = 3  # an FAQ is one of three candidates: the agent reads it be
 _CLAUSE = re.compile(r"[^；;。\n]+")
 _MIN_OVERLAP = 0.12  # a product clause must share this much with the question to answer it
 # A trainer's notes to agents sit in the same cells as facts: "客户叫“冻干那款”", "报组长".
-_NOTE_TO_AGENTS = re.compile(r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存：")
+NOTE_TO_AGENTS = re.compile(r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存：")
 
 
 def vouched(hit: Hit, rank: int = VOUCHED_RANK) -> bool:
@@ -82,7 +82,7 @@ def _product_answer(text: str, product: Product, position: int) -> Candidate | N
     its first two: what the product is, for the agent to build on."""
     clauses = [c.strip() for part in (*product.selling_points, product.usage_notes)
                for c in _CLAUSE.findall(part)
-               if c.strip() and not _NOTE_TO_AGENTS.search(c)]  # fmt: skip
+               if c.strip() and not NOTE_TO_AGENTS.search(c)]  # fmt: skip
     scored = sorted(((dice(text, c), c) for c in clauses), key=lambda sc: -sc[0])
     best = [c for score, c in scored[:2] if score >= _MIN_OVERLAP]
     score = 0.5 if best else 0.3

@@ -1,6 +1,6 @@
 """What agents did with suggestions, and how often the copilot was right.
 
-FeedbackLog keeps one Redis stream per shop (`copilot:{shop}:feedback`); streams are written
+FeedbackLog keeps one Redis stream per shop (`copilot:shop:{shop}:feedback`); streams are written
 to the AOF like any other key, so events survive a crash of the Redis server. Final texts are
 masked (phone numbers, addresses, names) before they are stored.
 
@@ -32,6 +32,7 @@ import redis
 from copilot.clock import CHINA as CHINA_TIME
 from copilot.errors import CopilotError
 from copilot.masking import mask_pii
+from kb.redis_keys import ROOT, RedisKeys
 
 if TYPE_CHECKING:
     from copilot.records import RecordedCandidate, SuggestionRecord
@@ -64,22 +65,22 @@ _ONCE_SECONDS = 31 * 86400  # longer than suggestion records live: a replay find
 
 class FeedbackLog:
     def __init__(
-        self, client: redis.Redis, *, prefix: str = "copilot", maxlen: int = STREAM_MAXLEN
+        self, client: redis.Redis, *, prefix: str = ROOT, maxlen: int = STREAM_MAXLEN
     ) -> None:
         self.client = client
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.maxlen = maxlen
 
     def key(self, shop_id: str) -> str:
-        return f"{self.prefix}:{shop_id}:feedback"
+        return self.keys.shop(shop_id, "feedback")
 
     def append(self, event: FeedbackEvent) -> str:
         """Store one event (its final text masked); returns the stream entry id, or "" for a
         replay of an event already stored (the same suggestion, candidate and action count
         once, however often a client sends them)."""
-        once = f"{self.prefix}:feedback_once:{event.suggestion_id}:{event.candidate_id or ''}"
+        once = self.keys.feedback_once(event.suggestion_id, event.candidate_id, event.action)
         try:
-            if not self.client.set(f"{once}:{event.action}", 1, nx=True, ex=_ONCE_SECONDS):
+            if not self.client.set(once, 1, nx=True, ex=_ONCE_SECONDS):
                 return ""
         except (redis.RedisError, OSError) as exc:
             raise FeedbackUnavailable(f"cannot store feedback: {exc}") from exc
@@ -116,6 +117,23 @@ class FeedbackLog:
             if len(page) < _PAGE:
                 return
             start = "(" + _text(page[-1][0])
+
+    def latest(self, shop_id: str, since_ts: float, limit: int) -> list[FeedbackEvent]:
+        """The newest `limit` events appended since since_ts, oldest first: read from the
+        end, so a window of millions costs no more than `limit`."""
+        key, start, end = self.key(shop_id), f"{max(int(since_ts * 1000), 0)}-0", "+"
+        newest_first: list[FeedbackEvent] = []
+        while len(newest_first) < limit:
+            count = min(_PAGE, limit - len(newest_first))
+            try:
+                page: list[Any] = self.client.xrevrange(key, max=end, min=start, count=count) or []
+            except (redis.RedisError, OSError) as exc:
+                raise FeedbackUnavailable(f"cannot read feedback: {exc}") from exc
+            newest_first += [e for e in (_event(shop_id, f) for _, f in page) if e.ts >= since_ts]
+            if len(page) < count:
+                break
+            end = "(" + _text(page[-1][0])
+        return newest_first[::-1]
 
     def count(self, shop_id: str) -> int:
         return int(self.client.xlen(self.key(shop_id)))

@@ -42,6 +42,7 @@ from copilot.computed_answers import (
     promotion_listing,
 )
 from copilot.entry_answers import FAQ_VOUCHED_RANK, VOUCHED_RANK, entry_answers, vouched
+from copilot.named_promotions import named_promotion_answer
 from copilot.promotions import PromotionQuote, yuan
 from copilot.staleness import stale_mentions
 from copilot.templates import AFTER_PURCHASE, has_bought
@@ -156,9 +157,11 @@ class Grounder:
             text, fresh, label, values, catalog.faq_gate, adopted, pre_sales
         )
         candidates += entry_answers(text, fresh, catalog, day)
+        asks = asks_promotion(text, label)
+        candidates += named_promotion_answer(text, catalog.promotions, day, asks=asks)
         bought = has_bought(conversation)
         candidates += _script_candidates(catalog, label, values, day, adopted, bought)
-        if asks_promotion(text, label) and not focus.product and not conversation.order:
+        if asks and not focus.product and not conversation.order:
             listing = promotion_listing(catalog, day)
             if listing is not None:
                 candidates.append(listing)

@@ -8,6 +8,7 @@ KB version moves.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from copilot.numbers import Mention, NumberFacts, extract, id_mention, money_mention, normalize
 from kb.types import FAQ, Entry, Policy, Product, Promotion, Script
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from kb.knowledge import KnowledgeBase
@@ -249,9 +252,13 @@ class GuardrailFacts:
 
     def warm_up(self) -> None:
         """Build the shops' facts now (a 10k-entry shop takes seconds), as many as the index
-        cache holds; idempotent."""
+        cache holds; idempotent. A shop whose knowledge cannot be read is logged and left to
+        its requests: one damaged key must not keep the service from starting."""
         for shop_id in self.kb.indexes.warm(self.kb.shops()):
-            self.other_shops(shop_id)
+            try:
+                self.other_shops(shop_id)
+            except Exception as exc:  # whatever the damage, the other shops still warm up
+                log.warning("guardrail facts of shop %r not built at start-up: %r", shop_id, exc)
 
     def shop_facts(self, shop_id: str) -> ShopFacts:
         index = self.kb.indexes.get(shop_id)

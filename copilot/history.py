@@ -45,6 +45,7 @@ from copilot.history_mining import (
     mine,
 )
 from copilot.intent_rules import agent_context_text, last_agent_turn
+from copilot.selector import ReplySelector
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder, Vectors
 from kb.recent import recent_reads
@@ -105,16 +106,19 @@ class ResponseBank:
         *,
         prefix: str = "hist",
         max_age: float = 0.0,
+        selector: ReplySelector | None = None,
         cache: ShopCache | None = None,
     ) -> None:
         """`max_age` > 0: a shop's bank version may come from a read that recent (seconds;
-        kb/recent.py). `cache`: where the banks' indexes are held, bounded by bytes; default:
-        one of its own with the default bound."""
+        kb/recent.py). `selector`: picks among the neighbour vote's replies (copilot.selector);
+        where it has no opinion, neighbour_pick does. `cache`: where the banks' indexes are
+        held, bounded by bytes; default: one of its own with the default bound."""
         self.client = client
         self.embedder = embedder
         self.config = config or HistoryConfig()
         self.prefix = prefix
         self.max_age = max_age
+        self.selector = selector
         self._recent = recent_reads(client)
         self.cache = cache if cache is not None else ShopCache()
         self.namespace = f"history-bank:{prefix}"
@@ -207,7 +211,13 @@ class ResponseBank:
         if self.config.selection == "neighbours":
             agent = agent_text(last_agent_turn(context))
             agent_vector = self.embedder.embed_batch([agent], role="query")[0]
-            picked = neighbour_pick(index, query_vector, agent_vector, intent, k, self.config)
+            picked = None
+            if self.selector is not None:
+                picked = self.selector.select(
+                    shop_id, index, query_vector, agent_vector, intent, k, self.config
+                )
+            if picked is None:
+                picked = neighbour_pick(index, query_vector, agent_vector, intent, k, self.config)
             return [_hit(index, s) for s in picked]
         recent = " ".join(clean_text(t.text) for t in list(context)[-2:])
         scored = rerank(index, cleaned, query_vector, recent, intent, self.config)

@@ -31,7 +31,7 @@ from copilot.moment import fits_the_moment
 from copilot.policies import PolicyStore
 from copilot.routing import RoutingSignals, route
 from copilot.sentiment import Sentiment, SentimentAnalyzer
-from copilot.templates import fallback
+from copilot.templates import fallback, holding
 from copilot.textsim import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from copilot.upsell import Upseller
@@ -197,6 +197,10 @@ class Suggester:
     ) -> Suggestion:
         conversation = run.conversation
         chosen = self._pick(checked)
+        if len(chosen) < self.config.max_candidates:  # a free slot: the next step of a look-up
+            chosen += self._pick_more(
+                chosen, self._guard(run, holding(conversation, intent), grounded)
+            )
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add
             run.degraded.append("llm_duplicate")
@@ -316,6 +320,10 @@ class Suggester:
             text, "answer", Source(sources, histories, llm=True), 0.0, evidence=tuple(material)
         )
         return self._guard(run, [draft], grounded)
+
+    def _pick_more(self, chosen: list[Candidate], more: list[Candidate]) -> list[Candidate]:
+        limit = self.config.near_duplicate
+        return [m for m in more if all(text_jaccard(m.text, c.text) < limit for c in chosen)][:1]
 
     def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
         """One per source first (KB, history, LLM), then the rest in order; no near-duplicates."""

@@ -1,10 +1,15 @@
 """Per-shop policies (copilot.types.ShopPolicy), stored in Redis as JSON under
-`copilot:{shop}:policy`; a shop without one gets the conservative defaults (no auto-reply,
-no refund or compensation without a specialist)."""
+`copilot:shop:{shop}:policy` (kb/redis_keys.py); a shop without one gets the conservative
+defaults (no auto-reply, no refund or compensation without a specialist).
+
+A stored policy that cannot be read (not a string, not JSON, unknown fields) is logged and the
+shop gets the defaults too: one damaged key must not stop the service from starting, nor fail
+every request that lists or answers for the shop, and the defaults are the cautious choice."""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, fields
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -15,7 +20,9 @@ import redis
 from copilot.errors import CopilotError
 from copilot.types import ShopPolicy
 from kb.recent import recent_reads
+from kb.redis_keys import ROOT, RedisKeys
 
+log = logging.getLogger(__name__)
 _DECIMALS = ("refund_limit", "compensation_limit")
 
 
@@ -49,24 +56,26 @@ def policy_to_dict(policy: ShopPolicy) -> dict[str, Any]:
 
 
 class PolicyStore:
-    def __init__(
-        self, client: redis.Redis, prefix: str = "copilot", *, max_age: float = 0.0
-    ) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = ROOT, *, max_age: float = 0.0) -> None:
         """`max_age` > 0: a policy may come from a read that recent (seconds; kb/recent.py)."""
         self.client = client
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.max_age = max_age
         self._recent = recent_reads(client)
 
     def _key(self, shop_id: str) -> str:
-        return f"{self.prefix}:{shop_id}:policy"
+        return self.keys.shop(shop_id, "policy")
 
     def get(self, shop_id: str) -> ShopPolicy:
         return self._recent.read(self._key(shop_id), self.max_age, partial(self._read, shop_id))
 
     def _read(self, shop_id: str) -> ShopPolicy:
-        raw = self.client.get(self._key(shop_id))
-        return policy_from_dict(shop_id, json.loads(raw)) if raw else ShopPolicy(shop_id=shop_id)
+        try:
+            raw = self.client.get(self._key(shop_id))
+            return policy_from_dict(shop_id, _json_object(raw)) if raw else ShopPolicy(shop_id)
+        except (redis.ResponseError, ValueError, TypeError, CopilotError) as exc:
+            log.warning("policy of shop %r unreadable, defaults apply: %s", shop_id, exc)
+            return ShopPolicy(shop_id=shop_id)
 
     def put(self, policy: ShopPolicy) -> None:
         try:
@@ -75,3 +84,10 @@ class PolicyStore:
             )
         finally:
             self._recent.forget(self._key(policy.shop_id))
+
+
+def _json_object(raw: bytes | str) -> dict[str, Any]:
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"not a JSON object: {type(data).__name__}")
+    return data

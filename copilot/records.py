@@ -1,7 +1,9 @@
 """What the copilot suggested, kept so feedback can be joined with it (stats, gaps, eval live).
 
-    copilot:suggestion:{id}       JSON, expires after ttl_days
-    copilot:{shop}:suggestions    sorted set of ids, score = ts (trimmed to ttl_days on write)
+    copilot:suggestion:{id}             JSON, expires after ttl_days
+    copilot:shop:{shop}:suggestions     sorted set of ids, score = ts (trimmed to ttl_days on write)
+
+(built by kb/redis_keys.py, the one place that knows the layout)
 
 The customer's message is masked before it is stored; candidate ids are "{suggestion_id}:{n}".
 """
@@ -17,8 +19,9 @@ import redis
 from copilot.clock import Clock, SystemClock, timestamp
 from copilot.masking import mask_pii
 from copilot.types import Candidate, Conversation, Suggestion
+from kb.redis_keys import ROOT, RedisKeys
 
-PREFIX = "copilot"
+PREFIX = ROOT
 
 
 @dataclass(frozen=True)
@@ -126,14 +129,18 @@ class SuggestionLog:
     ) -> None:
         self.client = client
         self.ttl_seconds = int(ttl_days * 86400)
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.clock = clock
 
     def _key(self, suggestion_id: str) -> str:
-        return f"{self.prefix}:suggestion:{suggestion_id}"
+        return self.keys.suggestion(suggestion_id)
 
     def _index(self, shop_id: str) -> str:
-        return f"{self.prefix}:{shop_id}:suggestions"
+        return self.keys.shop(shop_id, "suggestions")
+
+    def has_shop(self, shop_id: str) -> bool:
+        """Has the shop any suggestion on record?"""
+        return bool(self.client.exists(self._index(shop_id)))
 
     def put(self, record: SuggestionRecord) -> None:
         """Both keys in one transaction: a record is either findable by shop and id, or absent."""
@@ -149,9 +156,16 @@ class SuggestionLog:
         raw = self.client.get(self._key(suggestion_id))
         return record_from_dict(json.loads(raw)) if raw else None
 
-    def recent(self, shop_id: str, since_ts: float) -> list[SuggestionRecord]:
-        """The shop's records from since_ts on, oldest first."""
-        ids = self.client.zrangebyscore(self._index(shop_id), since_ts, "+inf")
+    def recent(
+        self, shop_id: str, since_ts: float, *, limit: int | None = None
+    ) -> list[SuggestionRecord]:
+        """The shop's records from since_ts on, oldest first; with `limit`, only the newest
+        `limit` of them (ask one more than you keep to learn whether there were more)."""
+        index = self._index(shop_id)
+        if limit is None:
+            ids = self.client.zrangebyscore(index, since_ts, "+inf")
+        else:
+            ids = self.client.zrevrangebyscore(index, "+inf", since_ts, start=0, num=limit)[::-1]
         if not ids:
             return []
         raws = self.client.mget([self._key(_text(i)) for i in ids])

@@ -2,7 +2,8 @@
 
 A text (an FAQ answer, a script, a bank reply, a draft) is stale on `day` when it
 - names a promotion outside its validity: by its rule (满99减10), its title, or its threshold
-  and amount in one clause (满99元可减10元). An ended one is stale however it is worded; one
+  and amount in one clause (满99元可减10元). An ended one is stale however it is worded, unless
+  the text says it has ended (已经结束了: true, and what the customer asking after it needs); one
   that has not started is stale unless the text also gives its start date (then it is presented
   as coming, which is true). A live promotion with the same rule explains the mention: a shop
   that runs 满99减10 again is quoting the live one;
@@ -41,6 +42,7 @@ _DEADLINE_BEFORE = re.compile(
 )
 _DEADLINE_AFTER = re.compile(rf"{_DATE_B}\s*(?:前(?!后)|之前|为止|截止|截至|结束)")
 _ANY_DATE = re.compile(_DATE_A)
+_SAYS_ENDED = re.compile(r"已经?结束|结束了|已过期|已经过了")
 _MIN_TITLE = 4  # shorter titles (秒杀, 包邮) are everyday words, not a promotion's name
 
 
@@ -131,6 +133,8 @@ def _stale_promotions(text: str, promotions: Sequence[Promotion], day: date) -> 
         if any(_same_rule(p, q) for q in live):
             continue
         if p.ends is not None and p.ends < day:
+            if _SAYS_ENDED.search(text):  # "双11那个已经结束了": true, and what to tell them
+                continue
             found.append(StaleMention(p.title or p.rule_text, f"{_md(p.ends)}已结束", p.id))
         elif p.starts is not None and p.starts > day and not _states(text, p.starts):
             found.append(StaleMention(p.title or p.rule_text, f"{_md(p.starts)}才开始", p.id))

@@ -9,6 +9,11 @@ An in-sales or after-sales template needs evidence the customer has bought (an o
 such as 收到/买了/用了/退/签收): "破壁机吵不吵" guessed as damaged_item is a pre-sales question,
 and an apology for a broken machine would make the agent look careless. Without that evidence
 the customer is asked which product they mean.
+
+A holding reply ("稍等，这边帮您确认一下") fills a slot the answers leave free: agents send one
+whenever the answer needs a look-up, to keep the first-reply time, and it is the next step when
+the KB does not hold the answer. Never for greetings, thanks or small talk, where it would
+read as not listening.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ AFTER_PURCHASE = frozenset(
 )  # fmt: skip
 
 
+HOLDING_BEFORE_PURCHASE = "亲，稍等哦，这边帮您确认一下～"
+HOLDING_AFTER_PURCHASE = "亲，稍等哦，这边马上帮您核实一下～"
+_NO_HOLDING = frozenset({"greeting", "thanks", "chitchat", "ask_human"})
+
+
 @lru_cache(maxsize=1)
 def templates() -> dict[str, str]:
     loaded: dict[str, str] = json.loads(TEMPLATES_FILE.read_text(encoding="utf-8"))
@@ -54,3 +64,12 @@ def fallback(conversation: Conversation, intent: Intent) -> list[Candidate]:
     if text is None:
         return []
     return [Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))]
+
+
+def holding(conversation: Conversation, intent: Intent) -> list[Candidate]:
+    """The holding reply for this moment (see the module docstring), or nothing."""
+    if intent.label in _NO_HOLDING:
+        return []
+    bought = intent.label in AFTER_PURCHASE and has_bought(conversation)
+    text = HOLDING_AFTER_PURCHASE if bought else HOLDING_BEFORE_PURCHASE
+    return [Candidate(text, "script", Source(), 0.05, ("模板：稍等核实",))]

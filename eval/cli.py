@@ -93,6 +93,9 @@ def run(
         Optional[list[Path]],  # noqa: UP045
         typer.Option(exists=True, dir_okay=False, help="grades made since (bench/judged/*)"),
     ] = None,
+    selector: Annotated[
+        bool, typer.Option("--selector", help="learn a reply selector from the train split")
+    ] = False,
     models_dir: Annotated[Path, typer.Option(envvar="COPILOT_MODELS_DIR")] = _MODELS,
     llm_backend: Annotated[str, typer.Option(envvar="COPILOT_LLM_BACKEND")] = "llama_cpp",
     redis_url: Annotated[str | None, typer.Option(help="default: a private embedded Redis")] = None,
@@ -118,6 +121,7 @@ def run(
             calibration={k: float(v) for k, v in thresholds.get("thresholds", {}).items()},
             semantic=semantic,
             graded=_graded(pool, grades),
+            selector=selector,
         )
         config = pipeline_config(models_dir, "none" if no_llm else llm_backend, redis_url, threads)
         metrics = run_eval(options, config)

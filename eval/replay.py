@@ -47,8 +47,10 @@ def replay_pipeline(
     labels: Mapping[TurnKey, Mapping[str, Any]],
     *,
     progress: bool = False,
+    selector: bool = False,
 ) -> Iterator[Suggester]:
-    """A warmed-up Suggester whose history bank holds the train chats only."""
+    """A warmed-up Suggester whose history bank holds the train chats only; `selector`: with
+    a reply selector learned from that bank (eval.selector)."""
     with tempfile.TemporaryDirectory(prefix="copilot-eval-", ignore_cleanup_errors=True) as scratch:
         if config.redis.url is None:
             config = dataclasses.replace(config, redis=RedisConfig(data_dir=Path(scratch)))
@@ -58,9 +60,16 @@ def replay_pipeline(
         suggester = build_suggester(config, kb)
         suggester.warm_up()
         if train and suggester.history is not None:
-            suggester.history.import_conversations(  # type: ignore[attr-defined]
+            report = suggester.history.import_conversations(  # type: ignore[attr-defined]
                 shop_id, train, labels=labels, progress=progress
             )
+            if selector:
+                from eval.selector import train_selector
+
+                train_selector(
+                    suggester.history, shop_id, report.version, clock=config.clock,
+                    progress=progress,
+                )  # fmt: skip
         try:
             yield suggester
         finally:

@@ -16,6 +16,7 @@ from copilot.chatlogs import ChatFormat, TurnKey
 from copilot.pipeline import Suggester
 from copilot.types import Conversation
 from eval.baselines import Bm25Baseline, MostFrequentBaseline, mine_bank
+from eval.errors import EvalInputError
 from eval.judged import GradedPool, judged_metrics, turn_id
 from eval.metrics import (
     ACCEPT,
@@ -53,6 +54,7 @@ class RunOptions:
     semantic: bool = True
     progress: bool = True
     graded: GradedPool | None = None  # blind grades: judged acceptance on the turns it covers
+    selector: bool = False  # learn a reply selector from the train split's bank (eval.selector)
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,12 @@ def run_eval(
     benchmarks share one across runs); otherwise one is built and closed here."""
     prepared = prepare(options)
     options.out.mkdir(parents=True, exist_ok=True)
+    if options.selector and options.ray_address:
+        raise EvalInputError("--selector runs in one process: drop --ray")
     building = replay_pipeline(
-        config, prepared.shop_id, prepared.train, prepared.train_labels, progress=options.progress
-    )
+        config, prepared.shop_id, prepared.train, prepared.train_labels,
+        progress=options.progress, selector=options.selector,
+    )  # fmt: skip
     with nullcontext(pipeline) if pipeline is not None else building as suggester:
         runner = None
         if options.ray_address:

@@ -12,16 +12,21 @@ name no dates at all.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from kb import importers
 from kb.knowledge import ImportReport, KnowledgeBase
+from kb.redis_keys import KEYS
 from kb.types import Entry
 
+log = logging.getLogger(__name__)
 DEMO_DIR = Path(__file__).parent / "demo"
 CHATS_FILE = "chats.jsonl"
 KB_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl", ".md")
@@ -84,7 +89,7 @@ def load_demo_shops(kb: KnowledgeBase, *, today: date, force: bool = False) -> l
     """Import every demo shop that is not there yet, or was loaded on another day (its dates
     are relative to the load day), or all of them with force."""
     reports = []
-    days = {_text(k): _text(v) for k, v in kb.store.client.hgetall(DEMO_DAYS_KEY).items()}
+    days = _loaded_days(kb.store.client)
     for shop in demo_shops():
         loaded_on = days.get(shop.shop_id)
         if force or not kb.store.exists(shop.shop_id) or loaded_on != today.isoformat():
@@ -93,7 +98,19 @@ def load_demo_shops(kb: KnowledgeBase, *, today: date, force: bool = False) -> l
     return reports
 
 
-DEMO_DAYS_KEY = "copilot:demo:loaded_on"  # hash: demo shop id -> the day its dates count from
+DEMO_DAYS_KEY = KEYS.demo_days  # hash: demo shop id -> the day its dates count from
+
+
+def _loaded_days(client: redis.Redis) -> dict[str, str]:
+    """What was loaded on which day; unreadable (not a hash) counts as nothing loaded: the
+    shops are loaded again and the key rewritten, rather than the service failing to start."""
+    try:
+        raw = client.hgetall(DEMO_DAYS_KEY)
+    except redis.ResponseError as exc:
+        log.warning("%s unreadable (%s): the demo shops load again", DEMO_DAYS_KEY, exc)
+        client.delete(DEMO_DAYS_KEY)
+        return {}
+    return {_text(k): _text(v) for k, v in raw.items()}
 
 
 def _text(value: bytes | str) -> str:

@@ -9,6 +9,7 @@ on its next request.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from kb.tokenize import tokenize
 from kb.types import FAQ, Entry, IndexUnit, Product, Promotion
 from kb.units import index_units
 
+log = logging.getLogger(__name__)
 _MASKS_KEPT = 256  # filters kept per shop index; any client can ask for new ones
 
 
@@ -188,11 +190,16 @@ class IndexCache:
     def warm(self, shop_ids: Iterable[str]) -> list[str]:
         """Build these shops' indexes in order while they fit the cache; the shops built. Past
         the bound, building more would only evict the ones just built: the rest are built on
-        their first request."""
+        their first request. A shop whose stored knowledge cannot be read is logged and left
+        out: one damaged key must not keep a process from starting."""
         warmed: list[str] = []
         for shop_id in shop_ids:
             evictions = self.cache.stats().evictions
-            self.get(shop_id)
+            try:
+                self.get(shop_id)
+            except Exception as exc:  # a damaged shop: the others still warm; its requests retry
+                log.warning("index of shop %r not built at start-up: %r", shop_id, exc)
+                continue
             if self.cache.stats().evictions > evictions:
                 break
             warmed.append(shop_id)

@@ -13,6 +13,7 @@ Every change is one MULTI/EXEC transaction: an import either lands whole or not 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +29,7 @@ from kb.errors import EntryNotFound, InvalidEntry, ShopNotFound, StoreUnavailabl
 from kb.recent import recent_reads
 from kb.types import Entry, ShopStats
 
+log = logging.getLogger(__name__)
 _SHOP_ID_ALLOWED = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -151,9 +153,7 @@ class KBStore:
     def entries(self, shop_id: str) -> list[Entry]:
         self._require_shop(shop_id)
         raw = self._call(self.client.hgetall, self._key(shop_id, "entries"))
-        return sorted(
-            (entry_from_dict(shop_id, json.loads(v)) for v in raw.values()), key=_entry_order
-        )
+        return sorted(_readable_entries(shop_id, raw), key=_entry_order)
 
     def snapshot(self, shop_id: str) -> ShopSnapshot:
         self._require_shop(shop_id)
@@ -166,12 +166,7 @@ class KBStore:
         return ShopSnapshot(
             shop_id=shop_id,
             version=int(version or 0),
-            entries=tuple(
-                sorted(
-                    (entry_from_dict(shop_id, json.loads(v)) for v in entries.values()),
-                    key=_entry_order,
-                )
-            ),
+            entries=tuple(sorted(_readable_entries(shop_id, entries), key=_entry_order)),
             vectors={
                 k.decode(): np.frombuffer(v, dtype=np.float32).reshape(-1, dim)
                 for k, v in vectors.items()
@@ -295,6 +290,17 @@ class KBStore:
             return fn(*args, **kwargs)
         except (redis.RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis failed: {exc}") from exc
+
+
+def _readable_entries(shop_id: str, stored: Mapping[bytes, bytes]) -> Iterator[Entry]:
+    """The stored entries that can be read; one that cannot (not JSON, not an entry: written
+    by hand or by a broken tool) is logged and left out, so it costs its own answer and not
+    every index, listing and start-up that reads the shop."""
+    for entry_id, raw in stored.items():
+        try:
+            yield entry_from_dict(shop_id, json.loads(raw))
+        except (ValueError, TypeError, KeyError, AttributeError, InvalidEntry) as exc:
+            log.warning("shop %r: entry %r unreadable, left out: %s", shop_id, entry_id, exc)
 
 
 def _entry_order(entry: Entry) -> tuple[str, str]:

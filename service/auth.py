@@ -1,5 +1,5 @@
 """Who is calling: API keys (`Authorization: Bearer KEY`) resolved to a Principal with a role and
-the shops it may touch, and the per-key rate limit.
+the shops it may touch, the per-key rate limit, and the limit on bad keys per client address.
 
 Roles nest: an admin passes every role check; a trainer's and an agent's keys are scoped to
 shops. Missing, unknown or revoked keys get 401; a wrong role or another shop's resource 403.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import redis
 
     from service.keys import KeyStore
-    from service.limits import RateLimiter
+    from service.limits import AuthFailureLimiter, RateLimiter
 
 Role: TypeAlias = Literal["agent", "trainer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -64,13 +64,18 @@ class Require:
         return credentials.credentials if credentials else ""
 
     def check(self, request: Request, token: str) -> Principal:
-        """Blocking (one Redis round trip): 401, 403 or 429, else the Principal."""
+        """Blocking (one Redis round trip for a key seen before): 401, 403 or 429, else the
+        Principal."""
         if not token:
             raise ServiceError(
                 401, "unauthorized", "send `Authorization: Bearer KEY` (copilot keys create)"
             )
         keys: KeyStore = request.app.state.keys
         limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+        failures: AuthFailureLimiter | None = getattr(request.app.state, "auth_failures", None)
+        address = request.client.host if request.client else "unknown"
+        if failures is not None and not keys.knows(token):  # a known key skips the round trip
+            failures.check(address)
 
         def count(pipe: redis.client.Pipeline, principal: Principal) -> None:
             if limiter is not None and principal.role in self.allowed:
@@ -79,6 +84,8 @@ class Require:
         verified = keys.verify(token, count)
         principal = verified.principal
         if principal is None:
+            if failures is not None:
+                failures.failed(address)
             raise ServiceError(401, "unauthorized", "unknown or revoked API key")
         if principal.role not in self.allowed:
             wanted = " or ".join(sorted(self.allowed))

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from copilot.types import Conversation
+from kb.redis_keys import RedisKeys
 
 PREFIX = "copilot"
 _NOISE = re.compile(r"[\s~～!！?？。.,，、…]+")
@@ -50,23 +51,23 @@ class SuggestionCache:
         self.client = client
         self.ttl = ttl_seconds
         self.enabled = enabled
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
 
     def key(self, conversation: Conversation, kb_version: int) -> str:
         message = normalise(conversation.last_customer_text)
         digest = hashlib.sha1(f"{message}\n{context_hash(conversation)}".encode()).hexdigest()
-        return f"{self.prefix}:cache:{conversation.shop_id}:{kb_version}:{digest}"
+        return self.keys.cache(conversation.shop_id, kb_version, digest)
 
     def get(self, key: str) -> dict[str, Any] | None:
         raw = self.client.get(key)
-        self.client.hincrby(f"{self.prefix}:cache:stats", "hits" if raw else "misses", 1)
+        self.client.hincrby(self.keys.cache_stats, "hits" if raw else "misses", 1)
         return json.loads(raw) if raw else None
 
     def put(self, key: str, payload: dict[str, Any]) -> None:
         self.client.set(key, json.dumps(payload, ensure_ascii=False), ex=self.ttl)
 
     def stats(self) -> dict[str, float]:
-        raw = self.client.hgetall(f"{self.prefix}:cache:stats")
+        raw = self.client.hgetall(self.keys.cache_stats)
         counts = {_text(k): int(v) for k, v in raw.items()}
         hits, misses = counts.get("hits", 0), counts.get("misses", 0)
         total = hits + misses

@@ -116,5 +116,6 @@ def offline_suggester(live: Suggester) -> Suggester:
 
 def warm_indexes(live: Suggester) -> None:
     """Build shops' indexes now, as many as the index cache holds: first requests are fast,
-    and an outage finds them held."""
+    and an outage finds them held. A shop whose stored knowledge cannot be read is logged and
+    left out (IndexCache.warm): one damaged key must not keep the service from starting."""
     live.kb.indexes.warm(live.kb.shops())

@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, HistoryUnavailable
+from copilot.feedback import FeedbackUnavailable
 from copilot.io import InvalidInput
 from kb.errors import (
     EntryNotFound,
@@ -33,9 +34,18 @@ _STATUS: tuple[tuple[type[KBError], int, str], ...] = (
 class ServiceError(Exception):
     """An HTTP error raised by the service itself (auth, limits, missing conversations...)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429: 60 unless given)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -74,22 +84,27 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     response = error_response(exc.status, exc.code, exc.message, exc.field)
-    if exc.status == 429:
-        response.headers["Retry-After"] = "60"
+    retry_after = exc.retry_after or (60 if exc.status == 429 else None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
 async def _copilot_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidInput):
         return error_response(422, "invalid_request", str(exc), exc.field)
+    if isinstance(exc, HistoryUnavailable | FeedbackUnavailable):
+        # their text quotes Redis's error, which names the server's socket path or host
+        log.warning("store unavailable: %s", exc)
+        return error_response(503, "store_unavailable", STORE_DOWN)
     return error_response(500, "copilot_error", str(exc))
 
 
 async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
-    """Redis down where the route cannot do without it (reads and writes of state)."""
-    return error_response(
-        503, "redis_unavailable", f"Redis is unavailable: {type(exc).__name__}; retry shortly"
-    )
+    """Redis down where the route cannot do without it (reads and writes of state). Its
+    error text (socket path, host, error class) goes to the log only."""
+    log.warning("redis unavailable on %s: %r", request.url.path, exc)
+    return error_response(503, "redis_unavailable", STORE_DOWN)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

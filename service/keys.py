@@ -4,6 +4,9 @@
     copilot:keyhash:{sha256}    -> key_id
     copilot:keys                set of key ids
 
+(built by kb/redis_keys.py). A record that cannot be read (wrong type, garbage) is an unknown
+key: logged, never an error for the caller.
+
 Every lookup asks Redis whether the key is revoked, so a revocation is seen by every replica at
 once (no delay). What never changes for a key (its id, role and shops) is remembered in-process
 after its first use, so a known key costs one HGET, sharing its round trip with the rate-limit
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +29,11 @@ import redis
 
 from copilot.clock import Clock, SystemClock, timestamp
 from kb.errors import StoreUnavailable
+from kb.redis_keys import ROOT, RedisKeys
 from service.auth import ROLES, Principal, Role
 
-PREFIX = "copilot"
+log = logging.getLogger(__name__)
+PREFIX = ROOT
 ALL_SHOPS = "*"
 
 
@@ -66,7 +72,7 @@ class KeyStore:
         clock: Clock = SystemClock(),  # noqa: B008  # frozen: one shared instance is safe
     ) -> None:
         self.client = client
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.clock = clock
         self._seen: dict[str, Principal] = {}  # hash -> principal: a key's fixed facts
 
@@ -86,27 +92,27 @@ class KeyStore:
         digest = _digest(plaintext)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(
-            f"{self.prefix}:key:{key_id}",
+            self.keys.api_key(key_id),
             mapping={
                 "role": role, "shops": json.dumps(list(shops)), "label": label,
                 "created": str(timestamp(self.clock)), "revoked": "0", "hash": digest,
             },
         )  # fmt: skip
-        pipe.set(f"{self.prefix}:keyhash:{digest}", key_id)
-        pipe.sadd(f"{self.prefix}:keys", key_id)
+        pipe.set(self.keys.api_key_hash(digest), key_id)
+        pipe.sadd(self.keys.api_keys, key_id)
         _call(pipe.execute)
         return key_id, plaintext
 
     def list(self) -> list[KeyInfo]:
-        ids = sorted(_text(m) for m in _call(self.client.smembers, f"{self.prefix}:keys"))
+        ids = sorted(_text(m) for m in _call(self.client.smembers, self.keys.api_keys))
         infos = [self._info(key_id) for key_id in ids]
         return sorted((i for i in infos if i is not None), key=lambda i: i.created)
 
     def count(self) -> int:
-        return int(_call(self.client.scard, f"{self.prefix}:keys"))
+        return int(_call(self.client.scard, self.keys.api_keys))
 
     def revoke(self, key_id: str) -> None:
-        key = f"{self.prefix}:key:{key_id}"
+        key = self.keys.api_key(key_id)
         if not _call(self.client.exists, key):
             raise KeyNotFound(key_id)
         _call(self.client.hset, key, "revoked", "1")
@@ -114,6 +120,10 @@ class KeyStore:
     def lookup(self, plaintext: str) -> Principal | None:
         """The key's Principal; None for unknown or revoked keys."""
         return self.verify(plaintext).principal
+
+    def knows(self, plaintext: str) -> bool:
+        """This process has verified the key before (no Redis read; it may be revoked since)."""
+        return _digest(plaintext) in self._seen
 
     def verify(self, plaintext: str, also: Also | None = None) -> Verified:
         """lookup(), plus the replies to what `also` queued in the same round trip (run only for
@@ -124,7 +134,7 @@ class KeyStore:
             if known is None:
                 return self._first_use(digest, also)
             pipe = self.client.pipeline(transaction=False)
-            pipe.hget(f"{self.prefix}:key:{known.key_id}", "revoked")
+            pipe.hget(self.keys.api_key(known.key_id), "revoked")
             if also is not None:
                 also(pipe, known)
             revoked, *replies = pipe.execute()
@@ -136,7 +146,7 @@ class KeyStore:
         return Verified(known, replies)
 
     def _first_use(self, digest: str, also: Also | None) -> Verified:
-        key_id = self.client.get(f"{self.prefix}:keyhash:{digest}")
+        key_id = self.client.get(self.keys.api_key_hash(digest))
         info = self._info(_text(key_id)) if key_id else None
         if info is None or info.revoked:
             return Verified(None)
@@ -151,19 +161,35 @@ class KeyStore:
         return Verified(principal, pipe.execute() if len(pipe) else [])
 
     def _info(self, key_id: str) -> KeyInfo | None:
-        raw = self.client.hgetall(f"{self.prefix}:key:{key_id}")
+        """The key's record; None when there is none, or none that can be read (a key whose
+        record is damaged grants nothing)."""
+        try:
+            raw = self.client.hgetall(self.keys.api_key(key_id))
+        except redis.ResponseError as exc:  # not a hash: not a key record
+            log.warning("API key %r: unreadable record (%s); treated as unknown", key_id, exc)
+            return None
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        role = fields.get("role", "agent")
-        return KeyInfo(
-            key_id=key_id,
-            role=role if role in ROLES else "agent",  # type: ignore[arg-type]
-            shops=tuple(json.loads(fields.get("shops", "[]"))),
-            label=fields.get("label", ""),
-            created=float(fields.get("created", 0)),
-            revoked=fields.get("revoked") == "1",
-        )
+        try:
+            return _key_info(key_id, {_text(k): _text(v) for k, v in raw.items()})
+        except (ValueError, TypeError) as exc:
+            log.warning("API key %r: unreadable record (%s); treated as unknown", key_id, exc)
+            return None
+
+
+def _key_info(key_id: str, fields: dict[str, str]) -> KeyInfo:
+    role = fields.get("role", "agent")
+    shops = json.loads(fields.get("shops", "[]"))
+    if not isinstance(shops, list) or not all(isinstance(s, str) for s in shops):
+        raise ValueError(f"shops is not a list of shop ids: {shops!r}")
+    return KeyInfo(
+        key_id=key_id,
+        role=role if role in ROLES else "agent",  # type: ignore[arg-type]
+        shops=tuple(shops),
+        label=fields.get("label", ""),
+        created=float(fields.get("created", 0)),
+        revoked=fields.get("revoked") == "1",
+    )
 
 
 def _text(value: object) -> str:

@@ -1,33 +1,42 @@
 """The FastAPI app factory. Heavy objects are built once, in the lifespan, never at import.
 
-On start: Redis (embedded unless COPILOT_REDIS_URL), the Suggester warmed (all models), the
-demo shops when the store is empty, and a first admin key when there is none (printed once).
+On start: Redis (embedded unless COPILOT_REDIS_URL), keys of an older layout moved to the
+current one (kb/key_migration.py), the Suggester warmed (all models), the demo shops when the
+store is empty, and a first admin key when there is none (written to a file only the service's
+user can read: service/first_key.py). Damaged data in Redis (a key of the wrong type, garbage
+JSON) is logged and skipped: it never stops the start. An embedded Redis is watched and
+restarted on the same data if its process dies (kb/redis_watchdog.py).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
 from copilot.feedback import FeedbackLog
 from copilot.pipeline import Suggester
+from kb.errors import StoreUnavailable
+from kb.key_migration import migrate_keys
+from kb.knowledge import KnowledgeBase
 from kb.redis_conn import close
+from kb.redis_watchdog import EmbeddedWatchdog, is_embedded
 from service import errors, metrics
 from service.cache import SuggestionCache
 from service.conversations import ConversationStore
 from service.degraded import offline_suggester, warm_indexes
+from service.first_key import create_first_admin_key
 from service.kb_sync import KBSync
 from service.keys import KeyStore
-from service.limits import BodySizeLimit, RateLimiter
+from service.limits import AuthFailureLimiter, BodySizeLimit, RateLimiter
 from service.records import SuggestionRecords
-from service.routes import conversations, feedback, health, history, kb, shops, suggest, ui
+from service.routes import conversations, docs, feedback, health, history, kb, shops, suggest, ui
 from service.settings import Settings, get_settings
-from service.streaming import CancelListener
+from service.streaming import CancelListener, StreamSlots
 from service.wiring import build_knowledge_base, build_suggester, load_demo
 
 
@@ -46,8 +55,11 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
         finally:
             app.state.cancel_listener.stop()
             app.state.kb_sync.stop()
+            if app.state.redis_watchdog is not None:  # first: it must not revive what closes
+                app.state.redis_watchdog.stop()
             app.state.suggest_threads.shutdown(wait=False)
             app.state.retrieval_threads.shutdown(wait=False)
+            app.state.stream_slots.shutdown()
             if suggester is None:  # the store this app opened: its embedded server stops too
                 close(app.state.redis)
 
@@ -57,10 +69,15 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
         "Every /v1 route needs `Authorization: Bearer KEY` (`copilot keys create`).",
         version="0.1.0",
         lifespan=lifespan,
+        # not public: service/routes/docs.py serves the schema to keys only
+        openapi_url="/openapi.json" if settings.public_docs else None,
+        docs_url="/docs" if settings.public_docs else None,
+        redoc_url="/redoc" if settings.public_docs else None,
     )
     app.state.settings = settings
     app.state.suggest_threads = suggest.thread_pool()
     app.state.retrieval_threads = suggest.retrieval_pool(settings.concurrent_retrievals)
+    app.state.stream_slots = StreamSlots(settings.max_streams)
     errors.install(app)
     # Routes are matched in order, each included router costing a scan of its routes: the
     # busiest route goes first.
@@ -70,9 +87,11 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     app.include_router(ui.router)
     app.include_router(feedback.router)
     app.include_router(history.router)
-    metrics.install(app)
+    metrics.install(app, public=settings.public_metrics)
     for module in (conversations, shops):
         app.include_router(module.router)
+    if not settings.public_docs:
+        app.include_router(docs.router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -83,6 +102,7 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
 
 def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> None:
     knowledge = suggester.kb if suggester is not None else build_knowledge_base(settings)
+    migrate_keys(knowledge.store.client)  # before anything reads: policies are read next
     suggester = suggester or build_suggester(settings, knowledge)
     client = knowledge.store.client
     app.state.kb = knowledge
@@ -96,6 +116,7 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.feedback = FeedbackLog(client)
     app.state.kb_sync = KBSync(knowledge)
     app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
+    app.state.auth_failures = AuthFailureLimiter(client, settings.auth_failures_per_minute)
     app.state.conversations = ConversationStore(
         client, int(settings.conversation_ttl_hours * 3600), settings.max_turns, clock=clock
     )
@@ -105,31 +126,33 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.offline_suggester = offline_suggester(suggester)
     app.state.cancel_listener = CancelListener(client)
     app.state.cancel_listener.start()
+    app.state.redis_watchdog = EmbeddedWatchdog(client) if is_embedded(client) else None
+    if app.state.redis_watchdog is not None:
+        app.state.redis_watchdog.start()
     suggester.warm_up(shops=settings.warm_shops)
-    if settings.load_demo_shops and not knowledge.shops():
-        load_demo(knowledge, today=today(suggester.clock))
+    _load_demo_if_empty(knowledge, settings, suggester)
     if settings.warm_shops:
         warm_indexes(suggester)
-    if settings.create_admin_key and app.state.keys.count() == 0:
-        _announce_admin_key(app.state.keys, settings)
+    _create_first_admin_key(app.state.keys, settings)
 
 
-def _announce_admin_key(keys: KeyStore, settings: Settings) -> None:
-    """The first key, printed once: it is stored hashed and cannot be shown again."""
-    key_id, key = keys.create("admin", ["*"], "first admin key")
-    url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}"
-    url += f":{settings.port}"
-    example = (
-        f"curl -s {url}/v1/suggest -H 'Authorization: Bearer {key}' "
-        "-H 'Content-Type: application/json' "
-        """-d '{"shop_id": "demo-pdd", "conversation_id": "c-1", """
-        """"turns": [{"role": "customer", "text": "这个杯子能装开水吗"}]}'"""
-    )
-    lines = (
-        f"copilot: service at {url} (docs: {url}/docs)",
-        f"copilot: created the first admin key {key_id} (shown once, store it now):",
-        f"    {key}",
-        f"copilot: try: {example}",
-    )
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+def _load_demo_if_empty(knowledge: KnowledgeBase, settings: Settings, suggester: Suggester) -> None:
+    if not settings.load_demo_shops:
+        return
+    try:
+        if not knowledge.shops():
+            load_demo(knowledge, today=today(suggester.clock))
+    except (StoreUnavailable, redis.ResponseError) as exc:  # the store's keys are damaged
+        errors.log.warning("demo shops not loaded at start-up: %s", exc)
+
+
+def _create_first_admin_key(keys: KeyStore, settings: Settings) -> None:
+    if not settings.create_admin_key:
+        return
+    try:
+        if keys.count() > 0:
+            return
+    except StoreUnavailable as exc:  # the set of keys is damaged: do not add to it blindly
+        errors.log.warning("no first admin key: the key store cannot be read: %s", exc)
+        return
+    create_first_admin_key(keys, settings)

@@ -1,7 +1,7 @@
 """Prometheus metrics: GET /metrics, an ASGI middleware timing every request, and small
 functions the routes call.
 
-    install(app)                          middleware + GET /metrics (once per app)
+    install(app, public=)                 middleware + GET /metrics (once per app)
     observe_suggestion(suggestion, s)     per-stage latency (Suggestion.timings_ms), pipeline
                                           seconds, suggestions by candidate source and route
     observe_tokens(n, seconds)            one LLM draft: tokens and seconds (tokens/s)
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -179,10 +179,6 @@ class MetricsMiddleware:
             )
 
 
-router = APIRouter(tags=["health"])
-
-
-@router.get("/metrics", response_class=Response, include_in_schema=True)
 def prometheus(request: Request) -> Response:
     """Prometheus text format: latency per route and stage, suggestions, tokens/s, cache,
     feedback, the shop index cache."""
@@ -196,6 +192,12 @@ def prometheus(request: Request) -> Response:
     return Response(generate_latest(metrics().registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, public: bool = False) -> None:
+    """`public`: GET /metrics without a key; else any valid key (Prometheus's `authorization`
+    setting sends it). Request counts per route say what the service is used for."""
+    from service.auth import require
+
+    keyed = [] if public else [Depends(require("agent", "trainer"))]
     app.add_middleware(MetricsMiddleware)
-    app.include_router(router)
+    app.add_api_route("/metrics", prometheus, methods=["GET"], response_class=Response,
+                      tags=["health"], dependencies=keyed)  # fmt: skip

@@ -136,6 +136,14 @@ class StatsResponse(BaseModel):
     by_source: dict[str, RateRow]
     by_route: dict[str, RateRow]
     by_day: list[DayRow]
+    truncated: bool = Field(
+        default=False,
+        description="the window held more than the service reads at once "
+        "(COPILOT_MAX_STATS_EVENTS): only its newest part, from `counted_since`, is counted",
+    )
+    counted_since: str = Field(
+        description="start of what was counted, ISO 8601: `since` unless truncated"
+    )
 
 
 class GapGroupOut(BaseModel):
@@ -149,6 +157,14 @@ class GapsResponse(BaseModel):
     shop_id: str
     since: str
     groups: list[GapGroupOut]
+    truncated: bool = Field(
+        default=False,
+        description="the window held more suggestions than the service reads at once "
+        "(COPILOT_MAX_STATS_EVENTS): only the newest, from `counted_since`, are grouped",
+    )
+    counted_since: str = Field(
+        description="start of what was grouped, ISO 8601: `since` unless truncated"
+    )
 
 
 # --- knowledge base and history uploads (service/routes/kb.py, history.py) ---------------------

@@ -141,7 +141,37 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="seconds a /v1/suggest may take before 503"
     )
     create_admin_key: bool = Field(
-        default=True, description="on first start with no key: create and print an admin key"
+        default=True,
+        description="on first start with no key: create an admin key, write it to "
+        "DATA_DIR/admin-key (mode 0600) and print that file's path",
+    )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="requests with an unknown or revoked key per client address per minute; "
+        "past it that address gets 429 for any key this process has not verified yet (so "
+        "keys are not guessed, and a valid key elsewhere is not locked out); 0: no limit",
+    )
+    public_docs: bool = Field(
+        default=False,
+        description="/docs, /redoc and /openapi.json answer without a key; false: they need "
+        "one (any role), so a browser cannot open /docs",
+    )
+    public_metrics: bool = Field(
+        default=False,
+        description="/metrics answers without a key; false: Prometheus sends one (any role)",
+    )
+    max_streams: int = Field(
+        default=32,
+        ge=1,
+        description="SSE suggestion streams at once per process, each on a thread of a pool "
+        "this big; one more gets 503 with Retry-After",
+    )
+    max_stats_events: int = Field(
+        default=100_000,
+        ge=10,
+        description="suggestion records, and feedback events, one stats or gaps request reads "
+        "at most (the newest of its window); past it the response says `truncated`",
     )
     today: date | None = Field(
         default=None,

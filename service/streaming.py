@@ -1,10 +1,11 @@
 """Server-Sent Events for /v1/suggest: `suggestion` (retrieval, at once), `token`s while the LLM
 drafts, `final`; or `cancelled` when the conversation moved on.
 
-The pipeline's blocking `Suggester.stream` runs in a worker thread and hands events to the
-event loop through an asyncio queue. A stream belongs to its conversation's generation; a newer
-suggest or customer turn (on any replica) bumps the generation, announced on a Redis channel
-and also polled, and the stream then says `cancelled` and stops the worker at its next token.
+The pipeline's blocking `Suggester.stream` runs on a thread of a bounded pool (StreamSlots) and
+hands events to the event loop through an asyncio queue. A stream belongs to its conversation's
+generation; a newer suggest or customer turn (on any replica) bumps the generation, announced on
+a Redis channel and also polled, and the stream then says `cancelled` and stops the worker at
+its next token.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import json
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
@@ -22,30 +25,103 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.conversations import CANCEL_CHANNEL, ConversationStore
-from service.errors import STORE_DOWN, log
+from service.errors import STORE_DOWN, ServiceError, log
 from service.metrics import observe_suggestion, observe_tokens
 from service.suggesting import REDIS_DOWN, REDIS_ERRORS, Job, offline, payload, record
 
 POLL_SECONDS = 0.25  # how often a stream re-reads its generation from Redis
+STREAM_RETRY_AFTER_S = 2  # streams last seconds: a slot frees up soon
 
 
 class _Superseded(Exception):
     """Raised inside the worker (from the token callback) to stop a superseded draft."""
 
 
+class StreamSlots:
+    """At most `limit` streams at once per process, each drafting on a thread of a pool of
+    that size: held streams cannot multiply threads, and one too many gets a 503 at once
+    (with Retry-After) rather than a wait behind drafts of several seconds each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="suggest-stream")
+
+    def claim(self) -> _Slot:
+        with self._lock:
+            if self.in_use >= self.limit:
+                raise ServiceError(
+                    503, "too_many_streams",
+                    f"{self.limit} suggestion streams are open on this server; retry shortly, "
+                    "or ask without `Accept: text/event-stream`",
+                    retry_after=STREAM_RETRY_AFTER_S,
+                )  # fmt: skip
+            self.in_use += 1
+        return _Slot(self)
+
+    def _release(self) -> None:
+        with self._lock:
+            self.in_use -= 1
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Slot:
+    """One claimed stream: freed when its worker ends, or, for a response never sent (the
+    client gone, the request timed out), when the response is collected."""
+
+    def __init__(self, slots: StreamSlots) -> None:
+        self._slots = slots
+        self._lock = threading.Lock()
+        self._started = self._freed = False
+
+    def run(self, work: Callable[..., None], *args: Any) -> None:
+        def job() -> None:
+            try:
+                work(*args)
+            finally:
+                self._free()
+
+        with self._lock:
+            self._started = True
+        try:
+            self._slots._pool.submit(job)
+        except RuntimeError:  # the pool is shut down: the app is stopping
+            self._free()
+            raise
+
+    def free_if_unstarted(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+        self._free()
+
+    def _free(self) -> None:
+        with self._lock:
+            if self._freed:
+                return
+            self._freed = True
+        self._slots._release()
+
+
 def stream_response(request: Request, job: Job) -> StreamingResponse:
-    return StreamingResponse(
-        _sse(request, job),
+    slot: _Slot = request.app.state.stream_slots.claim()
+    response = StreamingResponse(
+        _sse(request, job, slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    weakref.finalize(response, slot.free_if_unstarted)
+    return response
 
 
 def _event(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-async def _sse(request: Request, job: Job) -> AsyncIterator[bytes]:
+async def _sse(request: Request, job: Job, slot: _Slot) -> AsyncIterator[bytes]:
     app: FastAPI = request.app
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -54,9 +130,7 @@ async def _sse(request: Request, job: Job) -> AsyncIterator[bytes]:
     def emit(kind: str, data: Any) -> None:
         loop.call_soon_threadsafe(events.put_nowait, (kind, data))
 
-    worker = threading.Thread(target=_work, args=(app, job, emit, stop), daemon=True,
-                              name="suggest-stream")  # fmt: skip
-    worker.start()
+    slot.run(_work, app, job, emit, stop)
     watch = _Watch(app, job)
     try:
         while True:
@@ -81,7 +155,7 @@ async def _sse(request: Request, job: Job) -> AsyncIterator[bytes]:
 
 
 def _work(app: FastAPI, job: Job, emit: Callable[[str, Any], None], stop: threading.Event) -> None:
-    """Runs in its own thread: the pipeline's stream, its events handed to the loop. Redis
+    """Runs on a stream thread: the pipeline's stream, its events handed to the loop. Redis
     failing before the first event: the offline pipeline answers instead (degraded)."""
     try:
         try:
@@ -139,6 +213,7 @@ class _Watch:
 
     def __init__(self, app: FastAPI, job: Job) -> None:
         self.app = app
+        self.shop_id = job.conversation.shop_id
         self.cid = job.conversation.conversation_id
         self.generation = job.generation
         self.checked = time.monotonic()
@@ -146,15 +221,16 @@ class _Watch:
     async def superseded(self) -> bool:
         if self.cid is None or self.generation is None:
             return False
+        store: ConversationStore = self.app.state.conversations
         listener: CancelListener | None = getattr(self.app.state, "cancel_listener", None)
-        if listener is not None and listener.latest(self.cid) > self.generation:
+        latest = listener.latest(store.name(self.shop_id, self.cid)) if listener else 0
+        if latest > self.generation:
             return True
         if time.monotonic() - self.checked < POLL_SECONDS:
             return False
         self.checked = time.monotonic()
-        store: ConversationStore = self.app.state.conversations
         try:
-            current = await run_in_threadpool(store.generation, self.cid)
+            current = await run_in_threadpool(store.generation, self.shop_id, self.cid)
         except (redis.RedisError, OSError):
             return False
         return current > self.generation
@@ -162,7 +238,8 @@ class _Watch:
 
 class CancelListener:
     """One thread per process: follows the cancel channel, remembers each conversation's
-    latest generation (for a while: streams are short)."""
+    latest generation (for a while: streams are short), by the name the store gives it
+    (ConversationStore.name: the shop and the id)."""
 
     def __init__(self, client: redis.Redis, keep_seconds: float = 600) -> None:
         self.client = client
@@ -177,8 +254,8 @@ class CancelListener:
     def stop(self) -> None:
         self._stop.set()
 
-    def latest(self, cid: str) -> int:
-        seen = self._latest.get(cid)
+    def latest(self, name: str) -> int:
+        seen = self._latest.get(name)
         return seen[0] if seen else 0
 
     def _run(self) -> None:
@@ -196,12 +273,12 @@ class CancelListener:
 
     def _note(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data
-        cid, _, generation = text.rpartition(" ")
-        if not cid or not generation.isdigit():
+        name, _, generation = text.rpartition(" ")
+        if not name or not generation.isdigit():
             return
         now = time.monotonic()
-        old = self._latest.get(cid)
-        self._latest[cid] = (max(int(generation), old[0] if old else 0), now)
+        old = self._latest.get(name)
+        self._latest[name] = (max(int(generation), old[0] if old else 0), now)
         if len(self._latest) > 10000:
             cutoff = now - self.keep
             self._latest = {k: v for k, v in self._latest.items() if v[1] >= cutoff}

@@ -25,9 +25,8 @@ from copilot.pipeline import Suggester
 from copilot.records import SuggestionLog, candidate_id, record_from_suggestion, source_kind
 from copilot.types import Conversation, Suggestion, Turn
 from kb.errors import StoreUnavailable
-from service.auth import Principal
 from service.cache import SuggestionCache
-from service.conversations import ConversationStore, OwnedElsewhere
+from service.conversations import ConversationStore
 from service.errors import ServiceError
 from service.metrics import observe_cache, observe_suggestion
 from service.schemas import SuggestRequest
@@ -60,8 +59,9 @@ def new_suggestion_id() -> str:
     return "s_" + secrets.token_hex(8)
 
 
-def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
-    """Validate, resolve and store the conversation; bump its generation (older streams end)."""
+def prepare(app: FastAPI, body: SuggestRequest) -> Job:
+    """Validate, resolve and store the conversation; bump its generation (older streams end).
+    The conversation id is the shop's own: the caller has checked the key may touch the shop."""
     settings: Settings = app.state.settings
     conversation = _conversation(body, settings)
     job = Job(conversation, body.use_llm, new_suggestion_id())
@@ -71,11 +71,10 @@ def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
     store: ConversationStore = app.state.conversations
     try:
         if conversation.turns:
-            job.generation = write_owned(store, cid, body.shop_id, conversation.turns, principal,
-                                         replace=True, bump=True)[1]  # fmt: skip
+            job.generation = store.write(body.shop_id, cid, conversation.turns, replace=True,
+                                         bump=True)[1]  # fmt: skip
             return job
-        check_owner(store, cid, body.shop_id, principal)
-        stored = store.get(cid)
+        stored = store.get(body.shop_id, cid)
         if stored is None:
             raise ServiceError(404, "conversation_not_found",
                                f"no stored turns for conversation {cid!r}; send `turns`",
@@ -83,21 +82,12 @@ def prepare(app: FastAPI, body: SuggestRequest, principal: Principal) -> Job:
         job.conversation = Conversation(
             body.shop_id, stored.turns, conversation.order, conversation.notes, cid
         )
-        job.generation = store.bump(cid)
+        job.generation = store.bump(body.shop_id, cid)
     except REDIS_ERRORS as exc:
         if not conversation.turns:
             raise ServiceError(503, REDIS_DOWN, "Redis is down: send the turns inline") from exc
         job.degraded.append(REDIS_DOWN)
     return job
-
-
-def write_owned(store: ConversationStore, cid: str, shop_id: str, turns: Sequence[Turn],
-                principal: Principal, **options: bool) -> tuple[int, int | None]:  # fmt: skip
-    """store.write, refused (nothing written) when another shop owns the conversation."""
-    try:
-        return store.write(cid, shop_id, turns, check_owner=True, **options)
-    except OwnedElsewhere as exc:
-        raise _owner_error(cid, shop_id, exc.owner, principal) from None
 
 
 def observe_later(app: FastAPI, conversation_id: str, shop_id: str, turns: Sequence[Turn]) -> None:
@@ -115,27 +105,11 @@ def _observe(app: FastAPI, conversation_id: str, shop_id: str, pushed: tuple[Tur
     this push carried: the draft prompt shows the earlier turns too."""
     try:
         store: ConversationStore = app.state.conversations
-        stored = store.get(conversation_id)
+        stored = store.get(shop_id, conversation_id)
         turns = stored.turns if stored is not None else pushed
         app.state.suggester.observe(Conversation(shop_id, turns))
     except Exception:  # a background nicety: never let it surface anywhere
         log.warning("preparing for %s's next message failed", conversation_id, exc_info=True)
-
-
-def check_owner(store: ConversationStore, cid: str, shop_id: str, principal: Principal) -> None:
-    owner = store.owner(cid)
-    if owner is not None and owner != shop_id:
-        raise _owner_error(cid, shop_id, owner, principal)
-
-
-def _owner_error(cid: str, shop_id: str, owner: str, principal: Principal) -> ServiceError:
-    """A conversation belongs to one shop: another shop's key gets 403, a mix-up 409."""
-    if not principal.allows(owner):
-        return ServiceError(403, "forbidden", f"conversation {cid!r} belongs to another shop",
-                            "conversation_id")  # fmt: skip
-    return ServiceError(409, "conversation_shop_mismatch",
-                        f"conversation {cid!r} belongs to shop {owner!r}, not {shop_id!r}",
-                        "shop_id")  # fmt: skip
 
 
 def _conversation(body: SuggestRequest, settings: Settings) -> Conversation:

@@ -1,4 +1,8 @@
-"""Conversations kept in Redis (masked, with a TTL): agent tools push turns as they happen."""
+"""Conversations kept in Redis (masked, with a TTL): agent tools push turns as they happen.
+
+A conversation id belongs to its shop: the same id in two shops is two conversations, and a
+route that takes an id always knows the shop (the body's, the query's or the key's only one).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,11 @@ from service.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
-from service.suggesting import check_turns, observe_later, write_owned
+from service.suggesting import check_turns, observe_later
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 429, 503)
 }
 ConversationId = Annotated[str, Path(pattern=_ID_PATTERN, examples=["c-1"])]
 Agent = Annotated[Principal, Depends(require("agent"))]
@@ -44,30 +48,51 @@ async def add_turns(
     turns = turns_from_list(raw)
     store: ConversationStore = request.app.state.conversations
 
-    count, _ = await run_in_threadpool(
-        write_owned, store, conversation_id, body.shop_id, turns, principal
-    )
+    count, _ = await run_in_threadpool(store.write, body.shop_id, conversation_id, turns)
     observe_later(request.app, conversation_id, body.shop_id, turns)
     return TurnsResponse(conversation_id=conversation_id, shop_id=body.shop_id, turns=count)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=_ERRORS)
 async def get_conversation(
-    request: Request, conversation_id: ConversationId, principal: Agent
+    request: Request,
+    conversation_id: ConversationId,
+    principal: Agent,
+    shop_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="the conversation's shop; may be left out by a key of one shop",
+        ),
+    ] = None,
 ) -> ConversationOut:
     """The stored turns (phone numbers, addresses and names masked)."""
+    shop_id = _shop_of(principal, shop_id)
+    ensure_shop(principal, shop_id)
     store: ConversationStore = request.app.state.conversations
-    stored = await run_in_threadpool(store.get, conversation_id)
+    stored = await run_in_threadpool(store.get, shop_id, conversation_id)
     if stored is None:
         raise ServiceError(404, "conversation_not_found",
-                           f"no conversation {conversation_id!r} (expired or never stored)",
-                           "conversation_id")  # fmt: skip
-    ensure_shop(principal, stored.shop_id)
+                           f"no conversation {conversation_id!r} in shop {shop_id!r} "
+                           "(expired or never stored)", "conversation_id")  # fmt: skip
     return ConversationOut(
         conversation_id=conversation_id,
         shop_id=stored.shop_id,
         turns=[TurnIn(role=t.role, text=t.text, ts=t.ts) for t in stored.turns],
     )
+
+
+def _shop_of(principal: Principal, shop_id: str | None) -> str:
+    """The shop asked for; a key scoped to one shop need not say it (clients written before
+    conversation ids were per shop send none)."""
+    if shop_id is not None:
+        return shop_id
+    if not principal.all_shops and len(principal.shops) == 1:
+        return next(iter(principal.shops))
+    raise ServiceError(422, "invalid_request",
+                       "shop_id: this key may access several shops; add ?shop_id=SHOP",
+                       "shop_id")  # fmt: skip
 
 
 @router.get("/shops/{shop_id}/conversations", response_model=ConversationListOut, responses=_ERRORS)

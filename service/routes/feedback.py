@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -110,17 +111,48 @@ def _window(since: str, clock: Clock) -> tuple[float, str]:
         since_ts = parse_since(since, now=timestamp(clock))
     except ValueError as exc:
         raise ServiceError(422, "invalid_request", f"since: {exc}", "since") from exc
-    return since_ts, datetime.fromtimestamp(since_ts, tz=CHINA_TIME).isoformat(timespec="seconds")
+    return since_ts, _iso(since_ts)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=CHINA_TIME).isoformat(timespec="seconds")
 
 
 def _known_shop(request: Request, shop_id: str) -> None:
     """404 for a shop with neither a KB nor any suggestion (likely a typo in the URL)."""
-    client: redis.Redis = request.app.state.kb.store.client
-    if request.app.state.kb.store.exists(shop_id) or client.exists(
-        f"copilot:{shop_id}:suggestions"
-    ):
+    records: SuggestionLog = request.app.state.records
+    if request.app.state.kb.store.exists(shop_id) or records.has_shop(shop_id):
         return
     raise ServiceError(404, "shop_not_found", f"no shop {shop_id!r}", "shop_id")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What one stats or gaps request counts: the newest records (and feedback events) of the
+    asked window, at most max_stats_events of each: a busy shop's week holds millions, and
+    reading them all would hold the memory and a worker for seconds per request."""
+
+    records: list[SuggestionRecord]
+    events: list[FeedbackEvent]
+    truncated: bool
+    counted_since: str
+
+
+def _read_window(request: Request, shop_id: str, since_ts: float, *, events: bool) -> _Window:
+    cap: int = request.app.state.settings.max_stats_events
+    records = request.app.state.records.recent(shop_id, since_ts, limit=cap + 1)
+    start, truncated = since_ts, len(records) > cap
+    if truncated:
+        records = records[-cap:]
+        start = records[0].ts
+    read: list[FeedbackEvent] = []
+    if events:  # an event follows its suggestion: none before `start` belongs to these records
+        read = request.app.state.feedback.latest(shop_id, start, cap + 1)
+        if len(read) > cap:
+            read, truncated = read[-cap:], True
+            start = max(start, read[0].ts)  # the same span for both: no record loses events
+            records = [r for r in records if r.ts >= start]
+    return _Window(records, read, truncated, _iso(start))
 
 
 @router.get("/v1/shops/{shop_id}/stats", response_model=StatsResponse, responses=_ERRORS)
@@ -131,20 +163,22 @@ async def stats(
     since: Since = "7d",
 ) -> StatsResponse:
     """Acceptance rate (inserted, or sent with at most 30% of characters edited), mean edit
-    distance, by intent, candidate source, route and day (China time)."""
+    distance, by intent, candidate source, route and day (China time). A window larger than
+    COPILOT_MAX_STATS_EVENTS is counted from its newest part (`truncated`)."""
     ensure_shop(principal, shop_id)
     since_ts, since_iso = _window(since, request.app.state.clock)
 
-    def compute() -> dict[str, Any]:
+    def compute() -> tuple[dict[str, Any], _Window]:
         _known_shop(request, shop_id)
-        records = request.app.state.records.recent(shop_id, since_ts)
-        return acceptance_stats(records, request.app.state.feedback.events(shop_id, since_ts))
+        window = _read_window(request, shop_id, since_ts, events=True)
+        return acceptance_stats(window.records, window.events), window
 
     try:
-        result = await run_in_threadpool(compute)
+        result, window = await run_in_threadpool(compute)
     except (redis.RedisError, OSError, FeedbackUnavailable) as exc:
         raise _unavailable(exc) from exc
-    return StatsResponse(shop_id=shop_id, since=since_iso, **result)
+    return StatsResponse(shop_id=shop_id, since=since_iso, truncated=window.truncated,
+                         counted_since=window.counted_since, **result)  # fmt: skip
 
 
 @router.get("/v1/shops/{shop_id}/gaps", response_model=GapsResponse, responses=_ERRORS)
@@ -156,21 +190,23 @@ async def gaps(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> GapsResponse:
     """What customers asked that the KB could not answer confidently, grouped by wording,
-    most asked first: the FAQs to write next."""
+    most asked first: the FAQs to write next. A window larger than COPILOT_MAX_STATS_EVENTS
+    is grouped from its newest suggestions (`truncated`)."""
     ensure_shop(principal, shop_id)
     since_ts, since_iso = _window(since, request.app.state.clock)
 
-    def compute() -> list[GapGroupOut]:
+    def compute() -> tuple[list[GapGroupOut], _Window]:
         _known_shop(request, shop_id)
-        records = request.app.state.records.recent(shop_id, since_ts)
+        window = _read_window(request, shop_id, since_ts, events=False)
         return [
             GapGroupOut(question=g.question, count=g.count, examples=list(g.examples),
                         intent=g.intent)
-            for g in find_gaps(records, limit=limit)
-        ]  # fmt: skip
+            for g in find_gaps(window.records, limit=limit)
+        ], window  # fmt: skip
 
     try:
-        groups = await run_in_threadpool(compute)
+        groups, window = await run_in_threadpool(compute)
     except (redis.RedisError, OSError) as exc:
         raise _unavailable(exc) from exc
-    return GapsResponse(shop_id=shop_id, since=since_iso, groups=groups)
+    return GapsResponse(shop_id=shop_id, since=since_iso, groups=groups,
+                        truncated=window.truncated, counted_since=window.counted_since)  # fmt: skip

@@ -37,7 +37,7 @@ from service.suggesting import answer, prepare
 AGENT = require("agent")
 _NO_BODY = object()  # no body at all: FastAPI says "Field required"
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 429, 503)
 }
 _SSE_DOC = {
     "content": {
@@ -161,7 +161,7 @@ def suggest(
     stored turns are used. `use_llm: false` skips the LLM draft (tens of milliseconds).
     """
     ensure_shop(principal, body.shop_id)
-    job = prepare(request.app, body, principal)
+    job = prepare(request.app, body)
     if _streams(request):
         return stream_response(request, job)
     result = answer(request.app, job)

@@ -114,7 +114,8 @@ async function refreshConversation(initial) {
   state.refreshing = true;
   const conversationId = state.conversationId;
   try {
-    const data = await Api.get("/v1/conversations/" + encodeURIComponent(conversationId));
+    const data = await Api.get("/v1/conversations/" + encodeURIComponent(conversationId) +
+      "?shop_id=" + encodeURIComponent(state.shop));
     if (conversationId !== state.conversationId) return;
     const turns = data.turns || [];
     if (turns.length !== state.turns.length) {

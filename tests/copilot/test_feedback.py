@@ -17,6 +17,7 @@ from copilot.feedback import (
     parse_since,
 )
 from copilot.records import RecordedCandidate, SuggestionRecord
+from kb.redis_keys import KEYS
 
 DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=CHINA_TIME).timestamp()
 # 01:00 China time on 11-03 is still 11-02 in UTC: days are counted in China time.
@@ -140,7 +141,7 @@ def test_log_masks_final_texts_and_reads_back_since_a_time(redis_client: redis.R
         _event("r1", "sent", 2000.0, cid=1, text="好的，寄到13812345678，收件人张三", ms=4200)
     )
     assert entry_id.count("-") == 1
-    raw = redis_client.xrange("copilot:demo-pdd:feedback")
+    raw = redis_client.xrange(KEYS.shop("demo-pdd", "feedback"))
     assert b"13812345678" not in raw[-1][1][b"text"] and "张三" not in raw[-1][1][b"text"].decode()
     events = list(log.events("demo-pdd"))
     assert [e.action for e in events] == ["shown", "sent"]

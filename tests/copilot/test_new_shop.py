@@ -15,6 +15,7 @@ from copilot.clock import FixedClock
 from copilot.model_setup import onnx_embedder_dir
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
+from copilot.templates import HOLDING_AFTER_PURCHASE
 from copilot.types import Conversation, ShopPolicy, Suggestion, Turn
 from kb.knowledge import KnowledgeBase
 
@@ -113,5 +114,6 @@ def test_a_pre_sales_worry_never_gets_an_after_sales_apology(tea: Suggester) -> 
 def test_when_nothing_fits_the_next_step_is_offered_not_nothing(tea: Suggester) -> None:
     out = ask(tea, "我买的茶到哪了 三天了")
     assert [c.text for c in out.candidates] == [
-        "亲，麻烦提供一下订单号，这边马上帮您查询物流进度～"
+        "亲，麻烦提供一下订单号，这边马上帮您查询物流进度～",
+        HOLDING_AFTER_PURCHASE,
     ]

@@ -10,6 +10,7 @@ from copilot.errors import CopilotError
 from copilot.policies import PolicyStore, policy_from_dict
 from copilot.routing import RoutingSignals, repeated_question_count, requested_amount, route
 from copilot.types import Conversation, Intent, Order, ShopPolicy, Turn
+from kb.redis_keys import KEYS
 
 POLICY = ShopPolicy("shop-a", refund_limit=Decimal(100), compensation_limit=Decimal(20))
 AUTO = ShopPolicy("shop-a", auto_reply=True, auto_min_confidence=0.9)
@@ -135,7 +136,7 @@ def test_policies_round_trip_through_redis(redis_client: object) -> None:
 def test_a_recent_policy_read_is_kept_until_a_write_in_this_process(redis_client: object) -> None:
     writer, reader = PolicyStore(redis_client), PolicyStore(redis_client, max_age=60)  # type: ignore[arg-type]
     assert reader.get("shop-x").shop_name == ""
-    redis_client.set("copilot:shop-x:policy", '{"shop_name": "别处改的"}')  # type: ignore[attr-defined]
+    redis_client.set(KEYS.shop("shop-x", "policy"), '{"shop_name": "别处改的"}')  # type: ignore[attr-defined]
     assert reader.get("shop-x").shop_name == ""  # another process's change: after the max age
     assert writer.get("shop-x").shop_name == "别处改的"
     writer.put(policy_from_dict("shop-x", {"shop_name": "杯子小店"}))

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from copilot.adoption import situation_intent
-from copilot.templates import fallback, has_bought, templates
+from copilot.templates import (
+    HOLDING_AFTER_PURCHASE,
+    HOLDING_BEFORE_PURCHASE,
+    fallback,
+    has_bought,
+    holding,
+    templates,
+)
 from copilot.types import Conversation, Intent, Order, OrderItem, Turn
 
 ALL_LABELS_BUT_OTHER = {
@@ -34,6 +41,21 @@ def test_an_after_sales_guess_without_a_purchase_asks_which_product() -> None:
     assert fallback(said("开发票"), Intent("other", 0.9)) == []
 
 
+def test_a_holding_reply_fits_a_look_up_never_a_greeting_or_thanks() -> None:
+    assert holding(said("在吗"), Intent("greeting", 0.9)) == []
+    assert holding(said("谢谢啦"), Intent("thanks", 0.9)) == []
+    assert holding(said("转人工"), Intent("ask_human", 0.9)) == []
+    asked = holding(said("敏感肌用哪个水好"), Intent("product_question", 0.6))
+    assert [c.text for c in asked] == [HOLDING_BEFORE_PURCHASE]
+    # "checking your order" presumes an order: only when the customer has bought
+    assert [c.text for c in holding(said("会漏吗"), Intent("damaged_item", 0.4))] == [
+        HOLDING_BEFORE_PURCHASE
+    ]
+    chased = holding(said("买了三天还没到"), Intent("urge_delivery", 0.8))
+    assert [c.text for c in chased] == [HOLDING_AFTER_PURCHASE]
+    assert all(c.source.kind == "template" for c in [*asked, *chased])
+
+
 def test_script_situations_name_their_intent() -> None:
     assert situation_intent("进店欢迎") == "greeting"
     assert situation_intent("坏果处理") == "damaged_item"
@@ -49,7 +71,11 @@ def test_every_template_passes_the_guardrails_of_a_shop_with_no_kb() -> None:
     from copilot.types import ShopPolicy
 
     empty = ShopFacts.from_entries("s", ())
-    for label, text in templates().items():
+    for label, text in [
+        *templates().items(),
+        ("holding", HOLDING_BEFORE_PURCHASE),
+        ("holding", HOLDING_AFTER_PURCHASE),
+    ]:
         flags = check(text, shop_id="s", kb_facts=empty, order=None, policy=ShopPolicy("s"),
                       other_shops=OtherShopNames.build(empty, ()), day=date(2026, 12, 6))  # fmt: skip
         assert flags == (), (label, flags)

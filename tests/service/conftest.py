@@ -35,6 +35,7 @@ def service_settings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory)
         llm_total_timeout=300,
         llm_max_tokens=48,
         rate_limit_per_minute=0,  # the rate-limit test builds its own limiter
+        auth_failures_per_minute=0,  # so does the bad-key test (every client is "testclient")
         create_admin_key=False,
     )
 

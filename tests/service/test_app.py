@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from service.first_key import key_file
 from service.main import create_app
 from service.settings import Settings
 
@@ -24,6 +26,13 @@ def test_health_and_readiness(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"models": "ok", "redis": "ok"}
+
+
+def test_the_first_start_writes_an_admin_key_only_its_owner_can_read(client: TestClient) -> None:
+    path = key_file(client.app.state.settings)  # type: ignore[attr-defined]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    headers = {"Authorization": f"Bearer {path.read_text().strip()}"}
+    assert client.get("/v1/shops", headers=headers).status_code == 200
 
 
 def _admin(client: TestClient) -> dict[str, str]:

@@ -74,7 +74,7 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, set[str]]] = [
     ("POST", "/v1/suggest", SUGGEST, {"agent"}),
     ("POST", "/v1/conversations/mx-1/turns",
      {"shop_id": "demo-pdd", "turns": [{"role": "agent", "text": "亲，在的"}]}, {"agent"}),
-    ("GET", "/v1/conversations/mx-1", None, {"agent"}),
+    ("GET", "/v1/conversations/mx-1?shop_id=demo-pdd", None, {"agent"}),
     ("GET", "/v1/shops/demo-pdd/conversations", None, {"agent"}),
     ("POST", "/v1/feedback", {"suggestion_id": "{sid}", "action": "shown"}, {"agent"}),
     ("GET", "/v1/shops/demo-pdd/stats?since=7d", None, {"trainer"}),

@@ -14,6 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from kb.redis_keys import KEYS
 from service.main import create_app
 from service.settings import Settings
 
@@ -118,9 +119,10 @@ def test_redis_down_degrades_and_recovers(client: TestClient, server: RedisServe
 
     server.start()
     raw = redis.Redis(port=server.port)
-    assert raw.exists("copilot:conv:deg-1")  # what was written before the outage survived (AOF)
-    for leftover in ("copilot:conv:deg-2", "copilot:conv:deg-3",
-                     f"copilot:suggestion:{body['suggestion_id']}"):  # fmt: skip
+    # what was written before the outage survived (AOF)
+    assert raw.exists(KEYS.conversation("demo-pdd", "deg-1"))
+    for leftover in (KEYS.conversation("demo-pdd", "deg-2"), KEYS.conversation("demo-pdd", "deg-3"),
+                     KEYS.suggestion(body["suggestion_id"])):  # fmt: skip
         assert not raw.exists(leftover), leftover
     assert client.get("/readyz").status_code == 200
     again = client.post("/v1/suggest", json={"shop_id": "demo-pdd", "conversation_id": "deg-1"},

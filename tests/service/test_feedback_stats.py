@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from copilot.feedback import FeedbackEvent
 from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.redis_keys import KEYS
 
 Auth = Callable[..., dict[str, str]]
 SHOP = "stats-shop"
@@ -67,7 +70,7 @@ def test_feedback_events_become_stats(
         response = api.post("/v1/feedback", json=body, headers=agent)
         assert response.status_code == 202, response.text
         assert response.json() == {"accepted": True}
-    stored = service_app.state.redis.xrange(f"copilot:{SHOP}:feedback")
+    stored = service_app.state.redis.xrange(KEYS.shop(SHOP, "feedback"))
     texts = [fields.get(b"text", b"").decode() for _, fields in stored]
     assert any("138****5678" in t for t in texts)
     assert not any("13812345678" in t or "张三" in t for t in texts)
@@ -190,3 +193,39 @@ def test_suggest_then_feedback_moves_the_stats(api: TestClient, auth: Auth) -> N
     assert after["by_intent"][intent]["accepted"] == (
         before["by_intent"].get(intent, {"accepted": 0})["accepted"] + 1
     )
+
+
+def test_a_window_past_the_cap_is_counted_from_its_newest_part(
+    api: TestClient, auth: Auth, service_app: FastAPI
+) -> None:
+    shop, cap = "cap-shop", 10
+    for n in range(cap + 3):  # as in service: each suggestion shown soon after it was made
+        _put(service_app, f"cap-{n}", "其他", "assist", ("稍等亲", "kb"), shop=shop,
+             message="能开发票吗", confident=False)  # fmt: skip
+        service_app.state.feedback.append(
+            FeedbackEvent(f"cap-{n}", None, shop, "shown", ts=time.time())
+        )
+    trainer = auth(role="trainer", shops=[shop])
+
+    def both() -> tuple[dict[str, Any], dict[str, Any]]:
+        stats = api.get(f"/v1/shops/{shop}/stats", headers=trainer)
+        gaps = api.get(f"/v1/shops/{shop}/gaps", headers=trainer)
+        assert stats.status_code == gaps.status_code == 200, (stats.text, gaps.text)
+        return stats.json(), gaps.json()
+
+    stats, gaps = both()
+    assert (stats["suggestions"], stats["shown"], stats["truncated"]) == (cap + 3, cap + 3, False)
+    assert stats["counted_since"] == stats["since"]
+    assert (gaps["groups"][0]["count"], gaps["truncated"]) == (cap + 3, False)
+
+    settings = service_app.state.settings
+    service_app.state.settings = settings.model_copy(update={"max_stats_events": cap})
+    try:
+        stats, gaps = both()
+    finally:
+        service_app.state.settings = settings
+    assert (stats["suggestions"], stats["shown"], stats["truncated"]) == (cap, cap, True)
+    assert stats["unmatched_events"] == 0  # the events of the suggestions counted, no others
+    assert stats["counted_since"] > stats["since"]
+    assert (gaps["groups"][0]["count"], gaps["truncated"]) == (cap, True)
+    assert gaps["counted_since"] == stats["counted_since"]

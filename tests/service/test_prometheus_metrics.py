@@ -18,7 +18,8 @@ Auth = Callable[..., dict[str, str]]
 
 
 def _samples(api: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = api.get("/metrics")
+    _, key = api.app.state.keys.create("agent", ["demo-pdd"], "prometheus")  # type: ignore[attr-defined]
+    response = api.get("/metrics", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {

@@ -6,6 +6,7 @@ import redis
 
 from copilot.clock import Clock, timestamp
 from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.redis_keys import RedisKeys
 from service.records import SuggestionRecords
 
 
@@ -27,9 +28,11 @@ def test_suggestion_records_write_what_suggestion_log_writes(
         log.put(_record("s_new", now))
     a, b = (
         {
-            "json": redis_client.get(f"{p}:suggestion:s_new"),
-            "ttl": redis_client.ttl(f"{p}:suggestion:s_new"),
-            "index": redis_client.zrange(f"{p}:demo-pdd:suggestions", 0, -1, withscores=True),
+            "json": redis_client.get(RedisKeys(p).suggestion("s_new")),
+            "ttl": redis_client.ttl(RedisKeys(p).suggestion("s_new")),
+            "index": redis_client.zrange(
+                RedisKeys(p).shop("demo-pdd", "suggestions"), 0, -1, withscores=True
+            ),
         }
         for p in logs
     )

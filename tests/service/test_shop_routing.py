@@ -106,7 +106,9 @@ def test_replicas_routed_by_shop_hold_only_their_own_shops(
                 assert set(app.state.kb.indexes.held()) == own, name
                 assert set(app.state.suggester.history.held()) == own, name
                 # what an operator sees: a KB index and a bank per own shop
-                scraped = clients[name].get("/metrics").text
+                scraped = (
+                    clients[name].get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
+                )
                 assert f'copilot_index_cache{{measure="indexes"}} {2 * len(own)}.0' in scraped
     finally:
         for _, client in apps.values():

@@ -1,5 +1,5 @@
 """With Redis down: the rate limit fails closed (each process still refuses past the limit), and
-clients are told the store is down, never where it lives."""
+clients are told the store is down, never where it lives nor what Redis said."""
 
 from __future__ import annotations
 
@@ -47,3 +47,40 @@ def test_store_errors_never_show_hosts_or_socket_paths_to_clients() -> None:
     assert response.status_code == 503
     assert response.json()["error"]["message"] == errors.STORE_DOWN
     assert "/srv/secret" not in response.text
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "redis",  # a route that cannot do without Redis
+        "history",  # the history bank quoting Redis's error
+        "feedback",  # the feedback log quoting it
+    ],
+)
+def test_redis_errors_reach_clients_as_503_without_their_text(failure: str) -> None:
+    import redis
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from copilot.errors import HistoryUnavailable
+    from copilot.feedback import FeedbackUnavailable
+    from service import errors
+
+    where = "Error 2 connecting to unix socket: /tmp/tmpab12cd/redis.socket. No such file."
+    raised = {
+        "redis": redis.ConnectionError(where),
+        "history": HistoryUnavailable(f"the history bank's Redis failed: {where}"),
+        "feedback": FeedbackUnavailable(f"cannot read feedback: {where}"),
+    }[failure]
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise raised
+
+    response = TestClient(app).get("/boom")
+    assert response.status_code == 503
+    assert response.json()["error"]["message"] == errors.STORE_DOWN
+    for secret in ("/tmp/tmpab12cd", "socket", "ConnectionError"):
+        assert secret not in response.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ def test_suggestion_then_tokens_then_final_from_the_real_llm(api: TestClient, au
     assert set(kinds[1:-1]) == {"token"}, (kinds, events[-1][1]["degraded"])
     first, final = events[0][1], events[-1][1]
     assert first["suggestion_id"] == final["suggestion_id"]
-    assert {c["source"]["kind"] for c in first["candidates"]} <= {"kb", "history"}
+    assert {c["source"]["kind"] for c in first["candidates"]} <= {"kb", "history", "template"}
     assert first["candidates"], first
     tokens = "".join(data["text"] for kind, data in events if kind == "token")
     assert tokens.strip(), "the LLM drafted nothing"
@@ -163,11 +164,14 @@ def test_every_replica_hears_of_a_new_generation(api: TestClient) -> None:
 
     store = api.app.state.conversations  # type: ignore[attr-defined]
     listener = api.app.state.cancel_listener  # type: ignore[attr-defined]
-    generation = store.bump("st-pubsub")
+    generation = store.bump("demo-pdd", "st-pubsub")
+    name = store.name("demo-pdd", "st-pubsub")
     deadline = time.monotonic() + 30
-    while listener.latest("st-pubsub") < generation and time.monotonic() < deadline:
+    while listener.latest(name) < generation and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert listener.latest("st-pubsub") == generation == store.generation("st-pubsub")
+    assert listener.latest(name) == generation == store.generation("demo-pdd", "st-pubsub")
+    # the same id in another shop is another conversation: its generation did not move
+    assert listener.latest(store.name("demo-ks", "st-pubsub")) == 0
 
 
 def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_draft(
@@ -203,3 +207,39 @@ def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_d
     assert len(threads) == 3
     assert all(name.startswith("suggest-retrieval") for name in threads), threads
     assert parse_sse(response.text)[-1][0] == "cancelled"
+
+
+def test_streams_past_the_pool_get_503_with_retry_after_not_a_thread(
+    api: TestClient, auth: Auth
+) -> None:
+    from service.streaming import StreamSlots
+
+    app = api.app
+    saved = app.state.stream_slots  # type: ignore[attr-defined]
+    app.state.stream_slots = slots = StreamSlots(1)  # type: ignore[attr-defined]
+    headers = auth()
+    quick = {"shop_id": "demo-pdd", "use_llm": False,
+             "turns": [{"role": "customer", "text": "什么时候发货"}]}  # fmt: skip
+    try:
+        with slow_stream(api, headers, "st-full", "保温杯多少钱") as stream:
+            threads = [t.name for t in threading.enumerate() if t.name.startswith("suggest-stream")]
+            refused = api.post("/v1/suggest", json=quick, headers={**headers, **SSE})
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "too_many_streams"
+            assert refused.headers["Retry-After"] == "2"
+            after = [t.name for t in threading.enumerate() if t.name.startswith("suggest-stream")]
+            assert after == threads  # no thread for the refused one
+            assert api.post("/v1/suggest", json=quick, headers=headers).status_code == 200  # JSON
+            api.post("/v1/conversations/st-full/turns", headers=headers,
+                     json={"shop_id": "demo-pdd",
+                           "turns": [{"role": "customer", "text": "好的"}]})  # fmt: skip
+            stream.end()
+        deadline = time.monotonic() + 30
+        while slots.in_use and time.monotonic() < deadline:  # the worker ends at its next token
+            time.sleep(0.02)
+        assert slots.in_use == 0
+        again = api.post("/v1/suggest", json=quick, headers={**headers, **SSE})
+        assert [kind for kind, _ in parse_sse(again.text)] == ["suggestion", "final"]
+    finally:
+        app.state.stream_slots = saved  # type: ignore[attr-defined]
+        slots.shutdown()

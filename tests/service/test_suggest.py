@@ -98,15 +98,12 @@ def test_keys_see_only_their_shops_and_roles(api: TestClient, auth: Auth) -> Non
             json={"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "在吗"}]},
             headers=ks,
         ),
-        api.get("/v1/conversations/scope-1", headers=ks),
+        api.get("/v1/conversations/scope-1", params={"shop_id": "demo-pdd"}, headers=ks),
         api.get("/v1/shops/demo-pdd/conversations", headers=ks),
         api.post(
             "/v1/conversations/scope-1/turns",
-            json={"shop_id": "demo-ks", "turns": [{"role": "customer", "text": "在吗"}]},
+            json={"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "在吗"}]},
             headers=ks,
-        ),
-        api.post(
-            "/v1/suggest", json={"shop_id": "demo-ks", "conversation_id": "scope-1"}, headers=ks
         ),
         api.post(
             "/v1/suggest",
@@ -117,10 +114,27 @@ def test_keys_see_only_their_shops_and_roles(api: TestClient, auth: Auth) -> Non
     for response in checks:
         assert response.status_code == 403, response.request.url
         assert response.json()["error"]["code"] == "forbidden"
+    # Conversation ids are the shop's own: another shop's id is unknown here, not forbidden.
+    unknown = [
+        api.get("/v1/conversations/scope-1", headers=ks),
+        api.post(
+            "/v1/suggest", json={"shop_id": "demo-ks", "conversation_id": "scope-1"}, headers=ks
+        ),
+    ]
+    for response in unknown:
+        assert response.status_code == 404, response.request.url
+        assert response.json()["error"]["code"] == "conversation_not_found"
     both = auth(role="agent", shops=["demo-pdd", "demo-ks"])
-    clash = api.post("/v1/suggest", json={"shop_id": "demo-ks", "conversation_id": "scope-1",
-                                          "turns": [{"role": "customer", "text": "在吗"}]}, headers=both)  # fmt: skip
-    assert clash.status_code == 409 and clash.json()["error"]["field"] == "shop_id"
+    same_id = api.post("/v1/suggest", json={"shop_id": "demo-ks", "conversation_id": "scope-1",
+                                            "turns": [{"role": "customer", "text": "在吗"}], "use_llm": False},
+                       headers=both)  # fmt: skip
+    assert same_id.status_code == 200, same_id.text
+    texts = {shop: [t["text"] for t in api.get("/v1/conversations/scope-1", headers=both,
+                                                params={"shop_id": shop}).json()["turns"]]
+             for shop in ("demo-pdd", "demo-ks")}  # fmt: skip
+    assert texts == {"demo-pdd": ["包邮吗"], "demo-ks": ["在吗"]}
+    unsaid = api.get("/v1/conversations/scope-1", headers=both)
+    assert unsaid.status_code == 422 and unsaid.json()["error"]["field"] == "shop_id"
     shops = api.get("/v1/shops", headers=ks).json()["shops"]
     assert [s["shop_id"] for s in shops] == ["demo-ks"]
     assert shops[0]["entries"] > 0 and shops[0]["version"] >= 1 and shops[0]["name"]

@@ -1,0 +1,60 @@
+"""A promotion the customer names is answered with where it stands that day: pure rules."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from copilot.named_promotions import named_promotion_answer
+from copilot.staleness import stale_mentions
+from kb.codec import parse_rule
+from kb.types import Promotion
+
+TODAY = date(2026, 12, 6)
+
+
+def promotion(
+    pid: str, title: str, rule: str, starts: date, ends: date, note: str = ""
+) -> Promotion:
+    return Promotion("pets", pid, title, rule, parse_rule(rule), (), starts, ends, note)
+
+
+ENDED = promotion("p-11", "双11囤粮节", "猫粮满199减30", date(2026, 11, 1), date(2026, 11, 11))
+FLASH = promotion(
+    "p-flash", "猫砂限时秒杀", "豆腐猫砂秒杀价59.9元", date(2026, 12, 1), date(2026, 12, 8),
+    "秒杀价不与其他优惠同享，提醒客户提前加购",
+)  # fmt: skip
+COMING = promotion("p-12", "双12年货节", "满99减10", date(2026, 12, 12), date(2026, 12, 14))
+ALL = (ENDED, FLASH, COMING)
+
+
+def answer(text: str, asks: bool = True) -> str:
+    found = named_promotion_answer(text, ALL, TODAY, asks=asks)
+    assert len(found) <= 1
+    return found[0].text if found else ""
+
+
+def test_an_ended_promotion_is_said_to_be_over_with_what_runs_now() -> None:
+    text = answer("双十一那个满199减30还有吗")
+    assert "「双11囤粮节」已经结束了" in text and "猫砂限时秒杀" in text
+    assert "11月11日" not in text  # an ended date would read as stale knowledge
+    # saying it has ended is true: the staleness guardrail lets it through
+    assert stale_mentions(text, ALL, TODAY) == []
+    assert stale_mentions("双11囤粮节猫粮满199减30", ALL, TODAY)  # offering it is still stale
+
+
+def test_a_coming_promotion_is_announced_with_its_start_date() -> None:
+    text = answer("双12有活动不")
+    assert text == "亲，「双12年货节」12月12日开始，到12月14日：满99减10～"
+    assert stale_mentions(text, ALL, TODAY) == []
+
+
+def test_a_question_about_combining_gets_the_customer_part_of_the_note() -> None:
+    text = answer("猫砂秒杀能和满减券一起用吗")
+    assert "秒杀价不与其他优惠同享" in text and "到12月8日" in text
+    assert "提醒客户" not in text  # the trainer's note to agents stays with the agents
+
+
+def test_a_title_word_names_a_promotion_only_when_offers_are_asked_about() -> None:
+    assert answer("猫砂会不会结块", asks=False) == ""
+    assert answer("12斤的狗用哪个") == ""  # a number is a quantity, not 双12
+    assert answer("发什么快递") == ""
