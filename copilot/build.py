@@ -29,6 +29,7 @@ from kb.knowledge import KnowledgeBase
 from kb.onnx_embedder import OnnxEmbedder
 from kb.redis_conn import RedisConfig, connect
 from kb.retrieval import RetrievalConfig
+from kb.shop_cache import DEFAULT_MAX_BYTES, ShopCache
 from kb.store import KBStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class PipelineConfig:
     # > 0: shop versions, the set of shops and policies may come from a read this recent
     # (seconds, kb/recent.py): the service's choice; the eval and the CLI read Redis each time
     metadata_max_age: float = 0.0
+    # the bytes of shop indexes (KB and history bank together) a process keeps; past it the
+    # least recently used shops are dropped and rebuilt from Redis when asked again
+    index_cache_bytes: int = DEFAULT_MAX_BYTES
     # every date decision (promotion validity, stale knowledge, record timestamps) reads this
     clock: Clock = field(default_factory=SystemClock)
 
@@ -84,7 +88,8 @@ def build_knowledge_base(
     configure_search_threads()
     client = client or connect(config.redis)
     store = KBStore(client, max_age=config.metadata_max_age)
-    return KnowledgeBase(store, build_embedder(config), config.retrieval)
+    cache = ShopCache(config.index_cache_bytes)
+    return KnowledgeBase(store, build_embedder(config), config.retrieval, index_cache=cache)
 
 
 def build_suggester(
@@ -93,10 +98,19 @@ def build_suggester(
     *,
     history: ResponseBank | None = None,
 ) -> Suggester:
-    """The whole pipeline on one Redis; models load in warm_up()."""
+    """The whole pipeline on one Redis; models load in warm_up(). The history banks share
+    the KB indexes' cache: one bound for both."""
     kb = kb or build_knowledge_base(config)
     client = kb.store.client
     max_age = config.metadata_max_age
+    banks = ResponseBank(
+        client,
+        kb.embedder,
+        prefix=config.history_prefix,
+        max_age=max_age,
+        selector=LearnedSelector(SelectorStore(client, prefix=config.history_prefix)),
+        cache=kb.indexes.cache,
+    )
     policies = PolicyStore(client, max_age=max_age)
     generator = None if config.llm_backend == "none" else build_generator(config.llm)
     return Suggester(
@@ -104,14 +118,7 @@ def build_suggester(
         default_classifier(kb.embedder, IntentExampleStore(client)),
         policies=policies,
         clock=config.clock,
-        history=history
-        or ResponseBank(
-            client,
-            kb.embedder,
-            prefix=config.history_prefix,
-            max_age=max_age,
-            selector=LearnedSelector(SelectorStore(client, prefix=config.history_prefix)),
-        ),
+        history=history or banks,
         generator=generator,
         shop_names=_policy_shop_names(kb, policies) | demo_shop_names(),
         config=SuggesterConfig(

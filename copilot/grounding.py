@@ -126,8 +126,8 @@ class Grounder:
         self.clock = clock
 
     def warm_up(self) -> None:
-        """Build every shop's catalog now; idempotent."""
-        for shop_id in self.kb.shops():
+        """Build the shops' catalogs now, as many as the index cache holds; idempotent."""
+        for shop_id in self.kb.indexes.warm(self.kb.shops()):
             self.catalogs.get(shop_id)
 
     def ground(

@@ -9,7 +9,9 @@ hist:{shop}:version, :replies (id -> JSON: text, count, intents, examples with m
 keyword tokens and count), :vectors (id -> float32 rows, one per example: its message),
 :agent_vectors (the same for the agent turn each example answers) and :meta. An import
 replaces the bank in one MULTI/EXEC, so a failure leaves the old bank as it was. Each process
-keeps an index per shop, rebuilt when the version moves (stored tokens: no jieba at rebuild).
+keeps an index per shop, rebuilt when the version moves (stored tokens: no jieba at rebuild),
+in a ShopCache bounded by bytes (kb/shop_cache.py; the service shares the KB indexes' one): an
+evicted bank is rebuilt from Redis on its next search.
 
 Retrieval and re-ranking over the in-memory index are copilot.history_index.
 """
@@ -24,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import redis
@@ -47,6 +49,7 @@ from copilot.selector import ReplySelector
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder, Vectors
 from kb.recent import recent_reads
+from kb.shop_cache import ShopCache
 from kb.tokenize import tokenize
 from kb.tokenize import warm_up as warm_up_tokenizer
 
@@ -104,10 +107,12 @@ class ResponseBank:
         prefix: str = "hist",
         max_age: float = 0.0,
         selector: ReplySelector | None = None,
+        cache: ShopCache | None = None,
     ) -> None:
         """`max_age` > 0: a shop's bank version may come from a read that recent (seconds;
         kb/recent.py). `selector`: picks among the neighbour vote's replies (copilot.selector);
-        where it has no opinion, neighbour_pick does."""
+        where it has no opinion, neighbour_pick does. `cache`: where the banks' indexes are
+        held, bounded by bytes; default: one of its own with the default bound."""
         self.client = client
         self.embedder = embedder
         self.config = config or HistoryConfig()
@@ -115,9 +120,9 @@ class ResponseBank:
         self.max_age = max_age
         self.selector = selector
         self._recent = recent_reads(client)
-        self._indexes: dict[str, BankIndex] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self.cache = cache if cache is not None else ShopCache()
+        self.namespace = f"history-bank:{prefix}"
+        self._count = threading.Lock()
         self.builds = 0
 
     def warm_up(self) -> None:
@@ -288,23 +293,28 @@ class ResponseBank:
         finally:
             self._recent.forget((self.prefix, "version", shop_id))
 
+    def held(self) -> dict[str, BankIndex]:
+        """The banks' indexes held now, by shop (no Redis read)."""
+        return cast(dict[str, BankIndex], self.cache.held(self.namespace))
+
     def _index(self, shop_id: str) -> BankIndex | None:
         if not shop_id or not set(shop_id) <= _SHOP_ID_ALLOWED:
             return None
-        current = self._indexes.get(shop_id)
-        if current is not None and current.version == self._version(shop_id):
-            return current
-        with self._lock_for(shop_id):
-            current = self._indexes.get(shop_id)
-            if current is None or current.version != self._version(shop_id):
-                pipe = self.client.pipeline(transaction=True)
-                pipe.get(self._key(shop_id, "version"))
-                for name in ("replies", "vectors", "meta", "agent_vectors"):
-                    pipe.hgetall(self._key(shop_id, name))
-                current = BankIndex.build(*self._call(pipe.execute))
-                self._indexes[shop_id] = current
-                self.builds += 1
-            return current
+        return self.cache.get(
+            (self.namespace, shop_id),
+            lambda: self._build(shop_id),
+            lambda index: index.version == self._version(shop_id),
+        )
+
+    def _build(self, shop_id: str) -> BankIndex:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(self._key(shop_id, "version"))
+        for name in ("replies", "vectors", "meta", "agent_vectors"):
+            pipe.hgetall(self._key(shop_id, name))
+        index = BankIndex.build(*self._call(pipe.execute))
+        with self._count:
+            self.builds += 1
+        return index
 
     def _version(self, shop_id: str) -> int:
         return self._recent.read(
@@ -317,10 +327,6 @@ class ResponseBank:
 
     def _key(self, shop_id: str, name: str) -> str:
         return f"{self.prefix}:{shop_id}:{name}"
-
-    def _lock_for(self, shop_id: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(shop_id, threading.Lock())
 
     @staticmethod
     def _call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -24,6 +24,13 @@ import numpy as np
 from copilot.history_mining import HistoryConfig, MinedReply, normalized_key
 from copilot.textsim import bigrams, overlap_matrix, overlaps_with, text_overlap_matrix
 from kb.embedder import Vectors
+from kb.shop_cache import (
+    DICT_SLOT,
+    OBJECT_OVERHEAD,
+    keyword_index_bytes,
+    object_bytes,
+    strings_bytes,
+)
 from kb.tokenize import tokenize
 
 
@@ -48,6 +55,8 @@ class BankIndex:
     # normalized_key of the replies re-ranked so far: the same replies come back query after
     # query; at most one short string a reply
     reply_keys: dict[int, str] = field(default_factory=dict, repr=False)
+    # what the bank holds apart from reply_keys, estimated once at build
+    built_bytes: int = 0
 
     @classmethod
     def build(
@@ -91,7 +100,25 @@ class BankIndex:
             index.unit_count = np.asarray(counts, dtype=np.float64)
             if len(agent_rows) == len(rows):
                 index.agent_matrix = np.ascontiguousarray(np.vstack(agent_rows))
+        index.built_bytes = index.estimate_built_bytes()
         return index
+
+    def estimate_built_bytes(self) -> int:
+        """Both vector matrices (FAISS's and the agent turns'), the keyword index, the arrays
+        and the replies' and examples' texts."""
+        vectors = int(self.dense.ntotal) * int(self.dense.d) * 4 if self.dense is not None else 0
+        arrays = self.pair_similarities.nbytes + self.unit_count.nbytes
+        if self.agent_matrix is not None:
+            arrays += self.agent_matrix.nbytes
+        replies = sum(object_bytes(r) for r in self.replies)
+        texts = strings_bytes(self.unit_message) + strings_bytes(self.unit_context)
+        positions = len(self.unit_reply) * (8 + 28)  # a list slot and an int each
+        return vectors + arrays + keyword_index_bytes(self.keyword) + replies + texts + positions
+
+    def resident_bytes(self) -> int:
+        """What the bank holds now: grows with the reply keys kept as it serves."""
+        # O(1), as it runs at every search: a key is a short string (~30 characters)
+        return self.built_bytes + len(self.reply_keys) * (DICT_SLOT + 28 + OBJECT_OVERHEAD + 140)
 
     @cached_property
     def unrelated(self) -> float:

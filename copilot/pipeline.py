@@ -101,10 +101,13 @@ class Suggester:
             threading.BoundedSemaphore(slots) if slots else nullcontext()
         )
 
-    def warm_up(self) -> None:
-        """Load every model once (idempotent): embedder, classifier, sentiment, LLM."""
+    def warm_up(self, *, shops: bool = True) -> None:
+        """Load every model once (idempotent): embedder, classifier, sentiment, LLM; with
+        `shops`, the shops' indexes, guardrail facts and catalogs too, as many as the index
+        cache holds (a replica behind a shop-routing balancer builds only the shops sent to it).
+        """
         stages = (self.kb, self.classifier, self.history, self.sentiment, self.generator,
-                  self.facts, self.grounder)  # fmt: skip
+                  *((self.facts, self.grounder) if shops else ()))  # fmt: skip
         for stage in stages:
             warm = getattr(stage, "warm_up", None)
             if callable(warm):

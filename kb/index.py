@@ -2,24 +2,36 @@
 
 An index is immutable and tagged with the shop version it was built from. IndexCache hands out
 the current one and rebuilds when the shop's version in Redis has moved, so an import by any
-process (or replica) becomes visible at the next query without a restart.
+process (or replica) becomes visible at the next query without a restart. The indexes it holds
+are bounded by bytes (kb/shop_cache.py): a shop evicted for lack of room is rebuilt from Redis
+on its next request.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from kb.embedder import Vectors
+from kb.shop_cache import (
+    DICT_SLOT,
+    OBJECT_OVERHEAD,
+    ShopCache,
+    keyword_index_bytes,
+    object_bytes,
+    strings_bytes,
+)
 from kb.store import KBStore, ShopSnapshot
 from kb.tokenize import tokenize
 from kb.types import FAQ, Entry, IndexUnit, Product, Promotion
 from kb.units import index_units
 
+log = logging.getLogger(__name__)
 _MASKS_KEPT = 256  # filters kept per shop index; any client can ask for new ones
 
 
@@ -40,6 +52,8 @@ class ShopIndex:
     dense: Any  # faiss.IndexFlatIP over unit vectors
     keyword: Any  # bm25s.BM25 over unit tokens, or None when the shop has no units
     _masks: dict[tuple[frozenset[str] | None, str | None], Vectors] = field(default_factory=dict)
+    # what the index holds apart from its cached masks, estimated once at build
+    built_bytes: int = 0
 
     @classmethod
     def build(cls, snap: ShopSnapshot) -> ShopIndex:
@@ -64,7 +78,7 @@ class ShopIndex:
             dense.add(np.ascontiguousarray(np.vstack(rows), dtype=np.float32))
             keyword = bm25s.BM25()
             keyword.index([tokenize(u.text) or [""] for u in units], show_progress=False)
-        return cls(
+        index = cls(
             shop_id=snap.shop_id,
             version=snap.version,
             embedding_model=snap.embedding_model,
@@ -74,6 +88,22 @@ class ShopIndex:
             dense=dense,
             keyword=keyword,
         )
+        index.built_bytes = index.estimate_built_bytes()
+        return index
+
+    def estimate_built_bytes(self) -> int:
+        """FAISS vectors, the keyword index, the entries and the unit texts."""
+        vectors = int(self.dense.ntotal) * int(self.dense.d) * 4
+        entries = sum(object_bytes(e) + DICT_SLOT for e in self.entries.values())
+        # a unit: its object, its field name and entry id (shared with the entry), its text
+        units = len(self.units) * (OBJECT_OVERHEAD + 16) + strings_bytes(u.text for u in self.units)
+        return vectors + keyword_index_bytes(self.keyword) + entries + units
+
+    def resident_bytes(self) -> int:
+        """What the shop's index holds now: grows with the filter masks cached as it serves."""
+        # O(1), as it runs at every search: every mask is a float32 per unit
+        mask_bytes = len(self.units) * 4 + OBJECT_OVERHEAD + 2 * DICT_SLOT  # + its key
+        return self.built_bytes + len(self._masks) * mask_bytes
 
     def allowed(self, kinds: frozenset[str] | None, product_id: str | None) -> Vectors | None:
         """A 0/1 mask over units for a filter (cached), or None for no filter."""
@@ -130,38 +160,61 @@ def _matches(entry: Entry, kinds: frozenset[str] | None, product_id: str | None)
 
 
 class IndexCache:
-    """Current ShopIndex per shop; rebuilt when the shop's version moves (one build at a time)."""
+    """Current ShopIndex per shop, in a ShopCache bounded by bytes; rebuilt when the shop's
+    version moves or after it was evicted (one build at a time per shop)."""
 
     def __init__(
-        self, store: KBStore, builder: Callable[[ShopSnapshot], ShopIndex] = ShopIndex.build
+        self,
+        store: KBStore,
+        builder: Callable[[ShopSnapshot], ShopIndex] = ShopIndex.build,
+        cache: ShopCache | None = None,
     ) -> None:
         self.store = store
         self.builder = builder
-        self._indexes: dict[str, ShopIndex] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self.cache = cache if cache is not None else ShopCache()
+        # Two stores on one cache (another prefix) must not share indexes.
+        self.namespace = f"kb-index:{store.prefix}"
+        self._count = threading.Lock()
         self.builds = 0
 
     def get(self, shop_id: str) -> ShopIndex:
-        version = self.store.version(shop_id)
-        current = self._indexes.get(shop_id)
-        if current is not None and current.version == version:
-            return current
-        with self._lock_for(shop_id):
-            current = self._indexes.get(shop_id)
-            if current is None or current.version != self.store.version(shop_id):
-                current = self.builder(self.store.snapshot(shop_id))
-                self._indexes[shop_id] = current
-                self.builds += 1
-            return current
+        return self.cache.get(
+            (self.namespace, shop_id),
+            lambda: self._build(shop_id),
+            lambda index: index.version == self.store.version(shop_id),
+        )
 
     def invalidate(self, shop_id: str) -> None:
-        self._indexes.pop(shop_id, None)
+        self.cache.discard((self.namespace, shop_id))
+
+    def warm(self, shop_ids: Iterable[str]) -> list[str]:
+        """Build these shops' indexes in order while they fit the cache; the shops built. Past
+        the bound, building more would only evict the ones just built: the rest are built on
+        their first request. A shop whose stored knowledge cannot be read is logged and left
+        out: one damaged key must not keep a process from starting."""
+        warmed: list[str] = []
+        for shop_id in shop_ids:
+            evictions = self.cache.stats().evictions
+            try:
+                self.get(shop_id)
+            except Exception as exc:  # a damaged shop: the others still warm; its requests retry
+                log.warning("index of shop %r not built at start-up: %r", shop_id, exc)
+                continue
+            if self.cache.stats().evictions > evictions:
+                break
+            warmed.append(shop_id)
+        return warmed
+
+    def holds(self, shop_id: str) -> bool:
+        """Whether the shop's index (of any version) is held now."""
+        return self.cache.peek((self.namespace, shop_id)) is not None
 
     def held(self) -> dict[str, ShopIndex]:
-        """The indexes built so far, as they are (no Redis read): what serves during an outage."""
-        return dict(self._indexes)
+        """The indexes held now, as they are (no Redis read): what serves during an outage."""
+        return cast(dict[str, ShopIndex], self.cache.held(self.namespace))
 
-    def _lock_for(self, shop_id: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(shop_id, threading.Lock())
+    def _build(self, shop_id: str) -> ShopIndex:
+        index = self.builder(self.store.snapshot(shop_id))
+        with self._count:
+            self.builds += 1
+        return index

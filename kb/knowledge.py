@@ -19,6 +19,7 @@ from kb.embedder import Embedder, Vectors
 from kb.errors import KBError, KBImportError, RowError
 from kb.index import IndexCache
 from kb.retrieval import HybridRetriever, RetrievalConfig
+from kb.shop_cache import ShopCache
 from kb.store import KBStore, StoredEntry, check_shop_id, entry_json
 from kb.tokenize import warm_up as warm_up_tokenizer
 from kb.types import Entry, Hit, ShopStats
@@ -38,11 +39,18 @@ class ImportReport:
 
 class KnowledgeBase:
     def __init__(
-        self, store: KBStore, embedder: Embedder, retrieval: RetrievalConfig | None = None
+        self,
+        store: KBStore,
+        embedder: Embedder,
+        retrieval: RetrievalConfig | None = None,
+        *,
+        index_cache: ShopCache | None = None,
     ) -> None:
+        """index_cache: where the shops' indexes are held, bounded by bytes (shared with the
+        history banks in the service); default: one of its own with the default bound."""
         self.store = store
         self.embedder = embedder
-        self.indexes = IndexCache(store)
+        self.indexes = IndexCache(store, cache=index_cache)
         self.retriever = HybridRetriever(self.indexes, embedder, retrieval)
 
     def warm_up(self) -> None:

@@ -8,7 +8,6 @@ inline turns, marked degraded. Nothing is written anywhere.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -18,8 +17,6 @@ from kb.errors import ShopNotFound
 from kb.index import IndexCache, ShopIndex
 from kb.retrieval import HybridRetriever
 from kb.types import Entry, Hit
-
-log = logging.getLogger(__name__)
 
 
 class _FrozenIndexes:
@@ -118,11 +115,7 @@ def offline_suggester(live: Suggester) -> Suggester:
 
 
 def warm_indexes(live: Suggester) -> None:
-    """Build every shop's index now: first requests are fast, and an outage finds them held.
-    A shop whose stored knowledge cannot be read is logged and left out: one damaged key must
-    not keep the service from starting (its requests retry, and say what is wrong)."""
-    for shop_id in live.kb.shops():
-        try:
-            live.kb.indexes.get(shop_id)
-        except Exception as exc:  # whatever the damage, the other shops still serve
-            log.warning("index of shop %r not built at start-up: %r", shop_id, exc)
+    """Build shops' indexes now, as many as the index cache holds: first requests are fast,
+    and an outage finds them held. A shop whose stored knowledge cannot be read is logged and
+    left out (IndexCache.warm): one damaged key must not keep the service from starting."""
+    live.kb.indexes.warm(live.kb.shops())

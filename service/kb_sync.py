@@ -82,6 +82,13 @@ class KBSync:
         finally:
             pubsub.close()
 
+    def _worth_building(self, shop_id: str) -> bool:
+        """A shop this replica holds, or any while its index cache has room. With a full cache
+        an eager build would evict a shop this replica serves for one it may never be sent (a
+        balancer routing by shop sends each replica its own share)."""
+        stats = self.kb.indexes.cache.stats()
+        return self.kb.indexes.holds(shop_id) or stats.bytes < stats.max_bytes
+
     def handle(self, data: bytes | str | None) -> None:
         """Rebuild the shop's index now if it is older than the announced version."""
         try:
@@ -93,6 +100,8 @@ class KBSync:
         if self.rebuilt.get(shop_id, 0) >= version:
             return
         self.kb.store.forget(shop_id)
+        if not self._worth_building(shop_id):
+            return  # its next request here, if any, reads the new version and builds it
         started = time.perf_counter()
         try:  # a no-op (one GET) when this replica's index is current, e.g. the writer's own
             index = self.kb.indexes.get(shop_id)

@@ -129,9 +129,10 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.redis_watchdog = EmbeddedWatchdog(client) if is_embedded(client) else None
     if app.state.redis_watchdog is not None:
         app.state.redis_watchdog.start()
-    suggester.warm_up()
+    suggester.warm_up(shops=settings.warm_shops)
     _load_demo_if_empty(knowledge, settings, suggester)
-    warm_indexes(suggester)
+    if settings.warm_shops:
+        warm_indexes(suggester)
     _create_first_admin_key(app.state.keys, settings)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +52,7 @@ class Metrics:
     cache_hit_rate: Gauge
     cache_tally: _Tally
     feedback: Counter
+    index_cache: Gauge
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +92,10 @@ def metrics() -> Metrics:
         cache_tally=tally,
         feedback=Counter("copilot_feedback_actions", "feedback events by action", ["action"],
                          registry=registry),
+        index_cache=Gauge("copilot_index_cache", "the shop index cache (COPILOT_INDEX_CACHE_MB) "
+                          "at scrape time: bytes held (estimated), bound, indexes held, and "
+                          "hits, misses (builds) and evictions since start", ["measure"],
+                          registry=registry),
     )  # fmt: skip
 
 
@@ -174,11 +179,16 @@ class MetricsMiddleware:
             )
 
 
-def prometheus() -> Response:
+def prometheus(request: Request) -> Response:
     """Prometheus text format: latency per route and stage, suggestions, tokens/s, cache,
-    feedback."""
+    feedback, the shop index cache."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+    kb = getattr(request.app.state, "kb", None)
+    if kb is not None:  # what sizing COPILOT_INDEX_CACHE_MB needs: hit rate and evictions
+        stats = kb.indexes.cache.stats()
+        for measure in ("bytes", "max_bytes", "indexes", "hits", "misses", "evictions"):
+            metrics().index_cache.labels(measure).set(getattr(stats, measure))
     return Response(generate_latest(metrics().registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -98,6 +98,20 @@ class Settings(BaseSettings):
         "change at its announcement (else within this), so within the 2 s goal. 0: read "
         "every time",
     )
+    index_cache_mb: float = Field(
+        default=1024,
+        ge=0,
+        description="MiB of shop indexes a process keeps in memory (KB indexes and history "
+        "banks together: vectors, keyword indexes, cached filters, estimated per shop); past "
+        "it the least recently used shops are dropped and rebuilt from Redis on their next "
+        "request (bench/many_shops.py)",
+    )
+    warm_shops: bool = Field(
+        default=True,
+        description="build shops' indexes at start, as many as the index cache holds; false "
+        "for replicas behind a balancer that routes by shop, so each fills its cache only "
+        "with the shops sent to it",
+    )
     llm_first_token_timeout: float = Field(default=2.0, gt=0)
     llm_total_timeout: float = Field(default=8.0, gt=0)
     llm_max_tokens: int = Field(default=160, ge=8, le=1024)
@@ -167,6 +181,9 @@ class Settings(BaseSettings):
     def clock(self) -> Clock:
         """The one clock: the wiring hands it to every layer that decides by date."""
         return SystemClock.on(self.today) if self.today else SystemClock()
+
+    def index_cache_bytes(self) -> int:
+        return int(self.index_cache_mb * 1024 * 1024)
 
     def redis_config(self) -> RedisConfig:
         return RedisConfig(url=self.redis_url, data_dir=self.data_dir)

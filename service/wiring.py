@@ -41,6 +41,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         draft=settings.draft_config(),
         concurrent_retrievals=settings.concurrent_retrievals,
         metadata_max_age=settings.metadata_max_age,
+        index_cache_bytes=settings.index_cache_bytes(),
         clock=settings.clock(),
     )
 
