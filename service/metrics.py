@@ -26,6 +26,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import error_responses
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -200,4 +202,5 @@ def install(app: FastAPI, *, public: bool = False) -> None:
     keyed = [] if public else [Depends(require("agent", "trainer"))]
     app.add_middleware(MetricsMiddleware)
     app.add_api_route("/metrics", prometheus, methods=["GET"], response_class=Response,
-                      tags=["health"], dependencies=keyed)  # fmt: skip
+                      tags=["health"], dependencies=keyed,
+                      responses={} if public else error_responses(401, 429, 503))  # fmt: skip

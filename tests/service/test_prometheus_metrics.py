@@ -78,7 +78,7 @@ def test_suggestion_stages_sources_tokens_and_cache(api: TestClient, service_app
     offered = sum(
         _value(after, "copilot_candidates_total", source=s, route=action)
         - _value(before, "copilot_candidates_total", source=s, route=action)
-        for s in ("kb", "history", "llm")
+        for s in ("kb", "history", "llm", "template")
     )
     assert offered == len(suggestion.candidates)
     assert (

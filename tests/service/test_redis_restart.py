@@ -17,6 +17,7 @@ from service.settings import Settings
 pytestmark = pytest.mark.slow
 
 RECOVERY_S = 30  # the watchdog looks every second; a loaded 2-core machine is slow to fork
+SHOP = {"shop_id": "demo-pdd"}  # an admin key reaches every shop: it names the one it means
 TURNS = {"shop_id": "demo-pdd", "turns": [{"role": "customer", "text": "这个杯子能装开水吗"}]}
 
 
@@ -35,7 +36,7 @@ def test_the_service_restarts_its_killed_embedded_redis(models_dir: Path, tmp_pa
         answers, deadline = [], time.monotonic() + RECOVERY_S
         while time.monotonic() < deadline:
             ready = client.get("/readyz")
-            answers += [ready, client.get("/v1/conversations/rr-1", headers=headers)]
+            answers += [ready, client.get("/v1/conversations/rr-1", params=SHOP, headers=headers)]
             if ready.status_code == 200:
                 break
             time.sleep(0.1)
@@ -46,7 +47,9 @@ def test_the_service_restarts_its_killed_embedded_redis(models_dir: Path, tmp_pa
                 assert secret not in answer.text, answer.text
 
         assert app.state.redis.pid != old_pid  # type: ignore[attr-defined]
-        after = client.get("/v1/conversations/rr-1", headers=headers)  # the key survived too
+        after = client.get(
+            "/v1/conversations/rr-1", params=SHOP, headers=headers
+        )  # the key survived too
         assert after.status_code == 200, after.text
         assert [t["text"] for t in after.json()["turns"]] == ["这个杯子能装开水吗"]
         assert (tmp_path / "redis" / "appendonly.aof").exists()  # the same data folder
