@@ -146,7 +146,7 @@ class ResponseBank:
         labels: per-turn extras (ChatLog.turn_labels); their "intent"s are kept per reply."""
         started = time.perf_counter()
         _check_shop_id(shop_id)
-        with _progress(progress) as bar:
+        with progress_bars(progress) as bar:
             tick = bar("mining conversations", len(conversations))
             replies, mined = mine(
                 conversations, labels=labels, names=names, config=self.config, on_conversation=tick
@@ -198,7 +198,7 @@ class ResponseBank:
         (raw or cleaned: personal data and placeholders barely move an e5 vector).
         A shop without a bank has no hits."""
         cleaned = clean_text(message)
-        index = self._index(shop_id)
+        index = self.index(shop_id)
         if index is None or not index.unit_reply or not cleaned:
             return []
         if index.embedding_model != self.embedder.name:
@@ -226,7 +226,7 @@ class ResponseBank:
         return [_hit(index, s) for s in scored[:k]]
 
     def stats(self, shop_id: str) -> BankStats:
-        index = self._index(shop_id)
+        index = self.index(shop_id)
         if index is None:
             return BankStats(shop_id, 0, 0, 0, 0, "")
         pairs = sum(r.count for r in index.replies)
@@ -297,7 +297,9 @@ class ResponseBank:
         """The banks' indexes held now, by shop (no Redis read)."""
         return cast(dict[str, BankIndex], self.cache.held(self.namespace))
 
-    def _index(self, shop_id: str) -> BankIndex | None:
+    def index(self, shop_id: str) -> BankIndex | None:
+        """The shop's bank in memory (built on a miss, kept in the byte-bounded cache), or
+        None for a shop without one; what a learned selector trains on."""
         if not shop_id or not set(shop_id) <= _SHOP_ID_ALLOWED:
             return None
         return self.cache.get(
@@ -381,7 +383,7 @@ def _reply_json(reply: MinedReply, tokens: Mapping[str, list[str]]) -> str:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[..., None]]]:
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int], Callable[..., None]]]:
     """Makes progress ticks: rich bars on stderr when enabled, no-ops otherwise."""
     if not enabled:
         yield lambda _label, _total: lambda _n=1: None

@@ -341,7 +341,7 @@ def neighbour_pick(
     vote with their counts; greedy minimum Bayes risk then picks the k replies that together
     win most of the votes. Examples below the bank's relevance floor do not vote. A reply's
     score is the share of the votes it adds; the classified intent breaks ties."""
-    units, cosine, votes = _neighbour_votes(index, vector, agent_vector, cfg)
+    units, cosine, votes = neighbour_votes(index, vector, agent_vector, cfg)
     if not len(units):
         return []
     pool, voter = np.unique(np.asarray(index.unit_reply)[units], return_inverse=True)
@@ -366,7 +366,7 @@ def neighbour_pick(
     return picked
 
 
-def _neighbour_votes(
+def neighbour_votes(
     index: BankIndex, vector: Vectors, agent_vector: Vectors | None, cfg: HistoryConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The voting examples, nearest first: (units, message cosines, vote weights)."""

@@ -32,7 +32,7 @@ import numpy as np
 import redis
 
 from copilot.errors import HistoryUnavailable
-from copilot.history_index import BankIndex, Scored, _neighbour_votes
+from copilot.history_index import BankIndex, Scored, neighbour_votes
 from copilot.history_mining import HistoryConfig
 from copilot.textsim import bigrams, text_overlap_matrix
 from kb.embedder import Vectors
@@ -238,7 +238,7 @@ class LearnedSelector:
         model = self.model(shop_id, index.version, index.embedding_model)
         if model is None or model.blend <= 0:
             return None
-        units, cosine, votes = _neighbour_votes(index, vector, agent_vector, cfg)
+        units, cosine, votes = neighbour_votes(index, vector, agent_vector, cfg)
         if not len(units):
             return []
         pool = vote_pool(index, units, cosine, votes, cfg.neighbour_match)

@@ -17,7 +17,7 @@ import numpy as np
 from copilot.clock import Clock
 from copilot.errors import CopilotError
 from copilot.feedback import FeedbackLog
-from copilot.history import ResponseBank, _progress
+from copilot.history import ResponseBank, progress_bars
 from copilot.history_index import BankIndex
 from copilot.records import SuggestionLog
 from copilot.selector import SelectorStore
@@ -48,10 +48,10 @@ def train_shop(
     progress: bool = False,
 ) -> TrainResult:
     """Fit the shop's selector on its current bank (+ feedback) and store it."""
-    index = bank._index(shop_id)  # the bank's own in-memory index: vectors already decoded
+    index = bank.index(shop_id)  # the bank's own in-memory index: vectors already decoded
     if index is None or len(index.unit_reply) < 10:
         raise CopilotError(f"{shop_id!r} has too small a history bank to learn from; import chats")
-    with _progress(progress) as bar:
+    with progress_bars(progress) as bar:
         vectors, embedded = reply_vectors(bank, shop_id, index, bar)
         rows, skipped = _feedback_rows(bank, shop_id, index, feedback)
         model, report = fit_selector(

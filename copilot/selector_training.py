@@ -94,7 +94,7 @@ def split_units(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray
 def batched_votes(
     index: BankIndex, rows: np.ndarray, cfg: HistoryConfig, block: int, tick: Tick
 ) -> list[Votes]:
-    """_neighbour_votes of each example `rows` as a query against the bank without itself
+    """neighbour_votes of each example `rows` as a query against the bank without itself
     (leave one out: its own vector would always win), many examples a matrix product."""
     matrix = index.dense.reconstruct_n(0, index.dense.ntotal)
     agents = index.agent_matrix

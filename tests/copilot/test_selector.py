@@ -93,9 +93,9 @@ def test_training_moves_the_ranking_toward_the_fitting_reply(
     assert model.trained_at.startswith(CLOCK_DAY.isoformat())
     # the learned fit prefers the specific reply for a new wording, by more than e5 alone does
     query = bank.embedder.embed_batch(["开票怎么弄"], role="query")[0]
-    rows = np.array([model.reply_ids.index(r.id) for r in bank._index(SHOP).replies  # type: ignore[union-attr]
+    rows = np.array([model.reply_ids.index(r.id) for r in bank.index(SHOP).replies  # type: ignore[union-attr]
                      if r.text in (INVOICE, GENERIC)])  # fmt: skip
-    texts = [r.text for r in bank._index(SHOP).replies if r.text in (INVOICE, GENERIC)]  # type: ignore[union-attr]
+    texts = [r.text for r in bank.index(SHOP).replies if r.text in (INVOICE, GENERIC)]  # type: ignore[union-attr]
     untrained = replace(model, weights=np.hstack([np.eye(len(query)), np.zeros((len(query),) * 2)]),
                         bias=np.zeros(len(query)))  # fmt: skip
     margin = {}
