@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from copilot.evicted import forget_evicted
 from copilot.types import Conversation, Intent, Turn
 from kb.types import FAQ, Entry, Script
 
@@ -103,5 +104,6 @@ class ScriptIntents:
         found = proposals(shop_id, index.entries.values(), self.classifier, kinds=("script",))
         adopted = {a.entry_id: a.label for a in found}
         with self._lock:
+            forget_evicted(self._held, self.kb.indexes.held())
             self._held[shop_id] = (index.version, adopted)
         return adopted

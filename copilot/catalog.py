@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from copilot.evicted import forget_evicted
 from copilot.numbers import extract, normalize
 from copilot.types import Conversation, Order
 from kb.types import FAQ, Hit, Product, Promotion, Script
@@ -150,6 +151,7 @@ class CatalogCache:
         if cached is None or cached.version != index.version:
             cached = Catalog.from_entries(shop_id, index.version, index.entries.values())
             with self._lock:
+                forget_evicted(self._catalogs, self.kb.indexes.held())
                 self._catalogs[shop_id] = cached
         return cached
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
+from copilot.evicted import forget_evicted
 from copilot.numbers import Mention, NumberFacts, extract, id_mention, money_mention, normalize
 from kb.types import FAQ, Entry, Policy, Product, Promotion, Script
 
@@ -266,6 +267,9 @@ class GuardrailFacts:
         if cached is None or cached.version != index.version:
             cached = ShopFacts.from_entries(shop_id, index.entries.values(), index.version)
             with self._lock:
+                held = self.kb.indexes.held()
+                for derived in (self._facts, self._others, self._memos):
+                    forget_evicted(derived, held)  # each holds every other shop's names
                 self._facts[shop_id] = cached
         return cached
 
