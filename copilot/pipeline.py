@@ -198,9 +198,7 @@ class Suggester:
         conversation = run.conversation
         chosen = self._pick(checked)
         if len(chosen) < self.config.max_candidates:  # a free slot: the next step of a look-up
-            chosen += self._pick_more(
-                chosen, self._guard(run, holding(conversation, intent), grounded)
-            )
+            chosen = self._fill(chosen, self._guard(run, holding(conversation, intent), grounded))
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add
             run.degraded.append("llm_duplicate")
@@ -321,10 +319,6 @@ class Suggester:
         )
         return self._guard(run, [draft], grounded)
 
-    def _pick_more(self, chosen: list[Candidate], more: list[Candidate]) -> list[Candidate]:
-        limit = self.config.near_duplicate
-        return [m for m in more if all(text_jaccard(m.text, c.text) < limit for c in chosen)][:1]
-
     def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
         """One per source first (KB, history, LLM), then the rest in order; no near-duplicates."""
         by_source: dict[str, list[Candidate]] = {"kb": [], "history": [], "llm": [], "template": []}
@@ -332,11 +326,15 @@ class Suggester:
             by_source[candidate.source.kind].append(candidate)
         ordered = [group[0] for group in by_source.values() if group]
         ordered += [c for group in by_source.values() for c in group[1:]]
-        chosen: list[Candidate] = []
-        for candidate in ordered:
+        return self._fill([], ordered)
+
+    def _fill(self, chosen: list[Candidate], more: list[Candidate]) -> list[Candidate]:
+        """`chosen` and then those of `more` unlike all before them, up to max_candidates."""
+        chosen = list(chosen)
+        limit = self.config.near_duplicate
+        for candidate in more:
             if len(chosen) == self.config.max_candidates:
                 break
-            limit = self.config.near_duplicate
             if all(text_jaccard(candidate.text, c.text) < limit for c in chosen):
                 chosen.append(candidate)
         return chosen
