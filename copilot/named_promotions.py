@@ -21,7 +21,7 @@ from datetime import date
 
 from copilot.entry_answers import NOTE_TO_AGENTS
 from copilot.numbers import normalize
-from copilot.staleness import names_promotion
+from copilot.staleness import month_day, names_promotion
 from copilot.types import Candidate, Source
 from kb.tokenize import tokenize
 from kb.types import Promotion
@@ -78,12 +78,12 @@ def _standing(promotion: Promotion, day: date, *, with_note: bool) -> str:
     knowledge gone stale); coming ones with their start date."""
     name = _display_name(promotion)
     note = f"（{_customer_note(promotion)}）" if with_note and _customer_note(promotion) else ""
-    until = f"，到{_md(promotion.ends)}" if promotion.ends else ""
+    until = f"，到{month_day(promotion.ends)}" if promotion.ends else ""
     if promotion.ends is not None and promotion.ends < day:
         return f"{name}已经结束了哦"
     if promotion.starts is not None and promotion.starts > day:
-        one_day = promotion.starts == promotion.ends
-        when = f"{_md(promotion.starts)}当天" if one_day else f"{_md(promotion.starts)}开始{until}"
+        starts = month_day(promotion.starts)
+        when = f"{starts}当天" if promotion.starts == promotion.ends else f"{starts}开始{until}"
         return f"{name}{when}：{promotion.rule_text}{note}"
     return f"{name}正在进行：{promotion.rule_text}{until}{note}"
 
@@ -99,7 +99,7 @@ def _display_name(promotion: Promotion) -> str:
 
 
 def _live_name(promotion: Promotion) -> str:
-    until = f"（到{_md(promotion.ends)}）" if promotion.ends else ""
+    until = f"（到{month_day(promotion.ends)}）" if promotion.ends else ""
     return f"{_display_name(promotion)}{promotion.rule_text}{until}"
 
 
@@ -122,7 +122,3 @@ def _spell_festivals(text: str) -> str:
     for spelled, digits in _FESTIVAL_SPELLINGS:
         text = text.replace(spelled, digits)
     return text
-
-
-def _md(day: date) -> str:
-    return f"{day.month}月{day.day}日"

@@ -135,9 +135,9 @@ def _stale_promotions(text: str, promotions: Sequence[Promotion], day: date) -> 
         if p.ends is not None and p.ends < day:
             if _SAYS_ENDED.search(text):  # "双11那个已经结束了": true, and what to tell them
                 continue
-            found.append(StaleMention(p.title or p.rule_text, f"{_md(p.ends)}已结束", p.id))
+            found.append(StaleMention(p.title or p.rule_text, f"{month_day(p.ends)}已结束", p.id))
         elif p.starts is not None and p.starts > day and not _states(text, p.starts):
-            found.append(StaleMention(p.title or p.rule_text, f"{_md(p.starts)}才开始", p.id))
+            found.append(StaleMention(p.title or p.rule_text, f"{month_day(p.starts)}才开始", p.id))
     return found
 
 
@@ -202,7 +202,8 @@ def _safe_date(year: int, month: int, dom: int) -> date | None:
         return None
 
 
-def _md(day: date) -> str:
+def month_day(day: date) -> str:
+    """12月6日: how replies and flags write a day."""
     return f"{day.month}月{day.day}日"
 
 
