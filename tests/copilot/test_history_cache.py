@@ -3,30 +3,17 @@ is rebuilt from Redis with the same answers, and concurrent misses build it once
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from concurrency import ask_at_once
 
 from copilot.history import ResponseBank
 from copilot.history_index import BankIndex
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder
 from kb.shop_cache import ShopCache
-
-
-def ask_at_once(get: Callable[[], object], threads: int = 8) -> list[object]:
-    start = threading.Barrier(threads)
-
-    def ask() -> object:
-        start.wait()
-        return get()
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda _: ask(), range(threads)))
 
 
 def test_a_history_bank_rebuilt_after_eviction_answers_as_before(

@@ -6,13 +6,13 @@ Redis, real FAISS and bm25s (the history banks: tests/copilot/test_history_cache
 from __future__ import annotations
 
 import gc
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from concurrency import ask_at_once
 
 from kb.codec import entry_from_dict
 from kb.index import IndexCache, ShopIndex
@@ -124,17 +124,6 @@ def slow(build: Callable[[ShopSnapshot], ShopIndex], seconds: float) -> Callable
         return build(snapshot)
 
     return build_slowly
-
-
-def ask_at_once(get: Callable[[], object], threads: int = 8) -> list[object]:
-    start = threading.Barrier(threads)
-
-    def ask() -> object:
-        start.wait()
-        return get()
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda _: ask(), range(threads)))
 
 
 def test_concurrent_misses_of_a_shop_build_it_once(shops: KnowledgeBase) -> None:
