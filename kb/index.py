@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
 
+from kb import unit_tokens
 from kb.embedder import Vectors
+from kb.errors import StoreUnavailable
 from kb.shop_cache import (
     DICT_SLOT,
     OBJECT_OVERHEAD,
@@ -62,6 +64,7 @@ class ShopIndex:
 
         units: list[IndexUnit] = []
         rows: list[Vectors] = []
+        tokens: list[list[str]] = []
         for entry in snap.entries:
             entry_units = index_units(entry)
             vectors = snap.vectors.get(entry.id)
@@ -71,13 +74,15 @@ class ShopIndex:
                 )
             units.extend(entry_units)
             rows.append(vectors)
+            stored = unit_tokens.decode(snap.tokens.get(entry.id), len(entry_units))
+            tokens.extend(stored if stored is not None else unit_tokens.tokens_of(entry_units))
         dim = rows[0].shape[1] if rows else 1
         dense = faiss.IndexFlatIP(dim)
         keyword = None
         if units:
             dense.add(np.ascontiguousarray(np.vstack(rows), dtype=np.float32))
             keyword = bm25s.BM25()
-            keyword.index([tokenize(u.text) or [""] for u in units], show_progress=False)
+            keyword.index([t or [""] for t in tokens], show_progress=False)
         index = cls(
             shop_id=snap.shop_id,
             version=snap.version,
@@ -214,7 +219,18 @@ class IndexCache:
         return cast(dict[str, ShopIndex], self.cache.held(self.namespace))
 
     def _build(self, shop_id: str) -> ShopIndex:
-        index = self.builder(self.store.snapshot(shop_id))
+        snap = self.store.snapshot(shop_id)
+        computed = unit_tokens.missing(snap.entries, snap.tokens)
+        if computed:  # stored before tokens were (or by another tokenizer): once, then kept
+            snap = replace(snap, tokens={**snap.tokens, **computed})
+            self._keep_tokens(shop_id, snap.version, computed)
+        index = self.builder(snap)
         with self._count:
             self.builds += 1
         return index
+
+    def _keep_tokens(self, shop_id: str, version: int, tokens: dict[str, str]) -> None:
+        try:
+            self.store.keep_tokens(shop_id, version, tokens)
+        except StoreUnavailable as exc:  # a read-only replica, say: this build still goes on
+            log.warning("tokens of shop %r not stored: %s", shop_id, exc)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import importers
+from kb import importers, unit_tokens
 from kb.embedder import Embedder, Vectors
 from kb.errors import KBError, KBImportError, RowError
 from kb.index import IndexCache
@@ -78,6 +78,7 @@ class KnowledgeBase:
             reused | fresh,
             embedding_model=self.embedder.name,
             replace_all=replace_all,
+            tokens=_unit_tokens(entries, existing),
         )
         updated = sum(1 for e in entries if e.id in existing and e.id not in reused)
         return ImportReport(
@@ -112,8 +113,9 @@ class KnowledgeBase:
         started = time.perf_counter()
         vectors = self._embed(entries)
         version = self.store.put(
-            shop_id, entries, vectors, embedding_model=self.embedder.name, replace_all=True
-        )
+            shop_id, entries, vectors, embedding_model=self.embedder.name, replace_all=True,
+            tokens=_unit_tokens(entries, {}),
+        )  # fmt: skip
         return ImportReport(
             shop_id,
             version,
@@ -183,6 +185,20 @@ def _reusable_vectors(
         if units and stored.vectors.size % units == 0:
             reused[entry.id] = stored.vectors.reshape(units, -1)
     return reused
+
+
+def _unit_tokens(entries: Sequence[Entry], existing: dict[str, StoredEntry]) -> dict[str, str]:
+    """Each entry's units' keyword tokens, computed now so that no index build has to (the
+    stored ones kept for entries whose content did not change)."""
+    tokens = {}
+    for entry in entries:
+        stored = existing.get(entry.id)
+        kept = stored.tokens.decode() if stored is not None and stored.tokens else ""
+        if stored and unit_tokens.current(kept) and stored.entry_json == entry_json(entry):
+            tokens[entry.id] = kept
+        else:
+            tokens[entry.id] = unit_tokens.entry_tokens(entry)
+    return tokens
 
 
 def _reject_duplicates(entries: Sequence[Entry]) -> None:

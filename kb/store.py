@@ -5,6 +5,7 @@ Keys (prefix `kb`):
     kb:{shop}:version        integer, +1 on every change (indexes rebuild when it moves)
     kb:{shop}:entries        hash  entry id -> entry JSON (codec dict form)
     kb:{shop}:vectors        hash  entry id -> float32 matrix bytes, one row per index unit
+    kb:{shop}:tokens         hash  entry id -> its units' keyword tokens (kb/unit_tokens.py)
     kb:{shop}:meta           hash  embedding_model, dim
 
 Every change is one MULTI/EXEC transaction: an import either lands whole or not at all.
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,12 +51,16 @@ class ShopSnapshot:
     entries: tuple[Entry, ...]
     vectors: Mapping[str, Vectors]
     embedding_model: str
+    # entry id -> its units' stored keyword tokens, encoded (kb/unit_tokens.py); an entry
+    # stored before tokens were has none
+    tokens: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StoredEntry:
     entry_json: str
     vectors: Vectors | None  # None when stored with another embedding model
+    tokens: bytes | None = None  # its units' keyword tokens, encoded; None: none stored
 
 
 def entry_json(entry: Entry) -> str:
@@ -158,10 +163,10 @@ class KBStore:
     def snapshot(self, shop_id: str) -> ShopSnapshot:
         self._require_shop(shop_id)
         pipe = self.client.pipeline(transaction=True)
-        for name in ("version", "entries", "vectors", "meta"):
+        for name in ("version", "entries", "vectors", "meta", "tokens"):
             key = self._key(shop_id, name)
             pipe.get(key) if name == "version" else pipe.hgetall(key)
-        version, entries, vectors, meta = self._call(pipe.execute)
+        version, entries, vectors, meta, tokens = self._call(pipe.execute)
         dim = int(meta.get(b"dim", 0))
         return ShopSnapshot(
             shop_id=shop_id,
@@ -172,6 +177,7 @@ class KBStore:
                 for k, v in vectors.items()
             },
             embedding_model=meta.get(b"embedding_model", b"").decode(),
+            tokens={k.decode(): v.decode() for k, v in tokens.items()},
         )
 
     def put(
@@ -182,15 +188,17 @@ class KBStore:
         *,
         embedding_model: str,
         replace_all: bool = False,
+        tokens: Mapping[str, str] | None = None,
     ) -> int:
-        """Write entries and their vectors in one transaction; returns the new version."""
+        """Write entries, their vectors and their units' tokens (encoded; an entry without
+        has them computed at its index's build) in one transaction; returns the new version."""
         check_shop_id(shop_id)
         missing = [e.id for e in entries if e.id not in vectors]
         if missing:
             raise InvalidEntry("vectors", f"no vectors for {missing[:5]}")
         pipe = self.client.pipeline(transaction=True)
         if replace_all:
-            pipe.delete(self._key(shop_id, "entries"), self._key(shop_id, "vectors"))
+            pipe.delete(*(self._key(shop_id, n) for n in ("entries", "vectors", "tokens")))
         if entries:
             pipe.hset(
                 self._key(shop_id, "entries"),
@@ -203,6 +211,15 @@ class KBStore:
                     for e in entries
                 },
             )
+            given = tokens or {}
+            stale = [e.id for e in entries if e.id not in given]
+            if len(stale) < len(entries):
+                pipe.hset(
+                    self._key(shop_id, "tokens"),
+                    mapping={e.id: given[e.id] for e in entries if e.id in given},
+                )
+            if stale:  # an entry's old tokens must not outlive its old text
+                pipe.hdel(self._key(shop_id, "tokens"), *stale)
             dim = next(iter(vectors.values())).shape[-1]
             pipe.hset(
                 self._key(shop_id, "meta"), mapping={"embedding_model": embedding_model, "dim": dim}
@@ -221,15 +238,17 @@ class KBStore:
         pipe.hget(self._key(shop_id, "meta"), "embedding_model")
         pipe.hmget(self._key(shop_id, "entries"), list(entry_ids))
         pipe.hmget(self._key(shop_id, "vectors"), list(entry_ids))
-        model, raw_entries, raw_vectors = self._call(pipe.execute)
+        pipe.hmget(self._key(shop_id, "tokens"), list(entry_ids))
+        model, raw_entries, raw_vectors, raw_tokens = self._call(pipe.execute)
         same_model = model is not None and model.decode() == embedding_model
         found = {}
-        for entry_id, raw, vec in zip(entry_ids, raw_entries, raw_vectors, strict=True):
+        rows = zip(entry_ids, raw_entries, raw_vectors, raw_tokens, strict=True)
+        for entry_id, raw, vec, tokens in rows:
             if raw is not None:
                 vectors = (
                     np.frombuffer(vec, dtype=np.float32) if vec is not None and same_model else None
                 )
-                found[entry_id] = StoredEntry(raw.decode(), vectors)
+                found[entry_id] = StoredEntry(raw.decode(), vectors, tokens)
         return found
 
     def delete(self, shop_id: str, entry_ids: Sequence[str]) -> int:
@@ -242,12 +261,13 @@ class KBStore:
         pipe = self.client.pipeline(transaction=True)
         pipe.hdel(self._key(shop_id, "entries"), *entry_ids)
         pipe.hdel(self._key(shop_id, "vectors"), *entry_ids)
+        pipe.hdel(self._key(shop_id, "tokens"), *entry_ids)
         pipe.incr(self._key(shop_id, "version"))
         return self._written(shop_id, pipe)
 
     def drop_shop(self, shop_id: str) -> None:
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(*(self._key(shop_id, n) for n in ("entries", "vectors", "meta")))
+        pipe.delete(*(self._key(shop_id, n) for n in ("entries", "vectors", "meta", "tokens")))
         pipe.incr(self._key(shop_id, "version"))
         pipe.srem(f"{self.prefix}:shops", shop_id)
         self._written(shop_id, pipe)
@@ -259,6 +279,25 @@ class KBStore:
             return int(self._call(pipe.execute)[-1])
         finally:  # even a failed EXEC may have applied: read Redis next time either way
             self.forget(shop_id)
+
+    def keep_tokens(self, shop_id: str, version: int, tokens: Mapping[str, str]) -> bool:
+        """Store tokens computed for entries stored without them, unless the shop moved past
+        `version` meanwhile (they might be of a text no longer there). Derived data: the
+        version stays. -> whether they were stored."""
+        version_key = self._key(shop_id, "version")
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.watch(version_key)
+                if int(pipe.get(version_key) or 0) != version:
+                    return False
+                pipe.multi()
+                pipe.hset(self._key(shop_id, "tokens"), mapping={k: v for k, v in tokens.items()})
+                pipe.execute()
+                return True
+        except redis.WatchError:
+            return False
+        except (redis.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis failed: {exc}") from exc
 
     def sizes(self, shop_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         """shop -> (entries, version) for many shops in one round trip (a shop list page)."""

@@ -20,6 +20,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _STOPWORDS = frozenset(set("的了吗呢吧啊呀哦嘛么是我你他她它这那个在有和与就都也还能会要想亲"))
 _STOPWORDS |= {"请问", "一下", "什么", "怎么", "可以"}
 _MAX_SYLLABLE = 6  # "zhuang", "shuang"
+# Stored tokens (kb/unit_tokens.py) carry this: change it with any change to what tokenize()
+# returns, and the stored ones are computed again at their shop's next index build.
+TOKENIZER_VERSION = "1"
 _init_lock = threading.Lock()
 _ready = False
 
