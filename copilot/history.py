@@ -121,7 +121,9 @@ class ResponseBank:
         self.selector = selector
         self._recent = recent_reads(client)
         self.cache = cache if cache is not None else ShopCache()
-        self.namespace = f"history-bank:{prefix}"
+        # neighbour_pick reads no keywords: its banks are built without, held apart from full ones
+        self._keywords = self.config.selection != "neighbours"
+        self.namespace = f"history-bank:{prefix}" + ("" if self._keywords else ":dense")
         self._count = threading.Lock()
         self.builds = 0
 
@@ -313,7 +315,7 @@ class ResponseBank:
         pipe.get(self._key(shop_id, "version"))
         for name in ("replies", "vectors", "meta", "agent_vectors"):
             pipe.hgetall(self._key(shop_id, name))
-        index = BankIndex.build(*self._call(pipe.execute))
+        index = BankIndex.build(*self._call(pipe.execute), keywords=self._keywords)
         with self._count:
             self.builds += 1
         return index

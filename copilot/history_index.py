@@ -43,9 +43,9 @@ class BankIndex:
     replies: list[MinedReply]
     unit_reply: list[int]
     unit_message: list[str]
-    unit_context: list[str]  # the two turns before each example, normalised
+    unit_context: list[str]  # the two turns before each example, normalised; [] w/o keywords
     dense: Any  # faiss.IndexFlatIP
-    keyword: Any  # bm25s.BM25, None for an empty bank
+    keyword: Any  # bm25s.BM25, None for an empty bank or one built without keywords
     log_max_count: float
     pair_similarities: np.ndarray  # sorted cosines of random unrelated example pairs
     unit_count: np.ndarray = field(default_factory=lambda: np.zeros(0))  # pairs per example
@@ -62,7 +62,11 @@ class BankIndex:
     def build(
         cls, version: bytes | None, replies: dict[bytes, bytes], vectors: dict[bytes, bytes],
         meta: dict[bytes, bytes], agent_vectors: dict[bytes, bytes] | None = None,
+        *, keywords: bool = True,
     ) -> BankIndex:  # fmt: skip
+        """keywords=False: without what only rerank reads (the keyword index, the examples'
+        contexts): neighbour_pick, the default selection, reads the vectors alone, and those
+        cost a third of a bank's build and of its memory."""
         import bm25s
         import faiss
 
@@ -85,17 +89,19 @@ class BankIndex:
             for example in data["examples"]:
                 index.unit_reply.append(position)
                 index.unit_message.append(example["message"])
-                recent = " ".join(text for _, text in example["context"][-2:])
-                index.unit_context.append(normalized_key(recent))
-                tokens.append(example["tokens"] or [""])
+                if keywords:
+                    recent = " ".join(text for _, text in example["context"][-2:])
+                    index.unit_context.append(normalized_key(recent))
+                    tokens.append(example["tokens"] or [""])
                 counts.append(example.get("count", 1))
         index.dense = faiss.IndexFlatIP(dim)
         if rows:
             matrix = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
             index.dense.add(matrix)
             index.pair_similarities = _random_pair_similarities(matrix, index.unit_reply)
-            index.keyword = bm25s.BM25()
-            index.keyword.index(tokens, show_progress=False)
+            if keywords:
+                index.keyword = bm25s.BM25()
+                index.keyword.index(tokens, show_progress=False)
             index.log_max_count = math.log1p(max(r.count for r in index.replies))
             index.unit_count = np.asarray(counts, dtype=np.float64)
             if len(agent_rows) == len(rows):

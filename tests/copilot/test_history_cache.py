@@ -10,7 +10,8 @@ import redis
 from concurrency import ask_at_once
 
 from copilot.history import ResponseBank
-from copilot.history_index import BankIndex
+from copilot.history_index import BankIndex, neighbour_pick
+from copilot.history_mining import HistoryConfig
 from copilot.types import Conversation, Turn
 from kb.embedder import Embedder
 from kb.shop_cache import ShopCache
@@ -47,12 +48,41 @@ def test_concurrent_misses_of_a_bank_build_it_once(
     ResponseBank(redis_client, embedder).import_conversations("shop-a", [conversation])
     build = BankIndex.build
 
-    def build_slowly(*parts: object) -> BankIndex:
+    def build_slowly(*parts: object, **options: bool) -> BankIndex:
         time.sleep(0.3)
-        return build(*parts)  # type: ignore[arg-type]
+        return build(*parts, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(BankIndex, "build", build_slowly)
     bank = ResponseBank(redis_client, embedder)
     got = ask_at_once(lambda: bank.search("shop-a", "几天发货"))
     assert bank.builds == 1
     assert all(hits == got[0] for hits in got) and got[0]
+
+
+def test_a_bank_for_the_neighbour_vote_holds_no_keyword_index_and_answers_the_same(
+    redis_client: redis.Redis, embedder: Embedder
+) -> None:
+    replies = {"什么时候发货": "亲，付款后48小时内发货哦", "能开发票吗": "可以的亲，下单备注抬头",
+               "保温多久": "亲，保温12小时左右哦", "有赠品吗": "亲，送杯刷一个"}  # fmt: skip
+    conversations = [
+        Conversation("shop-a", (Turn("customer", q), Turn("agent", a)), conversation_id=f"c{i}")
+        for i, (q, a) in enumerate(replies.items())
+    ]
+    ResponseBank(redis_client, embedder).import_conversations("shop-a", conversations)
+    cache = ShopCache()
+    voting = ResponseBank(redis_client, embedder, cache=cache)
+    scoring = ResponseBank(redis_client, embedder, HistoryConfig(selection="score"), cache=cache)
+    first = voting.search("shop-a", "啥时候发货呀")[0]
+    assert first.text == replies["什么时候发货"]
+    lean, full = voting.index("shop-a"), scoring.index("shop-a")
+    assert lean is not None and full is not None
+    assert lean.keyword is None and not lean.unit_context
+    assert full.keyword is not None and len(full.unit_context) == len(full.unit_reply)
+    assert lean.resident_bytes() < full.resident_bytes()
+    assert scoring.search("shop-a", "发票怎么开")  # the keyword index it reads is there
+    config = HistoryConfig()
+    for asked in ["啥时候发货呀", "发票怎么开", "能保温几个小时"]:
+        vector = embedder.embed_batch([asked], role="query")[0]
+        assert neighbour_pick(lean, vector, None, None, 3, config) == neighbour_pick(
+            full, vector, None, None, 3, config
+        )
