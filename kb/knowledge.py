@@ -135,14 +135,16 @@ class KnowledgeBase:
         kinds: Iterable[str] | None = None,
         product_id: str | None = None,
     ) -> list[Hit]:
-        index = self.indexes.get(shop_id)
-        if index.units and index.embedding_model != self.embedder.name:
-            raise KBError(
-                f"shop {shop_id!r} was embedded with {index.embedding_model!r}, "
-                f"not {self.embedder.name!r}; "
-                f"run `copilot kb reindex {shop_id}`"
-            )
-        return self.retriever.search(shop_id, query, k=k, kinds=kinds, product_id=product_id)
+        # one version read for the check and the retriever's look-up alike (a Redis round trip)
+        with self.store.consistent_versions():
+            index = self.indexes.get(shop_id)
+            if index.units and index.embedding_model != self.embedder.name:
+                raise KBError(
+                    f"shop {shop_id!r} was embedded with {index.embedding_model!r}, "
+                    f"not {self.embedder.name!r}; "
+                    f"run `copilot kb reindex {shop_id}`"
+                )
+            return self.retriever.search(shop_id, query, k=k, kinds=kinds, product_id=product_id)
 
     def get(self, shop_id: str, entry_id: str) -> Entry:
         return self.store.get(shop_id, entry_id)

@@ -141,7 +141,11 @@ class KBStore:
     @contextmanager
     def consistent_versions(self) -> Iterator[None]:
         """Within the block, each shop's version (and the set of shops) is read once: one
-        request sees one KB state, in few Redis round trips. Not for blocks that write."""
+        request sees one KB state, in few Redis round trips. Not for blocks that write. A block
+        within another is part of it (one request's steps): it reads what the outer one read."""
+        if _READ_VERSIONS.get() is not None:
+            yield
+            return
         token = _READ_VERSIONS.set({})
         try:
             yield

@@ -281,6 +281,24 @@ def test_one_request_reads_the_shops_and_their_versions_once(two_shops: Knowledg
     assert store.version("shop-a") == expected["shop-a"] + 1  # outside the block: read afresh
 
 
+def test_a_search_reads_its_shops_version_once_and_a_block_within_a_block_joins_it(
+    two_shops: KnowledgeBase,
+) -> None:
+    store = two_shops.store
+    two_shops.search("shop-a", "多久发货")  # built: what follows only checks the version
+    before = _commands(store.client, "mget")
+    two_shops.search("shop-a", "多久发货")
+    assert _commands(store.client, "mget") - before == 1
+    with store.consistent_versions():
+        seen = store.version("shop-a")
+        store.client.incr("kb:shop-a:version")
+        with store.consistent_versions():  # a step of the same request
+            assert store.version("shop-a") == seen
+            two_shops.search("shop-a", "多久发货")
+        assert two_shops.indexes.get("shop-a").version == seen
+    assert _commands(store.client, "mget") - before == 2
+
+
 def test_recent_reads_spare_redis_yet_every_write_in_the_process_is_seen_at_once(
     two_shops: KnowledgeBase,
 ) -> None:
