@@ -108,7 +108,9 @@ def build_suggester(
         kb.embedder,
         prefix=config.history_prefix,
         max_age=max_age,
-        selector=LearnedSelector(SelectorStore(client, prefix=config.history_prefix)),
+        selector=LearnedSelector(
+            SelectorStore(client, prefix=config.history_prefix), cache=kb.indexes.cache
+        ),
         cache=kb.indexes.cache,
     )
     policies = PolicyStore(client, max_age=max_age)

@@ -1,9 +1,11 @@
 """What the guardrails check candidates against: each shop's facts and the other shops' names.
 
 ShopFacts: every number, text and saying about money in one shop's KB. ShopTerms: the names,
-titles and ids that identify a shop. OtherShopNames: every other shop's terms, indexed for a
-fast scan of a candidate. GuardrailFacts caches them per shop and rebuilds a shop's only when its
-KB version moves.
+titles and ids that identify a shop. ShopNameIndex: every shop's terms, indexed once for a fast
+scan of a candidate; OtherShopNames reads it for one shop (the terms of the others that its own
+KB does not use). GuardrailFacts caches the facts per shop (rebuilt when a shop's KB version
+moves) and one name index for all shops: memory grows with the shops, not with held shops times
+all shops, as it did when each held shop had an index of every other shop's names.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
@@ -163,34 +165,67 @@ class TermIndex:
             by_prefix.setdefault(term[:2], []).append(term)
         return cls(dict(terms), {k: tuple(v) for k, v in by_prefix.items()})
 
-    def find(self, text: str) -> list[tuple[str, str]]:
+    def find(
+        self, text: str, named: Callable[[str], str | None] | None = None
+    ) -> list[tuple[str, str]]:
+        """(term, what it names) found in the text, longest first at each place. `named`: what
+        a term names here, None to pass it over (a shorter term at that place may still count)."""
+        name = named or self.terms.get
         lowered, i = normalize(text).lower(), 0
         found: dict[str, str] = {}
         while i < len(lowered) - 1:
             for term in self.by_prefix.get(lowered[i : i + 2], ()):
                 end = i + len(term)
                 if lowered.startswith(term, i) and _bounded(lowered, i, end):
-                    found.setdefault(term, self.terms[term])
+                    owner = name(term)
+                    if owner is None:
+                        continue
+                    found.setdefault(term, owner)
                     i = end - 1
                     break
             i += 1
         return list(found.items())
 
 
-class OtherShopNames(TermIndex):
-    """Other shops' distinctive names, product titles and ids."""
+@dataclass(frozen=True)
+class ShopNameIndex(TermIndex):
+    """Every shop's terms, indexed once: term -> the shops that use it, in shop order."""
+
+    owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of_shops(cls, shops: Iterable[ShopTerms]) -> ShopNameIndex:
+        owners: dict[str, list[str]] = {}
+        for shop in shops:
+            for term in map(str.lower, shop.terms):
+                holders = owners.setdefault(term, [])
+                if shop.shop_id not in holders:
+                    holders.append(shop.shop_id)
+        index = TermIndex.of({term: holders[0] for term, holders in owners.items()})
+        held = {term: tuple(holders) for term, holders in owners.items()}
+        return cls(index.terms, index.by_prefix, held)
+
+
+@dataclass(frozen=True, eq=False)
+class OtherShopNames:
+    """Other shops' distinctive names, product titles and ids, as one shop sees them: the
+    shared index read at check time, so a held shop costs two references, not an index."""
+
+    own: ShopFacts
+    names: ShopNameIndex
 
     @classmethod
     def build(cls, own: ShopFacts, others: Iterable[ShopTerms]) -> OtherShopNames:
-        terms: dict[str, str] = {}
-        for shop in others:
-            if shop.shop_id == own.shop_id:
-                continue
-            for term in map(str.lower, shop.terms):
-                # A phrase this shop's own KB uses is common ground, not another shop's.
-                if term not in own.text:
-                    terms.setdefault(term, shop.shop_id)
-        return cls.of(terms)
+        return cls(own, ShopNameIndex.of_shops(others))
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        return self.names.find(text, self._other_shop)
+
+    def _other_shop(self, term: str) -> str | None:
+        """The first other shop using the term; None when none does, or when this shop's own
+        KB uses the phrase too: then it is common ground, not another shop's."""
+        owner = next((s for s in self.names.owners[term] if s != self.own.shop_id), None)
+        return owner if owner is not None and term not in self.own.text else None
 
 
 def _bounded(text: str, start: int, end: int) -> bool:
@@ -239,15 +274,20 @@ def _distinctive(title: str) -> list[str]:
     return [p.strip() for p in parts if len(p.strip()) >= 5]
 
 
+Versions = tuple[tuple[str, int], ...]  # every shop's KB version, in shop order
+
+
 class GuardrailFacts:
-    """ShopFacts and OtherShopNames per shop, rebuilt only when a shop's KB version moves."""
+    """ShopFacts per held shop, rebuilt only when its KB version moves, and one ShopNameIndex
+    of every shop's names, rebuilt when any shop's version moves."""
 
     def __init__(self, kb: KnowledgeBase, shop_names: Mapping[str, str] | None = None) -> None:
         self.kb = kb
         self.shop_names = dict(shop_names or {})
         self._facts: dict[str, ShopFacts] = {}
         self._terms: dict[str, ShopTerms] = {}
-        self._others: dict[str, tuple[tuple[tuple[str, int], ...], OtherShopNames]] = {}
+        self._others: dict[str, tuple[Versions, OtherShopNames]] = {}
+        self._names: tuple[Versions, ShopNameIndex] | None = None
         self._memos: dict[str, tuple[ShopFacts, OtherShopNames, dict[Any, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -269,7 +309,7 @@ class GuardrailFacts:
             with self._lock:
                 held = self.kb.indexes.held()
                 for derived in (self._facts, self._others, self._memos):
-                    forget_evicted(derived, held)  # each holds every other shop's names
+                    forget_evicted(derived, held)
                 self._facts[shop_id] = cached
         return cached
 
@@ -280,10 +320,20 @@ class GuardrailFacts:
         cached = self._others.get(shop_id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        terms = [self._shop_terms(s, v) for s, v in versions if s != shop_id]
-        names = OtherShopNames.build(own, terms)
+        names = OtherShopNames(own, self._all_names(versions))
         with self._lock:
             self._others[shop_id] = (key, names)
+        return names
+
+    def _all_names(self, versions: Versions) -> ShopNameIndex:
+        held = self._names
+        if held is not None and held[0] == versions:
+            return held[1]
+        names = ShopNameIndex.of_shops(self._shop_terms(s, v) for s, v in versions)
+        with self._lock:
+            self._names = (versions, names)
+            current = dict(versions)  # a dropped shop's terms go with it
+            self._terms = {s: t for s, t in self._terms.items() if s in current}
         return names
 
     def memo(self, facts: ShopFacts, others: OtherShopNames) -> dict[Any, Any]:

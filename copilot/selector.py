@@ -22,7 +22,6 @@ and version (incremented by each save, the one field read per search).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from copilot.history_index import BankIndex, Scored, neighbour_votes
 from copilot.history_mining import HistoryConfig
 from copilot.textsim import bigrams, text_overlap_matrix
 from kb.embedder import Vectors
+from kb.shop_cache import DICT_SLOT, OBJECT_OVERHEAD, ShopCache, strings_bytes
 
 
 class ReplySelector(Protocol):
@@ -199,31 +199,60 @@ class SelectorStore:
             raise HistoryUnavailable(f"the reply selector's Redis failed: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A stored model as loaded (None: its hash holds none), with its reply rows by id."""
+
+    version: int
+    model: SelectorModel | None
+    rows: dict[str, int]
+
+    @classmethod
+    def of(cls, version: int, model: SelectorModel | None) -> LoadedModel:
+        rows = {rid: i for i, rid in enumerate(model.reply_ids)} if model else {}
+        return cls(version, model, rows)
+
+    def resident_bytes(self) -> int:
+        """Its arrays (a d x 2d matrix: megabytes) and its reply ids, twice (tuple and dict)."""
+        model = self.model
+        if model is None:
+            return OBJECT_OVERHEAD
+        arrays = model.weights.nbytes + model.bias.nbytes + model.reply_vectors.nbytes
+        ids = strings_bytes(model.reply_ids) + len(self.rows) * (DICT_SLOT + 28)
+        return OBJECT_OVERHEAD + arrays + ids
+
+
 class LearnedSelector:
     """ReplySelector over the stored models: one HGET per search (the model's version); the
-    model itself is read again only when that version moves."""
+    model itself is read again only when that version moves, or after it left `cache`.
 
-    def __init__(self, store: SelectorStore) -> None:
+    The loaded models live in the shops' byte-bounded cache (kb/shop_cache.py; the service's
+    is the indexes' and banks' one): a process serving hundreds of shops holds only the
+    recently used ones, and counts their bytes within the one bound."""
+
+    def __init__(self, store: SelectorStore, cache: ShopCache | None = None) -> None:
         self.store = store
-        self._loaded: dict[str, tuple[int, SelectorModel | None, dict[str, int]]] = {}
-        self._guard = threading.Lock()
+        self.cache = cache if cache is not None else ShopCache()
+        self.namespace = f"selector:{store.prefix}"
 
     def model(self, shop_id: str, bank_version: int, embedding_model: str) -> SelectorModel | None:
         """The shop's model when it was trained on this bank version and embedder."""
+        loaded = self._fitting(shop_id, bank_version, embedding_model)
+        return loaded.model if loaded is not None else None
+
+    def _fitting(self, shop_id: str, bank_version: int, embedding_model: str) -> LoadedModel | None:
         version = self.store.version(shop_id)
         if not version:
             return None
-        cached = self._loaded.get(shop_id)
-        if cached is None or cached[0] != version:
-            model = self.store.load(shop_id)
-            rows = {rid: i for i, rid in enumerate(model.reply_ids)} if model else {}
-            cached = (version, model, rows)
-            with self._guard:
-                self._loaded[shop_id] = cached
-        model = cached[1]
+        loaded = self.cache.get(
+            (self.namespace, shop_id),
+            lambda: LoadedModel.of(version, self.store.load(shop_id)),
+            lambda held: held.version == version,
+        )
+        model = loaded.model
         if model is None or model.bank_version != bank_version:
             return None  # trained on another bank: its reply rows no longer match
-        return model if model.embedding_model == embedding_model else None
+        return loaded if model.embedding_model == embedding_model else None
 
     def select(
         self,
@@ -235,15 +264,15 @@ class LearnedSelector:
         k: int,
         cfg: HistoryConfig,
     ) -> list[Scored] | None:
-        model = self.model(shop_id, index.version, index.embedding_model)
-        if model is None or model.blend <= 0:
+        loaded = self._fitting(shop_id, index.version, index.embedding_model)
+        model = loaded.model if loaded is not None else None
+        if loaded is None or model is None or model.blend <= 0:
             return None
         units, cosine, votes = neighbour_votes(index, vector, agent_vector, cfg)
         if not len(units):
             return []
         pool = vote_pool(index, units, cosine, votes, cfg.neighbour_match)
-        rows_by_id = self._loaded[shop_id][2]
-        rows = np.array([rows_by_id.get(index.replies[int(r)].id, -1) for r in pool.replies])
+        rows = np.array([loaded.rows.get(index.replies[int(r)].id, -1) for r in pool.replies])
         fits = pool_fits(model, rows, model.query(vector, agent_vector))
         scores = blend_scores(pool.shares, fits, model.blend)
         picked = pick_order(scores, pool.resemblance, cfg.neighbour_match, k)
