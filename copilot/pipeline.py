@@ -19,22 +19,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from copilot.adoption import ScriptIntents
 from copilot.clock import Clock, today
-from copilot.drafting import DraftConfig, Generator, build_prefill_messages, draft_reply
 from copilot.errors import GenerationError, GenerationTimeout
-from copilot.grounding import GroundedAnswer, Grounder
-from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
-from copilot.guardrails import apply_guardrails
-from copilot.intent_rules import model_text
-from copilot.moment import fits_the_moment
+from copilot.grounding.grounder import GroundedAnswer, Grounder
+from copilot.grounding.upsell import Upseller
+from copilot.guardrails.checks import apply_guardrails
+from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts
+from copilot.guardrails.moment import fits_the_moment
+from copilot.intents.adoption import ScriptIntents
+from copilot.intents.rules import model_text
+from copilot.llm.drafting import DraftConfig, Generator, build_prefill_messages, draft_reply
 from copilot.policies import PolicyStore
 from copilot.routing import RoutingSignals, route
-from copilot.sentiment import Sentiment, SentimentAnalyzer
+from copilot.sentiment.analyzer import Sentiment, SentimentAnalyzer
 from copilot.templates import fallback, holding
-from copilot.textsim import text_jaccard
+from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
-from copilot.upsell import Upseller
 from kb.knowledge import KnowledgeBase
 from kb.types import Hit
 

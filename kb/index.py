@@ -3,7 +3,8 @@
 An index is immutable and tagged with the shop version it was built from. IndexCache hands out
 the current one and rebuilds when the shop's version in Redis has moved, so an import by any
 process (or replica) becomes visible at the next query without a restart. The indexes it holds
-are bounded by bytes (kb/shop_cache.py): a shop evicted for lack of room is rebuilt from Redis
+are bounded by bytes (kb/storage/shop_cache.py): a shop evicted for lack of room is rebuilt
+from Redis
 on its next request.
 """
 
@@ -17,8 +18,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from kb.embedder import Vectors
-from kb.shop_cache import (
+from kb.models.embedder import Vectors
+from kb.storage.shop_cache import (
     DICT_SLOT,
     OBJECT_OVERHEAD,
     ShopCache,
@@ -26,8 +27,8 @@ from kb.shop_cache import (
     object_bytes,
     strings_bytes,
 )
-from kb.store import KBStore, ShopSnapshot
-from kb.tokenize import tokenize
+from kb.storage.store import KBStore, ShopSnapshot
+from kb.tokens import tokenize
 from kb.types import FAQ, Entry, IndexUnit, Product, Promotion
 from kb.units import index_units
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import importers
-from kb.embedder import Embedder, Vectors
 from kb.errors import KBError, KBImportError, RowError
+from kb.files import importers
 from kb.index import IndexCache
+from kb.models.embedder import Embedder, Vectors
 from kb.retrieval import HybridRetriever, RetrievalConfig
-from kb.shop_cache import ShopCache
-from kb.store import KBStore, StoredEntry, check_shop_id, entry_json
-from kb.tokenize import warm_up as warm_up_tokenizer
+from kb.storage.shop_cache import ShopCache
+from kb.storage.store import KBStore, StoredEntry, check_shop_id, entry_json
+from kb.tokens import warm_up as warm_up_tokenizer
 from kb.types import Entry, Hit, ShopStats
 from kb.units import index_units
 

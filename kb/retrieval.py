@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from kb.embedder import Embedder, embed_query
 from kb.hints import DEFAULT_KIND_HINTS, KindHints, hinted_kinds
 from kb.index import IndexCache, ShopIndex, UnitHit
+from kb.models.embedder import Embedder, embed_query
 from kb.types import Hit, RetrieverScore
 
 

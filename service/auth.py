@@ -7,13 +7,13 @@ shops. Missing, unknown or revoked keys get 401; a wrong role or another shop's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import ServiceError
+from service.principals import Principal, Role
 
 if TYPE_CHECKING:
     import redis
@@ -21,21 +21,7 @@ if TYPE_CHECKING:
     from service.keys import KeyStore
     from service.limits import AuthFailureLimiter, RateLimiter
 
-Role: TypeAlias = Literal["agent", "trainer", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
-
 _bearer = HTTPBearer(auto_error=False, description="an API key from `copilot keys create`")
-
-
-@dataclass(frozen=True)
-class Principal:
-    key_id: str
-    role: Role
-    shops: frozenset[str]
-    all_shops: bool
-
-    def allows(self, shop_id: str) -> bool:
-        return self.all_shops or shop_id in self.shops
 
 
 def ensure_shop(principal: Principal, shop_id: str) -> None:

@@ -16,7 +16,7 @@ _err = Console(stderr=True, soft_wrap=True)
 
 
 def _store():  # type: ignore[no-untyped-def]
-    from kb.redis_conn import connect
+    from kb.storage.redis_conn import connect
     from service.keys import KeyStore
     from service.settings import get_settings
 

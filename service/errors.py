@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from copilot.errors import CopilotError, HistoryUnavailable
-from copilot.feedback import FeedbackUnavailable
-from copilot.io import InvalidInput
+from copilot.feedback.log import FeedbackUnavailable
+from copilot.jsonable import InvalidInput
 from kb.errors import (
     EntryNotFound,
     InvalidEntry,

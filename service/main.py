@@ -1,11 +1,12 @@
 """The FastAPI app factory. Heavy objects are built once, in the lifespan, never at import.
 
 On start: Redis (embedded unless COPILOT_REDIS_URL), keys of an older layout moved to the
-current one (kb/key_migration.py), the Suggester warmed (all models), the demo shops when the
+current one (kb/storage/key_migration.py), the Suggester warmed (all models), the demo shops
+when the
 store is empty, and a first admin key when there is none (written to a file only the service's
 user can read: service/first_key.py). Damaged data in Redis (a key of the wrong type, garbage
 JSON) is logged and skipped: it never stops the start. An embedded Redis is watched and
-restarted on the same data if its process dies (kb/redis_watchdog.py).
+restarted on the same data if its process dies (kb/storage/redis_watchdog.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
-from copilot.feedback import FeedbackLog
+from copilot.feedback.log import FeedbackLog
 from copilot.pipeline import Suggester
 from kb.errors import StoreUnavailable
-from kb.key_migration import migrate_keys
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import close
-from kb.redis_watchdog import EmbeddedWatchdog, is_embedded
+from kb.storage.key_migration import migrate_keys
+from kb.storage.redis_conn import close
+from kb.storage.redis_watchdog import EmbeddedWatchdog, is_embedded
 from service import errors, metrics
 from service.cache import SuggestionCache
 from service.conversations import ConversationStore

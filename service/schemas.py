@@ -177,7 +177,7 @@ class GapsResponse(BaseModel):
 
 
 class EntryList(BaseModel):
-    entries: list[dict[str, Any]] = Field(description="entries as kb.codec.entry_to_dict")
+    entries: list[dict[str, Any]] = Field(description="entries as kb.files.codec.entry_to_dict")
     total: int = Field(description="entries matching kind/q, before offset/limit")
     offset: int
     limit: int

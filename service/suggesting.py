@@ -20,9 +20,14 @@ from fastapi import FastAPI
 
 from copilot.clock import timestamp
 from copilot.errors import HistoryUnavailable
-from copilot.io import order_from_dict, turns_from_list
+from copilot.feedback.records import (
+    SuggestionLog,
+    candidate_id,
+    record_from_suggestion,
+    source_kind,
+)
+from copilot.jsonable import order_from_dict, turns_from_list
 from copilot.pipeline import Suggester
-from copilot.records import SuggestionLog, candidate_id, record_from_suggestion, source_kind
 from copilot.types import Conversation, Suggestion, Turn
 from kb.errors import StoreUnavailable
 from service.cache import SuggestionCache
@@ -206,8 +211,8 @@ def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any
 
 
 def _record_from_payload(job: Job, body: dict[str, Any], ts: float) -> Any:
-    from copilot.masking import mask_pii
-    from copilot.records import RecordedCandidate, SuggestionRecord
+    from copilot.feedback.records import RecordedCandidate, SuggestionRecord
+    from copilot.text.masking import mask_pii
 
     return SuggestionRecord(
         job.suggestion_id, job.conversation.shop_id, job.conversation.conversation_id,

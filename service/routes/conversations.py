@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from copilot.io import turns_from_list
-from service.auth import Principal, ensure_shop, require
+from copilot.jsonable import turns_from_list
+from service.auth import ensure_shop, require
 from service.conversations import ConversationStore
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import (
     _ID_PATTERN,
     ConversationListOut,

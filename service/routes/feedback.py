@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import Clock, timestamp
-from copilot.feedback import (
+from copilot.feedback.gaps import find_gaps
+from copilot.feedback.log import (
     CHINA_TIME,
     FeedbackEvent,
     FeedbackLog,
@@ -19,11 +20,11 @@ from copilot.feedback import (
     acceptance_stats,
     parse_since,
 )
-from copilot.gaps import find_gaps
-from copilot.records import SuggestionLog, SuggestionRecord
-from service.auth import Principal, ensure_shop, require
+from copilot.feedback.records import SuggestionLog, SuggestionRecord
+from service.auth import ensure_shop, require
 from service.errors import STORE_DOWN, ServiceError, error_responses, log
 from service.metrics import observe_feedback
+from service.principals import Principal
 from service.schemas import (
     FeedbackAccepted,
     FeedbackIn,

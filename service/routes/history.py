@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from copilot.chatlogs import ChatLog, parse_chats
 from copilot.errors import HistoryImportError
-from copilot.history import BankReport, ResponseBank
-from copilot.history_mining import ShopNames
-from kb.store import check_shop_id
-from service.auth import Principal, ensure_shop, require
+from copilot.history.bank import BankReport, ResponseBank
+from copilot.history.chatlogs import ChatLog, parse_chats
+from copilot.history.mining import ShopNames
+from kb.storage.store import check_shop_id
+from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import HistoryImportReport, LineErrorOut
 
 router = APIRouter(tags=["history"])

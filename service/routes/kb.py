@@ -12,15 +12,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
-from copilot.staleness import StalenessReport, staleness_report
-from kb import importers
-from kb.codec import entry_from_dict, entry_to_dict
+from copilot.guardrails.staleness import StalenessReport, staleness_report
 from kb.errors import EntryNotFound, KBImportError
+from kb.files import importers
+from kb.files.codec import entry_from_dict, entry_to_dict
 from kb.knowledge import ImportReport, KnowledgeBase
-from kb.store import check_shop_id
+from kb.storage.store import check_shop_id
 from kb.types import ENTRY_KINDS, Entry, EntryKind, Promotion
-from service.auth import Principal, ensure_shop, require
+from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import (
     EntryDeleted,
     EntryList,

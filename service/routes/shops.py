@@ -9,8 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot.pipeline import Suggester
 from kb.knowledge import KnowledgeBase
-from service.auth import Principal, require
+from service.auth import require
 from service.errors import error_responses
+from service.principals import Principal
 from service.schemas import ShopListOut, ShopOut
 
 router = APIRouter(prefix="/v1", tags=["shops"])

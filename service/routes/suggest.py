@@ -28,8 +28,9 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from service.auth import Principal, ensure_shop, require
+from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import SuggestRequest, SuggestResponse
 from service.streaming import stream_response
 from service.suggesting import answer, prepare

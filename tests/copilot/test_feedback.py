@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 import redis
 
-from copilot import feedback
-from copilot.feedback import (
+from copilot.feedback import log as feedback
+from copilot.feedback.log import (
     CHINA_TIME,
     FeedbackEvent,
     FeedbackLog,
@@ -16,8 +16,8 @@ from copilot.feedback import (
     edit_distance,
     parse_since,
 )
-from copilot.records import RecordedCandidate, SuggestionRecord
-from kb.redis_keys import KEYS
+from copilot.feedback.records import RecordedCandidate, SuggestionRecord
+from kb.storage.redis_keys import KEYS
 
 DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=CHINA_TIME).timestamp()
 # 01:00 China time on 11-03 is still 11-02 in UTC: days are counted in China time.

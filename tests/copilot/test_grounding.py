@@ -10,12 +10,13 @@ import pytest
 from dates import demo_day
 
 from copilot.clock import Clock
-from copilot.grounding import Catalog, GroundedAnswer, Grounder, fill_slots, product_focus
-from copilot.guardrail_facts import GuardrailFacts
-from copilot.guardrails import apply_guardrails
+from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.grounder import GroundedAnswer, Grounder, fill_slots
+from copilot.guardrails.checks import apply_guardrails
+from copilot.guardrails.facts import GuardrailFacts
 from copilot.types import Conversation, Intent, Order, OrderItem, ShopPolicy, Turn
-from kb.codec import entry_from_dict
 from kb.demo_shops import demo_shops
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
 
 pytestmark = pytest.mark.dates  # decides by the date: .ci/run runs it again a year ahead

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from copilot.io import InvalidInput, order_from_dict
+from copilot.jsonable import InvalidInput, order_from_dict
 
 
 @pytest.mark.parametrize(

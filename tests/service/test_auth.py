@@ -8,8 +8,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from service.auth import Principal
 from service.keys import KeyNotFound, KeyStore
+from service.principals import Principal
 
 SUGGEST = {
     "shop_id": "demo-pdd",

@@ -14,7 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from kb.redis_keys import KEYS
+from kb.storage.redis_keys import KEYS
 from service.main import create_app
 from service.settings import Settings
 

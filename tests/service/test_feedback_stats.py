@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from copilot.feedback import FeedbackEvent
-from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
-from kb.redis_keys import KEYS
+from copilot.feedback.log import FeedbackEvent
+from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.storage.redis_keys import KEYS
 
 Auth = Callable[..., dict[str, str]]
 SHOP = "stats-shop"

@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from copilot.records import RecordedCandidate, SuggestionRecord
-from kb.codec import entry_from_dict
+from copilot.feedback.records import RecordedCandidate, SuggestionRecord
+from kb.files.codec import entry_from_dict
 from service.main import create_app
 from service.settings import Settings
 

@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from copilot.clock import Clock, timestamp
 from copilot.policies import PolicyStore
 from copilot.types import ShopPolicy
-from kb.codec import entry_from_dict
-from kb.embedder import Embedder
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, close, connect
-from kb.redis_keys import KEYS
-from kb.store import KBStore
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import RedisConfig, close, connect
+from kb.storage.redis_keys import KEYS
+from kb.storage.store import KBStore
 from service.keys import KeyStore
 from service.main import create_app
 from service.settings import Settings

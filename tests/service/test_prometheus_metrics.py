@@ -95,7 +95,7 @@ def test_suggestion_stages_sources_tokens_and_cache(api: TestClient, service_app
 
 
 def test_feedback_actions_are_counted(api: TestClient, auth: Auth, service_app: FastAPI) -> None:
-    from copilot.records import RecordedCandidate, SuggestionRecord
+    from copilot.feedback.records import RecordedCandidate, SuggestionRecord
 
     service_app.state.records.put(
         SuggestionRecord("met-1", "demo-ks", None, 1.0e9, "在吗", "问候", 0.9, "assist", None,

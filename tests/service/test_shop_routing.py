@@ -19,14 +19,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from copilot.build import build_suggester as build_pipeline
-from copilot.history import ResponseBank
+from copilot.history.bank import ResponseBank
 from copilot.types import Conversation, Turn
-from kb.codec import entry_from_dict
-from kb.embedder import Embedder
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, close, connect
-from kb.shop_cache import ShopCache
-from kb.store import KBStore
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import RedisConfig, close, connect
+from kb.storage.shop_cache import ShopCache
+from kb.storage.store import KBStore
 from service.main import create_app
 from service.settings import Settings
 from service.wiring import build_knowledge_base, build_suggester, pipeline_config

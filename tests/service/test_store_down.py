@@ -63,7 +63,7 @@ def test_redis_errors_reach_clients_as_503_without_their_text(failure: str) -> N
     from fastapi.testclient import TestClient
 
     from copilot.errors import HistoryUnavailable
-    from copilot.feedback import FeedbackUnavailable
+    from copilot.feedback.log import FeedbackUnavailable
     from service import errors
 
     where = "Error 2 connecting to unix socket: /tmp/tmpab12cd/redis.socket. No such file."
