@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
 
 
 def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> None:
-    knowledge = suggester.kb if suggester is not None else build_knowledge_base(settings)
+    knowledge = (
+        _knowledge_of(suggester) if suggester is not None else build_knowledge_base(settings)
+    )
     migrate_keys(knowledge.store.client)  # before anything reads: policies are read next
     suggester = suggester or build_suggester(settings, knowledge)
     client = knowledge.store.client
@@ -124,7 +126,7 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     app.state.cache = SuggestionCache(
         client, settings.cache_ttl_seconds, enabled=settings.cache_enabled
     )
-    app.state.offline_suggester = offline_suggester(suggester)
+    app.state.offline_suggester = offline_suggester(suggester, knowledge)
     app.state.cancel_listener = CancelListener(client)
     app.state.cancel_listener.start()
     app.state.redis_watchdog = EmbeddedWatchdog(client) if is_embedded(client) else None
@@ -133,8 +135,16 @@ def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> Non
     suggester.warm_up(shops=settings.warm_shops)
     _load_demo_if_empty(knowledge, settings, suggester)
     if settings.warm_shops:
-        warm_indexes(suggester)
+        warm_indexes(knowledge)
     _create_first_admin_key(app.state.keys, settings)
+
+
+def _knowledge_of(suggester: Suggester) -> KnowledgeBase:
+    """The service writes knowledge (imports, sync) and keeps it in Redis: an injected pipeline
+    must read a KnowledgeBase, not just any KnowledgeSource."""
+    if not isinstance(suggester.kb, KnowledgeBase):
+        raise TypeError("the service needs a Suggester built over a kb.knowledge.KnowledgeBase")
+    return suggester.kb
 
 
 def _load_demo_if_empty(knowledge: KnowledgeBase, settings: Settings, suggester: Suggester) -> None:

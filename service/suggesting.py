@@ -19,12 +19,10 @@ import redis
 from fastapi import FastAPI
 
 from copilot.clock import timestamp
-from copilot.errors import HistoryUnavailable
 from copilot.feedback.records import (
     SuggestionLog,
     candidate_id,
     record_from_suggestion,
-    source_kind,
 )
 from copilot.jsonable import order_from_dict, turns_from_list
 from copilot.pipeline import Suggester
@@ -41,7 +39,8 @@ log = logging.getLogger(__name__)
 
 REDIS_DOWN = "redis_unavailable"
 # the stores wrap Redis's errors: any of them means Redis is down (or going)
-REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
+# StoreUnavailable: any layer's "the store is down" (history, selector and feedback included)
+REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
 
 
 @dataclass
@@ -246,7 +245,7 @@ def payload(app: FastAPI, suggestion: Suggestion, job: Job) -> dict[str, Any]:
             {
                 "id": candidate_id(job.suggestion_id, n), "text": c.text, "role": c.role,
                 "source": {
-                    "kind": source_kind(c), "kb_entry_ids": list(c.source.kb_entry_ids),
+                    "kind": c.source.kind, "kb_entry_ids": list(c.source.kb_entry_ids),
                     "kb_titles": [titles.get(i, i) for i in c.source.kb_entry_ids],
                     "history_reply_ids": list(c.source.history_reply_ids), "llm": c.source.llm,
                 },
@@ -272,11 +271,14 @@ def _titles(app: FastAPI, job: Job, suggestion: Suggestion) -> dict[str, str]:
     ids = {i for c in suggestion.candidates for i in c.source.kb_entry_ids}
     if not ids:
         return {}
-    kb = offline(app).kb if job.redis_down else app.state.kb
+    indexes = app.state.kb.indexes
     try:
-        # The index the pipeline has just searched: get() would ask Redis for the version again.
-        index = kb.indexes.held().get(suggestion.shop_id) or kb.indexes.get(suggestion.shop_id)
-        entries = index.entries
+        # The index the pipeline has just searched (degraded mode too: it serves the held
+        # ones); get() would ask Redis for the version again.
+        index = indexes.held().get(suggestion.shop_id)
+        if index is None and not job.redis_down:
+            index = indexes.get(suggestion.shop_id)
+        entries = index.entries if index is not None else {}
     except Exception:  # titles are a nicety; a missing index must not fail the answer
         return {}
     return {i: _title(entries[i]) for i in ids if i in entries}

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 import redis
 
 from copilot.clock import CHINA as CHINA_TIME
-from copilot.errors import CopilotError
+from copilot.errors import FeedbackUnavailable
 from copilot.text.masking import mask_pii
 from kb.storage.redis_keys import ROOT, RedisKeys
 
@@ -44,10 +44,6 @@ ACCEPT_DISTANCE = 0.3
 STREAM_MAXLEN = 1_000_000  # per shop; trimmed approximately (cheap) once exceeded
 _PAGE = 1000
 MAX_COMPARED = 600
-
-
-class FeedbackUnavailable(CopilotError):
-    """Redis refused a feedback write or read."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import redis
 
 from copilot.clock import Clock, SystemClock, timestamp
 from copilot.text.masking import mask_pii
-from copilot.types import Candidate, Conversation, Suggestion
+from copilot.types import Conversation, Suggestion
 from kb.storage.redis_keys import ROOT, RedisKeys
 
 PREFIX = ROOT
@@ -48,10 +48,6 @@ class SuggestionRecord:
     candidates: tuple[RecordedCandidate, ...] = ()
 
 
-def source_kind(candidate: Candidate) -> str:
-    return candidate.source.kind
-
-
 def candidate_id(suggestion_id: str, n: int) -> str:
     return f"{suggestion_id}:{n}"
 
@@ -79,7 +75,7 @@ def record_from_suggestion(
                 candidate_id(suggestion_id, n),
                 mask_pii(c.text),
                 c.role,
-                source_kind(c),
+                c.source.kind,
                 c.source.kb_entry_ids,
             )
             for n, c in enumerate(suggestion.candidates, start=1)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from copilot.clock import Clock, today
 from copilot.grounding.catalog import (
@@ -50,7 +50,7 @@ from copilot.types import Candidate, Conversation, Intent, Source
 from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
-    from kb.knowledge import KnowledgeBase
+    from kb.source import KnowledgeSource
 
 _SLOT = re.compile(r"\{([^{}]{0,12})\}|【([^【】]{0,20})】")
 _SLOT_LIKE = re.compile(r"^$|/|(?:号|名|名称|金额|价格|时间|日期|地址|电话|姓名|链接|数量|规格)$")
@@ -74,17 +74,6 @@ class GroundedAnswer:
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
-
-
-class GroundingStage(Protocol):
-    def ground(
-        self,
-        conversation: Conversation,
-        intent: Intent | None = None,
-        hits: Sequence[Hit] | None = None,
-        *,
-        day: date | None = None,
-    ) -> GroundedAnswer: ...
 
 
 def fill_slots(text: str, values: Mapping[str, str]) -> str | None:
@@ -113,7 +102,7 @@ class Grounder:
 
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: KnowledgeSource,
         *,
         shop_names: Mapping[str, str] | None = None,
         k: int = 8,
@@ -127,7 +116,7 @@ class Grounder:
 
     def warm_up(self) -> None:
         """Build the shops' catalogs now, as many as the index cache holds; idempotent."""
-        for shop_id in self.kb.indexes.warm(self.kb.shops()):
+        for shop_id in self.kb.warm(self.kb.shops()):
             self.catalogs.get(shop_id)
 
     def ground(

@@ -8,7 +8,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from service.keys import KeyNotFound, KeyStore
+from service.errors import KeyNotFound
+from service.keys import KeyStore
 from service.principals import Principal
 
 SUGGEST = {
