@@ -17,6 +17,7 @@ from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
 from service.principals import Principal
 from service.schemas import HistoryImportReport, LineErrorOut
+from service.services import Services, ServicesDep
 
 router = APIRouter(tags=["history"])
 # 400: a multipart body that cannot be parsed
@@ -24,9 +25,9 @@ _ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
 _MAX_SKIPPED_SHOWN = 100
 
 
-def _names(request: Request, shop_id: str) -> ShopNames:
+def _names(services: Services, shop_id: str) -> ShopNames:
     """The shop's own name, and every other shop's, so replies naming another shop are dropped."""
-    known: dict[str, str] = dict(getattr(request.app.state.suggester, "shop_names", {}) or {})
+    known: dict[str, str] = dict(services.suggester.shop_names)
     own = known.get(shop_id)
     return ShopNames(
         own=(own,) if own else (),
@@ -39,6 +40,7 @@ def _names(request: Request, shop_id: str) -> ShopNames:
 )
 async def import_history(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
     file: Annotated[UploadFile, File(description="chat logs: JSONL, JDDC TSV or CSV")],
@@ -50,14 +52,14 @@ async def import_history(
     nothing). Unreadable lines are skipped and listed; a file with nothing usable is a 422."""
     ensure_shop(principal, shop_id)
     check_shop_id(shop_id)
-    bank = getattr(request.app.state.suggester, "history", None)
+    bank = services.suggester.history
     if not isinstance(bank, ResponseBank):
         raise ServiceError(503, "history_unavailable", "this service runs without a history bank")
     data = await file.read()
     name = file.filename or "upload"
     if not data:
         raise ServiceError(422, "invalid_request", "file: the uploaded file is empty", "file")
-    names = _names(request, shop_id)
+    names = _names(services, shop_id)
 
     def run() -> tuple[ChatLog, BankReport]:
         log = parse_chats(name, data, format=format, shop_id=shop_id)
