@@ -147,7 +147,9 @@ def throttled(service_app: FastAPI) -> Iterator[AuthFailureLimiter]:
     if time.time() % 60 > 45:
         time.sleep(61 - time.time() % 60)
     saved = service_app.state.services.auth_failures
-    service_app.state.services.auth_failures = limiter = AuthFailureLimiter(service_app.state.services.redis, 3)
+    service_app.state.services.auth_failures = limiter = AuthFailureLimiter(
+        service_app.state.services.redis, 3
+    )
     try:
         yield limiter
     finally:

@@ -77,7 +77,9 @@ def test_an_entry_created_on_a_is_found_on_b(
     _wait(lambda: b.state.services.kb_sync.rebuilt.get(SHOP, 0) >= version)
     builds = b.state.services.kb.indexes.builds
     assert any("电子发票" in a for a in _answers(replica_b, trainer, "能开发票么"))
-    assert b.state.services.kb.indexes.builds == builds  # served from the index built off the request path
+    assert (
+        b.state.services.kb.indexes.builds == builds
+    )  # served from the index built off the request path
 
     changed = {**FAQ, "answer": "可以的亲，电子发票当天开好~"}
     assert (
