@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 import redis
 
+from copilot.clock import CHINA
 from copilot.feedback import log as feedback
 from copilot.feedback.log import (
-    CHINA_TIME,
     FeedbackEvent,
     FeedbackLog,
     acceptance_stats,
@@ -26,9 +26,9 @@ from copilot.feedback.records import (
 from copilot.types import Conversation, Turn
 from kb.storage.redis_keys import KEYS
 
-DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=CHINA_TIME).timestamp()
+DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=CHINA).timestamp()
 # 01:00 China time on 11-03 is still 11-02 in UTC: days are counted in China time.
-DAY2 = datetime(2026, 11, 3, 1, 0, tzinfo=CHINA_TIME).timestamp()
+DAY2 = datetime(2026, 11, 3, 1, 0, tzinfo=CHINA).timestamp()
 
 
 def _record(
@@ -174,9 +174,7 @@ def test_since_accepts_days_hours_and_dates() -> None:
     assert parse_since("7d", now=now) == now - 7 * 86400
     assert parse_since("24h", now=now) == now - 86400
     assert parse_since(None, now=now) == now - 7 * 86400
-    assert (
-        parse_since("2026-11-01", now=now) == datetime(2026, 11, 1, tzinfo=CHINA_TIME).timestamp()
-    )
+    assert parse_since("2026-11-01", now=now) == datetime(2026, 11, 1, tzinfo=CHINA).timestamp()
     for bad in ("last week", "99999999d", "0001-01-01", "-7d"):
         with pytest.raises(ValueError, match="7d"):
             parse_since(bad, now=now)
