@@ -7,6 +7,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -24,9 +25,9 @@ from kb.storage.store import KBStore
 KB_BRINGS_ITS_EMBEDDER = Path("/nonexistent/the-kb-brings-its-embedder")
 
 
-def real_models(request: pytest.FixtureRequest) -> bool:
-    """Whether the asking test runs on the real models: those marked slow do, the rest on fakes."""
-    return request.node.get_closest_marker("slow") is not None
+def pick(request: pytest.FixtureRequest, backend: str, *, real: str, fake: str) -> Any:
+    """The fixture named `real` or `fake`, by the test's backend (tests/conftest.py: backend)."""
+    return request.getfixturevalue(real if backend == "real" else fake)
 
 
 _MATERIAL_LINE = re.compile(r"^\d+\. (.+)$", re.MULTILINE)

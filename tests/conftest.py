@@ -25,7 +25,7 @@ from dates import TEST_TODAY
 # Every Settings() a test builds, in this process or a CLI child, decides by the tests' day.
 os.environ["COPILOT_TODAY"] = TEST_TODAY.isoformat()
 
-from backends import real_models  # after COPILOT_TODAY: it imports the pipeline
+from backends import pick  # after COPILOT_TODAY: it imports the pipeline
 
 from copilot.clock import Clock, SystemClock
 from kb.knowledge import KnowledgeBase
@@ -93,10 +93,25 @@ def hash_embedder() -> HashEmbedder:
 
 
 @pytest.fixture()
-def embedder(request: pytest.FixtureRequest) -> Embedder:
-    """The real ONNX model for a test marked slow, else the HashEmbedder."""
-    name = "onnx_embedder" if real_models(request) else "hash_embedder"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "real" or "fake": which models the fixtures that pick (embedder, kb, demo_kb, the
+    service app, ...) give this test. A test marked slow gets "real"; any other test that
+    picks runs twice (pytest_generate_tests): on the fakes, and on the real models marked slow."""
+    if hasattr(request, "param"):
+        return str(request.param)
+    return "real" if request.node.get_closest_marker("slow") else "fake"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("slow"):
+        real = pytest.param("real", marks=pytest.mark.slow)
+        metafunc.parametrize("backend", ["fake", real], indirect=True)
+
+
+@pytest.fixture()
+def embedder(request: pytest.FixtureRequest, backend: str) -> Embedder:
+    """The real ONNX model or the HashEmbedder, by `backend`."""
+    return pick(request, backend, real="onnx_embedder", fake="hash_embedder")
 
 
 @pytest.fixture(scope="session")
@@ -144,11 +159,10 @@ def kb(redis_client: redis.Redis, embedder: Embedder) -> KnowledgeBase:
 
 
 @pytest.fixture()
-def demo_kb(request: pytest.FixtureRequest) -> KnowledgeBase:
+def demo_kb(request: pytest.FixtureRequest, backend: str) -> KnowledgeBase:
     """The demo shops, loaded once per backend into a Redis of their own; tests must not change
-    it. On the real model for a test marked slow, else on the HashEmbedder."""
-    name = "real_demo_kb" if real_models(request) else "hash_demo_kb"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+    it."""
+    return pick(request, backend, real="real_demo_kb", fake="hash_demo_kb")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import TypeAlias
 
 import pytest
-from backends import KB_BRINGS_ITS_EMBEDDER, real_models
+from backends import KB_BRINGS_ITS_EMBEDDER, pick
 from dates import TEST_TODAY
 
 from copilot.llm.drafting import ChatMessage, DraftConfig
@@ -60,9 +60,8 @@ def _loaded(settings: Settings, knowledge: KnowledgeBase) -> Demo:
 
 
 @pytest.fixture()
-def pipeline(request: pytest.FixtureRequest) -> Demo:
-    name = "real_pipeline" if real_models(request) else "fake_pipeline"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+def pipeline(request: pytest.FixtureRequest, backend: str) -> Demo:
+    return pick(request, backend, real="real_pipeline", fake="fake_pipeline")
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from backends import echo_material, real_models, suggester_on
+from backends import echo_material, pick, suggester_on
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -31,9 +31,8 @@ Auth = Callable[..., dict[str, str]]
 
 
 @pytest.fixture()
-def service_settings(request: pytest.FixtureRequest) -> Settings:
-    name = "real_service_settings" if real_models(request) else "fake_service_settings"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+def service_settings(request: pytest.FixtureRequest, backend: str) -> Settings:
+    return pick(request, backend, real="real_service_settings", fake="fake_service_settings")
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +63,8 @@ def _settings(data_dir: Path, models_dir: Path) -> Settings:
 
 
 @pytest.fixture()
-def service_client(request: pytest.FixtureRequest) -> TestClient:
-    name = "real_service_client" if real_models(request) else "fake_service_client"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+def service_client(request: pytest.FixtureRequest, backend: str) -> TestClient:
+    return pick(request, backend, real="real_service_client", fake="fake_service_client")
 
 
 @pytest.fixture(scope="session")
