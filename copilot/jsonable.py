@@ -7,14 +7,8 @@ from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast, get_args
 
-from copilot.errors import CopilotError
+from copilot.errors import InvalidInput
 from copilot.types import Conversation, Order, OrderItem, OrderStatus, Suggestion, Turn
-
-
-class InvalidInput(CopilotError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
 
 
 def turns_from_list(items: Any, field: str = "turns") -> tuple[Turn, ...]:

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -158,6 +158,15 @@ def _matches(entry: Entry, kinds: frozenset[str] | None, product_id: str | None)
     if isinstance(entry, Promotion):
         return product_id in entry.product_ids
     return False
+
+
+class ShopIndexes(Protocol):
+    """Where a shop's built index comes from: the cache (IndexCache), or in degraded mode only
+    what this process holds (service/degraded.py)."""
+
+    def get(self, shop_id: str) -> ShopIndex:
+        """The shop's current index; raises ShopNotFound."""
+        ...
 
 
 class IndexCache:

@@ -64,7 +64,7 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(key_id: str) -> None:
     """Revoke a key: every replica refuses it from the next request on."""
-    from service.keys import KeyNotFound
+    from service.errors import KeyNotFound
 
     try:
         _store().revoke(key_id)

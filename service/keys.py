@@ -31,6 +31,7 @@ import redis
 from copilot.clock import Clock, SystemClock, timestamp
 from kb.errors import StoreUnavailable
 from kb.storage.redis_keys import ROOT, RedisKeys
+from service.errors import KeyNotFound
 from service.principals import ROLES, Principal, Role
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,6 @@ class Verified:
 
 # Queues more commands (the rate-limit count) into the round trip that checks the key.
 Also = Callable[[redis.client.Pipeline, Principal], None]
-
-
-class KeyNotFound(LookupError):
-    def __init__(self, key_id: str) -> None:
-        super().__init__(f"no API key {key_id!r} (see `copilot keys list`)")
-        self.key_id = key_id
 
 
 class KeyStore:

@@ -120,7 +120,7 @@ def fuzz_app(embedder: Embedder, data_dir: Path | None = None) -> Iterator[tuple
         suggester: Suggester = build_suggester(settings, knowledge)
         app = create_app(settings, suggester=suggester)
         with TestClient(app):  # the lifespan: demo shops, indexes warmed
-            made = app.state.keys
+            made = app.state.services.keys
             keys = Keys(
                 admin=made.create("admin", ["*"], "fuzz")[1],
                 trainer=made.create("trainer", DEMO_SHOPS, "fuzz")[1],

@@ -18,7 +18,7 @@ from copilot.types import Conversation, Order
 from kb.types import FAQ, Hit, Product, Promotion, Script
 
 if TYPE_CHECKING:
-    from kb.knowledge import KnowledgeBase
+    from kb.source import KnowledgeSource
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
@@ -140,18 +140,18 @@ class Catalog:
 class CatalogCache:
     """Catalog per shop, rebuilt when the shop's KB version moves (it reuses the index snapshot)."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeSource) -> None:
         self.kb = kb
         self._catalogs: dict[str, Catalog] = {}
         self._lock = threading.Lock()
 
     def get(self, shop_id: str) -> Catalog:
-        index = self.kb.indexes.get(shop_id)
+        index = self.kb.index(shop_id)
         cached = self._catalogs.get(shop_id)
         if cached is None or cached.version != index.version:
             cached = Catalog.from_entries(shop_id, index.version, index.entries.values())
             with self._lock:
-                forget_evicted(self._catalogs, self.kb.indexes.held())
+                forget_evicted(self._catalogs, self.kb.held())
                 self._catalogs[shop_id] = cached
         return cached
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from copilot.clock import Clock, today
 from copilot.grounding.catalog import (
@@ -50,7 +50,7 @@ from copilot.types import Candidate, Conversation, Intent, Source
 from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
-    from kb.knowledge import KnowledgeBase
+    from kb.source import KnowledgeSource
 
 _SLOT = re.compile(r"\{([^{}]{0,12})\}|【([^【】]{0,20})】")
 _SLOT_LIKE = re.compile(r"^$|/|(?:号|名|名称|金额|价格|时间|日期|地址|电话|姓名|链接|数量|规格)$")
@@ -74,17 +74,6 @@ class GroundedAnswer:
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
-
-
-class GroundingStage(Protocol):
-    def ground(
-        self,
-        conversation: Conversation,
-        intent: Intent | None = None,
-        hits: Sequence[Hit] | None = None,
-        *,
-        day: date | None = None,
-    ) -> GroundedAnswer: ...
 
 
 def fill_slots(text: str, values: Mapping[str, str]) -> str | None:
@@ -113,7 +102,7 @@ class Grounder:
 
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: KnowledgeSource,
         *,
         shop_names: Mapping[str, str] | None = None,
         k: int = 8,
@@ -127,7 +116,7 @@ class Grounder:
 
     def warm_up(self) -> None:
         """Build the shops' catalogs now, as many as the index cache holds; idempotent."""
-        for shop_id in self.kb.indexes.warm(self.kb.shops()):
+        for shop_id in self.kb.warm(self.kb.shops()):
             self.catalogs.get(shop_id)
 
     def ground(
@@ -153,9 +142,8 @@ class Grounder:
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
-        candidates += _faq_candidates(
-            text, fresh, label, values, catalog.faq_gate, adopted, pre_sales
-        )
+        faq = _faq_candidates(text, fresh, label, values, catalog.faq_gate, adopted, pre_sales)
+        candidates += [_ask_which(c, focus, catalog) for c in faq]
         candidates += entry_answers(text, fresh, catalog, day)
         asks = asks_promotion(text, label)
         candidates += named_promotion_answer(text, catalog.promotions, day, asks=asks)
@@ -246,6 +234,25 @@ def _faq_candidates(
             answer, "answer", Source(kb_entry_ids=(faq.id,)), score, (faq.question, faq.answer)
         )
     ]
+
+
+def _ask_which(candidate: Candidate, focus: ProductFocus, catalog: Catalog) -> Candidate:
+    """An FAQ about another product than the one under discussion is no answer: "能装开水吗"
+    about the cup in the order, answered with the kettle's FAQ, would mislead. Asking which one
+    they mean is what an agent does; the FAQ's own product never reaches the customer unasked."""
+    faq_product = catalog.products.get(_faq_product_id(candidate, catalog) or "")
+    if focus.product is None or faq_product is None or faq_product.id == focus.product.id:
+        return candidate
+    question = f"亲，您问的是「{focus.product.title}」还是「{faq_product.title}」呢？"
+    return replace(candidate, text=question, role="clarify", evidence=())
+
+
+def _faq_product_id(candidate: Candidate, catalog: Catalog) -> str | None:
+    for entry_id in candidate.source.kb_entry_ids:
+        faq = catalog.faqs.get(entry_id)
+        if faq is not None:
+            return faq.product_id
+    return None
 
 
 def _stale_faq(hit: Hit, catalog: Catalog, day: date) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from copilot.clock import Clock, today
@@ -30,7 +30,7 @@ from copilot.types import Conversation, Intent, Order, OrderItem, Route, Upsell
 from kb.types import Product, Script
 
 if TYPE_CHECKING:
-    from kb.knowledge import KnowledgeBase
+    from kb.source import KnowledgeSource
 
 NO_UPSELL_INTENTS = frozenset(
     {
@@ -56,18 +56,7 @@ PAYMENT_REMINDER = (
     "有任何问题随时问我～"
 )
 _PAYMENT_SCRIPT = re.compile(r"催付|付款|未付|支付|payment|unpaid", re.IGNORECASE)
-_CATALOGS: WeakKeyDictionary[KnowledgeBase, CatalogCache] = WeakKeyDictionary()
-
-
-class UpsellStage(Protocol):
-    def suggest(
-        self,
-        conversation: Conversation,
-        intent: Intent,
-        route: Route,
-        *,
-        sentiment_negative: bool = False,
-    ) -> Upsell | None: ...
+_CATALOGS: WeakKeyDictionary[KnowledgeSource, CatalogCache] = WeakKeyDictionary()
 
 
 def upsell_allowed(intent: Intent, route: Route, sentiment_negative: bool) -> bool:
@@ -83,7 +72,7 @@ def suggest_upsell(
     conversation: Conversation,
     intent: Intent,
     route: Route,
-    kb: KnowledgeBase,
+    kb: KnowledgeSource,
     order: Order | None,
     sentiment_negative: bool,
     *,
@@ -109,7 +98,7 @@ def suggest_upsell(
 class Upseller:
     """suggest_upsell behind the stage Protocol, for the pipeline."""
 
-    def __init__(self, kb: KnowledgeBase, *, clock: Clock) -> None:
+    def __init__(self, kb: KnowledgeSource, *, clock: Clock) -> None:
         self.kb = kb
         self.clock = clock
 
@@ -229,7 +218,7 @@ def _first_product(order: Order | None, catalog: Catalog) -> Product | None:
 
 
 def related_product(
-    kb: KnowledgeBase, catalog: Catalog, anchor: Product, order: Order | None
+    kb: KnowledgeSource, catalog: Catalog, anchor: Product, order: Order | None
 ) -> Upsell | None:
     taken = {anchor.id} | ({i.product_id for i in order.items} if order else set())
     for pid in anchor.related:

@@ -23,7 +23,7 @@ from kb.types import FAQ, Entry, Policy, Product, Promotion, Script
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from kb.knowledge import KnowledgeBase
+    from kb.source import KnowledgeSource
 
 SENTENCE = re.compile(r"[^。！？!?；;\n]+")
 REFUND = re.compile(r"退款|退钱|退您|退给|退还|退回|返还|全额退|退差价")
@@ -242,7 +242,7 @@ def _distinctive(title: str) -> list[str]:
 class GuardrailFacts:
     """ShopFacts and OtherShopNames per shop, rebuilt only when a shop's KB version moves."""
 
-    def __init__(self, kb: KnowledgeBase, shop_names: Mapping[str, str] | None = None) -> None:
+    def __init__(self, kb: KnowledgeSource, shop_names: Mapping[str, str] | None = None) -> None:
         self.kb = kb
         self.shop_names = dict(shop_names or {})
         self._facts: dict[str, ShopFacts] = {}
@@ -255,19 +255,19 @@ class GuardrailFacts:
         """Build the shops' facts now (a 10k-entry shop takes seconds), as many as the index
         cache holds; idempotent. A shop whose knowledge cannot be read is logged and left to
         its requests: one damaged key must not keep the service from starting."""
-        for shop_id in self.kb.indexes.warm(self.kb.shops()):
+        for shop_id in self.kb.warm(self.kb.shops()):
             try:
                 self.other_shops(shop_id)
             except Exception as exc:  # whatever the damage, the other shops still warm up
                 log.warning("guardrail facts of shop %r not built at start-up: %r", shop_id, exc)
 
     def shop_facts(self, shop_id: str) -> ShopFacts:
-        index = self.kb.indexes.get(shop_id)
+        index = self.kb.index(shop_id)
         cached = self._facts.get(shop_id)
         if cached is None or cached.version != index.version:
             cached = ShopFacts.from_entries(shop_id, index.entries.values(), index.version)
             with self._lock:
-                held = self.kb.indexes.held()
+                held = self.kb.held()
                 for derived in (self._facts, self._others, self._memos):
                     forget_evicted(derived, held)  # each holds every other shop's names
                 self._facts[shop_id] = cached
@@ -275,7 +275,7 @@ class GuardrailFacts:
 
     def other_shops(self, shop_id: str) -> OtherShopNames:
         own = self.shop_facts(shop_id)
-        versions = tuple(self.kb.store.versions(self.kb.shops()).items())
+        versions = tuple(self.kb.versions(self.kb.shops()).items())
         key = ((shop_id, own.version), *versions)
         cached = self._others.get(shop_id)
         if cached is not None and cached[0] == key:
@@ -299,7 +299,7 @@ class GuardrailFacts:
     def _shop_terms(self, shop_id: str, version: int) -> ShopTerms:
         cached = self._terms.get(shop_id)
         if cached is None or cached.version != version:
-            entries = self.kb.store.entries(shop_id)
+            entries = self.kb.entries(shop_id)
             name = self.shop_names.get(shop_id, "")
             cached = ShopTerms.from_entries(shop_id, entries, version, name)
             with self._lock:

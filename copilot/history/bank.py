@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -47,7 +47,8 @@ from copilot.history.mining import (
 from copilot.history.selector import ReplySelector
 from copilot.intents.rules import agent_context_text, last_agent_turn
 from copilot.text.similarity import SLOT
-from copilot.types import Conversation, Turn
+from copilot.types import Conversation, HistoryHit, Turn
+from kb.lifecycle import SupportsWarmUp
 from kb.models.embedder import Embedder, Vectors
 from kb.storage.recent import recent_reads
 from kb.storage.shop_cache import ShopCache
@@ -59,18 +60,6 @@ _EMBED_CHUNK = 256
 # What stands for the agent's turn before a chat's first message: both sides embed it, so
 # openings find openings.
 CHAT_START = "会话开始"
-
-
-@dataclass(frozen=True)
-class HistoryHit:
-    reply_id: str
-    text: str
-    count: int  # how many times agents said it (near-duplicates included)
-    score: float
-    matched_message: str  # the past customer message that matched best
-    slots: tuple[str, ...] = ()  # "{订单号}"...: fill from the order context or drop the hit
-    intents: tuple[str, ...] = ()  # most frequent first
-    parts: Mapping[str, float] = field(default_factory=dict, hash=False)  # score components
 
 
 @dataclass(frozen=True)
@@ -127,9 +116,8 @@ class ResponseBank:
 
     def warm_up(self) -> None:
         """Load the embedding model and jieba's dictionary; idempotent."""
-        warm_up = getattr(self.embedder, "warm_up", None)
-        if callable(warm_up):
-            warm_up()
+        if isinstance(self.embedder, SupportsWarmUp):
+            self.embedder.warm_up()
         warm_up_tokenizer()
 
     def import_conversations(

@@ -14,21 +14,18 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from copilot.evicted import forget_evicted
-from copilot.types import Conversation, Intent, Turn
+from copilot.stages import IntentStage
+from copilot.types import Conversation, Turn
 from kb.types import FAQ, Entry, Script
 
 if TYPE_CHECKING:
-    from kb.knowledge import KnowledgeBase
+    from kb.source import KnowledgeSource
 
 MIN_CONFIDENCE = 0.5  # below this the label is a guess, and a guess is not lent
 _NOT_LENT = frozenset({"other", "chitchat"})
-
-
-class Classifies(Protocol):
-    def classify(self, conversation: Conversation) -> Intent: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def situation_intent(title: str) -> str | None:
 
 
 def proposals(
-    shop_id: str, entries: Iterable[Entry], classifier: Classifies, *, kinds: tuple[str, ...]
+    shop_id: str, entries: Iterable[Entry], classifier: IntentStage, *, kinds: tuple[str, ...]
 ) -> list[Adoption]:
     """An intent for every entry of these kinds that has none, where its title names one or
     the classifier is sure."""
@@ -90,20 +87,20 @@ def proposals(
 class ScriptIntents:
     """The adopted intents of each shop's scripts, kept per KB version."""
 
-    def __init__(self, kb: KnowledgeBase, classifier: Classifies) -> None:
+    def __init__(self, kb: KnowledgeSource, classifier: IntentStage) -> None:
         self.kb = kb
         self.classifier = classifier
         self._held: dict[str, tuple[int, Mapping[str, str]]] = {}
         self._lock = threading.Lock()
 
     def for_shop(self, shop_id: str) -> Mapping[str, str]:
-        index = self.kb.indexes.get(shop_id)
+        index = self.kb.index(shop_id)
         held = self._held.get(shop_id)
         if held is not None and held[0] == index.version:
             return held[1]
         found = proposals(shop_id, index.entries.values(), self.classifier, kinds=("script",))
         adopted = {a.entry_id: a.label for a in found}
         with self._lock:
-            forget_evicted(self._held, self.kb.indexes.held())
+            forget_evicted(self._held, self.kb.held())
             self._held[shop_id] = (index.version, adopted)
         return adopted

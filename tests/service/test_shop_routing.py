@@ -97,7 +97,7 @@ def test_replicas_routed_by_shop_hold_only_their_own_shops(
     try:
         with TestClient(apps["replica-a"][0]) as a, TestClient(apps["replica-b"][0]) as b:
             clients = {"replica-a": a, "replica-b": b}
-            _, key = apps["replica-a"][0].state.keys.create("agent", ["*"], "routing test")
+            _, key = apps["replica-a"][0].state.services.keys.create("agent", ["*"], "routing test")
             for shop_id, owner in owners.items():
                 response = clients[owner].post(
                     "/v1/suggest", headers={"Authorization": f"Bearer {key}"},
@@ -108,8 +108,8 @@ def test_replicas_routed_by_shop_hold_only_their_own_shops(
                 assert any(c["source"]["kind"] == "history" for c in response.json()["candidates"])
             for name, (app, _) in apps.items():
                 own = {shop_id for shop_id, owner in owners.items() if owner == name}
-                assert set(app.state.kb.indexes.held()) == own, name
-                assert set(app.state.suggester.history.held()) == own, name
+                assert set(app.state.services.kb.indexes.held()) == own, name
+                assert set(app.state.services.suggester.history.held()) == own, name
                 # what an operator sees: a KB index and a bank per own shop
                 scraped = (
                     clients[name].get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
