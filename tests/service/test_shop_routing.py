@@ -28,7 +28,6 @@ from kb.models.embedder import Embedder
 from kb.storage.redis_conn import RedisConfig, close, connect
 from kb.storage.shop_cache import ShopCache
 from kb.storage.store import KBStore
-from kb.testing import HashEmbedder
 from service.main import create_app
 from service.settings import Settings
 from service.wiring import build_knowledge_base, build_suggester, pipeline_config
@@ -58,11 +57,9 @@ def load_shop(knowledge: KnowledgeBase, bank: ResponseBank, shop_id: str) -> Non
 
 
 @pytest.fixture(scope="module")
-def store_url(
-    tmp_path_factory: pytest.TempPathFactory, hash_embedder: HashEmbedder
-) -> Iterator[str]:
+def store_url(tmp_path_factory: pytest.TempPathFactory, onnx_embedder: Embedder) -> Iterator[str]:
     """One embedded Redis holding every shop's KB and history bank, by its socket URL."""
-    embedder = hash_embedder  # routing is the test's subject, not retrieval quality
+    embedder = onnx_embedder
     client = connect(RedisConfig(data_dir=tmp_path_factory.mktemp("routing-redis")))
     knowledge, bank = KnowledgeBase(KBStore(client), embedder), ResponseBank(client, embedder)
     for shop_id in SHOPS:
@@ -82,8 +79,9 @@ def replica(settings: Settings, embedder: Embedder) -> tuple[FastAPI, redis.Redi
     return create_app(settings, suggester=build_pipeline(pipeline_config(settings), kb)), client
 
 
+@pytest.mark.slow  # two apps, each warming its own pipeline: many seconds
 def test_replicas_routed_by_shop_hold_only_their_own_shops(
-    store_url: str, hash_embedder: HashEmbedder, tmp_path: Path
+    store_url: str, onnx_embedder: Embedder, tmp_path: Path
 ) -> None:
     owners = {shop_id: replica_for(shop_id) for shop_id in SHOPS}
     assert set(owners.values()) == set(REPLICAS)  # both replicas get a share
@@ -93,7 +91,7 @@ def test_replicas_routed_by_shop_hold_only_their_own_shops(
         load_demo_shops=False, create_admin_key=False, rate_limit_per_minute=0,
         warm_shops=False, cache_enabled=False,
     )  # fmt: skip
-    apps = {name: replica(settings, hash_embedder) for name in REPLICAS}
+    apps = {name: replica(settings, onnx_embedder) for name in REPLICAS}
     try:
         with TestClient(apps["replica-a"][0]) as a, TestClient(apps["replica-b"][0]) as b:
             clients = {"replica-a": a, "replica-b": b}
