@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 
 from kb.storage.redis_keys import RedisKeys
@@ -42,9 +41,6 @@ def _wait(api: TestClient, path: str, headers: dict[str, str]) -> dict[str, obje
     raise AssertionError("the selector job did not finish in 300 s")
 
 
-# On the HashEmbedder the fit's last stage counts nothing (the job ends at 0 of 0): its
-# progress figures are the real model's.
-@pytest.mark.slow
 def test_training_runs_as_a_job_and_reports_its_result(api: TestClient, auth: Auth) -> None:
     shop = "selector-job"
     trainer = auth(role="trainer", shops=[shop])
