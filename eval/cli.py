@@ -40,9 +40,9 @@ def pipeline_config(
     models_dir: Path, llm_backend: str, redis_url: str | None, threads: int | None
 ) -> PipelineConfig:
     from copilot.build import PipelineConfig
-    from copilot.llm_backends import LLMConfig
+    from copilot.llm.backends import LLMConfig
     from copilot.model_setup import drafting_gguf, onnx_embedder_dir
-    from kb.redis_conn import RedisConfig
+    from kb.storage.redis_conn import RedisConfig
 
     backend = llm_backend if llm_backend in ("llama_cpp", "transformers", "openai") else "llama_cpp"
     llm = LLMConfig(

@@ -7,7 +7,7 @@ only reads them. An entry stored before that, or by another tokenizer version, h
 they are computed at its next build and written back (kb/index.py).
 
 Encoding: the tokenizer's version on the first line, then a line per unit, its tokens separated
-by spaces. Tokens never hold whitespace (kb/tokenize.py keeps runs of CJK characters or of
+by spaces. Tokens never hold whitespace (kb/tokens.py keeps runs of CJK characters or of
 Latin letters and digits), so the text splits back exactly, much faster than JSON parses.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kb.tokenize import TOKENIZER_VERSION, tokenize
+from kb.tokens import TOKENIZER_VERSION, tokenize
 from kb.types import Entry, IndexUnit
 from kb.units import index_units
 

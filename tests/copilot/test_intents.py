@@ -1,5 +1,5 @@
-"""Intent taxonomy, example files, rules and the classifier, with the real e5 embedder and a
-real embedded Redis. The held-out regression guard reads bench/data/intent_labelled.jsonl."""
+"""Intent taxonomy, example files, rules and the classifier on a real embedded Redis; the
+classifier on the HashEmbedder, or on the real e5 in the tests marked slow (what it gets right). The held-out regression guard reads bench/data/intent_labelled.jsonl."""
 
 from __future__ import annotations
 
@@ -11,9 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from backends import pick
 
 from copilot.errors import CopilotError, IntentDataError
-from copilot.intent_rules import (
+from copilot.intents.classifier import IntentClassifier, default_classifier, isotonic_fit
+from copilot.intents.examples import (
+    IntentExampleStore,
+    LabelledExample,
+    load_examples,
+    train_from_file,
+)
+from copilot.intents.rules import (
+    INTENTS,
+    family_of,
     is_acknowledgement,
     match_rules,
     normalize,
@@ -21,27 +31,29 @@ from copilot.intent_rules import (
     split_turns,
     without_leading_ack,
 )
-from copilot.intents import (
-    INTENTS,
-    IntentClassifier,
-    IntentExampleStore,
-    LabelledExample,
-    default_classifier,
-    family_of,
-    isotonic_fit,
-    load_examples,
-    train_from_file,
-)
 from copilot.types import Conversation, Turn
-from kb.embedder import Embedder
+from kb.models.embedder import Embedder
 
 REPO = Path(__file__).resolve().parents[2]
 HELD_OUT = REPO / "bench" / "data" / "intent_labelled.jsonl"
 
 
+@pytest.fixture()
+def classifier(request: pytest.FixtureRequest, backend: str) -> IntentClassifier:
+    return pick(request, backend, real="real_classifier", fake="hash_classifier")
+
+
 @pytest.fixture(scope="module")
-def classifier(embedder: Embedder) -> IntentClassifier:
-    model = default_classifier(embedder)
+def real_classifier(onnx_embedder: Embedder) -> IntentClassifier:
+    return _warm(default_classifier(onnx_embedder))
+
+
+@pytest.fixture(scope="module")
+def hash_classifier(hash_embedder: Embedder) -> IntentClassifier:
+    return _warm(default_classifier(hash_embedder))
+
+
+def _warm(model: IntentClassifier) -> IntentClassifier:
     model.warm_up()
     return model
 
@@ -63,9 +75,9 @@ def test_taxonomy_has_the_five_families_and_every_label_documented() -> None:
     assert len(INTENTS) == 27
     assert family_of("refund_status") == "after_sales"
     assert family_of("work_order") == "express"
-    import copilot.intents
+    import copilot.intents.classifier
 
-    doc = copilot.intents.__doc__ or ""
+    doc = copilot.intents.classifier.__doc__ or ""
     assert all(label in doc for label in INTENTS)
 
 
@@ -295,7 +307,7 @@ def test_isotonic_fit_is_monotone_and_never_certain() -> None:
 
 def test_importing_the_intent_modules_loads_no_model_libraries() -> None:
     code = (
-        "import sys, copilot.intents, copilot.sentiment; "
+        "import sys, copilot.intents.classifier, copilot.sentiment.analyzer; "
         "print([m for m in ('torch', 'snownlp', 'onnxruntime', 'pypinyin') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from kb import unit_tokens
-from kb.codec import entry_from_dict
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.shop_cache import ShopCache
-from kb.tokenize import TOKENIZER_VERSION, tokenize
+from kb.storage.shop_cache import ShopCache
+from kb.tokens import TOKENIZER_VERSION, tokenize
 from kb.types import Entry
 from kb.units import index_units
 

@@ -13,6 +13,10 @@ from service.first_key import key_file
 from service.main import create_app
 from service.settings import Settings
 
+# The start-up path that builds and warms the models itself (the other service tests inject
+# their pipeline or share one app).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def client(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
@@ -29,14 +33,14 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_the_first_start_writes_an_admin_key_only_its_owner_can_read(client: TestClient) -> None:
-    path = key_file(client.app.state.settings)  # type: ignore[attr-defined]
+    path = key_file(client.app.state.services.settings)  # type: ignore[attr-defined]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     headers = {"Authorization": f"Bearer {path.read_text().strip()}"}
     assert client.get("/v1/shops", headers=headers).status_code == 200
 
 
 def _admin(client: TestClient) -> dict[str, str]:
-    _, key = client.app.state.keys.create("admin", ["*"], "test")  # type: ignore[attr-defined]
+    _, key = client.app.state.services.keys.create("admin", ["*"], "test")  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {key}"}
 
 

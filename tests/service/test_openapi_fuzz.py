@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from openapi_fuzz import Keys, fuzz_app, fuzz_config, run_fuzz
 
-from kb.embedder import Embedder
+from kb.models.embedder import Embedder
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +25,9 @@ NEEDS_REAL_DATA = {
 
 @pytest.fixture(scope="module")
 def fuzzed(
-    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+    onnx_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[FastAPI, Keys]]:
-    with fuzz_app(embedder, tmp_path_factory.mktemp("fuzz-data")) as app_and_keys:
+    with fuzz_app(onnx_embedder, tmp_path_factory.mktemp("fuzz-data")) as app_and_keys:
         yield app_and_keys
 
 
