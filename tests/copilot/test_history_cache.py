@@ -79,7 +79,7 @@ def test_a_bank_for_the_neighbour_vote_holds_no_keyword_index_and_answers_the_sa
     assert lean.keyword is None and not lean.unit_context
     assert full.keyword is not None and len(full.unit_context) == len(full.unit_reply)
     assert lean.resident_bytes() < full.resident_bytes()
-    assert scoring.search("shop-a", "发票怎么开")  # the keyword index it reads is there
+    assert full.keyword_units("发票怎么开", 3)  # what rerank reads is there
     config = HistoryConfig()
     for asked in ["啥时候发货呀", "发票怎么开", "能保温几个小时"]:
         vector = embedder.embed_batch([asked], role="query")[0]
