@@ -43,6 +43,10 @@ class TrainConfig:
     block: int = 512  # examples whose cosines with the whole bank are computed at once
     seed: int = 0
     threads: int | None = None
+    # An agent's pick among offered replies (sent, dismissed) is a judgement; a bank example is
+    # only what was once said, often the generic reply said most. A feedback row counts this
+    # many times, so a shop's agents outvote its history's habits.
+    feedback_repeats: int = 4
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,8 @@ def fit_selector(
                                       train_cfg.hard_negatives, cfg.neighbour_match)  # fmt: skip
     data = TrainData(matrix[train_units], agents[train_units], unit_reply[train_units], negatives)
     if feedback is not None and len(feedback.target):
-        data = _concat(data, feedback)
+        for _ in range(train_cfg.feedback_repeats):
+            data = _concat(data, feedback)
     held = _heldout(index, pools, held_units, cfg.neighbour_match)
     before = heldout_recall(held, None, 0.0, cfg.neighbour_match)
     model: Any = _Scorer(matrix.shape[1], train_cfg.scale)
