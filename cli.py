@@ -330,7 +330,7 @@ def suggest(
 
 
 def _read_json(path: Path) -> Any:
-    from copilot.jsonable import InvalidInput
+    from copilot.errors import InvalidInput
 
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))

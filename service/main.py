@@ -20,6 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
 from copilot.feedback.log import FeedbackLog
+from copilot.feedback.records import SuggestionLog
+from copilot.history.bank import ResponseBank
 from copilot.pipeline import Suggester
 from kb.errors import StoreUnavailable
 from kb.knowledge import KnowledgeBase
@@ -36,6 +38,7 @@ from service.keys import KeyStore
 from service.limits import AuthFailureLimiter, BodySizeLimit, RateLimiter
 from service.records import SuggestionRecords
 from service.routes import conversations, docs, feedback, health, history, kb, shops, suggest, ui
+from service.selector_jobs import SelectorJobs
 from service.services import Services
 from service.settings import Settings, get_settings
 from service.stream_control import CancelListener, StreamSlots
@@ -121,6 +124,7 @@ def _start(settings: Settings, suggester: Suggester | None) -> Services:
         suggest_threads=suggest.thread_pool(),
         retrieval_threads=suggest.retrieval_pool(settings.concurrent_retrievals),
         stream_slots=StreamSlots(settings.max_streams),
+        selector_jobs=_selector_jobs(client, suggester),
     )
     services.cancel_listener.start()
     if services.redis_watchdog is not None:
@@ -131,6 +135,12 @@ def _start(settings: Settings, suggester: Suggester | None) -> Services:
         warm_indexes(knowledge)
     _create_first_admin_key(services.keys, settings)
     return services
+
+
+def _selector_jobs(client: redis.Redis, suggester: Suggester) -> SelectorJobs:
+    bank = suggester.history if isinstance(suggester.history, ResponseBank) else None
+    feedback = (FeedbackLog(client), SuggestionLog(client))
+    return SelectorJobs(client, bank, clock=suggester.clock, feedback=feedback)
 
 
 def _stop(services: Services, *, owns_store: bool) -> None:

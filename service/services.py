@@ -26,6 +26,7 @@ from service.kb_sync import KBSync
 from service.keys import KeyStore
 from service.limits import AuthFailureLimiter, RateLimiter
 from service.records import SuggestionRecords
+from service.selector_jobs import SelectorJobs
 from service.settings import Settings
 from service.stream_control import CancelListener, StreamSlots
 
@@ -51,6 +52,7 @@ class Services:
     suggest_threads: ThreadPoolExecutor
     retrieval_threads: ThreadPoolExecutor
     stream_slots: StreamSlots
+    selector_jobs: SelectorJobs  # reply-selector training, one job per shop
 
 
 def services_of(app: FastAPI) -> Services:

@@ -209,7 +209,7 @@ def _from_cache(services: Services, job: Job, cached: dict[str, Any]) -> dict[st
 
 
 def _record_from_payload(job: Job, body: dict[str, Any], ts: float) -> Any:
-    from copilot.feedback.records import RecordedCandidate, SuggestionRecord
+    from copilot.feedback.records import RecordedCandidate, SuggestionRecord, recorded_agent_turn
     from copilot.text.masking import mask_pii
 
     return SuggestionRecord(
@@ -223,6 +223,7 @@ def _record_from_payload(job: Job, body: dict[str, Any], ts: float) -> Any:
                               tuple(c["source"]["kb_entry_ids"]))
             for c in body["candidates"]
         ),
+        recorded_agent_turn(job.conversation),
     )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import redis
 
-from copilot.clock import CHINA as CHINA_TIME
+from copilot.clock import CHINA
 from copilot.errors import FeedbackUnavailable
 from copilot.text.masking import mask_pii
 from kb.storage.redis_keys import ROOT, RedisKeys
@@ -257,7 +257,7 @@ def _by_source(outcomes: Sequence[_Outcome]) -> dict[str, dict[str, Any]]:
 
 
 def day_of(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=CHINA_TIME).date().isoformat()
+    return datetime.fromtimestamp(ts, tz=CHINA).date().isoformat()
 
 
 def acceptance_stats(
@@ -306,7 +306,7 @@ def parse_since(value: str | None, *, now: float, default_days: int = 7) -> floa
     if text[-1:] in units and text[:-1].isdigit() and len(text) <= 6:  # up to 99999h / 27 years
         return now - int(text[:-1]) * units[text[-1]]
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=CHINA_TIME)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=CHINA)
         if day.year < 2000:
             raise ValueError
     except ValueError:

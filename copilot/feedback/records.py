@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from copilot.clock import Clock, SystemClock, timestamp
+from copilot.intents.rules import last_agent_turn
 from copilot.text.masking import mask_pii
 from copilot.types import Conversation, Suggestion
 from kb.storage.redis_keys import ROOT, RedisKeys
@@ -46,6 +47,8 @@ class SuggestionRecord:
     queue: str | None
     retrieval_confident: bool
     candidates: tuple[RecordedCandidate, ...] = ()
+    # masked: the agent's turn the message answers (what the reply selector reads beside it)
+    agent_turn: str = ""
 
 
 def candidate_id(suggestion_id: str, n: int) -> str:
@@ -80,7 +83,13 @@ def record_from_suggestion(
             )
             for n, c in enumerate(suggestion.candidates, start=1)
         ),
+        agent_turn=recorded_agent_turn(conversation),
     )
+
+
+def recorded_agent_turn(conversation: Conversation) -> str:
+    """The agent's turn before the customer's message, masked as the message is."""
+    return mask_pii(last_agent_turn(conversation.turns[:-1]))
 
 
 def record_to_dict(record: SuggestionRecord) -> dict[str, Any]:
@@ -111,6 +120,7 @@ def record_from_dict(data: dict[str, Any]) -> SuggestionRecord:
         queue=data.get("queue"),
         retrieval_confident=bool(data.get("retrieval_confident", False)),
         candidates=candidates,
+        agent_turn=str(data.get("agent_turn", "")),
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -145,9 +145,8 @@ class Grounder:
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
-        candidates += _faq_candidates(
-            text, fresh, label, values, catalog.faq_gate, adopted, pre_sales
-        )
+        faq = _faq_candidates(text, fresh, label, values, catalog.faq_gate, adopted, pre_sales)
+        candidates += [_ask_which(c, focus, catalog) for c in faq]
         candidates += entry_answers(text, fresh, catalog, day)
         asks = asks_promotion(text, label)
         earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
@@ -243,6 +242,25 @@ def _faq_candidates(
             answer, "answer", Source(kb_entry_ids=(faq.id,)), score, (faq.question, faq.answer)
         )
     ]
+
+
+def _ask_which(candidate: Candidate, focus: ProductFocus, catalog: Catalog) -> Candidate:
+    """An FAQ about another product than the one under discussion is no answer: "能装开水吗"
+    about the cup in the order, answered with the kettle's FAQ, would mislead. Asking which one
+    they mean is what an agent does; the FAQ's own product never reaches the customer unasked."""
+    faq_product = catalog.products.get(_faq_product_id(candidate, catalog) or "")
+    if focus.product is None or faq_product is None or faq_product.id == focus.product.id:
+        return candidate
+    question = f"亲，您问的是「{focus.product.title}」还是「{faq_product.title}」呢？"
+    return replace(candidate, text=question, role="clarify", evidence=())
+
+
+def _faq_product_id(candidate: Candidate, catalog: Catalog) -> str | None:
+    for entry_id in candidate.source.kb_entry_ids:
+        faq = catalog.faqs.get(entry_id)
+        if faq is not None:
+            return faq.product_id
+    return None
 
 
 def _stale_faq(hit: Hit, catalog: Catalog, day: date) -> bool:

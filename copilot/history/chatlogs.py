@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from copilot.clock import CHINA as CHINA_TIME
+from copilot.clock import CHINA as CHINA
 from copilot.errors import HistoryImportError, LineError
 from copilot.types import Conversation, SpeakerRole, Turn
 from kb.files.headers import normalize_header
@@ -387,7 +387,7 @@ def parse_ts(value: Any) -> float | None:
     except ValueError as exc:
         raise ValueError(f"time {text!r} is not a unix time or YYYY-MM-DD HH:MM:SS") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CHINA_TIME)
+        moment = moment.replace(tzinfo=CHINA)
     return moment.timestamp()
 
 

@@ -26,6 +26,7 @@ SAME_REPLY = 0.8  # bigram overlap at which a shown text is taken for a bank rep
 @dataclass(frozen=True)
 class FeedbackExample:
     message: str  # the customer's message, masked as recorded
+    agent_turn: str  # the agent's turn it answered, masked as recorded ("" in older records)
     positives: tuple[int, ...]  # bank reply positions
     negatives: tuple[int, ...]
 
@@ -73,7 +74,9 @@ def _example(
     negatives -= positives  # dismissed once, sent later: the agent's last word
     if not (positives or negatives) or not record.customer_msg:
         return None
-    return FeedbackExample(record.customer_msg, tuple(sorted(positives)), tuple(sorted(negatives)))
+    return FeedbackExample(
+        record.customer_msg, record.agent_turn, tuple(sorted(positives)), tuple(sorted(negatives))
+    )
 
 
 def _reply_of(text: str, keys: Sequence[str], exact: dict[str, int]) -> int | None:

@@ -10,6 +10,7 @@ text, so a bank imported again only embeds the replies it did not have.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +19,14 @@ from copilot.clock import Clock
 from copilot.errors import CopilotError
 from copilot.feedback.log import FeedbackLog
 from copilot.feedback.records import SuggestionLog
-from copilot.history.bank import ResponseBank, progress_bars
+from copilot.history.bank import ResponseBank, agent_text, progress_bars
 from copilot.history.index import BankIndex
 from copilot.history.selector import SelectorStore
 from copilot.history.selector_feedback import feedback_examples
 from copilot.history.selector_training import TrainConfig, TrainData, TrainReport, fit_selector
 
+# (label, total) -> advance(n=1): what progress_bars hands out, and what a job may pass instead
+Ticks = Callable[[str, int], Callable[..., None]]
 _EMBED_CHUNK = 128
 _MODEL_FIELD = "__model"  # the embedder the stored rows came from
 
@@ -45,13 +48,15 @@ def train_shop(
     clock: Clock,
     feedback: tuple[FeedbackLog, SuggestionLog] | None = None,
     config: TrainConfig = TrainConfig(),  # noqa: B008  # frozen
-    progress: bool = False,
+    progress: bool | Ticks = False,
 ) -> TrainResult:
-    """Fit the shop's selector on its current bank (+ feedback) and store it."""
+    """Fit the shop's selector on its current bank (+ feedback) and store it. `progress`: rich
+    bars on stderr (True), none (False), or a tick maker of one's own (a service job's)."""
     index = bank.index(shop_id)  # the bank's own in-memory index: vectors already decoded
     if index is None or len(index.unit_reply) < 10:
         raise CopilotError(f"{shop_id!r} has too small a history bank to learn from; import chats")
-    with progress_bars(progress) as bar:
+    bars = nullcontext(progress) if callable(progress) else progress_bars(progress)
+    with bars as bar:
         vectors, embedded = reply_vectors(bank, shop_id, index, bar)
         rows, skipped = _feedback_rows(bank, shop_id, index, feedback)
         model, report = fit_selector(
@@ -95,8 +100,8 @@ def _feedback_rows(
     index: BankIndex,
     feedback: tuple[FeedbackLog, SuggestionLog] | None,
 ) -> tuple[TrainData | None, int]:
-    """Training rows of the suggestions with a positive; how many had negatives only. The
-    records keep no agent turn: its part of the query is left at zero."""
+    """Training rows of the suggestions with a positive; how many had negatives only. The agent
+    turn is embedded as the bank embeds its examples' (agent_text: the chat's start when none)."""
     if feedback is None:
         return None, 0
     log, suggestions = feedback
@@ -106,12 +111,13 @@ def _feedback_rows(
         return None, len(examples)
     rows = [(e, p) for e in usable for p in e.positives]
     messages = bank.embedder.embed_batch([e.message for e, _ in rows], role="query")
+    agents = bank.embedder.embed_batch([agent_text(e.agent_turn) for e, _ in rows], role="query")
     negatives = np.full((len(rows), TrainConfig.hard_negatives), -1, dtype=np.int64)
     for i, (e, _) in enumerate(rows):
         picked = e.negatives[: negatives.shape[1]]
         negatives[i, : len(picked)] = picked
     data = TrainData(
-        np.asarray(messages, dtype=np.float32), np.zeros_like(messages, dtype=np.float32),
+        np.asarray(messages, dtype=np.float32), np.asarray(agents, dtype=np.float32),
         np.array([p for _, p in rows], dtype=np.int64), negatives,
     )  # fmt: skip
     return data, len(examples) - len(usable)

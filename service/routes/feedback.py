@@ -10,16 +10,10 @@ import redis
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from copilot.clock import Clock, timestamp
+from copilot.clock import CHINA, Clock, timestamp
+from copilot.errors import FeedbackUnavailable
 from copilot.feedback.gaps import find_gaps
-from copilot.feedback.log import (
-    CHINA_TIME,
-    FeedbackEvent,
-    FeedbackLog,
-    FeedbackUnavailable,
-    acceptance_stats,
-    parse_since,
-)
+from copilot.feedback.log import FeedbackEvent, FeedbackLog, acceptance_stats, parse_since
 from copilot.feedback.records import SuggestionLog, SuggestionRecord
 from service.auth import ensure_shop, require
 from service.errors import STORE_DOWN, ServiceError, error_responses, log
@@ -120,7 +114,7 @@ def _window(since: str, clock: Clock) -> tuple[float, str]:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=CHINA_TIME).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=CHINA).isoformat(timespec="seconds")
 
 
 def _known_shop(services: Services, shop_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -16,7 +17,8 @@ from kb.storage.store import check_shop_id
 from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
 from service.principals import Principal
-from service.schemas import HistoryImportReport, LineErrorOut
+from service.schemas import HistoryImportReport, LineErrorOut, SelectorJobOut, SelectorResultOut
+from service.selector_jobs import JobState
 from service.services import Services, ServicesDep
 
 router = APIRouter(tags=["history"])
@@ -89,3 +91,51 @@ async def import_history(
         skipped=[LineErrorOut(file=e.file, line=e.line, message=e.message)
                  for e in log.skipped[:_MAX_SKIPPED_SHOWN]],
     )  # fmt: skip
+
+
+_JOB_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
+
+
+@router.post(
+    "/v1/shops/{shop_id}/history/selector/job",
+    response_model=SelectorJobOut,
+    status_code=202,
+    responses=_JOB_ERRORS,
+)
+async def start_selector_job(
+    services: ServicesDep,
+    shop_id: str,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+) -> SelectorJobOut:
+    """Start learning which history replies fit a conversation from the shop's bank and its
+    agents' feedback. Answers at once (202); GET the same path for progress and the result.
+    One job per shop at a time (409 while one runs)."""
+    ensure_shop(principal, shop_id)
+    check_shop_id(shop_id)
+    job = await run_in_threadpool(services.selector_jobs.start, shop_id)
+    return _job_out(job)
+
+
+@router.get(
+    "/v1/shops/{shop_id}/history/selector/job",
+    response_model=SelectorJobOut,
+    responses=_JOB_ERRORS,
+)
+async def selector_job(
+    services: ServicesDep,
+    shop_id: str,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+) -> SelectorJobOut:
+    """The shop's latest selector job: running (stage, done of total), done (the held-out
+    recall before and after) or failed (why)."""
+    ensure_shop(principal, shop_id)
+    check_shop_id(shop_id)
+    job = await run_in_threadpool(services.selector_jobs.status, shop_id)
+    if job is None:
+        raise ServiceError(404, "job_not_found", f"shop {shop_id!r} has no selector job yet")
+    return _job_out(job)
+
+
+def _job_out(job: JobState) -> SelectorJobOut:
+    result = SelectorResultOut(**job.result) if job.result is not None else None
+    return SelectorJobOut(**{**asdict(job), "result": result})

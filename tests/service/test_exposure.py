@@ -96,7 +96,7 @@ def test_the_settings_default_to_keyed_docs_and_metrics() -> None:
 # --- body size ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def served(service_app: FastAPI) -> Iterator[str]:
     """The session's app behind a real uvicorn server (HTTP/1.1 on a socket), for what the
     test client cannot send: a chunked body."""
@@ -147,7 +147,9 @@ def throttled(service_app: FastAPI) -> Iterator[AuthFailureLimiter]:
     if time.time() % 60 > 45:
         time.sleep(61 - time.time() % 60)
     saved = service_app.state.services.auth_failures
-    service_app.state.services.auth_failures = limiter = AuthFailureLimiter(service_app.state.services.redis, 3)
+    service_app.state.services.auth_failures = limiter = AuthFailureLimiter(
+        service_app.state.services.redis, 3
+    )
     try:
         yield limiter
     finally:

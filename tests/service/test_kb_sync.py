@@ -34,9 +34,11 @@ FAQ = {
 
 
 @pytest.fixture(scope="module")
-def replica_b(service_app: FastAPI, service_settings: Settings) -> Iterator[TestClient]:
-    socket = service_app.state.services.redis.socket_file
-    settings = service_settings.model_copy(
+def replica_b(
+    real_service_client: TestClient, real_service_settings: Settings
+) -> Iterator[TestClient]:
+    socket = real_service_client.app.state.services.redis.socket_file  # type: ignore[attr-defined]
+    settings = real_service_settings.model_copy(
         update={"redis_url": f"unix://{socket}", "llm_backend": "none", "load_demo_shops": False}
     )
     with TestClient(create_app(settings)) as client:
@@ -77,7 +79,9 @@ def test_an_entry_created_on_a_is_found_on_b(
     _wait(lambda: b.state.services.kb_sync.rebuilt.get(SHOP, 0) >= version)
     builds = b.state.services.kb.indexes.builds
     assert any("电子发票" in a for a in _answers(replica_b, trainer, "能开发票么"))
-    assert b.state.services.kb.indexes.builds == builds  # served from the index built off the request path
+    assert (
+        b.state.services.kb.indexes.builds == builds
+    )  # served from the index built off the request path
 
     changed = {**FAQ, "answer": "可以的亲，电子发票当天开好~"}
     assert (
