@@ -23,7 +23,8 @@ _SAID = re.compile(
     r"(\d+(?:\.\d+)?|[一二两三四五六七八九十]+)\s*(个半|个|岁半)?\s*(月|岁|kg|公斤|斤|人)"
 )
 _DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
-FIT, MISFIT = 3.0, -3.0  # a stated age or weight inside (outside) a record's range
+FIT = 3.0  # a stated age or weight inside a record's range
+MISFIT = -3.0  # outside it
 
 
 @dataclass(frozen=True)
