@@ -213,9 +213,12 @@ def fit_selector(
             key=lambda rb: (rb[0].mean, -rb[1]),
         )
         epochs.append(recall)
-        if best is None or recall.mean > best[0]:
+        # the agents' own picks count beside the history's: an epoch that recalls what was
+        # said but ranks what agents dismissed above what they sent is not the better one
+        score = recall.mean + (_agreement(model, feedback, vectors) if feedback else 0.0)
+        if best is None or score > best[0]:
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            best = (recall.mean, epoch, blend, recall, state)
+            best = (score, epoch, blend, recall, state)
         tick()
     assert best is not None
     _, best_epoch, blend, after, state = best
@@ -297,6 +300,24 @@ def _epoch(model: Any, optimiser: Any, data: TrainData, vectors: Any, cfg: Train
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+
+
+def _agreement(model: Any, feedback: TrainData, vectors: Any) -> float:
+    """Share of the feedback rows with a dismissed reply where the model fits the sent reply
+    better than every dismissed one."""
+    import torch
+
+    rows = np.flatnonzero((feedback.negatives >= 0).any(axis=1))
+    if not len(rows):
+        return 0.0
+    with torch.no_grad():
+        query = model(torch.from_numpy(feedback.messages[rows]),
+                      torch.from_numpy(feedback.agents[rows]))  # fmt: skip
+        fits = query @ vectors.T
+        negatives = torch.from_numpy(feedback.negatives[rows])
+        sent = fits.gather(1, torch.from_numpy(feedback.target[rows])[:, None])
+        dismissed = fits.gather(1, negatives.clamp(min=0)).masked_fill(negatives < 0, -torch.inf)
+        return float((sent[:, 0] > dismissed.max(dim=1).values).float().mean())
 
 
 def _held_fits(
