@@ -21,18 +21,8 @@ from typing import Any, Protocol
 
 from copilot.adoption import ScriptIntents
 from copilot.clock import Clock, today
-from copilot.draft_stream import GuardedStream
-from copilot.draft_text import DraftRejected, RejectReason, grounded_share, reject_reason
-from copilot.drafting import (
-    EXAMPLE_WORDING,
-    PROMPT_WORDING,
-    DraftConfig,
-    Generator,
-    build_prefill_messages,
-    draft_reply,
-    known_text,
-)
-from copilot.errors import GenerationError, GenerationTimeout
+from copilot.draft_stage import DraftRequest, draft_stage
+from copilot.drafting import DraftConfig, Generator, build_prefill_messages
 from copilot.grounding import GroundedAnswer, Grounder
 from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
 from copilot.guardrails import apply_guardrails
@@ -144,8 +134,8 @@ class Suggester:
         """Yield the retrieval-only suggestion at once, then, when the LLM drafts, the final one.
 
         An agent reads the first within tens of milliseconds; the draft follows in seconds.
-        `on_token` receives the draft's raw pieces as they arrive (shown as "drafting", before
-        the guardrails have seen the whole text).
+        `on_token` receives the draft as it grows, a checked clause at a time: text that the
+        guardrails or the draft checks would block is never handed to it (GuardedStream).
         """
         with self._retrieval_slot, self.kb.store.consistent_versions():
             policy = self.policies.get(conversation.shop_id)
@@ -305,60 +295,21 @@ class Suggester:
     ) -> list[Candidate]:
         if self.generator is None:
             return []
-        if self.config.draft.gate.holds_back(intent.label):
-            run.degraded.append("llm_held_back")  # measured worse than retrieval on such turns
-            return []
-        # The best candidate alone: given two, the model glued both into one reply.
-        material = [c.text for c in checked[:1]]
-        if not material:
-            run.degraded.append("llm_no_material")  # drafting from nothing would be invention
-            return []
-        support = [*material, *checked[0].evidence]
-        stream = self._guarded_stream(run, grounded, support, on_token)
-        try:
-            with run.timed("llm"):
-                text = draft_reply(
-                    self.generator, run.conversation, support,
-                    shop_name=self.shop_names.get(run.conversation.shop_id, ""),
-                    max_reply_chars=run.policy.max_reply_chars, config=self.config.draft,
-                    on_piece=stream,
-                )  # fmt: skip
-        except GenerationTimeout:
-            run.degraded.append("llm_timeout")
-            return []
-        except DraftRejected as exc:
-            run.degraded.append(f"llm_rejected:{exc.reason}")
-            return []
-        except GenerationError:
-            run.degraded.append("llm_error")
-            return []
-        finally:
-            _time_stream(run, stream)
-        source = Source(checked[0].source.kb_entry_ids, checked[0].source.history_reply_ids, True)
-        draft = Candidate(text, "answer", source, 0.0, evidence=tuple(support))
-        return self._guard(run, [draft], grounded)
 
-    def _guarded_stream(
-        self,
-        run: _Run,
-        grounded: GroundedAnswer,
-        support: Sequence[str],
-        on_token: Callable[[str], None] | None,
-    ) -> GuardedStream:
-        """The draft's pieces, shown to the agent only as far as they pass the final checks."""
-        conversation = run.conversation
-
-        def why_not(text: str) -> RejectReason | None:
-            draft = Candidate(text, "answer", Source(llm=True), 0.0)
+        def passes_guardrails(text: str) -> bool:  # a part, not worth the memo's space
+            part = Candidate(text, "answer", Source(llm=True), 0.0)
             facts = {**self._facts_for(run, grounded, empty=not run.kb_known), "memo": None}
-            if not apply_guardrails([draft], **facts):
-                return "blocked"
-            return _why_not_streamed(text, support, conversation, self.config.draft)
+            return bool(apply_guardrails([part], **facts))
 
-        return GuardedStream(
-            on_token or (lambda _: None), why_not,
-            question=conversation.last_customer_text, max_chars=run.policy.max_reply_chars,
+        request = DraftRequest(
+            run.conversation, intent.label, checked,
+            self.shop_names.get(run.conversation.shop_id, ""), run.policy.max_reply_chars,
+            lambda drafts: self._guard(run, drafts, grounded), passes_guardrails,
         )  # fmt: skip
+        outcome = draft_stage(self.generator, self.config.draft, request, on_token)
+        run.degraded += outcome.degraded
+        run.timings.update(outcome.timings)
+        return outcome.candidates
 
     def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
         """One per source first (KB, history, LLM), then the rest in order; no near-duplicates."""
@@ -438,28 +389,6 @@ def _confident_faq(hits: Sequence[Hit], chosen: Sequence[Candidate], products: s
     if product_id is not None and product_id not in products:
         return False
     return _retrievers_agree(hits) and hits[0].entry_id in chosen[0].source.kb_entry_ids
-
-
-def _why_not_streamed(
-    text: str, support: Sequence[str], conversation: Conversation, config: DraftConfig
-) -> RejectReason | None:
-    """The draft checks, on the part of a draft shown so far."""
-    reason = reject_reason(
-        text, support, prompt_text=PROMPT_WORDING, examples=EXAMPLE_WORDING,
-        known=known_text(conversation),
-    )  # fmt: skip
-    if reason is not None:
-        return reason[0]
-    return "drift" if grounded_share(text, support) < config.min_grounded_share else None
-
-
-def _time_stream(run: _Run, stream: GuardedStream) -> None:
-    """When the draft's first piece came and when the agent first saw checked text (ms from
-    the draft's start): the time-to-first-token goal is about what is shown."""
-    for stage, seconds in (("llm_first_token", stream.first_piece_s),
-                           ("llm_first_shown", stream.first_shown_s)):  # fmt: skip
-        if seconds is not None:
-            run.timings[stage] = round(seconds * 1000, 2)
 
 
 def _fill_history_slots(text: str, slots: Sequence[str], conversation: Conversation) -> str | None:

@@ -1,5 +1,7 @@
 """Server-Sent Events for /v1/suggest: `suggestion` (retrieval, at once), `token`s while the LLM
-drafts, `final`; or `cancelled` when the conversation moved on.
+drafts (each a clause of the draft that has passed the guardrails and the draft checks, never
+raw model output: copilot/draft_stream.py), `final`; or `cancelled` when the conversation moved
+on.
 
 The pipeline's blocking `Suggester.stream` runs on a thread of a bounded pool (StreamSlots) and
 hands events to the event loop through an asyncio queue. A stream belongs to its conversation's
