@@ -132,7 +132,7 @@ def kb_search(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Search a shop's knowledge the way the copilot does (dense + keyword, fused)."""
-    from kb.codec import entry_to_dict
+    from kb.files.codec import entry_to_dict
 
     with _errors():
         hits = _kb().search(shop, query, k=k, kinds=kind, product_id=product)
@@ -209,7 +209,7 @@ def _days(value: str, option: str) -> int:
 
 def _print_staleness(shop: str, entries: list[Any], within_days: int) -> None:
     from copilot.clock import today
-    from copilot.staleness import staleness_report
+    from copilot.guardrails.staleness import staleness_report
     from service.settings import get_settings
 
     report = staleness_report(entries, today(get_settings().clock()), within_days)
@@ -235,7 +235,7 @@ def _print_staleness(shop: str, entries: list[Any], within_days: int) -> None:
 @kb_app.command("show")
 def kb_show(shop: str, entry_id: str) -> None:
     """Print one entry as JSON."""
-    from kb.codec import entry_to_dict
+    from kb.files.codec import entry_to_dict
 
     with _errors():
         _dump(entry_to_dict(_kb().get(shop, entry_id)))
@@ -252,7 +252,7 @@ def kb_delete(shop: str, entry_ids: list[str]) -> None:
 @kb_app.command("export")
 def kb_export(shop: str, file: Path) -> None:
     """Export a shop's entries to .jsonl, .xlsx or .csv (re-importable)."""
-    from kb.exporters import export_entries
+    from kb.files.exporters import export_entries
 
     with _errors():
         count = export_entries(_kb().entries(shop), file)
@@ -322,7 +322,7 @@ def suggest(
     as_json: Annotated[bool, typer.Option("--json", help="print the suggestion as JSON")] = False,
 ) -> None:
     """What the agent could say next: intent, route, candidates with sources and flags, upsell."""
-    from copilot.io import order_from_dict, suggestion_to_dict, turns_from_list
+    from copilot.jsonable import order_from_dict, suggestion_to_dict, turns_from_list
     from copilot.types import Conversation, Turn
     from service.settings import get_settings
     from service.wiring import build_suggester
@@ -343,7 +343,7 @@ def suggest(
 
 
 def _read_json(path: Path) -> Any:
-    from copilot.io import InvalidInput
+    from copilot.errors import InvalidInput
 
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
@@ -395,7 +395,7 @@ def intents_train(
     ] = None,
 ) -> None:
     """Add labelled intent examples (checked first; nothing is added if any line is bad)."""
-    from copilot.intents import IntentExampleStore, train_from_file
+    from copilot.intents.examples import IntentExampleStore, train_from_file
 
     with _errors():
         added = train_from_file(IntentExampleStore(_kb().store.client), file, shop)
@@ -411,8 +411,9 @@ def intents_adopt(
     question or situation as a customer would say it); --apply writes them after you checked."""
     from dataclasses import replace
 
-    from copilot.adoption import proposals
-    from copilot.intents import IntentExampleStore, default_classifier
+    from copilot.intents.adoption import proposals
+    from copilot.intents.classifier import default_classifier
+    from copilot.intents.examples import IntentExampleStore
 
     knowledge = _kb()
     with _errors():
@@ -444,7 +445,7 @@ def history_import(
     ] = None,
 ) -> None:
     """Mine past chats into the shop's response bank (replaces its bank)."""
-    from copilot.history import ResponseBank
+    from copilot.history.bank import ResponseBank
 
     with _errors():
         knowledge = _kb()
@@ -468,12 +469,12 @@ def history_train(
 ) -> None:
     """Learn which replies fit a conversation from the shop's bank (+ feedback); the copilot
     re-ranks its history replies with it until the bank is imported again."""
-    from copilot.feedback import FeedbackLog
-    from copilot.history import ResponseBank
-    from copilot.records import SuggestionLog
-    from copilot.selector import SelectorStore
-    from copilot.selector_job import summary, train_shop
-    from copilot.selector_training import TrainConfig
+    from copilot.feedback.log import FeedbackLog
+    from copilot.feedback.records import SuggestionLog
+    from copilot.history.bank import ResponseBank
+    from copilot.history.selector import SelectorStore
+    from copilot.history.selector_job import summary, train_shop
+    from copilot.history.selector_training import TrainConfig
     from service.settings import get_settings
 
     with _errors():

@@ -10,13 +10,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from kb.embedder import Embedder, SentenceTransformerEmbedder
+from copilot.build import configure_search_threads
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, connect
+from kb.models.embedder import Embedder, SentenceTransformerEmbedder
 from kb.retrieval import RetrievalConfig
-from kb.store import KBStore
+from kb.storage.redis_conn import RedisConfig, connect
+from kb.storage.store import KBStore
 from service.settings import Settings
-from service.wiring import build_embedder, configure_search_threads
+from service.wiring import build_embedder
 
 BENCH_DIR = Path(__file__).resolve().parent
 

@@ -34,12 +34,14 @@ from kb_speed import tile_shop
 from synthetic import synthetic_queries, synthetic_shop
 
 from copilot.clock import SystemClock
-from copilot.history import ResponseBank, ShopNames
-from copilot.intents import IntentExampleStore, default_classifier
+from copilot.history.bank import ResponseBank
+from copilot.history.mining import ShopNames
+from copilot.intents.classifier import default_classifier
+from copilot.intents.examples import IntentExampleStore
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
 from copilot.types import Conversation, Turn
-from kb.codec import entry_from_dict
+from kb.files.codec import entry_from_dict
 
 GOAL_P95_MS = 60.0
 SHOP = "bench"

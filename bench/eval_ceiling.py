@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from common import real_embedder
 
-from copilot.history import agent_text
-from copilot.history_index import greedy_cover
-from copilot.intent_rules import last_agent_turn
+from copilot.history.bank import agent_text
+from copilot.history.index import greedy_cover
+from copilot.intents.rules import last_agent_turn
 from eval.metrics import ACCEPT, normalize, rouge_l
 from eval.readers import read_corpus, replay_items
 from eval.split import split_conversations

@@ -33,12 +33,12 @@ import faiss
 from common import BENCH_DIR, describe_ms, percentile, real_embedder
 from synthetic import synthetic_queries, synthetic_shop
 
-from copilot.chatlogs import read_chats
-from copilot.history import ResponseBank, ShopNames
-from copilot.history_mining import mine
+from copilot.history.bank import ResponseBank
+from copilot.history.chatlogs import read_chats
+from copilot.history.mining import ShopNames, mine
 from copilot.types import Conversation, Turn
-from kb.embedder import Embedder
-from kb.redis_conn import RedisConfig, connect
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import RedisConfig, connect
 
 JDDC_CHATS = BENCH_DIR.parent.parent / "shared" / "data" / "jddc" / "chat_0.1per.txt"
 GOAL_P95_MS = 15.0

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from common import BENCH_DIR, real_embedder
 
-from copilot.intents import INTENTS, IntentClassifier, default_classifier
+from copilot.intents.classifier import IntentClassifier, default_classifier
+from copilot.intents.rules import INTENTS
 from copilot.types import Conversation, Intent, Turn
 
 GOAL_MACRO_F1 = 0.85

@@ -22,9 +22,9 @@ import numpy as np
 from common import describe_ms, percentile, real_embedder, scratch_kb, torch_embedder
 from synthetic import synthetic_queries, synthetic_shop
 
-from kb.codec import entry_from_dict
-from kb.embedder import SentenceTransformerEmbedder
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
+from kb.models.embedder import SentenceTransformerEmbedder
 from kb.units import index_units
 
 GOAL_INDEX_RATIO = 0.8

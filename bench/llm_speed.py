@@ -35,14 +35,14 @@ from typing import Any, Literal
 
 import common  # noqa: F401 - sets HF_HUB_OFFLINE before transformers is imported
 
-from copilot.drafting import (
+from copilot.llm.backends import LlamaCppGenerator, TransformersGenerator, available_cores
+from copilot.llm.drafting import (
     ChatMessage,
     build_draft_messages,
     build_prefill_messages,
     stream_with_timeout,
 )
-from copilot.llm_backends import LlamaCppGenerator, TransformersGenerator, available_cores
-from copilot.llm_openai import as_dicts
+from copilot.llm.openai_http import as_dicts
 from copilot.model_setup import drafting_gguf, gguf_path, setup_models
 from copilot.types import Conversation, Turn
 from service.settings import Settings

@@ -9,7 +9,7 @@ does; the index sizes and the search path are the real ones. Queries are embedde
 
 The measured process then serves requests (KB search + history search of one shop, the query
 embedded once) that pick shops at random with a Zipf skew (popularity independent of size),
-its shop indexes held in the byte-bounded cache (kb/shop_cache.py). A first third of the
+its shop indexes held in the byte-bounded cache (kb/storage/shop_cache.py). A first third of the
 requests warms the cache and is not timed. Printed: RSS (after the models and after serving;
 peak while serving), the latency of requests that had to build a shop (build on miss), the
 p95 of all requests and the cache's hit rate. Goals: RSS <= 2.5 GB at the default bound;
@@ -38,17 +38,17 @@ import numpy as np
 from common import describe_ms, percentile, real_embedder
 from synthetic import synthetic_queries, synthetic_shop
 
-from copilot.history import ResponseBank
+from copilot.build import configure_search_threads
+from copilot.history.bank import ResponseBank
 from copilot.types import Conversation, Turn
-from kb.codec import entry_from_dict
-from kb.embedder import Embedder, Role, Vectors
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, close, connect
-from kb.shop_cache import ShopCache
-from kb.store import KBStore
+from kb.models.embedder import Embedder, Role, Vectors
+from kb.storage.redis_conn import RedisConfig, close, connect
+from kb.storage.shop_cache import ShopCache
+from kb.storage.store import KBStore
 from kb.units import index_units
 from service.settings import Settings
-from service.wiring import configure_search_threads
 
 GOAL_RSS_GB = 2.5
 GOAL_P95_MS = 100.0

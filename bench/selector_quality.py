@@ -16,9 +16,9 @@ from pathlib import Path
 
 from bench.common import describe_ms, real_embedder, scratch_kb
 from copilot.clock import SystemClock
-from copilot.history import ResponseBank
-from copilot.selector import LearnedSelector, SelectorStore
-from copilot.selector_job import train_shop
+from copilot.history.bank import ResponseBank
+from copilot.history.selector import LearnedSelector, SelectorStore
+from copilot.history.selector_job import train_shop
 from eval.readers import read_corpus, replay_items
 from eval.split import split_conversations
 

@@ -55,7 +55,7 @@ import psutil
 from common import BENCH_DIR, percentile
 
 from copilot.clock import today
-from copilot.io import conversation_from_dict
+from copilot.jsonable import conversation_from_dict
 from kb.knowledge import KnowledgeBase
 
 GOALS = {"req_s": 150.0, "p95_ms": 100.0, "rss_gb": 2.5}

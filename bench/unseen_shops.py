@@ -40,14 +40,14 @@ from common import BENCH_DIR, real_embedder, scratch_kb
 
 from copilot.build import PipelineConfig, build_suggester
 from copilot.clock import FixedClock
-from copilot.io import order_from_dict
+from copilot.jsonable import order_from_dict
 from copilot.model_setup import onnx_embedder_dir
-from copilot.policies import PolicyStore, ShopPolicy
+from copilot.policies import PolicyStore
 from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
-from copilot.types import Conversation, Turn
-from kb.codec import entry_to_dict
+from copilot.types import Conversation, ShopPolicy, Turn
+from kb.files.codec import entry_to_dict
 from kb.knowledge import KnowledgeBase
-from kb.tokenize import tokenize
+from kb.tokens import tokenize
 from kb.types import FAQ
 from service.settings import Settings
 

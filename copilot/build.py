@@ -15,22 +15,23 @@ from typing import Literal
 import redis
 
 from copilot.clock import Clock, SystemClock
-from copilot.drafting import DraftConfig
-from copilot.history import ResponseBank
-from copilot.intents import IntentExampleStore, default_classifier
-from copilot.llm_backends import LLMConfig, build_generator
+from copilot.history.bank import ResponseBank
+from copilot.history.selector import LearnedSelector, SelectorStore
+from copilot.intents.classifier import default_classifier
+from copilot.intents.examples import IntentExampleStore
+from copilot.llm.backends import LLMConfig, build_generator
+from copilot.llm.drafting import DraftConfig
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
-from copilot.selector import LearnedSelector, SelectorStore
 from kb.demo_shops import demo_shops
-from kb.embedder import SentenceTransformerEmbedder
 from kb.errors import StoreUnavailable
 from kb.knowledge import KnowledgeBase
-from kb.onnx_embedder import OnnxEmbedder
-from kb.redis_conn import RedisConfig, connect
+from kb.models.embedder import SentenceTransformerEmbedder
+from kb.models.onnx_embedder import OnnxEmbedder
 from kb.retrieval import RetrievalConfig
-from kb.shop_cache import DEFAULT_MAX_BYTES, ShopCache
-from kb.store import KBStore
+from kb.storage.redis_conn import RedisConfig, connect
+from kb.storage.shop_cache import DEFAULT_MAX_BYTES, ShopCache
+from kb.storage.store import KBStore
 
 log = logging.getLogger(__name__)
 LLMBackend = Literal["llama_cpp", "transformers", "openai", "none"]
@@ -51,7 +52,8 @@ class PipelineConfig:
     history_prefix: str = "hist"  # eval keeps its banks apart from the service's
     concurrent_retrievals: int | None = None  # SuggesterConfig's; None: no limit
     # > 0: shop versions, the set of shops and policies may come from a read this recent
-    # (seconds, kb/recent.py): the service's choice; the eval and the CLI read Redis each time
+    # (seconds, kb/storage/recent.py): the service's choice; the eval and the CLI read Redis
+    # each time
     metadata_max_age: float = 0.0
     # the bytes of shop indexes (KB and history bank together) a process keeps; past it the
     # least recently used shops are dropped and rebuilt from Redis when asked again

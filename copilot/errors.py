@@ -4,13 +4,20 @@ CopilotError
 ├── GenerationError        an LLM backend failed (load, HTTP, decode)
 │   └── GenerationTimeout  it did not answer in time
 ├── HistoryImportError     chat logs could not be read; carries every LineError found
-├── HistoryUnavailable     the history bank's Redis failed (the service degrades on it)
-└── IntentDataError        labelled intent examples are malformed (file, line, reason)
+├── IntentDataError        labelled intent examples are malformed (file, line, reason)
+├── InvalidInput           a conversation, order or suggestion dict is malformed (names the field)
+├── HistoryUnavailable  ┐  Redis failed under the history bank or the reply selector,
+└── FeedbackUnavailable ┘  or refused a feedback write or read
+
+The two "unavailable" errors are also kb.errors.StoreUnavailable: one type means "the store is
+down" in every layer, so the service maps it to 503 once and degrades on it once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from kb.errors import StoreUnavailable
 
 
 class CopilotError(Exception):
@@ -25,8 +32,21 @@ class GenerationTimeout(GenerationError):
     pass
 
 
-class HistoryUnavailable(CopilotError):
+# StoreUnavailable first: handlers looked up along the MRO (Starlette's) find the 503 mapping.
+class HistoryUnavailable(StoreUnavailable, CopilotError):
     pass
+
+
+class FeedbackUnavailable(StoreUnavailable, CopilotError):
+    """Redis refused a feedback write or read."""
+
+
+class InvalidInput(CopilotError):
+    """A conversation, order or suggestion dict (CLI file, eval record) is malformed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """What the pipeline derives per shop (catalogs, guardrail facts, adopted intents) follows the
-shop's KB index out of the byte-bounded index cache (kb/shop_cache.py).
+shop's KB index out of the byte-bounded index cache (kb/storage/shop_cache.py).
 
 Each of those maps is rebuilt from the index on a miss, so it only needs the shops the index
 cache holds; kept for every shop ever served, they would grow with the number of shops

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
 
-from copilot.llm_assets import (
+from copilot.llm.assets import (
     CARRIERS,
     QWEN_05B,
     QWEN_15B,
@@ -34,9 +34,9 @@ from copilot.llm_assets import (
     GGUFCarrier,
     assemble_gguf,
 )
-from copilot.llm_requant import REQUANT_FILENAME
-from kb.assets import sha256_file
+from copilot.llm.requant import REQUANT_FILENAME
 from kb.errors import ModelIntegrityError
+from kb.models.assets import sha256_file
 
 Status: TypeAlias = Literal["built", "already present"]
 EMBEDDER_DIRNAME = "multilingual-e5-small"
@@ -72,7 +72,7 @@ def gguf_path(models_dir: Path, carrier: GGUFCarrier = QWEN_05B) -> Path:
 
 
 def requantised_gguf_path(models_dir: Path) -> Path:
-    """Where the IQ4_NL copy llama.cpp drafts with lives (copilot/llm_requant.py says why)."""
+    """Where the IQ4_NL copy llama.cpp drafts with lives (copilot/llm/requant.py says why)."""
     return Path(models_dir) / REQUANT_FILENAME
 
 
@@ -166,7 +166,7 @@ def check_requantised(path: Path, *, full: bool = False) -> None:
 
 def _setup_embedder(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
     # Imported here: e5convert needs numpy, and `copilot` must stay light to import.
-    from kb.e5convert import SAFETENSORS_SHA256, build_embedder, check_embedder
+    from kb.models.e5convert import SAFETENSORS_SHA256, build_embedder, check_embedder
 
     dest, started = embedder_dir(models_dir), time.perf_counter()
     problem = _problem(dest, lambda: check_embedder(dest, full=verify))
@@ -176,7 +176,7 @@ def _setup_embedder(models_dir: Path, *, progress: bool, verify: bool) -> SetupS
 
 
 def _setup_onnx(models_dir: Path, *, verify: bool) -> SetupStep:
-    from kb.onnx_export import build_onnx_embedder, check_onnx_embedder, onnx_model_sha256
+    from kb.models.onnx_export import build_onnx_embedder, check_onnx_embedder, onnx_model_sha256
 
     dest, started = onnx_embedder_dir(models_dir), time.perf_counter()
     problem = _problem(dest, lambda: check_onnx_embedder(dest, full=verify))
@@ -203,7 +203,7 @@ def _setup_gguf(
 
 
 def _setup_requantised(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
-    from copilot.llm_requant import requantise
+    from copilot.llm.requant import requantise
 
     dest, started = requantised_gguf_path(models_dir), time.perf_counter()
     problem = _problem(dest, lambda: check_requantised(dest, full=verify))

@@ -17,43 +17,33 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
-from copilot.adoption import ScriptIntents
 from copilot.clock import Clock, today
-from copilot.draft_stage import DraftRequest, draft_stage
-from copilot.drafting import DraftConfig, Generator, build_prefill_messages
-from copilot.grounding import GroundedAnswer, Grounder
-from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts
-from copilot.guardrails import apply_guardrails
-from copilot.intent_rules import model_text
-from copilot.moment import fits_the_moment
-from copilot.policies import PolicyStore
+from copilot.grounding.grounder import GroundedAnswer, Grounder
+from copilot.grounding.upsell import Upseller
+from copilot.guardrails.checks import apply_guardrails
+from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts
+from copilot.guardrails.moment import fits_the_moment
+from copilot.intents.adoption import ScriptIntents
+from copilot.intents.rules import model_text
+from copilot.llm.draft_stage import DraftRequest, draft_stage
+from copilot.llm.drafting import DraftConfig, Generator, build_prefill_messages
 from copilot.routing import RoutingSignals, route
-from copilot.sentiment import Sentiment, SentimentAnalyzer
+from copilot.sentiment.analyzer import Sentiment, SentimentAnalyzer
+from copilot.stages import (
+    HistoryStage,
+    IntentStage,
+    PolicySource,
+    SupportsPrefill,
+    SupportsPrepare,
+)
 from copilot.templates import fallback, holding
-from copilot.textsim import text_jaccard
+from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
-from copilot.upsell import Upseller
-from kb.knowledge import KnowledgeBase
+from kb.lifecycle import SupportsWarmUp
+from kb.source import KnowledgeSource
 from kb.types import Hit
-
-
-class IntentStage(Protocol):
-    def classify(self, conversation: Conversation) -> Intent: ...
-
-
-class HistoryStage(Protocol):
-    def search(
-        self,
-        shop_id: str,
-        message: str,
-        context: Sequence[Any] = (),
-        k: int = 3,
-        *,
-        intent: str | None = None,
-        query_vector: Any = None,
-    ) -> Sequence[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -73,10 +63,10 @@ class SuggesterConfig:
 class Suggester:
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: KnowledgeSource,
         classifier: IntentStage,
         *,
-        policies: PolicyStore,
+        policies: PolicySource,
         clock: Clock,
         history: HistoryStage | None = None,
         generator: Generator | None = None,
@@ -109,9 +99,8 @@ class Suggester:
         stages = (self.kb, self.classifier, self.history, self.sentiment, self.generator,
                   *((self.facts, self.grounder) if shops else ()))  # fmt: skip
         for stage in stages:
-            warm = getattr(stage, "warm_up", None)
-            if callable(warm):
-                warm()
+            if isinstance(stage, SupportsWarmUp):
+                stage.warm_up()
 
     def suggest(
         self,
@@ -137,10 +126,10 @@ class Suggester:
         `on_token` receives the draft as it grows, a checked clause at a time: text that the
         guardrails or the draft checks would block is never handed to it (GuardedStream).
         """
-        with self._retrieval_slot, self.kb.store.consistent_versions():
+        with self._retrieval_slot, self.kb.consistent_versions():
             policy = self.policies.get(conversation.shop_id)
             run = _Run(conversation, policy, today(self.clock))
-            run.kb_known = self.kb.store.exists(conversation.shop_id)
+            run.kb_known = self.kb.exists(conversation.shop_id)
             with run.timed("intent"):
                 self._embed_message(conversation.last_customer_text)
                 intent = self.classifier.classify(conversation)
@@ -156,7 +145,7 @@ class Suggester:
         yield first
         if self.generator is not None and (self.config.use_llm if use_llm is None else use_llm):
             checked += self._draft(run, intent, checked, grounded, on_token)
-            with self.kb.store.consistent_versions():
+            with self.kb.consistent_versions():
                 final = self._assemble(run, intent, mood, hits, grounded, checked)
             yield final
 
@@ -164,13 +153,11 @@ class Suggester:
         """Turns arrived with no suggestion asked for (the agent's reply, pushed by the chat
         tool): do now what the customer's next message would otherwise wait for: embed the
         reply for the intent's context, and evaluate the LLM prompt's rules and earlier turns."""
-        prepare = getattr(self.classifier, "prepare", None)  # optional, like warm_up
-        if callable(prepare):
-            prepare(conversation)
-        prefill = getattr(self.generator, "prefill", None)
-        if callable(prefill) and self.config.use_llm:
+        if isinstance(self.classifier, SupportsPrepare):
+            self.classifier.prepare(conversation)
+        if isinstance(self.generator, SupportsPrefill) and self.config.use_llm:
             shop_id = conversation.shop_id
-            prefill(
+            self.generator.prefill(
                 build_prefill_messages(
                     conversation, shop_name=self.shop_names.get(shop_id, ""),
                     max_reply_chars=self.policies.get(shop_id).max_reply_chars,

@@ -1,5 +1,5 @@
 """Per-shop policies (copilot.types.ShopPolicy), stored in Redis as JSON under
-`copilot:shop:{shop}:policy` (kb/redis_keys.py); a shop without one gets the conservative
+`copilot:shop:{shop}:policy` (kb/storage/redis_keys.py); a shop without one gets the conservative
 defaults (no auto-reply, no refund or compensation without a specialist).
 
 A stored policy that cannot be read (not a string, not JSON, unknown fields) is logged and the
@@ -19,8 +19,8 @@ import redis
 
 from copilot.errors import CopilotError
 from copilot.types import ShopPolicy
-from kb.recent import recent_reads
-from kb.redis_keys import ROOT, RedisKeys
+from kb.storage.recent import recent_reads
+from kb.storage.redis_keys import ROOT, RedisKeys
 
 log = logging.getLogger(__name__)
 _DECIMALS = ("refund_limit", "compensation_limit")
@@ -57,7 +57,8 @@ def policy_to_dict(policy: ShopPolicy) -> dict[str, Any]:
 
 class PolicyStore:
     def __init__(self, client: redis.Redis, prefix: str = ROOT, *, max_age: float = 0.0) -> None:
-        """`max_age` > 0: a policy may come from a read that recent (seconds; kb/recent.py)."""
+        """`max_age` > 0: a policy may come from a read that recent (seconds;
+        kb/storage/recent.py)."""
         self.client = client
         self.keys = RedisKeys(prefix)
         self.max_age = max_age

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from copilot.textsim import bigrams, flatten, jaccard
+from copilot.text.similarity import bigrams, flatten, jaccard
 from copilot.types import Conversation, HandoffQueue, Intent, Route, ShopPolicy
 
 _AMOUNT = re.compile(

@@ -164,3 +164,17 @@ class ShopPolicy:
     banned_phrases: tuple[str, ...] = ()  # added to the built-in off-platform list
     max_reply_chars: int = 300
     repeat_limit: int = 3  # the same question unresolved this many times: hand off
+
+
+@dataclass(frozen=True)
+class HistoryHit:
+    """A reply from the shop's history bank (copilot.history) that fits the message."""
+
+    reply_id: str
+    text: str
+    count: int  # how many times agents said it (near-duplicates included)
+    score: float
+    matched_message: str  # the past customer message that matched best
+    slots: tuple[str, ...] = ()  # "{订单号}"...: fill from the order context or drop the hit
+    intents: tuple[str, ...] = ()  # most frequent first
+    parts: Mapping[str, float] = field(default_factory=dict, hash=False)  # score components

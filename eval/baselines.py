@@ -1,7 +1,7 @@
 """Baselines replayed over the very bank the pipeline uses (mined from the same train chats):
 
 - bm25: the customer's message against the bank's example messages with BM25 (bm25s over
-  kb.tokenize), replies in the order of their best example;
+  kb.tokens), replies in the order of their best example;
 - most_frequent: the replies most often given for the turn's intent (the labelled intent, else
   the pipeline's), the bank's most frequent replies when that intent has none.
 
@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from copilot.chatlogs import TurnKey
-from copilot.history_mining import SLOT, MinedReply, clean_text, mine
+from copilot.history.chatlogs import TurnKey
+from copilot.history.mining import MinedReply, clean_text, mine
+from copilot.text.similarity import SLOT
 from copilot.types import Conversation
 from eval.types import ReplayItem
-from kb.tokenize import tokenize
+from kb.tokens import tokenize
 
 _FILLABLE = {"{订单号}": "order_id", "{运单号}": "tracking_number"}
 

@@ -45,9 +45,9 @@ def pipeline_config(
     llm_model: str = "qwen2.5-coder-0.5b",
 ) -> PipelineConfig:
     from copilot.build import PipelineConfig
-    from copilot.llm_backends import LLMConfig
+    from copilot.llm.backends import LLMConfig
     from copilot.model_setup import drafting_gguf, onnx_embedder_dir
-    from kb.redis_conn import RedisConfig
+    from kb.storage.redis_conn import RedisConfig
 
     backend = llm_backend if llm_backend in ("llama_cpp", "transformers", "openai") else "llama_cpp"
     llm = LLMConfig(
@@ -120,7 +120,7 @@ def run(
     threads: Annotated[int | None, typer.Option(envvar="COPILOT_THREADS")] = None,
 ) -> None:
     """Replay chats through the pipeline; write turns.jsonl, metrics.json, report.md/.html."""
-    from copilot.drafting import DraftConfig
+    from copilot.llm.drafting import DraftConfig
     from eval.runner import RunOptions, run_eval
 
     try:

@@ -1,5 +1,6 @@
 """`copilot eval live --shop S --since 7d`: acceptance measured on the service's own traffic,
-from its Redis (suggestion records and the feedback stream; copilot.records, copilot.feedback),
+from its Redis (suggestion records and the feedback stream; copilot.feedback.records,
+copilot.feedback.log),
 with the same rule the service's stats endpoint uses.
 
 `export_feedback` writes the events as the calibration export (JSONL of {suggestion,
@@ -16,10 +17,10 @@ from typing import Any
 import redis
 
 from copilot.clock import Clock, SystemClock, timestamp
-from copilot.feedback import FeedbackEvent, FeedbackLog, acceptance_stats, parse_since
-from copilot.records import SuggestionLog, SuggestionRecord
+from copilot.feedback.log import FeedbackEvent, FeedbackLog, acceptance_stats, parse_since
+from copilot.feedback.records import SuggestionLog, SuggestionRecord
 from eval.errors import EvalError, EvalInputError
-from kb.redis_conn import RedisConfig, connect
+from kb.storage.redis_conn import RedisConfig, connect
 
 _CALIBRATION_ACTIONS = frozenset({"inserted", "sent", "dismissed"})
 

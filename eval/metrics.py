@@ -1,6 +1,6 @@
 """Scoring replayed turns: how close the suggestions came to what the agent actually sent.
 
-Texts are compared after copilot.history_mining.clean_text (JDDC placeholders such as [订单x]
+Texts are compared after copilot.history.mining.clean_text (JDDC placeholders such as [订单x]
 and personal data become the same slots the bank stores) with spaces removed, so a bank reply
 is not penalised for its slot where the agent's text had a placeholder.
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from copilot.history_mining import clean_text
+from copilot.history.mining import clean_text
 from eval.types import TurnRecord
-from kb.embedder import Embedder
+from kb.models.embedder import Embedder
 
 ROUGE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SEMANTIC_THRESHOLDS = (0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94, 0.96, 0.98)

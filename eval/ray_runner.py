@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from copilot.build import PipelineConfig
-from copilot.chatlogs import TurnKey
+from copilot.history.chatlogs import TurnKey
 from copilot.types import Conversation
 from eval.errors import EvalError
-from eval.types import ReplayItem, TurnRecord
-
-if TYPE_CHECKING:
-    from eval.runner import Prepared
+from eval.types import Prepared, ReplayItem, TurnRecord
 
 CHUNK = 32
 

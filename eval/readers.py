@@ -1,5 +1,6 @@
 """Read chats to replay: our conversations.jsonl (with alt_replies/intent/handoff labels), the
-JDDC chat TSV or a generic CSV export, all through copilot.chatlogs (the importer the history
+JDDC chat TSV or a generic CSV export, all through copilot.history.chatlogs (the importer the
+history
 bank uses), then cut them into ReplayItems: every agent turn that follows a customer turn.
 
 A malformed line is skipped and counted (ChatLog.skipped names the line and the reason); a file
@@ -12,8 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from copilot.chatlogs import ChatFormat, ChatLog, TurnKey, read_chats
 from copilot.errors import HistoryImportError
+from copilot.history.chatlogs import ChatFormat, ChatLog, TurnKey, read_chats
 from copilot.types import Conversation
 from eval.errors import EvalInputError
 from eval.types import ReplayItem

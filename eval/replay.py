@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from copilot.build import PipelineConfig, build_knowledge_base, build_suggester
-from copilot.chatlogs import TurnKey
 from copilot.clock import today
+from copilot.history.chatlogs import TurnKey
 from copilot.pipeline import Suggester
 from copilot.types import Candidate, Conversation, Suggestion
 from eval.errors import EvalInputError
 from eval.types import ReplayedCandidate, ReplayItem, TurnRecord
-from kb.redis_conn import RedisConfig, close
+from kb.storage.redis_conn import RedisConfig, close
 
 EVAL_PREFIX = "evalhist"
 

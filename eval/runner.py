@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from copilot.build import PipelineConfig
-from copilot.chatlogs import ChatFormat, TurnKey
+from copilot.history.chatlogs import ChatFormat, TurnKey
 from copilot.pipeline import Suggester
 from copilot.types import Conversation
 from eval.baselines import Bm25Baseline, MostFrequentBaseline, mine_bank
@@ -32,7 +32,7 @@ from eval.metrics import (
 from eval.readers import read_corpus, replay_items
 from eval.replay import replay, replay_pipeline
 from eval.split import check_no_leakage, split_conversations
-from eval.types import Example, ReplayItem, TurnRecord
+from eval.types import Example, Prepared, ReplayItem, TurnRecord
 
 MAX_CLASSIFIED = 1000
 
@@ -59,15 +59,6 @@ class RunOptions:
     progress: bool = True
     graded: GradedPool | None = None  # blind grades: judged acceptance on the turns it covers
     selector: bool = False  # learn a reply selector from the train split's bank (eval.selector)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    shop_id: str
-    train: list[Conversation]
-    train_labels: dict[TurnKey, dict[str, Any]]
-    items: list[ReplayItem]
-    skipped: int
 
 
 def prepare(options: RunOptions) -> Prepared:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from copilot.clock import Clock
-from copilot.history import ResponseBank
-from copilot.selector import SelectorStore
-from copilot.selector_job import TrainResult, train_shop
+from copilot.history.bank import ResponseBank
+from copilot.history.selector import SelectorStore
+from copilot.history.selector_job import TrainResult, train_shop
 from eval.errors import LeakageError
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from copilot.history.chatlogs import TurnKey
 from copilot.types import Conversation
 
 
@@ -114,3 +115,14 @@ class Example:
     system_rouge: float
     bm25_rouge: float
     bm25_top: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run's corpus split and read: the train side that builds the bank, the turns to replay."""
+
+    shop_id: str
+    train: list[Conversation]
+    train_labels: dict[TurnKey, dict[str, Any]]
+    items: list[ReplayItem]
+    skipped: int

@@ -21,9 +21,9 @@ from typing import Any
 
 import redis
 
-from kb import importers
+from kb.files import importers
 from kb.knowledge import ImportReport, KnowledgeBase
-from kb.redis_keys import KEYS
+from kb.storage.redis_keys import KEYS
 from kb.types import Entry
 
 log = logging.getLogger(__name__)

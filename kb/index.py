@@ -3,7 +3,8 @@
 An index is immutable and tagged with the shop version it was built from. IndexCache hands out
 the current one and rebuilds when the shop's version in Redis has moved, so an import by any
 process (or replica) becomes visible at the next query without a restart. The indexes it holds
-are bounded by bytes (kb/shop_cache.py): a shop evicted for lack of room is rebuilt from Redis
+are bounded by bytes (kb/storage/shop_cache.py): a shop evicted for lack of room is rebuilt
+from Redis
 on its next request.
 """
 
@@ -13,12 +14,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
-from kb.embedder import Vectors
-from kb.shop_cache import (
+from kb.models.embedder import Vectors
+from kb.storage.shop_cache import (
     DICT_SLOT,
     OBJECT_OVERHEAD,
     ShopCache,
@@ -26,8 +27,8 @@ from kb.shop_cache import (
     object_bytes,
     strings_bytes,
 )
-from kb.store import KBStore, ShopSnapshot
-from kb.tokenize import tokenize
+from kb.storage.store import KBStore, ShopSnapshot
+from kb.tokens import tokenize
 from kb.types import FAQ, Entry, IndexUnit, Product, Promotion
 from kb.units import index_units
 
@@ -157,6 +158,15 @@ def _matches(entry: Entry, kinds: frozenset[str] | None, product_id: str | None)
     if isinstance(entry, Promotion):
         return product_id in entry.product_ids
     return False
+
+
+class ShopIndexes(Protocol):
+    """Where a shop's built index comes from: the cache (IndexCache), or in degraded mode only
+    what this process holds (service/degraded.py)."""
+
+    def get(self, shop_id: str) -> ShopIndex:
+        """The shop's current index; raises ShopNotFound."""
+        ...
 
 
 class IndexCache:

@@ -1,4 +1,5 @@
-"""KnowledgeBase: the one object the copilot and the service use for per-shop knowledge.
+"""KnowledgeBase: the one object the copilot and the service use for per-shop knowledge; the
+pipeline reads it through kb.source.KnowledgeSource.
 
 It validates and embeds entries, writes them to the store in one transaction, and searches
 through the version-checked index cache. Unchanged entries keep their stored vectors, so a
@@ -8,20 +9,22 @@ trainer re-uploading the whole sheet after fixing one row pays for one row.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kb import importers
-from kb.embedder import Embedder, Vectors
 from kb.errors import KBError, KBImportError, RowError
-from kb.index import IndexCache
+from kb.files import importers
+from kb.index import IndexCache, ShopIndex
+from kb.lifecycle import SupportsWarmUp
+from kb.models.embedder import Embedder, Vectors
 from kb.retrieval import HybridRetriever, RetrievalConfig
-from kb.shop_cache import ShopCache
-from kb.store import KBStore, StoredEntry, check_shop_id, entry_json
-from kb.tokenize import warm_up as warm_up_tokenizer
+from kb.storage.shop_cache import ShopCache
+from kb.storage.store import KBStore, StoredEntry, check_shop_id, entry_json
+from kb.tokens import warm_up as warm_up_tokenizer
 from kb.types import Entry, Hit, ShopStats
 from kb.units import index_units
 
@@ -55,9 +58,8 @@ class KnowledgeBase:
 
     def warm_up(self) -> None:
         """Load the embedding model and jieba's dictionary; idempotent."""
-        warm_up = getattr(self.embedder, "warm_up", None)
-        if callable(warm_up):
-            warm_up()
+        if isinstance(self.embedder, SupportsWarmUp):
+            self.embedder.warm_up()
         warm_up_tokenizer()
 
     def add(
@@ -141,6 +143,24 @@ class KnowledgeBase:
                 f"run `copilot kb reindex {shop_id}`"
             )
         return self.retriever.search(shop_id, query, k=k, kinds=kinds, product_id=product_id)
+
+    def index(self, shop_id: str) -> ShopIndex:
+        return self.indexes.get(shop_id)
+
+    def held(self) -> Collection[str]:
+        return self.indexes.held().keys()
+
+    def warm(self, shop_ids: Iterable[str]) -> list[str]:
+        return self.indexes.warm(shop_ids)
+
+    def exists(self, shop_id: str) -> bool:
+        return self.store.exists(shop_id)
+
+    def versions(self, shop_ids: Sequence[str]) -> dict[str, int]:
+        return self.store.versions(shop_ids)
+
+    def consistent_versions(self) -> AbstractContextManager[None]:
+        return self.store.consistent_versions()
 
     def get(self, shop_id: str, entry_id: str) -> Entry:
         return self.store.get(shop_id, entry_id)

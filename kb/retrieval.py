@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
-from kb.embedder import Embedder, embed_query
 from kb.hints import DEFAULT_KIND_HINTS, KindHints, hinted_kinds
-from kb.index import IndexCache, ShopIndex, UnitHit
+from kb.index import ShopIndex, ShopIndexes, UnitHit
+from kb.models.embedder import Embedder, embed_query
 from kb.types import Hit, RetrieverScore
 
 
@@ -29,18 +29,6 @@ class RetrievalConfig:
     candidates: int = 50  # units fetched from each retriever before fusion
     kind_hints: KindHints = DEFAULT_KIND_HINTS
     kind_hint_weight: float = 1.0  # 0 turns the hints off
-
-
-class Retriever(Protocol):
-    def search(
-        self,
-        shop_id: str,
-        query: str,
-        *,
-        k: int = 5,
-        kinds: Iterable[str] | None = None,
-        product_id: str | None = None,
-    ) -> list[Hit]: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,7 @@ class HybridRetriever:
 
     def __init__(
         self,
-        indexes: IndexCache,
+        indexes: ShopIndexes,
         embedder: Embedder,
         config: RetrievalConfig | None = None,
         use: tuple[str, ...] = ("dense", "keyword"),

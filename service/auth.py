@@ -7,35 +7,20 @@ shops. Missing, unknown or revoked keys get 401; a wrong role or another shop's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import ServiceError
+from service.principals import Principal, Role
+from service.services import services_of
 
 if TYPE_CHECKING:
     import redis
 
-    from service.keys import KeyStore
-    from service.limits import AuthFailureLimiter, RateLimiter
-
-Role: TypeAlias = Literal["agent", "trainer", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `copilot keys create`")
-
-
-@dataclass(frozen=True)
-class Principal:
-    key_id: str
-    role: Role
-    shops: frozenset[str]
-    all_shops: bool
-
-    def allows(self, shop_id: str) -> bool:
-        return self.all_shops or shop_id in self.shops
 
 
 def ensure_shop(principal: Principal, shop_id: str) -> None:
@@ -70,22 +55,20 @@ class Require:
             raise ServiceError(
                 401, "unauthorized", "send `Authorization: Bearer KEY` (copilot keys create)"
             )
-        keys: KeyStore = request.app.state.keys
-        limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-        failures: AuthFailureLimiter | None = getattr(request.app.state, "auth_failures", None)
+        services = services_of(request.app)
+        keys, limiter, failures = services.keys, services.rate_limiter, services.auth_failures
         address = request.client.host if request.client else "unknown"
-        if failures is not None and not keys.knows(token):  # a known key skips the round trip
+        if not keys.knows(token):  # a known key skips the round trip
             failures.check(address)
 
         def count(pipe: redis.client.Pipeline, principal: Principal) -> None:
-            if limiter is not None and principal.role in self.allowed:
+            if principal.role in self.allowed:
                 limiter.queue(pipe, principal.key_id)
 
         verified = keys.verify(token, count)
         principal = verified.principal
         if principal is None:
-            if failures is not None:
-                failures.failed(address)
+            failures.failed(address)
             raise ServiceError(401, "unauthorized", "unknown or revoked API key")
         if principal.role not in self.allowed:
             wanted = " or ".join(sorted(self.allowed))

@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from copilot.types import Conversation
-from kb.redis_keys import RedisKeys
+from kb.storage.redis_keys import RedisKeys
 
 PREFIX = "copilot"
 _NOISE = re.compile(r"[\s~～!！?？。.,，、…]+")

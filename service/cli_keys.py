@@ -16,7 +16,7 @@ _err = Console(stderr=True, soft_wrap=True)
 
 
 def _store():  # type: ignore[no-untyped-def]
-    from kb.redis_conn import connect
+    from kb.storage.redis_conn import connect
     from service.keys import KeyStore
     from service.settings import get_settings
 
@@ -64,7 +64,7 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(key_id: str) -> None:
     """Revoke a key: every replica refuses it from the next request on."""
-    from service.keys import KeyNotFound
+    from service.errors import KeyNotFound
 
     try:
         _store().revoke(key_id)

@@ -1,7 +1,7 @@
 """Conversation turns in Redis, masked, with a TTL; and each conversation's generation counter.
 
 A conversation id is the shop's own (e.g. its platform's chat id): the same id in two shops is
-two conversations, and another shop's id is simply unknown here. Keys (kb/redis_keys.py):
+two conversations, and another shop's id is simply unknown here. Keys (kb/storage/redis_keys.py):
 
     copilot:shop:{shop}:conv:{id}         hash: shop_id, updated, last_text
     copilot:shop:{shop}:conv:{id}:turns   list of JSON turns (the last max_turns)
@@ -28,9 +28,9 @@ from typing import Any
 import redis
 
 from copilot.clock import Clock, timestamp
-from copilot.masking import mask_pii
+from copilot.text.masking import mask_pii
 from copilot.types import Turn
-from kb.redis_keys import ROOT, RedisKeys
+from kb.storage.redis_keys import ROOT, RedisKeys
 
 PREFIX = ROOT
 CANCEL_CHANNEL = f"{PREFIX}:cancel"

@@ -8,73 +8,45 @@ inline turns, marked degraded. Nothing is written anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from copilot.pipeline import Suggester
 from copilot.types import ShopPolicy
 from kb.errors import ShopNotFound
 from kb.index import IndexCache, ShopIndex
+from kb.knowledge import KnowledgeBase
+from kb.models.embedder import Embedder
 from kb.retrieval import HybridRetriever
 from kb.types import Entry, Hit
 
 
 class _FrozenIndexes:
-    """IndexCache's interface over the indexes the live cache holds, without asking Redis."""
+    """The indexes the live cache holds, without asking Redis."""
 
     def __init__(self, live: IndexCache) -> None:
         self.live = live
 
-    def held(self) -> dict[str, ShopIndex]:
-        return self.live.held()
-
     def get(self, shop_id: str) -> ShopIndex:
-        index = self.held().get(shop_id)
+        index = self.live.held().get(shop_id)
         if index is None:
             raise ShopNotFound(shop_id)
         return index
 
 
-class _FrozenStore:
-    def __init__(self, indexes: _FrozenIndexes) -> None:
-        self.indexes = indexes
-
-    @contextmanager
-    def consistent_versions(self) -> Iterator[None]:
-        """Held indexes do not move: every read in a request already sees one state."""
-        yield
-
-    def exists(self, shop_id: str) -> bool:
-        return shop_id in self.indexes.held()
-
-    def version(self, shop_id: str) -> int:
-        return self.indexes.get(shop_id).version
-
-    def versions(self, shop_ids: Sequence[str]) -> dict[str, int]:
-        return {shop_id: self.version(shop_id) for shop_id in shop_ids}
-
-    def entries(self, shop_id: str) -> list[Entry]:
-        return sorted(self.indexes.get(shop_id).entries.values(), key=lambda e: (e.kind, e.id))
-
-    def shops(self) -> list[str]:
-        return sorted(self.indexes.held())
-
-
 class OfflineKnowledge:
-    """The KnowledgeBase surface the pipeline reads (search, shops, store, indexes)."""
+    """A KnowledgeSource over the indexes this process already holds: what serves while Redis
+    is down. Held indexes do not move, so every read in a request sees one state."""
 
-    def __init__(self, live: Suggester) -> None:
-        self.indexes = _FrozenIndexes(live.kb.indexes)
-        self.store = _FrozenStore(self.indexes)
-        self.embedder = live.kb.embedder
-        self.retriever = HybridRetriever(
-            self.indexes,  # type: ignore[arg-type]  # duck-typed IndexCache
-            live.kb.embedder,
-            live.kb.retriever.config,
-        )
+    def __init__(self, live: KnowledgeBase) -> None:
+        self.live_indexes = live.indexes
+        self._indexes = _FrozenIndexes(live.indexes)
+        self._embedder = live.embedder
+        self.retriever = HybridRetriever(self._indexes, live.embedder, live.retriever.config)
 
-    def shops(self) -> list[str]:
-        return self.store.shops()
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
 
     def search(
         self,
@@ -87,6 +59,32 @@ class OfflineKnowledge:
     ) -> list[Hit]:
         return self.retriever.search(shop_id, query, k=k, kinds=kinds, product_id=product_id)
 
+    def index(self, shop_id: str) -> ShopIndex:
+        return self._indexes.get(shop_id)
+
+    def held(self) -> Collection[str]:
+        return self.live_indexes.held().keys()
+
+    def warm(self, shop_ids: Iterable[str]) -> list[str]:
+        held = self.held()
+        return [shop_id for shop_id in shop_ids if shop_id in held]
+
+    def shops(self) -> list[str]:
+        return sorted(self.held())
+
+    def exists(self, shop_id: str) -> bool:
+        return shop_id in self.held()
+
+    def versions(self, shop_ids: Sequence[str]) -> dict[str, int]:
+        return {shop_id: self.index(shop_id).version for shop_id in shop_ids}
+
+    def entries(self, shop_id: str) -> list[Entry]:
+        return sorted(self.index(shop_id).entries.values(), key=lambda e: (e.kind, e.id))
+
+    @contextmanager
+    def consistent_versions(self) -> Iterator[None]:
+        yield
+
 
 class _DefaultPolicies:
     """Shop policies are in Redis; without it every shop gets the cautious defaults."""
@@ -98,12 +96,12 @@ class _DefaultPolicies:
         return ShopPolicy(shop_id=shop_id, shop_name=self.names.get(shop_id, ""))
 
 
-def offline_suggester(live: Suggester) -> Suggester:
+def offline_suggester(live: Suggester, knowledge: KnowledgeBase) -> Suggester:
     """A Suggester sharing the live one's models, reading only this process's memory."""
     suggester = Suggester(
-        OfflineKnowledge(live),  # type: ignore[arg-type]  # duck-typed KnowledgeBase
+        OfflineKnowledge(knowledge),
         live.classifier,
-        policies=_DefaultPolicies(live.shop_names),  # type: ignore[arg-type]
+        policies=_DefaultPolicies(live.shop_names),
         clock=live.clock,
         history=None,
         generator=None,
@@ -114,8 +112,8 @@ def offline_suggester(live: Suggester) -> Suggester:
     return suggester
 
 
-def warm_indexes(live: Suggester) -> None:
+def warm_indexes(knowledge: KnowledgeBase) -> None:
     """Build shops' indexes now, as many as the index cache holds: first requests are fast,
     and an outage finds them held. A shop whose stored knowledge cannot be read is logged and
     left out (IndexCache.warm): one damaged key must not keep the service from starting."""
-    live.kb.indexes.warm(live.kb.shops())
+    knowledge.indexes.warm(knowledge.shops())

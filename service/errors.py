@@ -1,4 +1,19 @@
-"""Package errors to HTTP: every error body is {"error": {"code", "message", "field"}}."""
+"""Errors to HTTP: every error body is {"error": {"code", "message", "field"}}.
+
+The service's own errors:
+
+    ServiceError        status, code, message, field (auth, limits, missing conversations...)
+    └── KeyNotFound     no API key with that id (404; `copilot keys` prints it)
+
+Other packages' errors are mapped here, once each:
+
+    kb.errors.StoreUnavailable (copilot's HistoryUnavailable and FeedbackUnavailable are one)
+                                    503 store_unavailable, the detail to the log only
+    redis.RedisError, ConnectionError   503 redis_unavailable
+    kb.errors.KBError               404 shop/entry not found, 422 invalid entry or import
+    copilot.errors.InvalidInput     422 invalid_request; any other CopilotError 500
+    RequestValidationError          422 invalid_request naming the field (400 for bad JSON)
+"""
 
 from __future__ import annotations
 
@@ -12,9 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from copilot.errors import CopilotError, HistoryUnavailable
-from copilot.feedback import FeedbackUnavailable
-from copilot.io import InvalidInput
+from copilot.errors import CopilotError, InvalidInput
 from kb.errors import (
     EntryNotFound,
     InvalidEntry,
@@ -49,6 +62,14 @@ class ServiceError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.retry_after = retry_after  # seconds, sent as Retry-After (429: 60 unless given)
+
+
+class KeyNotFound(ServiceError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            404, "key_not_found", f"no API key {key_id!r} (see `copilot keys list`)", "key_id"
+        )
+        self.key_id = key_id
 
 
 def error_response(
@@ -122,10 +143,6 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 async def _copilot_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidInput):
         return error_response(422, "invalid_request", str(exc), exc.field, request)
-    if isinstance(exc, HistoryUnavailable | FeedbackUnavailable):
-        # their text quotes Redis's error, which names the server's socket path or host
-        log.warning("store unavailable: %s", exc)
-        return error_response(503, "store_unavailable", STORE_DOWN)
     return error_response(500, "copilot_error", str(exc))
 
 

@@ -3,7 +3,7 @@
 Correctness does not depend on this module: kb.index.IndexCache checks the shop's version
 before every search and rebuilds a stale index, so replica B never answers from an index older
 than the store by more than COPILOT_METADATA_MAX_AGE (the version may come from a read that
-recent: kb/recent.py). What this module adds is speed: the replica that wrote publishes
+recent: kb/storage/recent.py). What this module adds is speed: the replica that wrote publishes
 (shop, version) on a Redis channel, and every replica's listener thread forgets its recent
 read of that shop's version and rebuilds the index at once, off the request path, so B's next
 suggest neither waits for the max age nor pays the rebuild (hundreds of milliseconds for a big

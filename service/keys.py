@@ -4,7 +4,8 @@
     copilot:keyhash:{sha256}    -> key_id
     copilot:keys                set of key ids
 
-(built by kb/redis_keys.py). A record that cannot be read (wrong type, garbage) is an unknown
+(built by kb/storage/redis_keys.py). A record that cannot be read (wrong type, garbage) is an
+unknown
 key: logged, never an error for the caller.
 
 Every lookup asks Redis whether the key is revoked, so a revocation is seen by every replica at
@@ -29,8 +30,9 @@ import redis
 
 from copilot.clock import Clock, SystemClock, timestamp
 from kb.errors import StoreUnavailable
-from kb.redis_keys import ROOT, RedisKeys
-from service.auth import ROLES, Principal, Role
+from kb.storage.redis_keys import ROOT, RedisKeys
+from service.errors import KeyNotFound
+from service.principals import ROLES, Principal, Role
 
 log = logging.getLogger(__name__)
 PREFIX = ROOT
@@ -55,12 +57,6 @@ class Verified:
 
 # Queues more commands (the rate-limit count) into the round trip that checks the key.
 Also = Callable[[redis.client.Pipeline, Principal], None]
-
-
-class KeyNotFound(LookupError):
-    def __init__(self, key_id: str) -> None:
-        super().__init__(f"no API key {key_id!r} (see `copilot keys list`)")
-        self.key_id = key_id
 
 
 class KeyStore:

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kb.redis_keys import RedisKeys
+from kb.storage.redis_keys import RedisKeys
 from service.errors import ServiceError, error_response
 
 

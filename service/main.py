@@ -1,11 +1,12 @@
 """The FastAPI app factory. Heavy objects are built once, in the lifespan, never at import.
 
 On start: Redis (embedded unless COPILOT_REDIS_URL), keys of an older layout moved to the
-current one (kb/key_migration.py), the Suggester warmed (all models), the demo shops when the
+current one (kb/storage/key_migration.py), the Suggester warmed (all models), the demo shops
+when the
 store is empty, and a first admin key when there is none (written to a file only the service's
 user can read: service/first_key.py). Damaged data in Redis (a key of the wrong type, garbage
 JSON) is logged and skipped: it never stops the start. An embedded Redis is watched and
-restarted on the same data if its process dies (kb/redis_watchdog.py).
+restarted on the same data if its process dies (kb/storage/redis_watchdog.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
-from copilot.feedback import FeedbackLog
+from copilot.feedback.log import FeedbackLog
+from copilot.feedback.records import SuggestionLog
+from copilot.history.bank import ResponseBank
 from copilot.pipeline import Suggester
 from kb.errors import StoreUnavailable
-from kb.key_migration import migrate_keys
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import close
-from kb.redis_watchdog import EmbeddedWatchdog, is_embedded
+from kb.storage.key_migration import migrate_keys
+from kb.storage.redis_conn import close
+from kb.storage.redis_watchdog import EmbeddedWatchdog, is_embedded
 from service import errors, metrics
 from service.cache import SuggestionCache
 from service.conversations import ConversationStore
@@ -35,8 +38,10 @@ from service.keys import KeyStore
 from service.limits import AuthFailureLimiter, BodySizeLimit, RateLimiter
 from service.records import SuggestionRecords
 from service.routes import conversations, docs, feedback, health, history, kb, shops, suggest, ui
+from service.selector_jobs import SelectorJobs
+from service.services import Services
 from service.settings import Settings, get_settings
-from service.streaming import CancelListener, StreamSlots
+from service.stream_control import CancelListener, StreamSlots
 from service.wiring import build_knowledge_base, build_suggester, load_demo
 
 
@@ -47,21 +52,14 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.warmed = False
-        await run_in_threadpool(_start, app, settings, suggester)
-        app.state.kb_sync.start()
+        services = await run_in_threadpool(_start, settings, suggester)
+        app.state.services = services
+        services.kb_sync.start()
         app.state.warmed = True
         try:
             yield
         finally:
-            app.state.cancel_listener.stop()
-            app.state.kb_sync.stop()
-            if app.state.redis_watchdog is not None:  # first: it must not revive what closes
-                app.state.redis_watchdog.stop()
-            app.state.suggest_threads.shutdown(wait=False)
-            app.state.retrieval_threads.shutdown(wait=False)
-            app.state.stream_slots.shutdown()
-            if suggester is None:  # the store this app opened: its embedded server stops too
-                close(app.state.redis)
+            _stop(services, owns_store=suggester is None)
 
     app = FastAPI(
         title="电商客服回复助手 Reply Copilot",
@@ -74,10 +72,6 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
         docs_url="/docs" if settings.public_docs else None,
         redoc_url="/redoc" if settings.public_docs else None,
     )
-    app.state.settings = settings
-    app.state.suggest_threads = suggest.thread_pool()
-    app.state.retrieval_threads = suggest.retrieval_pool(settings.concurrent_retrievals)
-    app.state.stream_slots = StreamSlots(settings.max_streams)
     errors.install(app)
     # Routes are matched in order, each included router costing a scan of its routes: the
     # busiest route goes first.
@@ -100,40 +94,73 @@ def create_app(settings: Settings | None = None, *, suggester: Suggester | None 
     return app
 
 
-def _start(app: FastAPI, settings: Settings, suggester: Suggester | None) -> None:
-    knowledge = suggester.kb if suggester is not None else build_knowledge_base(settings)
+def _start(settings: Settings, suggester: Suggester | None) -> Services:
+    knowledge = (
+        _knowledge_of(suggester) if suggester is not None else build_knowledge_base(settings)
+    )
     migrate_keys(knowledge.store.client)  # before anything reads: policies are read next
     suggester = suggester or build_suggester(settings, knowledge)
     client = knowledge.store.client
-    app.state.kb = knowledge
-    app.state.suggester = suggester
-    app.state.redis = client
-    app.state.clock = clock = suggester.clock  # the one clock, from the settings
-    app.state.keys = KeyStore(client, clock=clock)
-    app.state.records = SuggestionRecords(
-        client, ttl_days=settings.suggestion_ttl_days, clock=clock
+    clock = suggester.clock  # the one clock, from the settings
+    services = Services(
+        settings=settings,
+        clock=clock,
+        kb=knowledge,
+        suggester=suggester,
+        offline_suggester=offline_suggester(suggester, knowledge),
+        redis=client,
+        keys=KeyStore(client, clock=clock),
+        records=SuggestionRecords(client, ttl_days=settings.suggestion_ttl_days, clock=clock),
+        feedback=FeedbackLog(client),
+        kb_sync=KBSync(knowledge),
+        rate_limiter=RateLimiter(client, settings.rate_limit_per_minute),
+        auth_failures=AuthFailureLimiter(client, settings.auth_failures_per_minute),
+        conversations=ConversationStore(
+            client, int(settings.conversation_ttl_hours * 3600), settings.max_turns, clock=clock
+        ),
+        cache=SuggestionCache(client, settings.cache_ttl_seconds, enabled=settings.cache_enabled),
+        cancel_listener=CancelListener(client),
+        redis_watchdog=EmbeddedWatchdog(client) if is_embedded(client) else None,
+        suggest_threads=suggest.thread_pool(),
+        retrieval_threads=suggest.retrieval_pool(settings.concurrent_retrievals),
+        stream_slots=StreamSlots(settings.max_streams),
+        selector_jobs=_selector_jobs(client, suggester),
     )
-    app.state.feedback = FeedbackLog(client)
-    app.state.kb_sync = KBSync(knowledge)
-    app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
-    app.state.auth_failures = AuthFailureLimiter(client, settings.auth_failures_per_minute)
-    app.state.conversations = ConversationStore(
-        client, int(settings.conversation_ttl_hours * 3600), settings.max_turns, clock=clock
-    )
-    app.state.cache = SuggestionCache(
-        client, settings.cache_ttl_seconds, enabled=settings.cache_enabled
-    )
-    app.state.offline_suggester = offline_suggester(suggester)
-    app.state.cancel_listener = CancelListener(client)
-    app.state.cancel_listener.start()
-    app.state.redis_watchdog = EmbeddedWatchdog(client) if is_embedded(client) else None
-    if app.state.redis_watchdog is not None:
-        app.state.redis_watchdog.start()
+    services.cancel_listener.start()
+    if services.redis_watchdog is not None:
+        services.redis_watchdog.start()
     suggester.warm_up(shops=settings.warm_shops)
     _load_demo_if_empty(knowledge, settings, suggester)
     if settings.warm_shops:
-        warm_indexes(suggester)
-    _create_first_admin_key(app.state.keys, settings)
+        warm_indexes(knowledge)
+    _create_first_admin_key(services.keys, settings)
+    return services
+
+
+def _selector_jobs(client: redis.Redis, suggester: Suggester) -> SelectorJobs:
+    bank = suggester.history if isinstance(suggester.history, ResponseBank) else None
+    feedback = (FeedbackLog(client), SuggestionLog(client))
+    return SelectorJobs(client, bank, clock=suggester.clock, feedback=feedback)
+
+
+def _stop(services: Services, *, owns_store: bool) -> None:
+    services.cancel_listener.stop()
+    services.kb_sync.stop()
+    if services.redis_watchdog is not None:  # first: it must not revive what closes
+        services.redis_watchdog.stop()
+    services.suggest_threads.shutdown(wait=False)
+    services.retrieval_threads.shutdown(wait=False)
+    services.stream_slots.shutdown()
+    if owns_store:  # the store this app opened: its embedded server stops too
+        close(services.redis)
+
+
+def _knowledge_of(suggester: Suggester) -> KnowledgeBase:
+    """The service writes knowledge (imports, sync) and keeps it in Redis: an injected pipeline
+    must read a KnowledgeBase, not just any KnowledgeSource."""
+    if not isinstance(suggester.kb, KnowledgeBase):
+        raise TypeError("the service needs a Suggester built over a kb.knowledge.KnowledgeBase")
+    return suggester.kb
 
 
 def _load_demo_if_empty(knowledge: KnowledgeBase, settings: Settings, suggester: Suggester) -> None:

@@ -186,9 +186,9 @@ def prometheus(request: Request) -> Response:
     feedback, the shop index cache."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    kb = getattr(request.app.state, "kb", None)
-    if kb is not None:  # what sizing COPILOT_INDEX_CACHE_MB needs: hit rate and evictions
-        stats = kb.indexes.cache.stats()
+    services = getattr(request.app.state, "services", None)  # none until the app has started
+    if services is not None:  # what sizing COPILOT_INDEX_CACHE_MB needs: hit rate and evictions
+        stats = services.kb.indexes.cache.stats()
         for measure in ("bytes", "max_bytes", "indexes", "hits", "misses", "evictions"):
             metrics().index_cache.labels(measure).set(getattr(stats, measure))
     return Response(generate_latest(metrics().registry), media_type=CONTENT_TYPE_LATEST)

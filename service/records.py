@@ -1,4 +1,4 @@
-"""The service's suggestion log: copilot.records.SuggestionLog with a cheaper write.
+"""The service's suggestion log: copilot.feedback.records.SuggestionLog with a cheaper write.
 
 Every /v1/suggest stores its record. SuggestionLog.put sends a MULTI of three commands: five
 to frame and five replies to parse for redis-py; one Lua script does the same writes, as
@@ -14,7 +14,7 @@ import json
 import redis
 
 from copilot.clock import Clock, timestamp
-from copilot.records import PREFIX, SuggestionLog, SuggestionRecord, record_to_dict
+from copilot.feedback.records import PREFIX, SuggestionLog, SuggestionRecord, record_to_dict
 
 # KEYS: the record, the shop's index. ARGV: JSON, ttl seconds, ts, suggestion id, trim below.
 _PUT = """

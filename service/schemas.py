@@ -177,7 +177,7 @@ class GapsResponse(BaseModel):
 
 
 class EntryList(BaseModel):
-    entries: list[dict[str, Any]] = Field(description="entries as kb.codec.entry_to_dict")
+    entries: list[dict[str, Any]] = Field(description="entries as kb.files.codec.entry_to_dict")
     total: int = Field(description="entries matching kind/q, before offset/limit")
     offset: int
     limit: int
@@ -248,6 +248,31 @@ class LineErrorOut(BaseModel):
     file: str
     line: int | None
     message: str
+
+
+class SelectorResultOut(BaseModel):
+    version: int = Field(description="the stored selector's version")
+    bank_version: int = Field(description="the history bank version it was trained on")
+    examples: int
+    heldout: int
+    feedback_examples: int
+    recall_at_1: list[float] = Field(description="held-out recall@1 [vote alone, selector]")
+    recall_at_3: list[float] = Field(description="held-out recall@3 [vote alone, selector]")
+    blend: float
+    seconds: float
+
+
+class SelectorJobOut(BaseModel):
+    job_id: str
+    shop_id: str
+    state: Literal["running", "done", "failed"]
+    stage: str = Field(description="what it is doing now (embedding replies, training...)")
+    done: int
+    total: int
+    started_at: float = Field(description="Unix seconds")
+    finished_at: float | None = None
+    result: SelectorResultOut | None = None
+    error: str | None = Field(default=None, description="why it failed")
 
 
 class HistoryImportReport(BaseModel):

@@ -15,12 +15,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from copilot.clock import Clock, SystemClock
-from copilot.draft_gate import DraftGate
-from copilot.drafting import DraftConfig
-from copilot.llm_assets import DraftingModel
-from copilot.llm_backends import LLMConfig
-from kb.redis_conn import RedisConfig
+from copilot.llm.assets import DraftingModel
+from copilot.llm.backends import LLMConfig
+from copilot.llm.draft_gate import DraftGate
+from copilot.llm.drafting import DraftConfig
 from kb.retrieval import RetrievalConfig
+from kb.storage.redis_conn import RedisConfig
 
 
 def _default_data_dir() -> Path:
@@ -105,7 +105,8 @@ class Settings(BaseSettings):
         default=0.5,
         ge=0,
         description="seconds a replica may answer from its last read of the set of shops, "
-        "their KB and history versions and their policies (kb/recent.py) instead of five Redis "
+        "their KB and history versions and their policies (kb/storage/recent.py) instead of five "
+        "Redis "
         "round trips a suggestion. Its own writes are seen at once, another replica's KB "
         "change at its announcement (else within this), so within the 2 s goal. 0: read "
         "every time",

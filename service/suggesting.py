@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from fastapi import FastAPI
 
 from copilot.clock import timestamp
-from copilot.errors import HistoryUnavailable
-from copilot.io import order_from_dict, turns_from_list
+from copilot.feedback.records import (
+    SuggestionLog,
+    candidate_id,
+    record_from_suggestion,
+)
+from copilot.jsonable import order_from_dict, turns_from_list
 from copilot.pipeline import Suggester
-from copilot.records import SuggestionLog, candidate_id, record_from_suggestion, source_kind
 from copilot.types import Conversation, Suggestion, Turn
 from kb.errors import StoreUnavailable
 from service.cache import SuggestionCache
@@ -30,13 +32,15 @@ from service.conversations import ConversationStore
 from service.errors import ServiceError
 from service.metrics import observe_cache, observe_suggestion
 from service.schemas import SuggestRequest
+from service.services import Services
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = "redis_unavailable"
 # the stores wrap Redis's errors: any of them means Redis is down (or going)
-REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable, HistoryUnavailable)
+# StoreUnavailable: any layer's "the store is down" (history, selector and feedback included)
+REDIS_ERRORS = (redis.RedisError, OSError, StoreUnavailable)
 
 
 @dataclass
@@ -59,16 +63,16 @@ def new_suggestion_id() -> str:
     return "s_" + secrets.token_hex(8)
 
 
-def prepare(app: FastAPI, body: SuggestRequest) -> Job:
+def prepare(services: Services, body: SuggestRequest) -> Job:
     """Validate, resolve and store the conversation; bump its generation (older streams end).
     The conversation id is the shop's own: the caller has checked the key may touch the shop."""
-    settings: Settings = app.state.settings
+    settings: Settings = services.settings
     conversation = _conversation(body, settings)
     job = Job(conversation, body.use_llm, new_suggestion_id())
     cid = body.conversation_id
     if cid is None:
         return job
-    store: ConversationStore = app.state.conversations
+    store: ConversationStore = services.conversations
     try:
         if conversation.turns:
             job.generation = store.write(body.shop_id, cid, conversation.turns, replace=True,
@@ -90,24 +94,28 @@ def prepare(app: FastAPI, body: SuggestRequest) -> Job:
     return job
 
 
-def observe_later(app: FastAPI, conversation_id: str, shop_id: str, turns: Sequence[Turn]) -> None:
+def observe_later(
+    services: Services, conversation_id: str, shop_id: str, turns: Sequence[Turn]
+) -> None:
     """An agent's reply was pushed: let the pipeline prepare for the customer's answer (embed
     the reply for the intent's context, prefill the draft prompt's rules and turns) on a
     suggest thread, after the response is sent. Best effort: the next suggestion does the same
     work itself if this has not run or failed."""
     if not turns or turns[-1].role != "agent":
         return
-    app.state.suggest_threads.submit(_observe, app, conversation_id, shop_id, tuple(turns))
+    services.suggest_threads.submit(_observe, services, conversation_id, shop_id, tuple(turns))
 
 
-def _observe(app: FastAPI, conversation_id: str, shop_id: str, pushed: tuple[Turn, ...]) -> None:
+def _observe(
+    services: Services, conversation_id: str, shop_id: str, pushed: tuple[Turn, ...]
+) -> None:
     """With the whole stored conversation (as the next suggest reads it), not only the turns
     this push carried: the draft prompt shows the earlier turns too."""
     try:
-        store: ConversationStore = app.state.conversations
+        store: ConversationStore = services.conversations
         stored = store.get(shop_id, conversation_id)
         turns = stored.turns if stored is not None else pushed
-        app.state.suggester.observe(Conversation(shop_id, turns))
+        services.suggester.observe(Conversation(shop_id, turns))
     except Exception:  # a background nicety: never let it surface anywhere
         log.warning("preparing for %s's next message failed", conversation_id, exc_info=True)
 
@@ -139,56 +147,51 @@ def check_turns(raw_turns: list[dict[str, Any]], settings: Settings) -> None:
                                f"turns[{n}].text")  # fmt: skip
 
 
-def answer(app: FastAPI, job: Job) -> dict[str, Any]:
+def answer(services: Services, job: Job) -> dict[str, Any]:
     """The whole suggestion (JSON transport): cache, pipeline, record."""
     if job.redis_down:
-        return payload(app, offline(app).suggest(job.conversation), job)
-    cache: SuggestionCache = app.state.cache
+        return payload(services, services.offline_suggester.suggest(job.conversation), job)
+    cache: SuggestionCache = services.cache
     key = None
     if cache.enabled and not job.use_llm:
         try:
-            key = cache.key(job.conversation, app.state.kb.store.version(job.conversation.shop_id))
+            key = cache.key(job.conversation, services.kb.store.version(job.conversation.shop_id))
             hit = cache.get(key)
         except REDIS_ERRORS:
             key, hit = None, None
         if key is not None:
             observe_cache(hit is not None)
         if hit is not None:
-            return _from_cache(app, job, hit)
-    suggester: Suggester = app.state.suggester
+            return _from_cache(services, job, hit)
+    suggester: Suggester = services.suggester
     started = time.perf_counter()
     try:
         suggestion = suggester.suggest(job.conversation, use_llm=job.use_llm)
     except REDIS_ERRORS:
         job.degraded.append(REDIS_DOWN)
-        return payload(app, offline(app).suggest(job.conversation), job)
+        return payload(services, services.offline_suggester.suggest(job.conversation), job)
     observe_suggestion(suggestion, time.perf_counter() - started)
-    body = payload(app, suggestion, job)
-    record(app, job, suggestion)
+    body = payload(services, suggestion, job)
+    record(services, job, suggestion)
     if key is not None and not job.redis_down and not suggestion.degraded:
         with contextlib.suppress(*REDIS_ERRORS):
             cache.put(key, body)
     return body
 
 
-def offline(app: FastAPI) -> Suggester:
-    suggester: Suggester = app.state.offline_suggester
-    return suggester
-
-
-def record(app: FastAPI, job: Job, suggestion: Suggestion) -> None:
+def record(services: Services, job: Job, suggestion: Suggestion) -> None:
     """Keep the (masked) record feedback will be joined with; skipped while Redis is down."""
     if job.redis_down:
         return
-    log: SuggestionLog = app.state.records
+    log: SuggestionLog = services.records
     try:
-        ts = timestamp(app.state.clock)
+        ts = timestamp(services.clock)
         log.put(record_from_suggestion(job.suggestion_id, job.conversation, suggestion, ts))
     except REDIS_ERRORS:
         job.degraded.append(REDIS_DOWN)
 
 
-def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any]:
+def _from_cache(services: Services, job: Job, cached: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     body = {**cached, "suggestion_id": job.suggestion_id, "cached": True,
             "conversation_id": job.conversation.conversation_id}  # fmt: skip
@@ -196,9 +199,9 @@ def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any
         {**c, "id": candidate_id(job.suggestion_id, n)}
         for n, c in enumerate(cached["candidates"], start=1)
     ]
-    log: SuggestionLog = app.state.records
+    log: SuggestionLog = services.records
     try:
-        log.put(_record_from_payload(job, body, timestamp(app.state.clock)))
+        log.put(_record_from_payload(job, body, timestamp(services.clock)))
     except REDIS_ERRORS:
         body["degraded"] = [*body["degraded"], REDIS_DOWN]
     body["timings_ms"] = {"cache": round((time.perf_counter() - started) * 1000, 2)}
@@ -206,8 +209,8 @@ def _from_cache(app: FastAPI, job: Job, cached: dict[str, Any]) -> dict[str, Any
 
 
 def _record_from_payload(job: Job, body: dict[str, Any], ts: float) -> Any:
-    from copilot.masking import mask_pii
-    from copilot.records import RecordedCandidate, SuggestionRecord
+    from copilot.feedback.records import RecordedCandidate, SuggestionRecord, recorded_agent_turn
+    from copilot.text.masking import mask_pii
 
     return SuggestionRecord(
         job.suggestion_id, job.conversation.shop_id, job.conversation.conversation_id,
@@ -220,12 +223,13 @@ def _record_from_payload(job: Job, body: dict[str, Any], ts: float) -> Any:
                               tuple(c["source"]["kb_entry_ids"]))
             for c in body["candidates"]
         ),
+        recorded_agent_turn(job.conversation),
     )  # fmt: skip
 
 
-def payload(app: FastAPI, suggestion: Suggestion, job: Job) -> dict[str, Any]:
+def payload(services: Services, suggestion: Suggestion, job: Job) -> dict[str, Any]:
     """The response body (see service/schemas.SuggestResponse)."""
-    titles = _titles(app, job, suggestion)
+    titles = _titles(services, job, suggestion)
     intent, route, upsell = suggestion.intent, suggestion.route, suggestion.upsell
     return {
         "suggestion_id": job.suggestion_id,
@@ -241,7 +245,7 @@ def payload(app: FastAPI, suggestion: Suggestion, job: Job) -> dict[str, Any]:
             {
                 "id": candidate_id(job.suggestion_id, n), "text": c.text, "role": c.role,
                 "source": {
-                    "kind": source_kind(c), "kb_entry_ids": list(c.source.kb_entry_ids),
+                    "kind": c.source.kind, "kb_entry_ids": list(c.source.kb_entry_ids),
                     "kb_titles": [titles.get(i, i) for i in c.source.kb_entry_ids],
                     "history_reply_ids": list(c.source.history_reply_ids), "llm": c.source.llm,
                 },
@@ -263,15 +267,18 @@ def payload(app: FastAPI, suggestion: Suggestion, job: Job) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _titles(app: FastAPI, job: Job, suggestion: Suggestion) -> dict[str, str]:
+def _titles(services: Services, job: Job, suggestion: Suggestion) -> dict[str, str]:
     ids = {i for c in suggestion.candidates for i in c.source.kb_entry_ids}
     if not ids:
         return {}
-    kb = offline(app).kb if job.redis_down else app.state.kb
+    indexes = services.kb.indexes
     try:
-        # The index the pipeline has just searched: get() would ask Redis for the version again.
-        index = kb.indexes.held().get(suggestion.shop_id) or kb.indexes.get(suggestion.shop_id)
-        entries = index.entries
+        # The index the pipeline has just searched (degraded mode too: it serves the held
+        # ones); get() would ask Redis for the version again.
+        index = indexes.held().get(suggestion.shop_id)
+        if index is None and not job.redis_down:
+            index = indexes.get(suggestion.shop_id)
+        entries = index.entries if index is not None else {}
     except Exception:  # titles are a nicety; a missing index must not fail the answer
         return {}
     return {i: _title(entries[i]) for i in ids if i in entries}

@@ -10,14 +10,14 @@ from copilot.build import PipelineConfig, configure_search_threads, demo_shop_na
 from copilot.build import build_embedder as _build_embedder
 from copilot.build import build_knowledge_base as _build_knowledge_base
 from copilot.build import build_suggester as _build_suggester
-from copilot.history import ResponseBank
-from copilot.llm_backends import LLMConfig
+from copilot.history.bank import ResponseBank
+from copilot.llm.backends import LLMConfig
 from copilot.pipeline import Suggester
 from copilot.policies import PolicyStore, policy_from_dict
 from kb.demo_shops import demo_shops, load_demo_shops
-from kb.embedder import SentenceTransformerEmbedder
 from kb.knowledge import ImportReport, KnowledgeBase
-from kb.onnx_embedder import OnnxEmbedder
+from kb.models.embedder import SentenceTransformerEmbedder
+from kb.models.onnx_embedder import OnnxEmbedder
 from service.settings import Settings
 
 __all__ = [
@@ -64,7 +64,7 @@ def build_suggester(settings: Settings, kb: KnowledgeBase | None = None) -> Sugg
 def load_demo(kb: KnowledgeBase, *, today: date, force: bool = False) -> list[ImportReport]:
     """The demo shops' knowledge, policies and (from their demo chats) history banks, with their
     dates counted from `today` (the settings' clock)."""
-    from copilot.chatlogs import read_chats
+    from copilot.history.chatlogs import read_chats
 
     reports = load_demo_shops(kb, today=today, force=force)
     loaded = {r.shop_id for r in reports}

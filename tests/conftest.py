@@ -22,11 +22,11 @@ from dates import TEST_TODAY
 os.environ["COPILOT_TODAY"] = TEST_TODAY.isoformat()
 
 from copilot.clock import Clock, SystemClock
-from kb.embedder import Embedder, SentenceTransformerEmbedder
 from kb.knowledge import KnowledgeBase
-from kb.recent import recent_reads
-from kb.redis_conn import RedisConfig, close_embedded, connect
-from kb.store import KBStore
+from kb.models.embedder import Embedder, SentenceTransformerEmbedder
+from kb.storage.recent import recent_reads
+from kb.storage.redis_conn import RedisConfig, close_embedded, connect
+from kb.storage.store import KBStore
 
 REPO = Path(__file__).resolve().parent.parent
 JDDC_DIR = REPO.parent / "shared" / "data" / "jddc"

@@ -25,10 +25,10 @@ from schemathesis.engine import events, from_schema
 
 from copilot.pipeline import Suggester
 from kb.demo_shops import demo_shops
-from kb.embedder import Embedder
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import close, connect
-from kb.store import KBStore
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import close, connect
+from kb.storage.store import KBStore
 from service.main import create_app
 from service.settings import Settings
 from service.wiring import build_suggester
@@ -120,7 +120,7 @@ def fuzz_app(embedder: Embedder, data_dir: Path | None = None) -> Iterator[tuple
         suggester: Suggester = build_suggester(settings, knowledge)
         app = create_app(settings, suggester=suggester)
         with TestClient(app):  # the lifespan: demo shops, indexes warmed
-            made = app.state.keys
+            made = app.state.services.keys
             keys = Keys(
                 admin=made.create("admin", ["*"], "fuzz")[1],
                 trainer=made.create("trainer", DEMO_SHOPS, "fuzz")[1],

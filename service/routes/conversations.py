@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from copilot.io import turns_from_list
-from service.auth import Principal, ensure_shop, require
+from copilot.jsonable import turns_from_list
+from service.auth import ensure_shop, require
 from service.conversations import ConversationStore
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import (
     _ID_PATTERN,
     ConversationListOut,
@@ -24,6 +25,7 @@ from service.schemas import (
     TurnsRequest,
     TurnsResponse,
 )
+from service.services import ServicesDep
 from service.suggesting import check_turns, observe_later
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
@@ -37,23 +39,28 @@ Agent = Annotated[Principal, Depends(require("agent"))]
     "/conversations/{conversation_id}/turns", response_model=TurnsResponse, responses=_BODY_ERRORS
 )
 async def add_turns(
-    request: Request, conversation_id: ConversationId, body: TurnsRequest, principal: Agent
+    request: Request,
+    services: ServicesDep,
+    conversation_id: ConversationId,
+    body: TurnsRequest,
+    principal: Agent,
 ) -> TurnsResponse:
     """Append turns; a customer turn supersedes any suggestion still streaming for it."""
     ensure_shop(principal, body.shop_id)
     raw = [t.model_dump() for t in body.turns]
-    check_turns(raw, request.app.state.settings)
+    check_turns(raw, services.settings)
     turns = turns_from_list(raw)
-    store: ConversationStore = request.app.state.conversations
+    store: ConversationStore = services.conversations
 
     count, _ = await run_in_threadpool(store.write, body.shop_id, conversation_id, turns)
-    observe_later(request.app, conversation_id, body.shop_id, turns)
+    observe_later(services, conversation_id, body.shop_id, turns)
     return TurnsResponse(conversation_id=conversation_id, shop_id=body.shop_id, turns=count)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=_ERRORS)
 async def get_conversation(
     request: Request,
+    services: ServicesDep,
     conversation_id: ConversationId,
     principal: Agent,
     shop_id: Annotated[
@@ -68,7 +75,7 @@ async def get_conversation(
     """The stored turns (phone numbers, addresses and names masked)."""
     shop_id = _shop_of(principal, shop_id)
     ensure_shop(principal, shop_id)
-    store: ConversationStore = request.app.state.conversations
+    store: ConversationStore = services.conversations
     stored = await run_in_threadpool(store.get, shop_id, conversation_id)
     if stored is None:
         raise ServiceError(404, "conversation_not_found",
@@ -96,13 +103,14 @@ def _shop_of(principal: Principal, shop_id: str | None) -> str:
 @router.get("/shops/{shop_id}/conversations", response_model=ConversationListOut, responses=_ERRORS)
 async def list_conversations(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Agent,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationListOut:
     """The shop's conversations, most recently updated first."""
     ensure_shop(principal, shop_id)
-    store: ConversationStore = request.app.state.conversations
+    store: ConversationStore = services.conversations
     summaries = await run_in_threadpool(store.recent, shop_id, limit)
     return ConversationListOut(
         conversations=[

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from service.auth import Principal, require
+from service.auth import require
 from service.errors import ServiceError
+from service.principals import Principal
 
 ANY_KEY = require("agent", "trainer")  # admin passes every role check
 router = APIRouter(include_in_schema=False)

@@ -10,20 +10,15 @@ import redis
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from copilot.clock import Clock, timestamp
-from copilot.feedback import (
-    CHINA_TIME,
-    FeedbackEvent,
-    FeedbackLog,
-    FeedbackUnavailable,
-    acceptance_stats,
-    parse_since,
-)
-from copilot.gaps import find_gaps
-from copilot.records import SuggestionLog, SuggestionRecord
-from service.auth import Principal, ensure_shop, require
+from copilot.clock import CHINA, Clock, timestamp
+from copilot.errors import FeedbackUnavailable
+from copilot.feedback.gaps import find_gaps
+from copilot.feedback.log import FeedbackEvent, FeedbackLog, acceptance_stats, parse_since
+from copilot.feedback.records import SuggestionLog, SuggestionRecord
+from service.auth import ensure_shop, require
 from service.errors import STORE_DOWN, ServiceError, error_responses, log
 from service.metrics import observe_feedback
+from service.principals import Principal
 from service.schemas import (
     FeedbackAccepted,
     FeedbackIn,
@@ -31,6 +26,7 @@ from service.schemas import (
     GapsResponse,
     StatsResponse,
 )
+from service.services import Services, ServicesDep
 
 router = APIRouter(tags=["feedback"])
 _ERRORS = error_responses(401, 403, 404, 413, 422, 429, 503)
@@ -58,11 +54,12 @@ def _unavailable(exc: Exception) -> ServiceError:
 def post_feedback(
     body: FeedbackIn,
     request: Request,
+    services: ServicesDep,
     principal: Annotated[Principal, Depends(require("agent"))],
 ) -> FeedbackAccepted:
     """What the agent did with a suggestion: shown, inserted, edited, sent (with the text
     finally sent) or dismissed. Stored as an event in the shop's Redis stream."""
-    records: SuggestionLog = request.app.state.records
+    records: SuggestionLog = services.records
     try:
         record = records.get(body.suggestion_id)
     except (redis.RedisError, OSError) as exc:
@@ -82,9 +79,9 @@ def post_feedback(
         action=body.action,
         final_text=body.final_text or "",
         ms_to_send=body.ms_to_send,
-        ts=timestamp(request.app.state.clock),
+        ts=timestamp(services.clock),
     )
-    feedback: FeedbackLog = request.app.state.feedback
+    feedback: FeedbackLog = services.feedback
     try:
         feedback.append(event)
     except FeedbackUnavailable as exc:
@@ -117,13 +114,13 @@ def _window(since: str, clock: Clock) -> tuple[float, str]:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=CHINA_TIME).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=CHINA).isoformat(timespec="seconds")
 
 
-def _known_shop(request: Request, shop_id: str) -> None:
+def _known_shop(services: Services, shop_id: str) -> None:
     """404 for a shop with neither a KB nor any suggestion (likely a typo in the URL)."""
-    records: SuggestionLog = request.app.state.records
-    if request.app.state.kb.store.exists(shop_id) or records.has_shop(shop_id):
+    records: SuggestionLog = services.records
+    if services.kb.store.exists(shop_id) or records.has_shop(shop_id):
         return
     raise ServiceError(404, "shop_not_found", f"no shop {shop_id!r}", "shop_id")
 
@@ -140,16 +137,16 @@ class _Window:
     counted_since: str
 
 
-def _read_window(request: Request, shop_id: str, since_ts: float, *, events: bool) -> _Window:
-    cap: int = request.app.state.settings.max_stats_events
-    records = request.app.state.records.recent(shop_id, since_ts, limit=cap + 1)
+def _read_window(services: Services, shop_id: str, since_ts: float, *, events: bool) -> _Window:
+    cap: int = services.settings.max_stats_events
+    records = services.records.recent(shop_id, since_ts, limit=cap + 1)
     start, truncated = since_ts, len(records) > cap
     if truncated:
         records = records[-cap:]
         start = records[0].ts
     read: list[FeedbackEvent] = []
     if events:  # an event follows its suggestion: none before `start` belongs to these records
-        read = request.app.state.feedback.latest(shop_id, start, cap + 1)
+        read = services.feedback.latest(shop_id, start, cap + 1)
         if len(read) > cap:
             read, truncated = read[-cap:], True
             start = max(start, read[0].ts)  # the same span for both: no record loses events
@@ -161,6 +158,7 @@ def _read_window(request: Request, shop_id: str, since_ts: float, *, events: boo
 async def stats(
     shop_id: str,
     request: Request,
+    services: ServicesDep,
     principal: Annotated[Principal, Depends(require("trainer"))],
     since: Since = "7d",
 ) -> StatsResponse:
@@ -168,11 +166,11 @@ async def stats(
     distance, by intent, candidate source, route and day (China time). A window larger than
     COPILOT_MAX_STATS_EVENTS is counted from its newest part (`truncated`)."""
     ensure_shop(principal, shop_id)
-    since_ts, since_iso = _window(since, request.app.state.clock)
+    since_ts, since_iso = _window(since, services.clock)
 
     def compute() -> tuple[dict[str, Any], _Window]:
-        _known_shop(request, shop_id)
-        window = _read_window(request, shop_id, since_ts, events=True)
+        _known_shop(services, shop_id)
+        window = _read_window(services, shop_id, since_ts, events=True)
         return acceptance_stats(window.records, window.events), window
 
     try:
@@ -187,6 +185,7 @@ async def stats(
 async def gaps(
     shop_id: str,
     request: Request,
+    services: ServicesDep,
     principal: Annotated[Principal, Depends(require("trainer"))],
     since: Since = "7d",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -195,11 +194,11 @@ async def gaps(
     most asked first: the FAQs to write next. A window larger than COPILOT_MAX_STATS_EVENTS
     is grouped from its newest suggestions (`truncated`)."""
     ensure_shop(principal, shop_id)
-    since_ts, since_iso = _window(since, request.app.state.clock)
+    since_ts, since_iso = _window(since, services.clock)
 
     def compute() -> tuple[list[GapGroupOut], _Window]:
-        _known_shop(request, shop_id)
-        window = _read_window(request, shop_id, since_ts, events=False)
+        _known_shop(services, shop_id)
+        window = _read_window(services, shop_id, since_ts, events=False)
         return [
             GapGroupOut(question=g.question, count=g.count, examples=list(g.examples),
                         intent=g.intent)

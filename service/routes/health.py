@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from service.errors import log
 from service.schemas import Health
+from service.services import services_of
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +23,7 @@ def readyz(request: Request) -> JSONResponse:
     """Ready: models warmed and Redis answering."""
     checks = {"models": "ok" if getattr(request.app.state, "warmed", False) else "loading"}
     try:
-        request.app.state.kb.store.client.ping()
+        services_of(request.app).redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:  # any failure means not ready; why goes to the log, not the client
         log.warning("not ready, Redis does not answer: %r", exc)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from copilot.chatlogs import ChatLog, parse_chats
 from copilot.errors import HistoryImportError
-from copilot.history import BankReport, ResponseBank
-from copilot.history_mining import ShopNames
-from kb.store import check_shop_id
-from service.auth import Principal, ensure_shop, require
+from copilot.history.bank import BankReport, ResponseBank
+from copilot.history.chatlogs import ChatLog, parse_chats
+from copilot.history.mining import ShopNames
+from kb.storage.store import check_shop_id
+from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
-from service.schemas import HistoryImportReport, LineErrorOut
+from service.principals import Principal
+from service.schemas import HistoryImportReport, LineErrorOut, SelectorJobOut, SelectorResultOut
+from service.selector_jobs import JobState
+from service.services import Services, ServicesDep
 
 router = APIRouter(tags=["history"])
 # 400: a multipart body that cannot be parsed
@@ -23,9 +27,9 @@ _ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
 _MAX_SKIPPED_SHOWN = 100
 
 
-def _names(request: Request, shop_id: str) -> ShopNames:
+def _names(services: Services, shop_id: str) -> ShopNames:
     """The shop's own name, and every other shop's, so replies naming another shop are dropped."""
-    known: dict[str, str] = dict(getattr(request.app.state.suggester, "shop_names", {}) or {})
+    known: dict[str, str] = dict(services.suggester.shop_names)
     own = known.get(shop_id)
     return ShopNames(
         own=(own,) if own else (),
@@ -38,6 +42,7 @@ def _names(request: Request, shop_id: str) -> ShopNames:
 )
 async def import_history(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
     file: Annotated[UploadFile, File(description="chat logs: JSONL, JDDC TSV or CSV")],
@@ -49,14 +54,14 @@ async def import_history(
     nothing). Unreadable lines are skipped and listed; a file with nothing usable is a 422."""
     ensure_shop(principal, shop_id)
     check_shop_id(shop_id)
-    bank = getattr(request.app.state.suggester, "history", None)
+    bank = services.suggester.history
     if not isinstance(bank, ResponseBank):
         raise ServiceError(503, "history_unavailable", "this service runs without a history bank")
     data = await file.read()
     name = file.filename or "upload"
     if not data:
         raise ServiceError(422, "invalid_request", "file: the uploaded file is empty", "file")
-    names = _names(request, shop_id)
+    names = _names(services, shop_id)
 
     def run() -> tuple[ChatLog, BankReport]:
         log = parse_chats(name, data, format=format, shop_id=shop_id)
@@ -86,3 +91,51 @@ async def import_history(
         skipped=[LineErrorOut(file=e.file, line=e.line, message=e.message)
                  for e in log.skipped[:_MAX_SKIPPED_SHOWN]],
     )  # fmt: skip
+
+
+_JOB_ERRORS = error_responses(401, 403, 404, 409, 422, 429, 503)
+
+
+@router.post(
+    "/v1/shops/{shop_id}/history/selector/job",
+    response_model=SelectorJobOut,
+    status_code=202,
+    responses=_JOB_ERRORS,
+)
+async def start_selector_job(
+    services: ServicesDep,
+    shop_id: str,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+) -> SelectorJobOut:
+    """Start learning which history replies fit a conversation from the shop's bank and its
+    agents' feedback. Answers at once (202); GET the same path for progress and the result.
+    One job per shop at a time (409 while one runs)."""
+    ensure_shop(principal, shop_id)
+    check_shop_id(shop_id)
+    job = await run_in_threadpool(services.selector_jobs.start, shop_id)
+    return _job_out(job)
+
+
+@router.get(
+    "/v1/shops/{shop_id}/history/selector/job",
+    response_model=SelectorJobOut,
+    responses=_JOB_ERRORS,
+)
+async def selector_job(
+    services: ServicesDep,
+    shop_id: str,
+    principal: Annotated[Principal, Depends(require("trainer"))],
+) -> SelectorJobOut:
+    """The shop's latest selector job: running (stage, done of total), done (the held-out
+    recall before and after) or failed (why)."""
+    ensure_shop(principal, shop_id)
+    check_shop_id(shop_id)
+    job = await run_in_threadpool(services.selector_jobs.status, shop_id)
+    if job is None:
+        raise ServiceError(404, "job_not_found", f"shop {shop_id!r} has no selector job yet")
+    return _job_out(job)
+
+
+def _job_out(job: JobState) -> SelectorJobOut:
+    result = SelectorResultOut(**job.result) if job.result is not None else None
+    return SelectorJobOut(**{**asdict(job), "result": result})

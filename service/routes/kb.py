@@ -12,15 +12,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from copilot.clock import today
-from copilot.staleness import StalenessReport, staleness_report
-from kb import importers
-from kb.codec import entry_from_dict, entry_to_dict
+from copilot.guardrails.staleness import StalenessReport, staleness_report
 from kb.errors import EntryNotFound, KBImportError
+from kb.files import importers
+from kb.files.codec import entry_from_dict, entry_to_dict
 from kb.knowledge import ImportReport, KnowledgeBase
-from kb.store import check_shop_id
+from kb.storage.store import check_shop_id
 from kb.types import ENTRY_KINDS, Entry, EntryKind, Promotion
-from service.auth import Principal, ensure_shop, require
+from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import (
     EntryDeleted,
     EntryList,
@@ -34,6 +35,7 @@ from service.schemas import (
     StaleEntryOut,
     StalenessOut,
 )
+from service.services import Services, ServicesDep
 
 router = APIRouter(prefix="/v1/shops/{shop_id}/kb", tags=["knowledge base"])
 _ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
@@ -48,14 +50,14 @@ _ENTRY_EXAMPLE = {
 EntryBody = Annotated[dict[str, Any], Body(examples=[_ENTRY_EXAMPLE])]
 
 
-def _trainer(request: Request, shop_id: str, principal: Principal) -> KnowledgeBase:
+def _trainer(services: Services, shop_id: str, principal: Principal) -> KnowledgeBase:
     ensure_shop(principal, shop_id)
-    knowledge: KnowledgeBase = request.app.state.kb
+    knowledge: KnowledgeBase = services.kb
     return knowledge
 
 
-def _announce(request: Request, shop_id: str, version: int) -> None:
-    sync = getattr(request.app.state, "kb_sync", None)
+def _announce(services: Services, shop_id: str, version: int) -> None:
+    sync = services.kb_sync
     if sync is not None:
         sync.publish(shop_id, version)
 
@@ -88,6 +90,7 @@ def _matches(entry: Entry, kind: str | None, q: str | None) -> bool:
 @router.get("/entries", response_model=EntryList, responses=_ERRORS)
 async def list_entries(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
     kind: Annotated[EntryKind | None, Query()] = None,
@@ -98,7 +101,7 @@ async def list_entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EntryList:
     """The shop's entries (by kind, then id), filtered by kind and text."""
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     entries = [
         e for e in await run_in_threadpool(knowledge.entries, shop_id) if _matches(e, kind, q)
     ]
@@ -111,12 +114,13 @@ async def list_entries(
 @router.post("/entries", status_code=201, response_model=EntryOut, responses=_BODY_ERRORS)
 async def create_entry(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     body: EntryBody,
     principal: Annotated[Principal, Depends(require("trainer"))],
 ) -> EntryOut:
     """Add one entry (the shop is created with its first entry). 409 if the id exists: use PUT."""
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     check_shop_id(shop_id)
     entry = _entry(shop_id, body)
     if knowledge.store.exists(shop_id):
@@ -130,18 +134,19 @@ async def create_entry(
                 "id",
             )  # fmt: skip
     report = await run_in_threadpool(knowledge.add, shop_id, [entry])
-    _announce(request, shop_id, report.version)
+    _announce(services, shop_id, report.version)
     return EntryOut(entry=entry_to_dict(entry), version=report.version)
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut, responses=_ERRORS)
 async def get_entry(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     entry_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
 ) -> EntryOut:
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     entry = await run_in_threadpool(knowledge.get, shop_id, entry_id)
     return EntryOut(entry=entry_to_dict(entry), version=knowledge.store.version(shop_id))
 
@@ -149,30 +154,32 @@ async def get_entry(
 @router.put("/entries/{entry_id}", response_model=EntryOut, responses=_BODY_ERRORS)
 async def replace_entry(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     entry_id: str,
     body: EntryBody,
     principal: Annotated[Principal, Depends(require("trainer"))],
 ) -> EntryOut:
     """Replace an existing entry (re-embedded only if its text changed)."""
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     entry = _entry(shop_id, body, entry_id)
     await run_in_threadpool(knowledge.get, shop_id, entry_id)  # 404 unless it exists
     report = await run_in_threadpool(knowledge.add, shop_id, [entry])
-    _announce(request, shop_id, report.version)
+    _announce(services, shop_id, report.version)
     return EntryOut(entry=entry_to_dict(entry), version=report.version)
 
 
 @router.delete("/entries/{entry_id}", response_model=EntryDeleted, responses=_ERRORS)
 async def delete_entry(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     entry_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
 ) -> EntryDeleted:
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     version = await run_in_threadpool(knowledge.delete, shop_id, [entry_id])
-    _announce(request, shop_id, version)
+    _announce(services, shop_id, version)
     return EntryDeleted(deleted=entry_id, version=version)
 
 
@@ -183,6 +190,7 @@ async def delete_entry(
 )
 async def import_file(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
     file: Annotated[UploadFile, File(description="CSV, TSV, XLSX, JSONL or Markdown (FAQ)")],
@@ -191,7 +199,7 @@ async def import_file(
 ) -> ImportReportOut | JSONResponse:
     """Import a trainer's file. Every row is checked first: with any error nothing is applied
     and the 422 lists every row error (file, row as the spreadsheet numbers it, column)."""
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     check_shop_id(shop_id)
     data = await file.read()
     name = file.filename or "upload"
@@ -215,7 +223,7 @@ async def import_file(
              "row_errors": row_errors},
             status_code=422,
         )  # fmt: skip
-    _announce(request, shop_id, report.version)
+    _announce(services, shop_id, report.version)
     return ImportReportOut(
         shop_id=report.shop_id, version=report.version, added=report.added,
         updated=report.updated, unchanged=report.unchanged,
@@ -226,6 +234,7 @@ async def import_file(
 @router.get("/search", response_model=SearchResponse, responses=_ERRORS)
 async def search(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
     q: Annotated[
@@ -241,7 +250,7 @@ async def search(
     ] = None,
 ) -> SearchResponse:
     """What the copilot would retrieve for this question, with each retriever's score and rank."""
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     hits = await run_in_threadpool(
         knowledge.search, shop_id, q, k=k, kinds=kind, product_id=product_id
     )
@@ -270,15 +279,16 @@ async def search(
 @router.get("/staleness", response_model=StalenessOut, responses=_ERRORS)
 async def staleness(
     request: Request,
+    services: ServicesDep,
     shop_id: str,
     principal: Annotated[Principal, Depends(require("trainer"))],
     within: Annotated[int, Query(ge=0, le=3660, description="days ahead to look")] = 7,
 ) -> StalenessOut:
     """Promotions ending within `within` days, ended ones still in the KB, and FAQ answers or
     scripts that quote an ended promotion or date (the copilot no longer offers those)."""
-    knowledge = _trainer(request, shop_id, principal)
+    knowledge = _trainer(services, shop_id, principal)
     entries = await run_in_threadpool(knowledge.entries, shop_id)
-    day = today(request.app.state.suggester.clock)
+    day = today(services.suggester.clock)
     return _staleness_out(shop_id, staleness_report(entries, day, within))
 
 

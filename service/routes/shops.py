@@ -9,9 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from copilot.pipeline import Suggester
 from kb.knowledge import KnowledgeBase
-from service.auth import Principal, require
+from service.auth import require
 from service.errors import error_responses
+from service.principals import Principal
 from service.schemas import ShopListOut, ShopOut
+from service.services import ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["shops"])
 
@@ -22,10 +24,12 @@ router = APIRouter(prefix="/v1", tags=["shops"])
     responses=error_responses(401, 413, 429, 503),
 )
 async def list_shops(
-    request: Request, principal: Annotated[Principal, Depends(require("agent", "trainer"))]
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Principal, Depends(require("agent", "trainer"))],
 ) -> ShopListOut:
     """Every shop the key is scoped to (an admin key: all of them)."""
-    return await run_in_threadpool(_shops, request.app.state.kb, request.app.state.suggester,
+    return await run_in_threadpool(_shops, services.kb, services.suggester,
                                    principal)  # fmt: skip
 
 

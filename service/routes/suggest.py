@@ -28,9 +28,11 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from service.auth import Principal, ensure_shop, require
+from service.auth import ensure_shop, require
 from service.errors import ServiceError, error_responses
+from service.principals import Principal
 from service.schemas import SuggestRequest, SuggestResponse
+from service.services import Services, ServicesDep, services_of
 from service.streaming import stream_response
 from service.suggesting import answer, prepare
 
@@ -54,18 +56,19 @@ _SSE_DOC = {
 async def _handle(request: Request) -> Response:
     data = _parse(await request.body(), request.headers.get("content-type"))
     token = await AGENT.token(request)
-    timeout = request.app.state.settings.suggest_timeout
-    threads = _lane(request, data)
+    services = services_of(request.app)
+    timeout = services.settings.suggest_timeout
+    threads = _lane(request, services, data)
     try:
         async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
             return await asyncio.get_running_loop().run_in_executor(
-                threads, _serve, request, token, data
+                threads, _serve, request, services, token, data
             )
     except TimeoutError:
         raise ServiceError(503, "timeout", f"no suggestion within {timeout:g} s") from None
 
 
-def _lane(request: Request, data: Any) -> ThreadPoolExecutor:
+def _lane(request: Request, services: Services, data: Any) -> ThreadPoolExecutor:
     """Where a request runs. Suggestions without the LLM (JSON, `use_llm: false`) queue for
     the `concurrent_retrievals` threads, one at a time by default: their work holds the GIL,
     so threads running several at once only hand it back and forth, and a request answered
@@ -73,9 +76,7 @@ def _lane(request: Request, data: Any) -> ThreadPoolExecutor:
     CPU a request, p95 64 -> 39 ms). Drafts and streams, which wait seconds on the LLM, take
     the big pool so they never queue behind one another."""
     quick = isinstance(data, dict) and data.get("use_llm") is False and not _streams(request)
-    state = request.app.state
-    threads: ThreadPoolExecutor = state.retrieval_threads if quick else state.suggest_threads
-    return threads
+    return services.retrieval_threads if quick else services.suggest_threads
 
 
 def _streams(request: Request) -> bool:
@@ -96,7 +97,7 @@ def thread_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=40, thread_name_prefix="suggest")
 
 
-def _serve(request: Request, token: str, data: Any) -> Response:
+def _serve(request: Request, services: Services, token: str, data: Any) -> Response:
     principal = AGENT.check(request, token)
     if data is _NO_BODY:
         raise RequestValidationError(
@@ -107,7 +108,7 @@ def _serve(request: Request, token: str, data: Any) -> Response:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
-    return suggest(request, body, principal)
+    return suggest(request, services, body, principal)
 
 
 def _parse(raw: bytes, content_type: str | None) -> Any:
@@ -151,6 +152,7 @@ router = APIRouter(prefix="/v1", tags=["suggest"], route_class=_SuggestRoute)
 @router.post("/suggest", response_model=SuggestResponse, responses={**_ERRORS, 200: _SSE_DOC})
 def suggest(
     request: Request,
+    services: ServicesDep,
     body: SuggestRequest,
     principal: Annotated[Principal, Depends(AGENT)],
 ) -> Response:
@@ -160,10 +162,10 @@ def suggest(
     stored turns are used. `use_llm: false` skips the LLM draft (tens of milliseconds).
     """
     ensure_shop(principal, body.shop_id)
-    job = prepare(request.app, body)
+    job = prepare(services, body)
     if _streams(request):
-        return stream_response(request, job)
-    result = answer(request.app, job)
+        return stream_response(request, services, job)
+    result = answer(services, job)
     # As JSONResponse renders, but here in the worker thread rather than on the event loop.
     content = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return Response(content.encode(), media_type="application/json")

@@ -227,7 +227,7 @@ async function pickRequestedShop(shops) {
   }
 }
 
-// copilot/intent_rules.py's taxonomy in Chinese; an unknown label is shown as it is.
+// copilot/intents/rules.py's taxonomy in Chinese; an unknown label is shown as it is.
 const INTENT_NAMES = {
   product_question: "商品咨询", spec_size: "尺码规格", stock: "库存", price_promotion: "价格优惠",
   shipping_time: "发货时效", change_address: "改地址", change_phone: "改电话", order_note: "订单备注",

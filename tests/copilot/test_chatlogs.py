@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot.chatlogs import parse_chats, parse_ts, read_chats, sniff_format
 from copilot.errors import HistoryImportError
+from copilot.history.chatlogs import parse_chats, parse_ts, read_chats, sniff_format
 from copilot.types import Turn
 from kb.demo_shops import demo_shops
 

@@ -14,7 +14,7 @@ from copilot.clock import FixedClock
 from copilot.model_setup import onnx_embedder_dir
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.types import Conversation, Order, OrderItem, Turn
-from kb.codec import entry_from_dict
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
 from service.wiring import load_demo
 

@@ -3,13 +3,13 @@ holds one shop, serving many keeps one shop's catalog, guardrail facts and adopt
 
 from __future__ import annotations
 
-from copilot.adoption import ScriptIntents
-from copilot.catalog import CatalogCache
-from copilot.guardrail_facts import GuardrailFacts
+from copilot.grounding.catalog import CatalogCache
+from copilot.guardrails.facts import GuardrailFacts
+from copilot.intents.adoption import ScriptIntents
 from copilot.types import Conversation, Intent
-from kb.codec import entry_from_dict
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.shop_cache import ShopCache
+from kb.storage.shop_cache import ShopCache
 
 SHOPS = ("shop-a", "shop-b", "shop-c")
 

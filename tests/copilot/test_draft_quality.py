@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from dates import TEST_TODAY
 
-from copilot.draft_gate import DraftGate, GateFileError
-from copilot.draft_text import clean_draft, excerpt, reject_reason, sentences
-from copilot.drafting import ChatMessage, DraftConfig, Generator
 from copilot.guardrails import apply_guardrails
-from copilot.llm_backends import LlamaCppGenerator
+from copilot.llm.backends import LlamaCppGenerator
+from copilot.llm.draft_gate import DraftGate, GateFileError
+from copilot.llm.draft_text import clean_draft, excerpt, reject_reason, sentences
+from copilot.llm.drafting import ChatMessage, DraftConfig, Generator
 from copilot.model_setup import drafting_gguf
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.types import Candidate, Conversation, Source, Turn

@@ -27,8 +27,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from copilot.draft_text import DraftRejected, clean_draft, grounded_share
-from copilot.drafting import (
+from copilot.errors import CopilotError, GenerationError, GenerationTimeout
+from copilot.llm.backends import (
+    LlamaCppGenerator,
+    LLMConfig,
+    TransformersGenerator,
+    apply_stop_sequences,
+    build_generator,
+)
+from copilot.llm.draft_text import DraftRejected, clean_draft, grounded_share
+from copilot.llm.drafting import (
     ChatMessage,
     DraftConfig,
     Generator,
@@ -37,15 +45,7 @@ from copilot.drafting import (
     generate,
     stream_with_timeout,
 )
-from copilot.errors import CopilotError, GenerationError, GenerationTimeout
-from copilot.llm_backends import (
-    LlamaCppGenerator,
-    LLMConfig,
-    TransformersGenerator,
-    apply_stop_sequences,
-    build_generator,
-)
-from copilot.llm_openai import OpenAIHTTPGenerator
+from copilot.llm.openai_http import OpenAIHTTPGenerator
 from copilot.model_setup import gguf_path
 from copilot.types import Conversation, Turn
 

@@ -7,21 +7,28 @@ from datetime import datetime
 import pytest
 import redis
 
-from copilot import feedback
-from copilot.feedback import (
-    CHINA_TIME,
+from copilot.clock import CHINA
+from copilot.feedback import log as feedback
+from copilot.feedback.log import (
     FeedbackEvent,
     FeedbackLog,
     acceptance_stats,
     edit_distance,
     parse_since,
 )
-from copilot.records import RecordedCandidate, SuggestionRecord
-from kb.redis_keys import KEYS
+from copilot.feedback.records import (
+    RecordedCandidate,
+    SuggestionRecord,
+    record_from_dict,
+    record_to_dict,
+    recorded_agent_turn,
+)
+from copilot.types import Conversation, Turn
+from kb.storage.redis_keys import KEYS
 
-DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=CHINA_TIME).timestamp()
+DAY1 = datetime(2026, 11, 2, 10, 0, tzinfo=CHINA).timestamp()
 # 01:00 China time on 11-03 is still 11-02 in UTC: days are counted in China time.
-DAY2 = datetime(2026, 11, 3, 1, 0, tzinfo=CHINA_TIME).timestamp()
+DAY2 = datetime(2026, 11, 3, 1, 0, tzinfo=CHINA).timestamp()
 
 
 def _record(
@@ -167,9 +174,7 @@ def test_since_accepts_days_hours_and_dates() -> None:
     assert parse_since("7d", now=now) == now - 7 * 86400
     assert parse_since("24h", now=now) == now - 86400
     assert parse_since(None, now=now) == now - 7 * 86400
-    assert (
-        parse_since("2026-11-01", now=now) == datetime(2026, 11, 1, tzinfo=CHINA_TIME).timestamp()
-    )
+    assert parse_since("2026-11-01", now=now) == datetime(2026, 11, 1, tzinfo=CHINA).timestamp()
     for bad in ("last week", "99999999d", "0001-01-01", "-7d"):
         with pytest.raises(ValueError, match="7d"):
             parse_since(bad, now=now)
@@ -182,3 +187,20 @@ def test_a_replayed_event_counts_once(redis_client: redis.Redis) -> None:
     assert first and replays == [""] * 20
     log.append(_event("r9", "sent", 130.0, cid=1))  # another action of the same candidate counts
     assert [e.action for e in log.events("demo-pdd")] == ["inserted", "sent"]
+
+
+def test_a_record_keeps_the_agent_turn_masked_for_the_selector() -> None:
+    """The reply selector reads the agent's turn beside the message; feedback rows carry it."""
+    conversation = Conversation("s1", (
+        Turn("customer", "在吗"), Turn("agent", "在的亲，"), Turn("agent", "手机号是13812345678吗"),
+        Turn("customer", "是的"),
+    ))  # fmt: skip
+    agent_turn = recorded_agent_turn(conversation)
+    assert "13812345678" not in agent_turn and agent_turn.startswith("在的亲")
+    record = SuggestionRecord("sid", "s1", None, DAY1, "是的", "other", 0.5, "suggest", None, True,
+                              (RecordedCandidate("sid:1", "好的", "answer", "history"),),
+                              agent_turn)  # fmt: skip
+    assert record_from_dict(record_to_dict(record)) == record
+    old = record_to_dict(record)
+    del old["agent_turn"]  # a record written before the field: still readable
+    assert record_from_dict(old).agent_turn == ""

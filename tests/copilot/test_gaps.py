@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from copilot.gaps import find_gaps
-from copilot.records import SuggestionRecord
+from copilot.feedback.gaps import find_gaps
+from copilot.feedback.records import SuggestionRecord
 
 
 def _record(n: int, message: str, intent: str, confident: bool = False) -> SuggestionRecord:

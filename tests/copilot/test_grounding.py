@@ -10,12 +10,13 @@ import pytest
 from dates import demo_day
 
 from copilot.clock import Clock
-from copilot.grounding import Catalog, GroundedAnswer, Grounder, fill_slots, product_focus
-from copilot.guardrail_facts import GuardrailFacts
-from copilot.guardrails import apply_guardrails
+from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.grounder import GroundedAnswer, Grounder, fill_slots
+from copilot.guardrails.checks import apply_guardrails
+from copilot.guardrails.facts import GuardrailFacts
 from copilot.types import Conversation, Intent, Order, OrderItem, ShopPolicy, Turn
-from kb.codec import entry_from_dict
 from kb.demo_shops import demo_shops
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
 
 pytestmark = pytest.mark.dates  # decides by the date: .ci/run runs it again a year ahead
@@ -226,3 +227,17 @@ def test_the_product_focus_reads_head_nouns(demo_kb: KnowledgeBase) -> None:
     assert focus.product is not None and focus.product.id == "pdd-p05"
     focus = product_focus(conv("demo-pdd", "买2个750ml的经典直身保温杯"), catalog)
     assert (focus.variant, focus.quantity) == ("750ml", 2)
+
+
+def test_an_faq_about_another_product_than_the_one_discussed_becomes_a_question(
+    grounder: Grounder,
+) -> None:
+    """The lunch box's microwave FAQ is no answer for the food jar in the order: the agent
+    asks which one is meant; with the lunch box in the order, the FAQ answers."""
+    asked = "能放微波炉加热吗"
+    jar = ground(grounder, conv("demo-pdd", asked, order=Order("paid", (OrderItem("pdd-p10"),))))
+    texts = [c.text for c in jar.candidates]
+    assert "亲，您问的是「316不锈钢焖烧杯」还是「304不锈钢分格保温饭盒」呢？" in texts
+    assert not any("会打火" in t for t in texts)
+    box = ground(grounder, conv("demo-pdd", asked, order=Order("paid", (OrderItem("pdd-p11"),))))
+    assert any("会打火" in c.text and c.role == "answer" for c in box.candidates)

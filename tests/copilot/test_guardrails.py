@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from dates import TEST_TODAY, demo_day
 
-from copilot.guardrail_facts import GuardrailFacts, OtherShopNames, ShopFacts, ShopTerms
-from copilot.guardrails import apply_guardrails, check, extract
+from copilot.guardrails.checks import apply_guardrails, check
+from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts, ShopTerms
+from copilot.text.figures import extract
 from copilot.types import Candidate, GuardFlag, Order, OrderItem, ShopPolicy, Source
-from kb.codec import entry_from_dict
 from kb.demo_shops import demo_shops
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
 from kb.types import FAQ
 

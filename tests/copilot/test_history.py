@@ -12,19 +12,20 @@ import pytest
 import redis
 
 from copilot.errors import CopilotError, HistoryImportError
-from copilot.history import HistoryConfig, ResponseBank, ShopNames
-from copilot.history_mining import (
+from copilot.history.bank import ResponseBank
+from copilot.history.mining import (
     Example,
+    HistoryConfig,
+    ShopNames,
     _Group,
-    bigrams,
     clean_text,
     merge_near_duplicates,
     mine,
-    normalized_key,
     reply_id,
 )
+from copilot.text.similarity import bigrams, normalized_key
 from copilot.types import Conversation, Turn
-from kb.embedder import Embedder, Role, Vectors
+from kb.models.embedder import Embedder, Role, Vectors
 
 JDDC_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "jddc" / "chat_0.1per.txt"
 
@@ -264,7 +265,7 @@ def test_the_floor_never_shuts_out_the_question_itself(same_text_cosine: float) 
     float32 cosine lands on either side of 1.0 depending on the CPU's kernels."""
     from types import SimpleNamespace
 
-    from copilot.history_index import relevance_floor
+    from copilot.history.index import relevance_floor
 
     pairs_ = np.full(50, same_text_cosine, dtype=np.float32)
     index = SimpleNamespace(pair_similarities=pairs_, unrelated=float(np.median(pairs_)))
@@ -420,9 +421,9 @@ def test_jddc_sample_smoke(bank: ResponseBank) -> None:
 
 
 def test_consensus_offers_what_the_pool_agrees_on() -> None:
-    from copilot.history_index import Scored, consensus_pick
-    from copilot.history_mining import MinedReply, normalized_key
-    from copilot.textsim import bigrams
+    from copilot.history.index import Scored, consensus_pick
+    from copilot.history.mining import MinedReply
+    from copilot.text.similarity import bigrams, normalized_key
 
     def scored(text: str, count: int, score: float) -> Scored:
         grams = bigrams(normalized_key(text))

@@ -1,4 +1,4 @@
-"""History banks' indexes in the byte-bounded shop cache (kb/shop_cache.py): an evicted bank
+"""History banks' indexes in the byte-bounded shop cache (kb/storage/shop_cache.py): an evicted bank
 is rebuilt from Redis with the same answers, and concurrent misses build it once."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 import redis
 from concurrency import ask_at_once
 
-from copilot.history import ResponseBank
-from copilot.history_index import BankIndex
+from copilot.history.bank import ResponseBank
+from copilot.history.index import BankIndex
 from copilot.types import Conversation, Turn
-from kb.embedder import Embedder
-from kb.shop_cache import ShopCache
+from kb.models.embedder import Embedder
+from kb.storage.shop_cache import ShopCache
 
 
 def test_a_history_bank_rebuilt_after_eviction_answers_as_before(

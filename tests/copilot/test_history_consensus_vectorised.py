@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from copilot.history_index import (
+from copilot.history.index import (
     BankIndex,
     Scored,
     consensus_pick,
@@ -23,8 +23,15 @@ from copilot.history_index import (
     fuse,
     rerank,
 )
-from copilot.history_mining import HistoryConfig, MinedReply, normalized_key
-from copilot.textsim import bigrams, overlap, overlap_matrix, overlaps_with, text_overlap_matrix
+from copilot.history.mining import HistoryConfig, MinedReply
+from copilot.text.similarity import (
+    bigrams,
+    normalized_key,
+    overlap,
+    overlap_matrix,
+    overlaps_with,
+    text_overlap_matrix,
+)
 
 EXACT = sys.version_info < (3, 12)
 # A small alphabet, so that random texts share many bigrams; an emoji (outside the BMP), a lone

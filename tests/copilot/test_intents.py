@@ -13,7 +13,16 @@ import pytest
 import redis
 
 from copilot.errors import CopilotError, IntentDataError
-from copilot.intent_rules import (
+from copilot.intents.classifier import IntentClassifier, default_classifier, isotonic_fit
+from copilot.intents.examples import (
+    IntentExampleStore,
+    LabelledExample,
+    load_examples,
+    train_from_file,
+)
+from copilot.intents.rules import (
+    INTENTS,
+    family_of,
     is_acknowledgement,
     match_rules,
     normalize,
@@ -21,19 +30,8 @@ from copilot.intent_rules import (
     split_turns,
     without_leading_ack,
 )
-from copilot.intents import (
-    INTENTS,
-    IntentClassifier,
-    IntentExampleStore,
-    LabelledExample,
-    default_classifier,
-    family_of,
-    isotonic_fit,
-    load_examples,
-    train_from_file,
-)
 from copilot.types import Conversation, Turn
-from kb.embedder import Embedder
+from kb.models.embedder import Embedder
 
 REPO = Path(__file__).resolve().parents[2]
 HELD_OUT = REPO / "bench" / "data" / "intent_labelled.jsonl"
@@ -63,9 +61,9 @@ def test_taxonomy_has_the_five_families_and_every_label_documented() -> None:
     assert len(INTENTS) == 27
     assert family_of("refund_status") == "after_sales"
     assert family_of("work_order") == "express"
-    import copilot.intents
+    import copilot.intents.classifier
 
-    doc = copilot.intents.__doc__ or ""
+    doc = copilot.intents.classifier.__doc__ or ""
     assert all(label in doc for label in INTENTS)
 
 
@@ -295,7 +293,7 @@ def test_isotonic_fit_is_monotone_and_never_certain() -> None:
 
 def test_importing_the_intent_modules_loads_no_model_libraries() -> None:
     code = (
-        "import sys, copilot.intents, copilot.sentiment; "
+        "import sys, copilot.intents.classifier, copilot.sentiment.analyzer; "
         "print([m for m in ('torch', 'snownlp', 'onnxruntime', 'pypinyin') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

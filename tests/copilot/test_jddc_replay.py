@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot.chatlogs import read_chats
-from copilot.intent_rules import LABELS
+from copilot.history.chatlogs import read_chats
+from copilot.intents.rules import LABELS
 from copilot.pipeline import Suggester
 from copilot.types import Conversation
 from kb.knowledge import KnowledgeBase

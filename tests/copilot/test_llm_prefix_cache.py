@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from copilot.drafting import (
+from copilot.llm.backends import LlamaCppGenerator
+from copilot.llm.drafting import (
     ChatMessage,
     build_draft_messages,
     build_prefill_messages,
     grounded_share,
 )
-from copilot.llm_backends import LlamaCppGenerator
-from copilot.llm_prefix_cache import common_prefix
+from copilot.llm.prefix_cache import common_prefix
 from copilot.model_setup import drafting_gguf
 from copilot.types import Conversation, Turn
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.masking import mask_pii
+from copilot.text.masking import mask_pii
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_skipping_patterns_that_cannot_match_masks_exactly_as_running_them_all()
     result must equal running every pattern."""
     import random
 
-    from copilot import masking as m
+    from copilot.text import masking as m
 
     def every_pattern(text: str) -> str:
         text = m._ID18.sub(m._mask_id18, text)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import copilot.llm_assets as llm_assets
-from copilot.llm_assets import GGUF_BYTES, GGUF_FILENAME, GGUF_SHA256, assemble_gguf
+import copilot.llm.assets as llm_assets
+from copilot.llm.assets import GGUF_BYTES, GGUF_FILENAME, GGUF_SHA256, assemble_gguf
 from copilot.model_setup import (
     check_gguf,
     check_requantised,
@@ -24,8 +24,8 @@ from copilot.model_setup import (
     setup_models,
     sidecar_path,
 )
-from kb.assets import package_file, sha256_file
 from kb.errors import ModelIntegrityError, ModelPackageMissing
+from kb.models.assets import package_file, sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,7 +180,7 @@ def test_gguf_without_its_sidecar_is_not_trusted(models_dir: Path, tmp_path: Pat
 
 def test_importing_copilot_does_not_import_torch() -> None:
     code = (
-        "import sys, copilot, copilot.model_setup, copilot.llm_assets, kb.assets\n"
+        "import sys, copilot, copilot.model_setup, copilot.llm.assets, kb.models.assets\n"
         "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.moment import fits_the_moment, only_pleasantry
+from copilot.guardrails.moment import fits_the_moment, only_pleasantry
 from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
 
 GOODBYE = "感谢您对京东的支持，祝您生活愉快，再见!"

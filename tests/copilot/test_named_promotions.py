@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from copilot.named_promotions import named_promotion_answer
-from copilot.staleness import stale_mentions
-from kb.codec import parse_rule
+from copilot.grounding.named_promotions import named_promotion_answer
+from copilot.guardrails.staleness import stale_mentions
+from kb.files.codec import parse_rule
 from kb.types import Promotion
 
 TODAY = date(2026, 12, 6)

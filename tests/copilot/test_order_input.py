@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from copilot.io import InvalidInput, order_from_dict
+from copilot.errors import InvalidInput
+from copilot.jsonable import order_from_dict
 
 
 @pytest.mark.parametrize(

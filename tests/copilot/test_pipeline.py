@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 from dates import TEST_TODAY
 
-from copilot.drafting import ChatMessage, DraftConfig
-from copilot.llm_openai import OpenAIHTTPGenerator
+from copilot.llm.drafting import ChatMessage, DraftConfig
+from copilot.llm.openai_http import OpenAIHTTPGenerator
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.types import Conversation, Intent, Order, OrderItem, Turn
 from kb.knowledge import KnowledgeBase
@@ -95,8 +95,8 @@ def test_an_instruction_in_the_customer_message_changes_nothing(suggester: Sugge
 def test_a_shop_without_knowledge_still_answers_from_history(
     suggester: Suggester, demo: tuple[Settings, KnowledgeBase]
 ) -> None:
-    from copilot.chatlogs import read_chats
-    from copilot.history import ResponseBank
+    from copilot.history.bank import ResponseBank
+    from copilot.history.chatlogs import read_chats
     from kb.demo_shops import demo_shops
 
     _, knowledge = demo
@@ -116,7 +116,7 @@ def test_a_shop_without_knowledge_still_answers_from_history(
 def test_history_replies_the_order_cannot_fill_leave_room_for_the_next_ones(
     suggester: Suggester, demo: tuple[Settings, KnowledgeBase]
 ) -> None:
-    from copilot.history import ResponseBank
+    from copilot.history.bank import ResponseBank
 
     _, knowledge = demo
     said = [

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from dates import TEST_TODAY, demo_day
 
-from copilot.promotions import PromotionQuote, quote, yuan
+from copilot.grounding.promotions import PromotionQuote, quote, yuan
 from copilot.types import Order, OrderItem
-from kb.codec import parse_rule
 from kb.demo_shops import demo_shops
+from kb.files.codec import parse_rule
 from kb.types import Product, Promotion
 
 pytestmark = pytest.mark.dates  # decides by the date: .ci/run runs it again a year ahead

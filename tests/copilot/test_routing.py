@@ -10,7 +10,7 @@ from copilot.errors import CopilotError
 from copilot.policies import PolicyStore, policy_from_dict
 from copilot.routing import RoutingSignals, repeated_question_count, requested_amount, route
 from copilot.types import Conversation, Intent, Order, ShopPolicy, Turn
-from kb.redis_keys import KEYS
+from kb.storage.redis_keys import KEYS
 
 POLICY = ShopPolicy("shop-a", refund_limit=Decimal(100), compensation_limit=Decimal(20))
 AUTO = ShopPolicy("shop-a", auto_reply=True, auto_min_confidence=0.9)

@@ -12,15 +12,15 @@ import redis
 from dates import TEST_TODAY as CLOCK_DAY
 
 from copilot.clock import FixedClock
-from copilot.feedback import FeedbackEvent, FeedbackLog
-from copilot.history import ResponseBank
-from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
-from copilot.selector import LearnedSelector, SelectorStore, pool_fits
-from copilot.selector_job import train_shop
-from copilot.selector_training import TrainConfig
+from copilot.feedback.log import FeedbackEvent, FeedbackLog
+from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from copilot.history.bank import ResponseBank
+from copilot.history.selector import LearnedSelector, SelectorStore, pool_fits
+from copilot.history.selector_job import train_shop
+from copilot.history.selector_training import TrainConfig
 from eval.errors import LeakageError
 from eval.selector import check_train_only, train_selector
-from kb.embedder import Embedder
+from kb.models.embedder import Embedder
 
 pytestmark = pytest.mark.slow
 SHOP = "sel-shop"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.sentiment import ANGER_NEGATIVITY, SNOWNLP_SHARE, SentimentAnalyzer
+from copilot.sentiment.analyzer import ANGER_NEGATIVITY, SNOWNLP_SHARE, SentimentAnalyzer
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_snownlp_runs_only_when_it_can_change_anger() -> None:
 
 
 def test_snownlps_model_read_without_snownlp_gives_its_very_probabilities() -> None:
-    """copilot/snow_sentiment.py keeps snownlp's counts in arrays instead of its 430 MB of
+    """copilot/sentiment/snow_model.py keeps snownlp's counts in arrays instead of its 430 MB of
     dicts; every probability must still be snownlp's own, bit for bit, and its segmentation
     too: on our chats, texts unknown to its segmenter (Latin, digits, emoji, rare characters)
     and random strings."""
@@ -138,7 +138,7 @@ def test_snownlps_model_read_without_snownlp_gives_its_very_probabilities() -> N
     from snownlp import seg as snow_seg
     from snownlp import sentiment as snow_sentiment  # SnowNLP(text).sentiments calls it
 
-    from copilot.snow_sentiment import SnowSentiment
+    from copilot.sentiment.snow_model import SnowSentiment
 
     ours = SnowSentiment.load()
     texts = [

@@ -9,8 +9,8 @@ import pytest
 from dates import TEST_TODAY
 
 from copilot.clock import CHINA, FixedClock, SystemClock, timestamp, today
-from copilot.staleness import ending_within, links, stale_mentions
-from kb.codec import parse_rule
+from copilot.guardrails.staleness import ending_within, links, stale_mentions
+from kb.files.codec import parse_rule
 from kb.types import FAQ, Promotion, Script
 
 pytestmark = pytest.mark.dates

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from copilot.adoption import situation_intent
+from copilot.intents.adoption import situation_intent
 from copilot.templates import (
     HOLDING_AFTER_PURCHASE,
     HOLDING_BEFORE_PURCHASE,
@@ -66,8 +66,8 @@ def test_script_situations_name_their_intent() -> None:
 def test_every_template_passes_the_guardrails_of_a_shop_with_no_kb() -> None:
     from datetime import date
 
-    from copilot.guardrail_facts import OtherShopNames, ShopFacts
-    from copilot.guardrails import check
+    from copilot.guardrails.checks import check
+    from copilot.guardrails.facts import OtherShopNames, ShopFacts
     from copilot.types import ShopPolicy
 
     empty = ShopFacts.from_entries("s", ())

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from dates import demo_day
 
+from copilot.grounding.upsell import NO_UPSELL_INTENTS, PAYMENT_REMINDER, suggest_upsell
 from copilot.types import Conversation, Intent, Order, OrderItem, Route, Turn, Upsell
-from copilot.upsell import NO_UPSELL_INTENTS, PAYMENT_REMINDER, suggest_upsell
-from kb.codec import entry_from_dict
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
 from kb.types import Product
 

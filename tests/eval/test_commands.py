@@ -11,8 +11,8 @@ import redis
 from typer.testing import CliRunner
 
 from cli import app
-from copilot.feedback import FeedbackEvent, FeedbackLog
-from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from copilot.feedback.log import FeedbackEvent, FeedbackLog
+from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
 from eval.calibrate import calibrate_file
 from eval.compare import compare_runs
 from eval.errors import EvalInputError

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from copilot.model_setup import embedder_dir
-from kb.e5convert import (
+from kb.errors import ModelIntegrityError
+from kb.models.e5convert import (
     MANIFEST,
     MAX_SEQ_LENGTH,
     PROMPTS,
@@ -20,7 +21,6 @@ from kb.e5convert import (
     check_embedder,
     dequantize_q4,
 )
-from kb.errors import ModelIntegrityError
 
 # Shop questions and KB-like passages of mixed lengths, so that batches need padding.
 SENTENCES = [
@@ -167,7 +167,7 @@ def test_onnx_backend_gives_the_same_vectors(embedder: object, torch_embedder: o
     name (so stored vectors stay valid), same vectors, single and batched, both prompts."""
     import numpy as np
 
-    from kb.onnx_embedder import OnnxEmbedder
+    from kb.models.onnx_embedder import OnnxEmbedder
 
     assert isinstance(embedder, OnnxEmbedder)
     assert embedder.name == torch_embedder.name  # type: ignore[attr-defined]

@@ -13,10 +13,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from kb.codec import parse_rule
 from kb.errors import InvalidEntry, KBError, KBImportError, RowError
-from kb.exporters import export_entries
-from kb.importers import load_bytes, load_files
+from kb.files.codec import parse_rule
+from kb.files.exporters import export_entries
+from kb.files.importers import load_bytes, load_files
 from kb.types import FAQ, Entry, Policy, Product, Promotion, Script, Variant
 
 SHOP = "shop-cup"

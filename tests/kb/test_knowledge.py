@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kb.codec import entry_from_dict
-from kb.embedder import Embedder
 from kb.errors import EntryNotFound, InvalidEntry, KBImportError, ShopNotFound
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, connect
-from kb.store import KBStore
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import RedisConfig, connect
+from kb.storage.store import KBStore
 from kb.types import Entry
 
 CUP_SHOP = [
@@ -313,7 +313,7 @@ def test_recent_reads_spare_redis_yet_every_write_in_the_process_is_seen_at_once
 
 
 def test_filters_asked_for_by_clients_are_kept_within_a_bound(kb: KnowledgeBase) -> None:
-    from kb.codec import entry_from_dict
+    from kb.files.codec import entry_from_dict
     from kb.index import _MASKS_KEPT
 
     kb.add("mask-shop", [entry_from_dict("mask-shop", {"kind": "faq", "question": "能开发票吗",

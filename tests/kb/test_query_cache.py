@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pytest
 
-from kb.embedder import Embedder, QueryCache, Role, Vectors
-from kb.onnx_embedder import OnnxEmbedder
+from kb.models.embedder import Embedder, QueryCache, Role, Vectors
+from kb.models.onnx_embedder import OnnxEmbedder
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 
-from kb.redis_conn import RedisConfig, close, connect
+from kb.storage.redis_conn import RedisConfig, close, connect
 
 
 def test_close_stops_the_embedded_server_even_with_a_listener_connected(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import psutil
 import redis
 from redis_processes import kill_server, running
 
-from kb.redis_conn import RedisConfig, close, connect
-from kb.redis_watchdog import EmbeddedWatchdog, is_embedded, revive, server_answers
+from kb.storage.redis_conn import RedisConfig, close, connect
+from kb.storage.redis_watchdog import EmbeddedWatchdog, is_embedded, revive, server_answers
 
 
 def test_a_killed_server_comes_back_on_the_same_socket_with_its_data(tmp_path: Path) -> None:

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from concurrency import ask_at_once
 
-from kb.codec import entry_from_dict
+from kb.files.codec import entry_from_dict
 from kb.index import IndexCache, ShopIndex
 from kb.knowledge import KnowledgeBase
-from kb.shop_cache import ShopCache
-from kb.store import ShopSnapshot
+from kb.storage.shop_cache import ShopCache
+from kb.storage.store import ShopSnapshot
 from kb.types import Entry, Hit
 
 ITEMS = {"shop-a": "保温杯", "shop-b": "羽绒服", "shop-c": "折叠伞", "shop-big": "双肩背包"}

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from kb.codec import parse_money, parse_rule
 from kb.errors import InvalidEntry
+from kb.files.codec import parse_money, parse_rule
 from kb.hints import hinted_kinds
-from kb.tokenize import split_pinyin, tokenize
+from kb.tokens import split_pinyin, tokenize
 
 
 def test_homophone_typos_and_typed_pinyin_share_pinyin_tokens() -> None:

@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 
 from kb.errors import KBImportError
-from kb.importers import load_bytes, load_files
-from kb.sheets import header_row, section_row, split_specs
+from kb.files.importers import load_bytes, load_files
+from kb.files.sheets import header_row, section_row, split_specs
 from kb.types import FAQ, Policy, Product, Promotion, Script, Variant
 
 SHOP = "pet-shop"
@@ -199,7 +199,7 @@ def test_a_cell_in_the_last_column_cannot_blow_up_the_parse(tmp_path: Path) -> N
 
 
 def test_a_sheet_too_long_is_refused_naming_the_file(tmp_path: Path) -> None:
-    from kb.importers import MAX_ROWS
+    from kb.files.importers import MAX_ROWS
 
     book = openpyxl.Workbook()
     sheet = book.active

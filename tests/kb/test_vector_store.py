@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import redis
 
-from kb.embedder import Embedder, Role, Vectors
-from kb.vector_store import StoredVectors
+from kb.models.embedder import Embedder, Role, Vectors
+from kb.storage.vector_store import StoredVectors
 
 
 class Counting:

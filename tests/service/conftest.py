@@ -66,7 +66,7 @@ def make_key(service_app: FastAPI) -> MakeKey:
 
     def make(role: str = "agent", shops: tuple[str, ...] | list[str] = ("demo-pdd",),
              label: str = "test") -> str:  # fmt: skip
-        _, key = service_app.state.keys.create(role, list(shops), label)
+        _, key = service_app.state.services.keys.create(role, list(shops), label)
         return str(key)
 
     return make

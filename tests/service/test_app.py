@@ -29,14 +29,14 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_the_first_start_writes_an_admin_key_only_its_owner_can_read(client: TestClient) -> None:
-    path = key_file(client.app.state.settings)  # type: ignore[attr-defined]
+    path = key_file(client.app.state.services.settings)  # type: ignore[attr-defined]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     headers = {"Authorization": f"Bearer {path.read_text().strip()}"}
     assert client.get("/v1/shops", headers=headers).status_code == 200
 
 
 def _admin(client: TestClient) -> dict[str, str]:
-    _, key = client.app.state.keys.create("admin", ["*"], "test")  # type: ignore[attr-defined]
+    _, key = client.app.state.services.keys.create("admin", ["*"], "test")  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {key}"}
 
 

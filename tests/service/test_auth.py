@@ -8,8 +8,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from service.auth import Principal
-from service.keys import KeyNotFound, KeyStore
+from service.errors import KeyNotFound
+from service.keys import KeyStore
+from service.principals import Principal
 
 SUGGEST = {
     "shop_id": "demo-pdd",
@@ -62,7 +63,7 @@ def test_missing_unknown_and_revoked_keys_get_401(
         assert response.json()["error"]["code"] == "unauthorized"
     key = make_key("agent", ["demo-pdd"])
     assert api.post("/v1/suggest", json=SUGGEST, headers=auth(key)).status_code == 200
-    keys: KeyStore = api.app.state.keys  # type: ignore[attr-defined]
+    keys: KeyStore = api.app.state.services.keys  # type: ignore[attr-defined]
     principal = keys.lookup(key)
     assert principal is not None
     keys.revoke(principal.key_id)

@@ -14,7 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from kb.redis_keys import KEYS
+from kb.storage.redis_keys import KEYS
 from service.main import create_app
 from service.settings import Settings
 
@@ -87,12 +87,12 @@ ASK = [{"role": "customer", "text": "满多少包邮呀"}]
 
 
 def test_redis_down_degrades_and_recovers(client: TestClient, server: RedisServer) -> None:
-    _, key = client.app.state.keys.create("agent", ["demo-pdd"], "degraded")  # type: ignore[attr-defined]
+    _, key = client.app.state.services.keys.create("agent", ["demo-pdd"], "degraded")  # type: ignore[attr-defined]
     headers = {"Authorization": f"Bearer {key}"}
     normal = client.post("/v1/suggest", json={"shop_id": "demo-pdd", "conversation_id": "deg-1",
                                               "turns": ASK}, headers=headers)  # fmt: skip
     assert normal.status_code == 200 and normal.json()["degraded"] == []
-    _, unseen = client.app.state.keys.create("agent", ["demo-pdd"], "never used")  # type: ignore[attr-defined]
+    _, unseen = client.app.state.services.keys.create("agent", ["demo-pdd"], "never used")  # type: ignore[attr-defined]
 
     server.kill()
     ready = client.get("/readyz")

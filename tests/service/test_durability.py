@@ -1,6 +1,6 @@
 """Feedback events survive a kill -9 of the embedded Redis server and its restart (AOF on).
 
-The server is started exactly as the service starts it (kb.redis_conn.connect on a data dir),
+The server is started exactly as the service starts it (kb.storage.redis_conn.connect on a data dir),
 killed with SIGKILL (no shutdown save), and started again on the same data dir.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import redis
 
-from copilot.feedback import FeedbackEvent, FeedbackLog, acceptance_stats
-from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
-from kb.redis_conn import EMBEDDED_DB_FILE, RedisConfig, connect
+from copilot.feedback.log import FeedbackEvent, FeedbackLog, acceptance_stats
+from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.storage.redis_conn import EMBEDDED_DB_FILE, RedisConfig, connect
 
 SHOP = "demo-pdd"
 

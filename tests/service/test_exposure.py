@@ -146,14 +146,16 @@ def throttled(service_app: FastAPI) -> Iterator[AuthFailureLimiter]:
     window cannot roll over half way."""
     if time.time() % 60 > 45:
         time.sleep(61 - time.time() % 60)
-    saved = service_app.state.auth_failures
-    service_app.state.auth_failures = limiter = AuthFailureLimiter(service_app.state.redis, 3)
+    saved = service_app.state.services.auth_failures
+    service_app.state.services.auth_failures = limiter = AuthFailureLimiter(
+        service_app.state.services.redis, 3
+    )
     try:
         yield limiter
     finally:
-        service_app.state.auth_failures = saved
-        for key in service_app.state.redis.scan_iter("copilot:authfail:*"):
-            service_app.state.redis.delete(key)
+        service_app.state.services.auth_failures = saved
+        for key in service_app.state.services.redis.scan_iter("copilot:authfail:*"):
+            service_app.state.services.redis.delete(key)
 
 
 def test_bad_keys_are_throttled_per_address_without_locking_out_key_holders(

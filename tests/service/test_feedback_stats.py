@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from copilot.feedback import FeedbackEvent
-from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
-from kb.redis_keys import KEYS
+from copilot.feedback.log import FeedbackEvent
+from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.storage.redis_keys import KEYS
 
 Auth = Callable[..., dict[str, str]]
 SHOP = "stats-shop"
@@ -25,7 +25,7 @@ SHOP = "stats-shop"
 
 def _put(app: FastAPI, sid: str, intent: str, route: str, *candidates: tuple[str, str],
          shop: str = SHOP, message: str = "能开发票吗", confident: bool = True) -> None:  # fmt: skip
-    log: SuggestionLog = app.state.records
+    log: SuggestionLog = app.state.services.records
     log.put(
         SuggestionRecord(
             suggestion_id=sid, shop_id=shop, conversation_id=f"c-{sid}", ts=time.time(),
@@ -70,7 +70,7 @@ def test_feedback_events_become_stats(
         response = api.post("/v1/feedback", json=body, headers=agent)
         assert response.status_code == 202, response.text
         assert response.json() == {"accepted": True}
-    stored = service_app.state.redis.xrange(KEYS.shop(SHOP, "feedback"))
+    stored = service_app.state.services.redis.xrange(KEYS.shop(SHOP, "feedback"))
     texts = [fields.get(b"text", b"").decode() for _, fields in stored]
     assert any("138****5678" in t for t in texts)
     assert not any("13812345678" in t or "张三" in t for t in texts)
@@ -202,7 +202,7 @@ def test_a_window_past_the_cap_is_counted_from_its_newest_part(
     for n in range(cap + 3):  # as in service: each suggestion shown soon after it was made
         _put(service_app, f"cap-{n}", "其他", "assist", ("稍等亲", "kb"), shop=shop,
              message="能开发票吗", confident=False)  # fmt: skip
-        service_app.state.feedback.append(
+        service_app.state.services.feedback.append(
             FeedbackEvent(f"cap-{n}", None, shop, "shown", ts=time.time())
         )
     trainer = auth(role="trainer", shops=[shop])
@@ -218,12 +218,12 @@ def test_a_window_past_the_cap_is_counted_from_its_newest_part(
     assert stats["counted_since"] == stats["since"]
     assert (gaps["groups"][0]["count"], gaps["truncated"]) == (cap + 3, False)
 
-    settings = service_app.state.settings
-    service_app.state.settings = settings.model_copy(update={"max_stats_events": cap})
+    settings = service_app.state.services.settings
+    service_app.state.services.settings = settings.model_copy(update={"max_stats_events": cap})
     try:
         stats, gaps = both()
     finally:
-        service_app.state.settings = settings
+        service_app.state.services.settings = settings
     assert (stats["suggestions"], stats["shown"], stats["truncated"]) == (cap, cap, True)
     assert stats["unmatched_events"] == 0  # the events of the suggestions counted, no others
     assert stats["counted_since"] > stats["since"]

@@ -116,7 +116,7 @@ def test_import_applies_nothing_when_any_row_is_wrong(api: TestClient, auth: Aut
 
 def test_uploads_may_be_larger_than_json_bodies(api: TestClient, auth: Auth) -> None:
     trainer = auth(role="trainer", shops=[SHOP])
-    settings = api.app.state.settings  # type: ignore[attr-defined]
+    settings = api.app.state.services.settings  # type: ignore[attr-defined]
     assert settings.max_upload_bytes > settings.max_body_bytes
     sheet = "问题,答案\n" + "这个杯子能装开水吗,可以的亲\n" * (settings.max_body_bytes // 30)
     assert len(sheet.encode()) > settings.max_body_bytes
@@ -201,7 +201,7 @@ def test_history_import_builds_a_response_bank(api: TestClient, auth: Auth) -> N
     assert report["format"] == "jsonl" and report["conversations"] == 4
     assert report["replies"] >= 2 and report["version"] >= 1
     assert [s["line"] for s in report["skipped"]] == [5]
-    bank = api.app.state.suggester.history  # type: ignore[attr-defined]
+    bank = api.app.state.services.suggester.history  # type: ignore[attr-defined]
     found = bank.search(shop, "啥时候发货")
     assert found and "48小时" in found[0].text
 

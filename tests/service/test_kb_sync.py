@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from copilot.records import RecordedCandidate, SuggestionRecord
-from kb.codec import entry_from_dict
+from copilot.feedback.records import RecordedCandidate, SuggestionRecord
+from kb.files.codec import entry_from_dict
 from service.main import create_app
 from service.settings import Settings
 
@@ -35,7 +35,7 @@ FAQ = {
 
 @pytest.fixture(scope="module")
 def replica_b(service_app: FastAPI, service_settings: Settings) -> Iterator[TestClient]:
-    socket = service_app.state.redis.socket_file
+    socket = service_app.state.services.redis.socket_file
     settings = service_settings.model_copy(
         update={"redis_url": f"unix://{socket}", "llm_backend": "none", "load_demo_shops": False}
     )
@@ -74,10 +74,12 @@ def test_an_entry_created_on_a_is_found_on_b(
     assert created.status_code == 201, created.text
     version = created.json()["version"]
     # B rebuilds on A's announcement, with no request to B at all.
-    _wait(lambda: b.state.kb_sync.rebuilt.get(SHOP, 0) >= version)
-    builds = b.state.kb.indexes.builds
+    _wait(lambda: b.state.services.kb_sync.rebuilt.get(SHOP, 0) >= version)
+    builds = b.state.services.kb.indexes.builds
     assert any("电子发票" in a for a in _answers(replica_b, trainer, "能开发票么"))
-    assert b.state.kb.indexes.builds == builds  # served from the index built off the request path
+    assert (
+        b.state.services.kb.indexes.builds == builds
+    )  # served from the index built off the request path
 
     changed = {**FAQ, "answer": "可以的亲，电子发票当天开好~"}
     assert (
@@ -102,9 +104,9 @@ def test_a_write_that_announces_nothing_is_served_within_the_max_age(
     """The CLI writes to the store without publishing: B's version check still serves the
     change once its recent read of the version is older than COPILOT_METADATA_MAX_AGE, so a
     lost announcement costs at most that and the rebuild time."""
-    max_age = _b(replica_b).state.settings.metadata_max_age
+    max_age = _b(replica_b).state.services.settings.metadata_max_age
     assert 0 < max_age < WITHIN_S
-    knowledge = service_app.state.kb
+    knowledge = service_app.state.services.kb
     headers = auth(role="trainer", shops=[SHOP])
     _answers(replica_b, headers, "可以七天无理由退货吗")  # B has read the version now
     entry = entry_from_dict(SHOP, {"kind": "faq", "id": "sync-cli", "question": "支持七天无理由退货吗",
@@ -118,7 +120,7 @@ def test_a_write_that_announces_nothing_is_served_within_the_max_age(
 def test_feedback_on_b_counts_in_stats_on_a(
     api: TestClient, replica_b: TestClient, service_app: FastAPI, auth: Auth
 ) -> None:
-    service_app.state.records.put(
+    service_app.state.services.records.put(
         SuggestionRecord("sync-s1", SHOP, "c-sync", time.time(), "能开发票吗", "发票", 0.9,
                          "assist", None, True,
                          (RecordedCandidate("sync-s1:1", "可以的亲", "answer", "kb"),))
@@ -136,11 +138,11 @@ def test_feedback_on_b_counts_in_stats_on_a(
 def test_bad_announcements_are_ignored_and_the_listener_lives_on(
     api: TestClient, service_app: FastAPI, auth: Auth
 ) -> None:
-    sync = service_app.state.kb_sync
+    sync = service_app.state.services.kb_sync
     for message in (b"not json", b'{"shop_id": "no-such-shop", "version": 5}', b"{}", None):
         sync.handle(message)
     assert "no-such-shop" not in sync.rebuilt
-    service_app.state.redis.publish(sync.channel, b"garbage")
+    service_app.state.services.redis.publish(sync.channel, b"garbage")
     trainer = auth(role="trainer", shops=["sync-live-shop"])
     created = api.post(
         "/v1/shops/sync-live-shop/kb/entries", json={**FAQ, "id": "live-1"}, headers=trainer

@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from copilot.clock import Clock, timestamp
 from copilot.policies import PolicyStore
 from copilot.types import ShopPolicy
-from kb.codec import entry_from_dict
-from kb.embedder import Embedder
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, close, connect
-from kb.redis_keys import KEYS
-from kb.store import KBStore
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import RedisConfig, close, connect
+from kb.storage.redis_keys import KEYS
+from kb.storage.store import KBStore
 from service.keys import KeyStore
 from service.main import create_app
 from service.settings import Settings
@@ -58,7 +58,7 @@ def test_conversation_ids_that_name_other_keys_break_nothing(
 ) -> None:
     admin = auth(role="admin", shops=[])
     assert api.post("/v1/shops/conv/kb/entries", json=FAQ, headers=admin).status_code == 201
-    PolicyStore(service_app.state.redis).put(ShopPolicy("conv", shop_name="会话小店"))
+    PolicyStore(service_app.state.services.redis).put(ShopPolicy("conv", shop_name="会话小店"))
     ks = auth(shops=["demo-ks"])
     for cid in HOSTILE_IDS:
         pushed = api.post(f"/v1/conversations/{cid}/turns",
@@ -74,7 +74,7 @@ def test_conversation_ids_that_name_other_keys_break_nothing(
     assert shops.status_code == 200, shops.text
     assert {s["shop_id"]: s["name"] for s in shops.json()["shops"]}["conv"] == "会话小店"
     assert api.get("/v1/shops/conv/stats", headers=admin).status_code == 200
-    assert service_app.state.redis.type(KEYS.shop("conv", "policy")) == b"string"
+    assert service_app.state.services.redis.type(KEYS.shop("conv", "policy")) == b"string"
     # an id outside the pattern ('%', spaces) is refused by name, never stored nor a 5xx
     for cid in ("x%25y", "x%3Ay%20z"):
         refused = api.post(f"/v1/conversations/{cid}/turns",
@@ -96,7 +96,7 @@ def test_two_shops_using_the_same_id_have_two_conversations(
         made[shop] = response.json()["suggestion_id"]
     assert _turns(api, "c-1", pdd) == ["包邮吗"] and _turns(api, "c-1", ks) == ["有优惠券吗"]
     # a new customer turn in one shop's c-1 supersedes no stream of the other's
-    store = service_app.state.conversations
+    store = service_app.state.services.conversations
     before = store.generation("demo-ks", "c-1")
     api.post("/v1/conversations/c-1/turns", json={"shop_id": "demo-pdd", "turns": _say("在吗")},
              headers=pdd)  # fmt: skip

@@ -15,13 +15,13 @@ import threading
 import redis
 
 from copilot.clock import Clock, timestamp
-from copilot.feedback import FeedbackEvent, FeedbackLog
+from copilot.feedback.log import FeedbackEvent, FeedbackLog
+from copilot.feedback.records import SuggestionLog
 from copilot.policies import PolicyStore
-from copilot.records import SuggestionLog
 from copilot.types import ShopPolicy, Turn
 from kb.demo_shops import DEMO_DAYS_KEY, _loaded_days
-from kb.key_migration import KeyMigration, migrate_keys
-from kb.redis_keys import KEYS, escape, unescape
+from kb.storage.key_migration import KeyMigration, migrate_keys
+from kb.storage.redis_keys import KEYS, escape, unescape
 from service.conversations import ConversationStore
 from service.keys import KeyStore
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from openapi_fuzz import Keys, fuzz_app, fuzz_config, run_fuzz
 
-from kb.embedder import Embedder
+from kb.models.embedder import Embedder
 
 pytestmark = pytest.mark.slow
 

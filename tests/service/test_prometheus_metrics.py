@@ -18,7 +18,7 @@ Auth = Callable[..., dict[str, str]]
 
 
 def _samples(api: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    _, key = api.app.state.keys.create("agent", ["demo-pdd"], "prometheus")  # type: ignore[attr-defined]
+    _, key = api.app.state.services.keys.create("agent", ["demo-pdd"], "prometheus")  # type: ignore[attr-defined]
     response = api.get("/metrics", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -57,7 +57,7 @@ def test_request_latency_is_labelled_by_route_template(api: TestClient, auth: Au
 
 def test_suggestion_stages_sources_tokens_and_cache(api: TestClient, service_app: FastAPI) -> None:
     conversation = Conversation("demo-pdd", (Turn("customer", "这个杯子能装开水吗"),))
-    suggestion = service_app.state.suggester.suggest(conversation, use_llm=False)
+    suggestion = service_app.state.services.suggester.suggest(conversation, use_llm=False)
     assert suggestion.timings_ms and suggestion.candidates
     before = _samples(api)
     observe_suggestion(suggestion, 0.042)
@@ -95,9 +95,9 @@ def test_suggestion_stages_sources_tokens_and_cache(api: TestClient, service_app
 
 
 def test_feedback_actions_are_counted(api: TestClient, auth: Auth, service_app: FastAPI) -> None:
-    from copilot.records import RecordedCandidate, SuggestionRecord
+    from copilot.feedback.records import RecordedCandidate, SuggestionRecord
 
-    service_app.state.records.put(
+    service_app.state.services.records.put(
         SuggestionRecord("met-1", "demo-ks", None, 1.0e9, "在吗", "问候", 0.9, "assist", None,
                          True, (RecordedCandidate("met-1:1", "在的亲", "answer", "kb"),))
     )  # fmt: skip

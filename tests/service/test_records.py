@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from copilot.clock import Clock, timestamp
-from copilot.records import RecordedCandidate, SuggestionLog, SuggestionRecord
-from kb.redis_keys import RedisKeys
+from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
+from kb.storage.redis_keys import RedisKeys
 from service.records import SuggestionRecords
 
 

@@ -26,12 +26,12 @@ def test_the_service_restarts_its_killed_embedded_redis(models_dir: Path, tmp_pa
                         load_demo_shops=False, create_admin_key=False)  # fmt: skip
     with TestClient(create_app(settings)) as client:
         app = client.app
-        _, key = app.state.keys.create("admin", ["*"], "before the crash")  # type: ignore[attr-defined]
+        _, key = app.state.services.keys.create("admin", ["*"], "before the crash")  # type: ignore[attr-defined]
         headers = {"Authorization": f"Bearer {key}"}
         stored = client.post("/v1/conversations/rr-1/turns", json=TURNS, headers=headers)
         assert stored.status_code == 200, stored.text
-        socket_dir = str(Path(app.state.redis.socket_file).parent)  # type: ignore[attr-defined]
-        old_pid = kill_server(app.state.redis)  # type: ignore[attr-defined]
+        socket_dir = str(Path(app.state.services.redis.socket_file).parent)  # type: ignore[attr-defined]
+        old_pid = kill_server(app.state.services.redis)  # type: ignore[attr-defined]
 
         answers, deadline = [], time.monotonic() + RECOVERY_S
         while time.monotonic() < deadline:
@@ -46,12 +46,12 @@ def test_the_service_restarts_its_killed_embedded_redis(models_dir: Path, tmp_pa
             for secret in (socket_dir, "socket", "ConnectionError", "Errno"):
                 assert secret not in answer.text, answer.text
 
-        assert app.state.redis.pid != old_pid  # type: ignore[attr-defined]
+        assert app.state.services.redis.pid != old_pid  # type: ignore[attr-defined]
         after = client.get(
             "/v1/conversations/rr-1", params=SHOP, headers=headers
         )  # the key survived too
         assert after.status_code == 200, after.text
         assert [t["text"] for t in after.json()["turns"]] == ["这个杯子能装开水吗"]
         assert (tmp_path / "redis" / "appendonly.aof").exists()  # the same data folder
-        new_pid = app.state.redis.pid  # type: ignore[attr-defined]
+        new_pid = app.state.services.redis.pid  # type: ignore[attr-defined]
     assert not running(new_pid), "the restarted redis-server outlived the service"

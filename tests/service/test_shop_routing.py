@@ -19,14 +19,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from copilot.build import build_suggester as build_pipeline
-from copilot.history import ResponseBank
+from copilot.history.bank import ResponseBank
 from copilot.types import Conversation, Turn
-from kb.codec import entry_from_dict
-from kb.embedder import Embedder
+from kb.files.codec import entry_from_dict
 from kb.knowledge import KnowledgeBase
-from kb.redis_conn import RedisConfig, close, connect
-from kb.shop_cache import ShopCache
-from kb.store import KBStore
+from kb.models.embedder import Embedder
+from kb.storage.redis_conn import RedisConfig, close, connect
+from kb.storage.shop_cache import ShopCache
+from kb.storage.store import KBStore
 from service.main import create_app
 from service.settings import Settings
 from service.wiring import build_knowledge_base, build_suggester, pipeline_config
@@ -92,7 +92,7 @@ def test_replicas_routed_by_shop_hold_only_their_own_shops(
     try:
         with TestClient(apps["replica-a"][0]) as a, TestClient(apps["replica-b"][0]) as b:
             clients = {"replica-a": a, "replica-b": b}
-            _, key = apps["replica-a"][0].state.keys.create("agent", ["*"], "routing test")
+            _, key = apps["replica-a"][0].state.services.keys.create("agent", ["*"], "routing test")
             for shop_id, owner in owners.items():
                 response = clients[owner].post(
                     "/v1/suggest", headers={"Authorization": f"Bearer {key}"},
@@ -103,8 +103,8 @@ def test_replicas_routed_by_shop_hold_only_their_own_shops(
                 assert any(c["source"]["kind"] == "history" for c in response.json()["candidates"])
             for name, (app, _) in apps.items():
                 own = {shop_id for shop_id, owner in owners.items() if owner == name}
-                assert set(app.state.kb.indexes.held()) == own, name
-                assert set(app.state.suggester.history.held()) == own, name
+                assert set(app.state.services.kb.indexes.held()) == own, name
+                assert set(app.state.services.suggester.history.held()) == own, name
                 # what an operator sees: a KB index and a bank per own shop
                 scraped = (
                     clients[name].get("/metrics", headers={"Authorization": f"Bearer {key}"}).text

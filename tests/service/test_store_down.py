@@ -62,8 +62,7 @@ def test_redis_errors_reach_clients_as_503_without_their_text(failure: str) -> N
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from copilot.errors import HistoryUnavailable
-    from copilot.feedback import FeedbackUnavailable
+    from copilot.errors import FeedbackUnavailable, HistoryUnavailable
     from service import errors
 
     where = "Error 2 connecting to unix socket: /tmp/tmpab12cd/redis.socket. No such file."

@@ -51,7 +51,7 @@ def test_suggestion_then_tokens_then_final_from_the_real_llm(api: TestClient, au
     assert llm or {"llm_error", "llm_timeout", "llm_duplicate"} & set(final["degraded"]), final
     if llm:
         assert llm[0]["source"]["llm"] and llm[0]["id"].startswith(final["suggestion_id"])
-    record = api.app.state.records.get(final["suggestion_id"])  # type: ignore[attr-defined]
+    record = api.app.state.services.records.get(final["suggestion_id"])  # type: ignore[attr-defined]
     assert [c.source for c in record.candidates] == [
         c["source"]["kind"] for c in final["candidates"]
     ]
@@ -109,7 +109,7 @@ def slow_stream(api: TestClient, headers: dict[str, str], conversation_id: str,
                 text: str) -> Iterator[SlowStream]:  # fmt: skip
     """A stream of `conversation_id` drafting with SlowGenerator, started (its first piece
     said) before the body runs; the real generator is put back afterwards."""
-    suggester = api.app.state.suggester  # type: ignore[attr-defined]
+    suggester = api.app.state.services.suggester  # type: ignore[attr-defined]
     slow, saved = SlowGenerator(), suggester.generator
     suggester.generator = slow
     body = {"shop_id": "demo-pdd", "conversation_id": conversation_id,
@@ -162,8 +162,8 @@ def test_every_replica_hears_of_a_new_generation(api: TestClient) -> None:
     """The pub/sub side of cancellation: a bump is announced and the listener remembers it."""
     import time
 
-    store = api.app.state.conversations  # type: ignore[attr-defined]
-    listener = api.app.state.cancel_listener  # type: ignore[attr-defined]
+    store = api.app.state.services.conversations  # type: ignore[attr-defined]
+    listener = api.app.state.services.cancel_listener  # type: ignore[attr-defined]
     generation = store.bump("demo-pdd", "st-pubsub")
     name = store.name("demo-pdd", "st-pubsub")
     deadline = time.monotonic() + 30
@@ -180,7 +180,7 @@ def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_d
     """routes/suggest._lane: JSON suggestions without the LLM run on the retrieval thread (one
     at a time), drafts and streams on the big pool; so a draft that holds the LLM for seconds
     delays no quick suggestion."""
-    suggester = api.app.state.suggester  # type: ignore[attr-defined]
+    suggester = api.app.state.services.suggester  # type: ignore[attr-defined]
     threads: list[str] = []
     suggest = suggester.suggest
 
@@ -212,11 +212,11 @@ def test_retrieval_only_suggestions_have_their_own_thread_and_never_wait_for_a_d
 def test_streams_past_the_pool_get_503_with_retry_after_not_a_thread(
     api: TestClient, auth: Auth
 ) -> None:
-    from service.streaming import StreamSlots
+    from service.stream_control import StreamSlots
 
     app = api.app
-    saved = app.state.stream_slots  # type: ignore[attr-defined]
-    app.state.stream_slots = slots = StreamSlots(1)  # type: ignore[attr-defined]
+    saved = app.state.services.stream_slots  # type: ignore[attr-defined]
+    app.state.services.stream_slots = slots = StreamSlots(1)  # type: ignore[attr-defined]
     headers = auth()
     quick = {"shop_id": "demo-pdd", "use_llm": False,
              "turns": [{"role": "customer", "text": "什么时候发货"}]}  # fmt: skip
@@ -241,5 +241,5 @@ def test_streams_past_the_pool_get_503_with_retry_after_not_a_thread(
         again = api.post("/v1/suggest", json=quick, headers={**headers, **SSE})
         assert [kind for kind, _ in parse_sse(again.text)] == ["suggestion", "final"]
     finally:
-        app.state.stream_slots = saved  # type: ignore[attr-defined]
+        app.state.services.stream_slots = saved  # type: ignore[attr-defined]
         slots.shutdown()

@@ -38,7 +38,7 @@ def test_the_simplest_request_gets_intent_route_and_candidates(api: TestClient, 
         assert len(candidate["source"]["kb_titles"]) == len(candidate["source"]["kb_entry_ids"])
     assert any(c["source"]["kb_entry_ids"] for c in body["candidates"])
     assert "retrieve" in body["timings_ms"] and body["degraded"] == []
-    record = api.app.state.records.get(sid)  # type: ignore[attr-defined]
+    record = api.app.state.services.records.get(sid)  # type: ignore[attr-defined]
     assert record.shop_id == "demo-pdd" and record.conversation_id == "sg-1"
     assert "13812345678" not in record.customer_msg and "138****5678" in record.customer_msg
     assert [c.id for c in record.candidates] == [c["id"] for c in body["candidates"]]
@@ -144,7 +144,7 @@ def test_keys_see_only_their_shops_and_roles(api: TestClient, auth: Auth) -> Non
 
 def test_bad_requests_name_the_field(api: TestClient, auth: Auth) -> None:
     headers = auth()
-    settings = api.app.state.settings  # type: ignore[attr-defined]
+    settings = api.app.state.services.settings  # type: ignore[attr-defined]
     cases = [
         (
             {"shop_id": "demo-pdd", "turns": [{"role": "客服", "text": "在吗"}]},
@@ -241,7 +241,7 @@ def test_errors_come_in_the_order_fastapi_gives_them(api: TestClient, auth: Auth
 
 def test_repeated_questions_come_from_the_cache(api: TestClient, auth: Auth) -> None:
     headers = auth()
-    cache: SuggestionCache = api.app.state.cache  # type: ignore[attr-defined]
+    cache: SuggestionCache = api.app.state.services.cache  # type: ignore[attr-defined]
     before = cache.stats()
     turns = [{"role": "customer", "text": "满多少包邮呀"}]
     first = _suggest(api, headers, shop_id="demo-pdd", turns=turns)
@@ -252,7 +252,7 @@ def test_repeated_questions_come_from_the_cache(api: TestClient, auth: Auth) -> 
     assert second["suggestion_id"] != first["suggestion_id"]
     assert [c["text"] for c in second["candidates"]] == [c["text"] for c in first["candidates"]]
     assert second["candidates"][0]["id"] == f"{second['suggestion_id']}:1"
-    assert api.app.state.records.get(second["suggestion_id"]) is not None  # type: ignore[attr-defined]
+    assert api.app.state.services.records.get(second["suggestion_id"]) is not None  # type: ignore[attr-defined]
     other_context = _suggest(api, headers, shop_id="demo-pdd",
                              turns=[{"role": "agent", "text": "亲，在的"}, *turns])  # fmt: skip
     assert not other_context["cached"]
@@ -266,8 +266,8 @@ def test_repeated_questions_come_from_the_cache(api: TestClient, auth: Auth) -> 
 
 def test_each_key_has_a_rate_limit(api: TestClient, auth: Auth) -> None:
     app = api.app
-    saved = app.state.rate_limiter  # type: ignore[attr-defined]
-    app.state.rate_limiter = RateLimiter(app.state.redis, per_minute=3)  # type: ignore[attr-defined]
+    saved = app.state.services.rate_limiter  # type: ignore[attr-defined]
+    app.state.services.rate_limiter = RateLimiter(app.state.services.redis, per_minute=3)  # type: ignore[attr-defined]
     try:
         limited, other = auth(), auth()
         codes = [api.get("/v1/shops", headers=limited).status_code for _ in range(4)]
@@ -277,7 +277,7 @@ def test_each_key_has_a_rate_limit(api: TestClient, auth: Auth) -> None:
         assert response.headers["Retry-After"]
         assert api.get("/v1/shops", headers=other).status_code == 200
     finally:
-        app.state.rate_limiter = saved  # type: ignore[attr-defined]
+        app.state.services.rate_limiter = saved  # type: ignore[attr-defined]
 
 
 def test_a_pushed_agent_reply_is_embedded_before_the_customer_answers(
@@ -286,12 +286,12 @@ def test_a_pushed_agent_reply_is_embedded_before_the_customer_answers(
     """POST .../turns with the agent's reply: the intent's context vector for the customer's
     next message, and the LLM prompt's rules and turns, are computed on a suggest thread at
     once, not when that message comes."""
-    cache = service_app.state.suggester.kb.embedder.cache
+    cache = service_app.state.services.suggester.kb.embedder.cache
 
     def cached() -> bool:
         return any("周末用还是工作日用" in text for text in list(cache._vectors))
 
-    llm = service_app.state.suggester.generator
+    llm = service_app.state.services.suggester.generator
 
     def prefilled() -> bool:  # the draft prompt's rules and turns, evaluated and kept
         states = list(llm.prefix_cache._states)

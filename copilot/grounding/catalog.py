@@ -1,0 +1,271 @@
+"""A shop's catalogue for grounding: products, active promotions, which product a conversation
+is about."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+from copilot.evicted import forget_evicted
+from copilot.text.figures import extract, normalize
+from copilot.types import Conversation, Order
+from kb.types import FAQ, Hit, Product, Promotion, Script
+
+if TYPE_CHECKING:
+    from kb.source import KnowledgeSource
+
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+_ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
+_PURCHASE_UNITS = "个件只杯套双条瓶盒份支"
+Focus = Literal["order", "message", "context", ""]
+DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
+_PRICE_NAME = re.compile(r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的)?(?:那款|那个|那种|这款|这个|那)")
+
+
+def _tokens(text: str) -> set[str]:
+    """Character bigrams of Chinese runs plus ASCII words and their digits (750ml -> 750)."""
+    text = normalize(text).lower()
+    found: set[str] = set()
+    for run in _CJK.findall(text):
+        if len(run) == 1:
+            found.add(run)
+        found.update(run[i : i + 2] for i in range(len(run) - 1))
+    for word in _ASCII.findall(text):
+        found.add(word)
+        digits = re.match(r"[0-9.]+", word)
+        if digits:
+            found.add(digits.group(0))
+    return found
+
+
+def _head(product: Product) -> str:
+    """A Chinese title's head noun: the last two characters of its first word group without
+    brackets (保温杯 in 经典直身保温杯; 猫粮 in "幼猫粮 鸡肉蛋黄配方", not 配方)."""
+    title = re.sub(r"[(（][^)）]*[)）]", "", normalize(product.title))
+    groups = [g for g in title.split() if _CJK.search(g)]
+    runs = _CJK.findall(groups[0]) if groups else []
+    return runs[-1][-2:] if runs else ""
+
+
+def dice(a: str, b: str) -> float:
+    ta, tb = _tokens(a), _tokens(b)
+    return 2 * len(ta & tb) / (len(ta) + len(tb)) if ta and tb else 0.0
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One shop's records for grounding, with a product-mention index (idf over names)."""
+
+    shop_id: str
+    version: int
+    products: Mapping[str, Product]
+    promotions: tuple[Promotion, ...]
+    faqs: Mapping[str, FAQ]
+    scripts: tuple[Script, ...]
+    _postings: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _idf: Mapping[str, float] = field(default_factory=dict, repr=False)
+    _heads: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # anchor product id -> its nearest products by embedding; lives as long as this version
+    similar_products: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # (FAQ id, day) -> its answer is stale that day; lives as long as this version
+    stale_faqs: dict[tuple[str, date], bool] = field(default_factory=dict, repr=False)
+    # lexical similarity an FAQ needs with the message when nothing else vouches for it
+    faq_gate: float = DEFAULT_FAQ_GATE
+
+    @classmethod
+    def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
+        items = list(entries)
+        products = {e.id: e for e in items if isinstance(e, Product)}
+        names = {
+            p.id: frozenset(_tokens(" ".join([p.title, p.category, *(v.name for v in p.variants)])))
+            for p in products.values()
+        }
+        postings: dict[str, list[str]] = {}
+        for pid, tokens in names.items():
+            for token in tokens:
+                postings.setdefault(token, []).append(pid)
+        idf = {t: math.log(1 + len(products) / len(ids)) for t, ids in postings.items()}
+        return cls(
+            shop_id,
+            version,
+            products,
+            tuple(e for e in items if isinstance(e, Promotion)),
+            {e.id: e for e in items if isinstance(e, FAQ)},
+            tuple(e for e in items if isinstance(e, Script)),
+            {t: tuple(ids) for t, ids in postings.items()},
+            idf,
+            {pid: _head(product) for pid, product in products.items()},
+            faq_gate=calibrated_faq_gate([e for e in items if isinstance(e, FAQ)]),
+        )
+
+    def mentions(self, text: str) -> list[tuple[Product, float]]:
+        """Products named in a text, by idf-weighted overlap with their names."""
+        scores: dict[str, float] = {}
+        tokens = _tokens(text)
+        for token in tokens:
+            for pid in self._postings.get(token, ()):
+                scores[pid] = scores.get(pid, 0.0) + self._idf[token]
+        named = {pid for pid in scores if self._heads.get(pid) in tokens}
+        # Naming a title's head noun (保温杯 in 经典直身保温杯, not in 保温杯套) outranks sharing
+        # other words with it.
+        if named:
+            scores = {pid: s for pid, s in scores.items() if pid in named}
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        return [(self.products[pid], score) for pid, score in ranked]
+
+    def priced_at(self, text: str) -> tuple[Product, ...]:
+        """Products a customer names by their price: "299那款", "199的那个"."""
+        asked = {Decimal(m) for m in _PRICE_NAME.findall(normalize(text))}
+        if not asked:
+            return ()
+        return tuple(
+            p for p in self.products.values()
+            if asked & {p.price, *(v.price for v in p.variants if v.price is not None)}
+        )  # fmt: skip
+
+    def active_promotions(self, day: date, product_id: str | None = None) -> list[Promotion]:
+        return [
+            p
+            for p in self.promotions
+            if p.active_on(day) and (not p.product_ids or product_id in p.product_ids)
+        ]
+
+
+class CatalogCache:
+    """Catalog per shop, rebuilt when the shop's KB version moves (it reuses the index snapshot)."""
+
+    def __init__(self, kb: KnowledgeSource) -> None:
+        self.kb = kb
+        self._catalogs: dict[str, Catalog] = {}
+        self._lock = threading.Lock()
+
+    def get(self, shop_id: str) -> Catalog:
+        index = self.kb.index(shop_id)
+        cached = self._catalogs.get(shop_id)
+        if cached is None or cached.version != index.version:
+            cached = Catalog.from_entries(shop_id, index.version, index.entries.values())
+            with self._lock:
+                forget_evicted(self._catalogs, self.kb.held())
+                self._catalogs[shop_id] = cached
+        return cached
+
+
+@dataclass(frozen=True)
+class ProductFocus:
+    """The product the customer is talking about, or the ones they might mean."""
+
+    product: Product | None = None
+    variant: str | None = None
+    quantity: int = 1
+    source: Focus = ""
+    ambiguous: tuple[Product, ...] = ()
+
+
+def _resolve(text: str, catalog: Catalog) -> tuple[Product | None, tuple[Product, ...]]:
+    scored = catalog.mentions(text)
+    if not scored:
+        priced = catalog.priced_at(text)
+        return (priced[0], ()) if len(priced) == 1 else (None, priced)
+    best = scored[0][1]
+    close = tuple(p for p, s in scored if s >= 0.8 * best)
+    return (close[0], ()) if len(close) == 1 else (None, close)
+
+
+def product_focus(
+    conversation: Conversation, catalog: Catalog, hits: Sequence[Hit] = ()
+) -> ProductFocus:
+    """From the latest customer message, then the order, then earlier turns (newest first).
+    When the message could name several products, an FAQ it closely matches settles which."""
+    text = conversation.last_customer_text
+    product, ambiguous = _resolve(text, catalog)
+    settled = _faq_product(text, hits, ambiguous)
+    if settled is not None:
+        product, ambiguous = settled, ()
+    source: Focus = "message" if product else ""
+    ordered = order_products(conversation.order, catalog)
+    if product is None and ordered and not ambiguous:
+        product, source = ordered[0], "order"
+    if product is None:
+        for turn in reversed(conversation.turns[-7:-1]):
+            earlier, _ = _resolve(turn.text, catalog)
+            if earlier is not None and (not ambiguous or earlier in ambiguous):
+                product, source, ambiguous = earlier, "context", ()
+                break
+    if product is None:
+        return ProductFocus(ambiguous=ambiguous)
+    return ProductFocus(product, _variant(text, product), _quantity(text), source)
+
+
+def _faq_product(text: str, hits: Sequence[Hit], among: Sequence[Product]) -> Product | None:
+    for hit in hits:
+        faq = hit.entry
+        if isinstance(faq, FAQ) and faq.product_id and faq_similarity(text, faq) >= 0.5:
+            return next((p for p in among if p.id == faq.product_id), None)
+    return None
+
+
+def faq_similarity(text: str, faq: FAQ) -> float:
+    return max(dice(text, q) for q in (faq.question, *faq.alt_questions))
+
+
+_GATE_BOUNDS = (0.15, 0.3)
+_GATE_SAMPLE = 300  # FAQs compared pairwise: the calibration stays well under a second
+
+
+def calibrated_faq_gate(faqs: Sequence[FAQ]) -> float:
+    """The FAQ gate of one shop, from its own FAQs: the lexical similarity that 90% of its
+    questions stay under with the nearest *other* FAQ of the shop. A shop whose FAQs all say
+    能用多久 or 杯 needs more overlap before overlap alone means "this FAQ"; within bounds, and
+    the default below 8 FAQs."""
+    sample = sorted(faqs, key=lambda f: f.id)[:_GATE_SAMPLE]
+    if len(sample) < 8:
+        return DEFAULT_FAQ_GATE
+    tokens = {f.id: [_tokens(q) for q in (f.question, *f.alt_questions)] for f in sample}
+    nearest_other = [
+        max(_dice_sets(tokens[f.id][0], q) for g in sample if g is not f for q in tokens[g.id])
+        for f in sample
+    ]
+    low, high = _GATE_BOUNDS
+    return round(min(high, max(low, _quantile(nearest_other, 0.9))), 3)
+
+
+def _dice_sets(a: set[str], b: set[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def order_products(order: Order | None, catalog: Catalog) -> list[Product]:
+    if order is None:
+        return []
+    ids = dict.fromkeys(item.product_id for item in order.items)
+    return [catalog.products[i] for i in ids if i in catalog.products]
+
+
+def _variant(text: str, product: Product) -> str | None:
+    lowered, tokens = normalize(text).lower(), _tokens(text)
+    for variant in sorted(product.variants, key=lambda v: -len(v.name)):
+        name = normalize(variant.name).lower()
+        if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z])", lowered):
+            return variant.name
+    for variant in product.variants:
+        digits = re.match(r"[0-9.]+", normalize(variant.name).lower())
+        if digits and digits.group(0) in tokens:
+            return variant.name
+    return None
+
+
+def _quantity(text: str) -> int:
+    for m in extract(text):
+        if m.unit == "count" and m.raw and (m.text[-1] in _PURCHASE_UNITS or "×" in m.text):
+            return max(1, int(m.raw))
+    return 1

@@ -1,0 +1,209 @@
+"""Answers computed from the shop's records, not retrieved: what the KB's numbers say.
+
+For price, stock and promotion questions: a sentence from the product record, the promotion
+quote for the basket (2 x ¥89 = ¥178 < ¥199: "再加¥21可享满减"), a listing of active
+promotions, or a clarifying question when the customer could mean several products. Every
+number is the KB's or computed from it by promotions.py, and is returned for the guardrails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from copilot.grounding.catalog import Catalog, ProductFocus, order_products
+from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
+from copilot.types import Candidate, Conversation, Order, OrderItem, Source
+from kb.types import Product, Promotion
+
+PRICE_WORDS = re.compile(
+    r"多少钱|价格|价钱|啥价|什么价|几块|几元|单价|贵不贵|怎么卖|咋卖|售价|价位|多少一"
+)
+STOCK_WORDS = re.compile(r"有货|有没有货|缺货|补货|现货|还有吗|库存|断货|卖完|售罄|什么时候有|没货")
+PROMO_WORDS = re.compile(r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+")
+
+
+def asks_promotion(text: str, label: str) -> bool:
+    return bool(PROMO_WORDS.search(text)) or label == "price_promotion"
+
+
+def computed_answers(
+    conversation: Conversation, focus: ProductFocus, catalog: Catalog, label: str, day: date
+) -> tuple[list[Candidate], tuple[Decimal, ...], PromotionQuote | None]:
+    """The answer computed from records (a quote, a product sentence) or a clarifying question,
+    with the numbers it computed."""
+    text = conversation.last_customer_text
+    asks_price = bool(PRICE_WORDS.search(text) or STOCK_WORDS.search(text)) or label == "stock"
+    asks_promo = asks_promotion(text, label)
+    if asks_promo and (focus.product or order_products(conversation.order, catalog)):
+        the_quote = _quote_for(conversation.order, focus, catalog, day)
+        # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
+        # without an order, a quote is offered only when something applies or is within reach
+        worth = conversation.order is not None or the_quote.applied or the_quote.nudges
+        if the_quote.lines and worth:
+            return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
+    if asks_price and focus.product:
+        sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day)
+        return [_product_candidate(sentence, focus, catalog, day)], tuple(numbers), None
+    if (asks_price and not focus.product) or (asks_promo and focus.ambiguous):
+        return [clarify_candidate(focus.ambiguous)], (), None
+    return [], (), None
+
+
+def product_slots(
+    product: Product, variant: str | None, catalog: Catalog, day: date
+) -> dict[str, str]:
+    price, _ = unit_price(product, variant)
+    promos = catalog.active_promotions(day, product.id)
+    values = {
+        "商品名": product.title,
+        "价格": yuan(price),
+        "库存": "有货" if product.in_stock else "暂时缺货",
+    }
+    if variant or product.variants:
+        values["规格"] = variant or "/".join(v.name for v in product.variants)
+    if promos:
+        values["优惠"] = "、".join(p.rule_text for p in promos)
+    return values
+
+
+def _price_text(product: Product, variant: str | None) -> str:
+    if variant or not product.variants:
+        price, name = unit_price(product, variant)
+        return f"{name or ''}{' ' if name else ''}{yuan(price)}"
+    groups: dict[Decimal, list[str]] = {}
+    for option in product.variants:
+        groups.setdefault(option.price or product.price, []).append(option.name)
+    if len(groups) == 1:
+        return yuan(product.price)
+    return "、".join(f"{'/'.join(names)} {yuan(price)}" for price, names in groups.items())
+
+
+def product_sentence(
+    product: Product, variant: str | None, catalog: Catalog, day: date
+) -> tuple[str, list[Decimal]]:
+    """Price (by variant), stock, active promotions and one selling point, from the records."""
+    parts = [f"亲，{product.title}{_price_text(product, variant)}"]
+    numbers: list[Decimal] = []
+    if product.in_stock:
+        parts.append("现在有货")
+    else:
+        clauses = re.split(r"[；;。，,]", product.usage_notes)
+        restock = [c for c in clauses if "补货" in c or "恢复" in c]
+        parts.append(f"暂时缺货{'，' + restock[0].strip() if restock else ''}")
+    price, _ = unit_price(product, variant)
+    offers = []
+    for promo in catalog.active_promotions(day, product.id):
+        off = _one_item_discount(product, variant, promo)
+        if promo.rule.type in ("direct", "percent") and not promo.rule.min_items and off:
+            numbers.append(price - off)
+            offers.append(f"{promo.rule_text}到手{yuan(price - off)}")
+        else:
+            offers.append(promo.rule_text)
+    if offers:
+        parts.append(f"现在可享{'、'.join(offers)}")
+    text = "，".join(parts) + "。"
+    if product.selling_points:
+        text += f"{product.selling_points[0]}哦～"
+    return text, numbers
+
+
+def _one_item_discount(product: Product, variant: str | None, promo: Promotion) -> Decimal:
+    lines = quote(
+        Order("unpaid", (OrderItem(product.id, 1, variant=variant),)),
+        {product.id: product},
+        (),
+        date.min,
+    ).lines
+    return discount_of(promo, lines)
+
+
+def _product_candidate(
+    sentence: str, focus: ProductFocus, catalog: Catalog, day: date
+) -> Candidate:
+    assert focus.product is not None
+    promos = catalog.active_promotions(day, focus.product.id)
+    evidence = (product_evidence(focus.product), *(promo_evidence(p) for p in promos))
+    return Candidate(
+        sentence,
+        "answer",
+        Source(kb_entry_ids=(focus.product.id, *(p.id for p in promos))),
+        0.9 if focus.source in ("message", "order") else 0.8,
+        evidence,
+    )
+
+
+def product_evidence(product: Product) -> str:
+    variants = "|".join(f"{v.name}={v.price or product.price}" for v in product.variants)
+    stock = "有货" if product.in_stock else "缺货"
+    points = "；".join(product.selling_points)
+    return f"{product.title}：价格{product.price}，规格{variants or '无'}，{stock}。{points}"
+
+
+def promo_evidence(promo: Promotion) -> str:
+    period = f"{promo.starts or ''}~{promo.ends or ''}"
+    return f"{promo.title}（{promo.rule_text}，{period}）：{promo.description}"
+
+
+def _quote_for(
+    order: Order | None, focus: ProductFocus, catalog: Catalog, day: date
+) -> PromotionQuote:
+    if order is None or not order.items:
+        assert focus.product is not None
+        item = OrderItem(focus.product.id, focus.quantity, variant=focus.variant)
+        order = Order("unpaid", (item,))
+    return quote(order, catalog.products, catalog.promotions, day)
+
+
+def _quote_candidate(q: PromotionQuote, catalog: Catalog) -> Candidate:
+    ids = [line.product_id for line in q.lines] + [a.promotion_id for a in q.applied]
+    ids += [n.promotion_id for n in q.nudges]
+    promos = [p for p in catalog.promotions if p.id in ids]
+    evidence = tuple(promo_evidence(p) for p in promos) + tuple(
+        product_evidence(catalog.products[line.product_id])
+        for line in q.lines
+        if line.product_id in catalog.products
+    )
+    text = f"亲，{q.text}～"
+    return Candidate(text, "answer", Source(kb_entry_ids=tuple(dict.fromkeys(ids))), 0.9, evidence)
+
+
+def clarify_candidate(products: Sequence[Product]) -> Candidate:
+    """Which product? Naming up to three; with none to offer, asking for the name or link."""
+    names = [p.title for p in products[:3]]
+    if not names:
+        question = "麻烦发一下商品名称或链接，我帮您查～"
+    elif len(names) == 1:
+        question = f"是{names[0]}吗？"
+    else:
+        question = "、".join(names[:-1]) + "还是" + names[-1] + "？"
+    return Candidate(
+        f"亲，您问的是哪一款呢？{question}",
+        "clarify",
+        Source(kb_entry_ids=tuple(p.id for p in products[:3])),
+        0.7,
+        tuple(product_evidence(p) for p in products[:3]),
+    )
+
+
+def promotion_listing(catalog: Catalog, day: date) -> Candidate | None:
+    promos = catalog.active_promotions(day) + [
+        p for p in catalog.promotions if p.active_on(day) and p.product_ids
+    ]
+    promos = list(dict.fromkeys(promos))
+    if not promos:
+        return None
+    parts = []
+    for p in promos:
+        until = f"（到{p.ends.month}月{p.ends.day}日）" if p.ends else ""
+        name = p.title if p.rule_text.lstrip("满") in p.title else f"{p.title}（{p.rule_text}）"
+        parts.append(f"{name}{until}")
+    return Candidate(
+        f"亲，现在店里的活动有：{'；'.join(parts)}，下单时自动计算优惠哦～",
+        "answer",
+        Source(kb_entry_ids=tuple(p.id for p in promos)),
+        0.6,
+        tuple(promo_evidence(p) for p in promos),
+    )

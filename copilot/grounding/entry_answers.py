@@ -1,0 +1,96 @@
+"""Answers straight from the entry both retrievers vouch for: a policy, a promotion, a product's
+own facts. A shop that arrives with nothing but its sheets (no intents, no history) is answered
+from what its sheets say, whatever the intent guess.
+
+Vouched: the hit ranks in the top `VOUCHED_RANK` of the dense and of the keyword retriever
+alike (two independent readings of the message agree). The texts are the entry's own words with
+a greeting, never invented: a policy's content, a promotion's rule and dates, the clauses of a
+product's selling points and notes that share the most with the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from copilot.grounding.catalog import Catalog, dice
+from copilot.grounding.computed_answers import product_evidence, promo_evidence
+from copilot.types import Candidate, Source
+from kb.types import Hit, Policy, Product, Promotion
+
+VOUCHED_RANK = 2
+FAQ_VOUCHED_RANK = 3  # an FAQ is one of three candidates: the agent reads it before sending
+_CLAUSE = re.compile(r"[^；;。\n]+")
+_MIN_OVERLAP = 0.12  # a product clause must share this much with the question to answer it
+# A trainer's notes to agents sit in the same cells as facts: "客户叫“冻干那款”", "报组长".
+NOTE_TO_AGENTS = re.compile(r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存：")
+
+
+def vouched(hit: Hit, rank: int = VOUCHED_RANK) -> bool:
+    ranks = [s.rank for name, s in hit.retrievers.items() if name in ("dense", "keyword")]
+    return len(ranks) == 2 and max(ranks) <= rank
+
+
+def entry_answers(text: str, hits: Sequence[Hit], catalog: Catalog, day: date) -> list[Candidate]:
+    """Candidates from the policy, live promotion or product the retrievers vouch for (among
+    the first three hits)."""
+    found: list[Candidate] = []
+    for position, hit in enumerate(hits[:3], start=1):
+        if not vouched(hit):
+            continue
+        entry = hit.entry
+        candidate = None
+        if isinstance(entry, Policy):
+            candidate = _policy_answer(entry, position)
+        elif isinstance(entry, Promotion) and entry.active_on(day):
+            candidate = _promotion_answer(entry, position)
+        elif isinstance(entry, Product):
+            candidate = _product_answer(text, entry, position)
+        if candidate is not None:
+            found.append(candidate)
+    return found
+
+
+def _with_greeting(text: str) -> str:
+    text = " ".join(text.split()).strip("；; ")
+    return text if text.startswith(("亲", "您好", "宝子")) else f"亲，{text}"
+
+
+def _policy_answer(policy: Policy, position: int) -> Candidate:
+    return Candidate(
+        _with_greeting(policy.content),
+        "answer",
+        Source(kb_entry_ids=(policy.id,)),
+        round(0.55 + 0.1 / position, 4),
+        (f"{policy.title}：{policy.content}",),
+    )
+
+
+def _promotion_answer(promotion: Promotion, position: int) -> Candidate:
+    until = f"，活动到{promotion.ends.month}月{promotion.ends.day}日" if promotion.ends else ""
+    note = f"（{promotion.description}）" if promotion.description else ""
+    text = f"亲，现在有「{promotion.title}」：{promotion.rule_text}{until}{note}～"
+    return Candidate(
+        text, "answer", Source(kb_entry_ids=(promotion.id,)), round(0.5 + 0.1 / position, 4),
+        (promo_evidence(promotion),),
+    )  # fmt: skip
+
+
+def _product_answer(text: str, product: Product, position: int) -> Candidate | None:
+    """The product's clauses (selling points, notes) that share most with the question, else
+    its first two: what the product is, for the agent to build on."""
+    clauses = [c.strip() for part in (*product.selling_points, product.usage_notes)
+               for c in _CLAUSE.findall(part)
+               if c.strip() and not NOTE_TO_AGENTS.search(c)]  # fmt: skip
+    scored = sorted(((dice(text, c), c) for c in clauses), key=lambda sc: -sc[0])
+    best = [c for score, c in scored[:2] if score >= _MIN_OVERLAP]
+    score = 0.5 if best else 0.3
+    best = best or clauses[:2]
+    if not best:
+        return None
+    answer = f"亲，{product.title}：{'；'.join(best)}～"
+    return Candidate(
+        answer, "answer", Source(kb_entry_ids=(product.id,)), round(score + 0.1 / position, 4),
+        (product_evidence(product),),
+    )  # fmt: skip

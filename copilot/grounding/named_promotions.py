@@ -1,0 +1,124 @@
+"""The promotion a customer names, answered with where it stands on the day.
+
+Customers ask after promotions by name: "双11那个满199减30还有吗", "双12有活动不",
+"猫砂秒杀能和满减券一起用吗". The shop's sheet holds the answer: the promotion's dates (ended,
+running or coming), its rule and its note (秒杀价不与其他优惠同享, 可叠加以旧换新). The reply says
+which: an ended one is over on its end date, with what runs now instead; a coming one starts
+on its start date (said, so the staleness guardrail reads it as announced, not as current); a
+running one runs until its end date. Nothing here is invented: every date, rule and note is
+the sheet's.
+
+A promotion is named by its rule or title (as staleness.names_promotion reads them), by a
+festival both sides name (双十一 and 双11 alike), or by a distinctive word of its title
+(秒杀, 以旧换新) when the message asks about promotions or combining them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from copilot.grounding.entry_answers import NOTE_TO_AGENTS
+from copilot.guardrails.staleness import month_day, names_promotion
+from copilot.text.figures import normalize
+from copilot.types import Candidate, Source
+from kb.tokens import tokenize
+from kb.types import Promotion
+
+_FESTIVAL = re.compile(r"双1[12]|年货节|年终|618|元旦|春节|黑五|圣诞|跨年|周年庆")
+_FESTIVAL_SPELLINGS = (("双十一", "双11"), ("双十二", "双12"), ("双一一", "双11"))
+# words every promotion title may carry: they name no promotion in particular
+_GENERIC = frozenset(
+    {"活动", "优惠", "限时", "限量", "冬季", "夏季", "专享", "福利", "特惠", "狂欢"}
+)
+_COMBINE = re.compile(r"叠加|一起用|同时用|同享|共用|一块用|能一起|可以一起|一起享")
+_DIGIT = re.compile(r"\d")
+_MOST = 2  # a reply about more than two promotions is the listing's job
+
+
+def named_promotions(text: str, promotions: Sequence[Promotion], *, asks: bool) -> list[Promotion]:
+    """The promotions the message names, surest first; `asks`: the message is about offers,
+    so a title word (秒杀) may name one too."""
+    said = _spell_festivals(normalize(text))
+    exact = [p for p in promotions if names_promotion(said, p)]
+    festivals = set(_FESTIVAL.findall(said))
+    by_festival = [p for p in promotions if festivals & set(_FESTIVAL.findall(_title(p)))]
+    by_word = [p for p in promotions if asks and _title_words(p) & set(tokenize(said))]
+    return list(dict.fromkeys([*exact, *by_festival, *by_word]))
+
+
+def named_promotion_answer(
+    text: str, promotions: Sequence[Promotion], day: date, *, asks: bool
+) -> list[Candidate]:
+    """Where the named promotions stand today (see the module docstring), or nothing."""
+    named = named_promotions(text, promotions, asks=asks)[:_MOST]
+    if not named:
+        return []
+    combining = bool(_COMBINE.search(text))
+    parts = [_standing(p, day, with_note=combining or p.active_on(day)) for p in named]
+    if all(p.ends is not None and p.ends < day for p in named):
+        live = [p for p in promotions if p.active_on(day)]
+        if live:
+            parts.append("现在店里有：" + "；".join(_live_name(p) for p in live[:3]))
+            named += live[:3]
+    return [
+        Candidate(
+            "亲，" + "；".join(parts) + "～",
+            "answer",
+            Source(kb_entry_ids=tuple(dict.fromkeys(p.id for p in named))),
+            0.7,
+            tuple(_evidence(p) for p in named),
+        )
+    ]
+
+
+def _standing(promotion: Promotion, day: date, *, with_note: bool) -> str:
+    """Ended ones are said to be over without their dates (an ended date reads as current
+    knowledge gone stale); coming ones with their start date."""
+    name = _display_name(promotion)
+    note = f"（{_customer_note(promotion)}）" if with_note and _customer_note(promotion) else ""
+    until = f"，到{month_day(promotion.ends)}" if promotion.ends else ""
+    if promotion.ends is not None and promotion.ends < day:
+        return f"{name}已经结束了哦"
+    if promotion.starts is not None and promotion.starts > day:
+        starts = month_day(promotion.starts)
+        when = f"{starts}当天" if promotion.starts == promotion.ends else f"{starts}开始{until}"
+        return f"{name}{when}：{promotion.rule_text}{note}"
+    return f"{name}正在进行：{promotion.rule_text}{until}{note}"
+
+
+def _customer_note(promotion: Promotion) -> str:
+    """The description's clauses meant for customers (提醒客户提前加购 is for the agent)."""
+    clauses = re.split(r"[，,；;。]", promotion.description)
+    return "，".join(c.strip() for c in clauses if c.strip() and not NOTE_TO_AGENTS.search(c))
+
+
+def _display_name(promotion: Promotion) -> str:
+    return f"「{promotion.title}」" if promotion.title else "这个活动"
+
+
+def _live_name(promotion: Promotion) -> str:
+    until = f"（到{month_day(promotion.ends)}）" if promotion.ends else ""
+    return f"{_display_name(promotion)}{promotion.rule_text}{until}"
+
+
+def _evidence(promotion: Promotion) -> str:
+    dates = f"{promotion.starts or ''}~{promotion.ends or ''}"
+    return f"{promotion.title}：{promotion.rule_text}（{dates}）{promotion.description}"
+
+
+def _title(promotion: Promotion) -> str:
+    return _spell_festivals(normalize(promotion.title))
+
+
+def _title_words(promotion: Promotion) -> set[str]:
+    words = tokenize(_title(promotion))
+    # numbers (12, 199) are quantities in a message far more often than a promotion's name
+    return {w for w in words if len(w) >= 2 and w not in _GENERIC and not _DIGIT.search(w)}
+
+
+def _spell_festivals(text: str) -> str:
+    for spelled, digits in _FESTIVAL_SPELLINGS:
+        text = text.replace(spelled, digits)
+    return text

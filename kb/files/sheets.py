@@ -1,0 +1,239 @@
+"""What a trainer's own spreadsheet looks like, read the way a person reads it.
+
+A shop's sheets arrive as the trainer keeps them, not as our template: a title row and a note
+row above the header, section rows (【猫粮狗粮】) between the questions, a price cell that holds
+one price per spec ("1.5kg ¥59\\n4kg ¥139", or "29.9\\n39.9" beside "5斤 中果\\n5斤 大果"), a
+stock cell that says "奶白现货；黑色缺货，12月中旬补货", and columns we have no field for
+(保质期, 功率, 产地) that still answer customers' questions. kb.files.importers calls these helpers;
+everything here is pure text in, text out.
+
+- header_row(): which of the first rows is the header (the one naming the most known fields);
+- section_row(): a row that only labels the rows under it;
+- product_cells(): a product row's spec, price and stock cells as the codec reads them, and the
+  extra columns as selling points ("保质期：3年");
+- promotion_rows(): a promotion's product scope, tiers and dates read as a person reads them
+  (2026.12.9 23:59, 2026年12月12日, 12月12日 beside the sheet's other dates).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+
+HEADER_SCAN_ROWS = 12  # titles and notes above a header are a few rows at most
+
+_SECTION = re.compile(r"^\s*(?:【[^】]*】|\[[^\]]*\]|〖[^〗]*〗|=+.*=+|-{2,}.*|#+\s*\S.*)\s*$")
+_SPEC_SPLIT = re.compile(r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/(?=\S)")
+_PRICE = re.compile(r"(?:¥|￥)\s*(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s*元")
+# one price, perhaps per unit or "from": ¥129, 129元, 139元/支, 99元起
+_BARE_NUMBER = re.compile(
+    r"^\s*[¥￥]?\s*(\d[\d,]*(?:\.\d+)?)\s*元?\s*(?:/\s*[\u4e00-\u9fff]{1,2}|起)?\s*$"
+)
+_OUT_OF_STOCK = re.compile(r"缺货|售罄|无货|下架|断货|没货")
+_IN_STOCK = re.compile(r"现货|有货|充足|在售|正常")
+_WHOLE_SHOP_LEAD = re.compile(r"^\s*(?:全店商品|全部商品|所有商品|全店|全部|全场|通用)")
+_EXCEPT = re.compile(r"除外|不参加|不参与|不含|除了?")
+_QUALIFIERS = re.compile(r"早鸟价|秒杀价?|活动|商品|的|全规格|所有|系列")
+_TIER = re.compile(r"满\s*(\d+(?:\.\d+)?)\s*元?\s*减\s*(\d+(?:\.\d+)?)")
+_SCOPE_SPLIT = re.compile(r"[\s、,，;；|/]+")
+_YEAR_DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_LAST_NUMBER = re.compile(r"(?:^|\s)(\d[\d,]*(?:\.\d+)?)\s*$")
+_MONTH_DATE = re.compile(r"(?<!\d)(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*[日号]?")
+
+
+def header_row(rows: Sequence[Sequence[str]], known: Callable[[str], bool]) -> int:
+    """Index (into `rows`) of the header: among the first non-blank rows, the one with the most
+    cells that `known` recognises; the first non-blank row when none names two fields."""
+    best, best_count, first = -1, 1, -1
+    seen = 0
+    for index, cells in enumerate(rows):
+        if not any(c.strip() for c in cells):
+            continue
+        first = index if first < 0 else first
+        count = sum(1 for c in cells if c.strip() and known(c))
+        if count > best_count:
+            best, best_count = index, count
+        seen += 1
+        if seen >= HEADER_SCAN_ROWS:
+            break
+    return best if best >= 0 else first
+
+
+def section_row(cells: Sequence[str]) -> bool:
+    """A row whose only text is a label in its first cell: 【猫粮狗粮】, == 售后 ==."""
+    filled = [c for c in cells if c.strip()]
+    return (
+        len(filled) == 1
+        and bool(cells)
+        and cells[0].strip() == filled[0].strip()
+        and bool(_SECTION.match(filled[0]))
+    )
+
+
+def split_specs(text: str) -> list[str]:
+    """'5斤 中果\\n5斤 大果' / '奶白/曜石黑' / 'S、M、L' -> the spec names."""
+    return [p.strip() for p in _SPEC_SPLIT.split(text.strip()) if p.strip()]
+
+
+def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[str, str]:
+    """A product row's cells as the codec reads them (see the module docstring)."""
+    out = dict(values)
+    specs = split_specs(values.get("variants", "") or "")
+    price_text = (values.get("price") or "").strip()
+    bare = _BARE_NUMBER.match(price_text)
+    if bare:
+        out["price"] = bare.group(1).replace(",", "")
+    priced = _priced_specs(price_text, specs)
+    if priced is not None:
+        out["variants"] = "|".join(f"{name}={price}" for name, price in priced)
+        out["price"] = str(min(Decimal(p) for _, p in priced))
+    elif specs:
+        out["variants"] = "|".join(specs)
+    stock = (values.get("in_stock") or "").strip()
+    notes = [values.get("usage_notes", "").strip()]
+    if stock and not stock.isdigit() and stock not in _PLAIN_STOCK:
+        out["in_stock"] = (
+            "否" if _OUT_OF_STOCK.search(stock) and not _IN_STOCK.search(stock) else "是"
+        )
+        notes.append(f"库存：{stock}")
+    out["usage_notes"] = "；".join(n for n in notes if n)
+    facts = [f"{header.strip()}：{' '.join(text.split())}" for header, text in extras.items()]
+    points = [(values.get("selling_points") or "").strip()]  # already a |-list
+    points += [fact.replace("|", "/") for fact in facts]
+    if facts:
+        out["selling_points"] = "|".join(p for p in points if p)
+    return out
+
+
+_PLAIN_STOCK = {"是", "否", "有", "无", "有货", "无货", "缺货", "现货", "在售", "售罄", "下架"}
+_PLAIN_STOCK |= {"true", "false", "yes", "no", "1", "0", "y", "n"}
+
+
+def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
+    """(spec, price) pairs when the price cell holds one price per spec; None for one price.
+    A part is '¥59', '59元', '1.5kg ¥59' or '30ml 159.00' (the last number is the price)."""
+    if _BARE_NUMBER.match(price) or not price:
+        return None
+    parts = [p.strip() for p in re.split(r"\n|；|;|、|\||/|，|,(?!\d{3})", price) if p.strip()]
+    pairs: list[tuple[str, str]] = []
+    for part in parts:
+        marked = _PRICE.findall(part)
+        if len(marked) > 1:
+            return None
+        if marked:
+            value, label = marked[0][0] or marked[0][1], _PRICE.sub("", part)
+        else:
+            last = _LAST_NUMBER.search(part)
+            if last is None:
+                return None
+            value, label = last.group(1), part[: last.start()]
+        pairs.append((label.strip(" ：:=-"), value.replace(",", "")))
+    if all(label for label, _ in pairs):
+        return pairs
+    if len(pairs) == len(specs):
+        return [(spec, value) for spec, (_, value) in zip(specs, pairs, strict=True)]
+    return None
+
+
+def promotion_rows(
+    values: Mapping[str, str], products: Mapping[str, str], sheet_dates: Sequence[date]
+) -> list[dict[str, str]]:
+    """A promotion row as the codec reads it (one row per tier: 满59减5，满99减12 is two
+    promotions, of which the order gets the better one):
+    - the scope as product ids: 全店 is the whole shop, 全店（车厘子除外） every product but the
+      ones named, ids and names are read; names matching no product are kept as written, so
+      the promotion applies to nothing rather than, wrongly, to the whole shop;
+    - the dates with a year: a date without one takes the other date's year, else the year
+      that puts it nearest the sheet's other dates (`sheet_dates`)."""
+    out = dict(values)
+    scope = (values.get("product_ids") or "").strip()
+    if scope:
+        out["product_ids"] = "|".join(_scope_ids(scope, products))
+    starts, ends = (values.get("starts") or "").strip(), (values.get("ends") or "").strip()
+    if starts:
+        out["starts"] = _iso_date(starts, _year_of(ends), sheet_dates)
+    if ends:
+        out["ends"] = _iso_date(ends, _year_of(starts), sheet_dates, after=out.get("starts"))
+    tiers = _TIER.findall(values.get("rule") or "")
+    if len(tiers) < 2:
+        return [out]
+    title = out.get("title") or ""
+    return [
+        out | {"title": f"{title}（满{t}减{a}）", "rule": f"满{t}减{a}", "id": ""} for t, a in tiers
+    ]
+
+
+def full_dates(texts: Iterable[str]) -> list[date]:
+    """Every date with a year among these cells (what yearless dates are read beside)."""
+    found = []
+    for text in texts:
+        m = _YEAR_DATE.search(text or "")
+        if m and (d := _date(int(m.group(1)), int(m.group(2)), int(m.group(3)))):
+            found.append(d)
+    return found
+
+
+def _scope_ids(text: str, products: Mapping[str, str]) -> list[str]:
+    whole = _WHOLE_SHOP_LEAD.match(text)
+    rest = text[whole.end() :] if whole else text
+    if whole and not _tokens(rest):
+        return []
+    if whole and _EXCEPT.search(rest):
+        excluded = set(_named(_tokens(_EXCEPT.sub("", rest)), products))
+        return [pid for pid in products if pid not in excluded] if excluded else []
+    return _named(_tokens(text), products) or _tokens(text)
+
+
+def _named(tokens: Sequence[str], products: Mapping[str, str]) -> list[str]:
+    """Product ids the tokens name, in the order written: an id, or a name inside a product's
+    title (车厘子 names 智利进口车厘子)."""
+    found: dict[str, None] = {}
+    for token in tokens:
+        core = _QUALIFIERS.sub("", token)
+        if core in products:
+            found[core] = None
+        elif core:
+            found |= dict.fromkeys(pid for pid, title in products.items() if core in title)
+    return list(found)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t.strip("（）()") for t in _SCOPE_SPLIT.split(text) if t.strip("（）()")]
+
+
+def _year_of(text: str) -> int | None:
+    m = _YEAR_DATE.search(text)
+    return int(m.group(1)) if m else None
+
+
+def _iso_date(
+    text: str, year: int | None, near: Sequence[date], *, after: str | None = None
+) -> str:
+    """'2026.12.9 23:59' -> '2026-12-09'; '12月12日' in `year`, else in the year nearest the
+    dates `near`; otherwise the text as it was (the codec then names the field and the fix)."""
+    m = _YEAR_DATE.search(text)
+    if m:
+        return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    m = _MONTH_DATE.search(text)
+    if m is None:
+        return text
+    month, dom = int(m.group(1)), int(m.group(2))
+    years = [year] if year else sorted({d.year + k for d in near for k in (-1, 0, 1)})
+    options = [d for y in years if (d := _date(y, month, dom))]
+    if after:  # 12月25日 to 1月5日: the end is in the next year
+        options = [d for d in options if d.isoformat() >= after] or [
+            d for y in years if (d := _date(y + 1, month, dom))
+        ]
+    if not options:
+        return text
+    best = min(options, key=lambda d: min((abs((d - n).days) for n in near), default=0))
+    return best.isoformat()
+
+
+def _date(year: int, month: int, dom: int) -> date | None:
+    try:
+        return date(year, month, dom)
+    except ValueError:
+        return None
