@@ -124,7 +124,8 @@ class Suggester:
 
         An agent reads the first within tens of milliseconds; the draft follows in seconds.
         `on_token` receives the draft as it grows, a checked clause at a time: text that the
-        guardrails or the draft checks would block is never handed to it (GuardedStream).
+        guardrails or the draft checks would block is never handed to it (GuardedStream); ""
+        for a model piece that shows nothing yet (raise from it to stop the model).
         """
         with self._retrieval_slot, self.kb.consistent_versions():
             policy = self.policies.get(conversation.shop_id)
@@ -208,6 +209,7 @@ class Suggester:
             dict(run.timings),
             tuple(run.degraded),
             _retrievers_agree(hits),
+            run.draft_tokens,
         )
 
     def _ground(self, run: _Run, intent: Intent) -> tuple[list[Hit], GroundedAnswer]:
@@ -296,6 +298,7 @@ class Suggester:
         outcome = draft_stage(self.generator, self.config.draft, request, on_token)
         run.degraded += outcome.degraded
         run.timings.update(outcome.timings)
+        run.draft_tokens = outcome.tokens
         return outcome.candidates
 
     def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
@@ -327,6 +330,7 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
     kb_known: bool = True
+    draft_tokens: int = 0
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:

@@ -41,6 +41,7 @@ class DraftOutcome:
     candidates: list[Candidate]
     degraded: list[str]
     timings: dict[str, float]  # ms: llm (the whole stage), llm_first_token, llm_first_shown
+    tokens: int = 0  # pieces the model wrote
 
 
 def draft_stage(
@@ -78,7 +79,7 @@ def draft_stage(
         draft = Candidate(text, "answer", source, 0.0, evidence=tuple(support))
         outcome.candidates = request.guard([draft])
     finally:
-        outcome.timings = _timings(started, stream)
+        outcome.timings, outcome.tokens = _timings(started, stream), stream.pieces
     return outcome
 
 

@@ -21,7 +21,9 @@ _HOLD: frozenset[RejectReason | None] = frozenset({"drift"})
 
 
 class GuardedStream:
-    """Call with each raw piece; `emit` receives checked text, in order, as deltas.
+    """Call with each raw piece; `emit` receives checked text, in order, as deltas, and ""
+    for a piece that shows nothing yet (so a caller that wants the model stopped, the agent
+    having moved on, can raise from it at once).
 
     `check(text)` says why the cleaned draft so far may not be shown, or None. `min_chars` keeps
     "亲，" alone from being released: the first thing shown is a clause worth reading.
@@ -44,15 +46,20 @@ class GuardedStream:
         self._started = time.perf_counter()
         self.raw = ""
         self.shown = ""
+        self.pieces = 0
         self.first_piece_s: float | None = None
         self.first_shown_s: float | None = None
 
     def __call__(self, piece: str) -> None:
         if self.first_piece_s is None:
             self.first_piece_s = time.perf_counter() - self._started
+        self.pieces += 1
         self.raw += piece
+        shown = len(self.shown)
         if any(c in _BOUNDARY for c in piece):
             self._release()
+        if len(self.shown) == shown:
+            self._emit("")
 
     def _release(self) -> None:
         end = max(self.raw.rfind(c) for c in _BOUNDARY)  # what follows is an unfinished clause
