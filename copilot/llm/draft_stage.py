@@ -59,6 +59,9 @@ def draft_stage(
         outcome.degraded.append("llm_no_material")  # drafting from nothing would be invention
         return outcome
     best = request.checked[0]
+    if len(best.text) < config.min_material_chars:
+        outcome.degraded.append("llm_not_needed")  # short already: nothing to adapt
+        return outcome
     # The best candidate alone is the material: given two, the model glued both into one reply.
     support = [best.text, *best.evidence]
     stream = _guarded_stream(request, support, config, on_token)
@@ -97,7 +100,7 @@ def _guarded_stream(
             return "blocked"
         reason = reject_reason(
             text, support, prompt_text=PROMPT_WORDING, examples=EXAMPLE_WORDING,
-            known=known_text(conversation),
+            known=known_text(conversation), question=conversation.last_customer_text,
         )  # fmt: skip
         if reason is not None:
             return reason[0]

@@ -17,7 +17,7 @@ from copilot.llm.draft_text import SENTENCE_END, DraftRejected, RejectReason, cl
 
 _BOUNDARY = SENTENCE_END + "，,；;：:\n"
 # Reasons a part may be held back for without ending the draft: the whole may still pass.
-_HOLD: frozenset[RejectReason | None] = frozenset({"drift"})
+_HOLD: frozenset[RejectReason | None] = frozenset({"drift", "echo"})
 
 
 class GuardedStream:
@@ -70,7 +70,7 @@ class GuardedStream:
         if not text.startswith(self.shown):  # cleaning took back what was shown: stop there
             raise DraftRejected("cut", f"{self.shown!r} is no longer how {text!r} starts")
         if (reason := self._check(text)) in _HOLD:
-            return  # too little of the material yet: the next clauses may bring it
+            return  # too little of the material yet, or the question: more may follow
         if reason is not None:
             raise DraftRejected(reason, text)
         delta, self.shown = text[len(self.shown) :], text

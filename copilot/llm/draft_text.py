@@ -9,6 +9,7 @@ one reply, complete, in the shop's words. Each way a draft fails has a reason co
 - glued: two replies in one (the same words twice, or a second greeting starting another one);
 - prompt_echo: the prompt's own words (its section names, its rules, its examples);
 - copy: a long run of the material word for word (the retrieval candidate already offers it);
+- echo: mostly the customer's own words ("是京东物流吗" answered "亲，是京东物流吗？");
 - unsupported_number: a number neither the material nor the conversation holds;
 - drift: too little of it comes from the material (the model writing on its own);
 - blocked: the guardrails block it (checked while it streams; see copilot/draft_stream.py);
@@ -24,7 +25,15 @@ from typing import Literal, TypeAlias
 from copilot.errors import GenerationError
 
 RejectReason: TypeAlias = Literal[
-    "cut", "glued", "prompt_echo", "copy", "unsupported_number", "drift", "blocked", "empty"
+    "cut",
+    "glued",
+    "prompt_echo",
+    "copy",
+    "echo",
+    "unsupported_number",
+    "drift",
+    "blocked",
+    "empty",
 ]
 
 
@@ -142,17 +151,24 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _REPEAT = 8  # characters: the same run twice is one reply pasted twice
 _ECHO = 6  # characters of the prompt's own text that no reply would share by chance
 _PARROT = 10  # characters of a worked example's text: the example, not this customer's reply
+_ECHOED = 0.8  # of a draft's character pairs in the customer's message: their words back
 _COPY = 30  # characters of the material word for word: pasting it, not adapting it
 
 
 def reject_reason(
-    text: str, material: Sequence[str], *, prompt_text: str, examples: str = "", known: str = ""
+    text: str,
+    material: Sequence[str],
+    *,
+    prompt_text: str,
+    examples: str = "",
+    known: str = "",
+    question: str = "",
 ) -> tuple[RejectReason, str] | None:
     """Why the cleaned draft may not be offered, or None. `prompt_text` is the prompt's fixed
     wording (rules, section names), `examples` its worked examples (a reply may share a few
     words with those, as they are about a shop like this one, but not a whole clause the
     material lacks); `known` what the conversation says (numbers may come from it: an order
-    number, the quantity the customer asked about)."""
+    number, the quantity the customer asked about); `question` the customer's message."""
     if not text:
         return "empty", "nothing left after cleaning"
     if _CUT.search(text):
@@ -166,6 +182,10 @@ def reject_reason(
         return "prompt_echo", parroted
     if (copied := _shared_run(text, "\n".join(material), _COPY)) is not None:
         return "copy", copied
+    if (asked := _bigrams(question)) and len(_bigrams(text) & asked) >= _ECHOED * len(
+        _bigrams(text)
+    ):
+        return "echo", text
     supported = set(_DIGITS.findall(" ".join((*material, known))))
     if missing := [n for n in _DIGITS.findall(text) if n not in supported]:
         return "unsupported_number", ", ".join(missing)
