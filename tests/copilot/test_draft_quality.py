@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from dates import TEST_TODAY
 
-from copilot.guardrails import apply_guardrails
+from copilot.guardrails.checks import apply_guardrails
 from copilot.llm.backends import LlamaCppGenerator
 from copilot.llm.draft_gate import DraftGate, GateFileError
 from copilot.llm.draft_text import clean_draft, excerpt, reject_reason, sentences
@@ -153,10 +153,10 @@ def test_gate_file_names_the_intents_drafted(tmp_path: Path) -> None:
 
 
 def test_a_blocked_clause_never_reaches_the_stream(base: Suggester) -> None:
-    off_platform = "亲，这款可以直接装开水的哦，有问题加我微信abc123，我给您退差价。"
+    off_platform = "亲，装满沸水盖紧，6小时后还在70℃以上哦，有问题加我微信abc123，我给您退差价。"
     shown: list[str] = []
     out = with_model(base, Scripted(off_platform)).suggest(
-        ask("demo-pdd", "保温杯能装开水吗"), on_token=shown.append
+        ask("demo-pdd", "保温效果怎么样"), on_token=shown.append
     )
     streamed = "".join(shown)
     assert "微信" not in streamed and "abc123" not in streamed
