@@ -220,14 +220,15 @@ def _shot(material: str, message: str, reply: str) -> tuple[ChatMessage, ChatMes
 # Two worked examples of picking what answers and saying it briefly: told in words only, the
 # 0.5B model pasted the whole material back or echoed the question. They come right after the
 # rules, so they are part of the prefix every draft shares and cost no time once evaluated.
-# Their shop is made up; a number of theirs in a draft is no number of the material's, and the
-# draft checks drop it.
+# Their shop sells clothes, not what the demo shops sell: an example about cups and boiling
+# water came back word for word as the answer to "能装开水吗". A number of theirs in a draft is
+# no number of the material's, and the draft checks drop it.
 _SHOTS = (
     *_shot(
-        "亲，这款是316不锈钢内胆，可以直接装开水，装之前用开水预热一下保温更好；"
-        "不建议装牛奶、果汁，容易变质，也不好清洗。",
-        "能装热牛奶吗",
-        "亲，不建议装牛奶哦，容易变质也不好清洗；装开水是完全可以的～",
+        "亲，这款卫衣是纯棉面料，不起球不掉色；洗的时候建议反面冷水手洗，"
+        "不要暴晒，也不建议机洗甩干，容易变形。",
+        "能机洗吗",
+        "亲，不建议机洗甩干哦，容易变形；反面冷水手洗就好啦～",
     ),
     *_shot(
         "亲，付款后两天内发货，默认中通快递，发货后一般两三天送达，偏远地区会慢一些。",
