@@ -1,6 +1,7 @@
 # Two commands for a newcomer (see README.md):
 #   make run    install everything, assemble the offline models, load the demo shops, start
 #   make test   install everything, assemble the offline models, run the test suite
+#   make test-fast  the logic on the shipped fakes (no models assembled): the edit-and-rerun loop
 # Everything goes into a local virtualenv (.venv); models into COPILOT_MODELS_DIR
 # (default: the user's cache dir), state into COPILOT_DATA_DIR (default: the user's data dir).
 
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install setup browser run test lint bench clean
+.PHONY: install setup browser run test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -58,6 +59,11 @@ YEAR_AHEAD = from datetime import timedelta; from copilot.clock import SystemClo
 test: setup browser
 	$(BIN)/python -m pytest
 	COPILOT_TEST_TODAY=$$($(BIN)/python -c "$(YEAR_AHEAD)") $(BIN)/python -m pytest -m dates
+
+# Everything not marked slow: the pipeline, service and kb logic on the HashEmbedder and a
+# scripted generator, with real Redis and FAISS. Needs no models, so no `setup`.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -94,7 +94,8 @@ class SelectorJobs:
                 bank, job.shop_id, store=self.store, clock=self.clock,
                 feedback=self.feedback, progress=self._ticks(job),
             )  # fmt: skip
-            self._write(replace(job, state="done", finished_at=timestamp(self.clock),
+            last = self.status(job.shop_id) or job  # its progress as last written
+            self._write(replace(last, state="done", finished_at=timestamp(self.clock),
                                 result=_result(result)))  # fmt: skip
         except CopilotError as exc:  # the trainer's to fix (too small a bank): say what
             self._finish_failed(job, str(exc))

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from cli import app
 from service.settings import get_settings
 
+# The commands build their models from the settings, as a user's shell would: the real ones.
+pytestmark = pytest.mark.slow
 runner = CliRunner()
 
 FAQ_CSV = """问题,答案,相似问法,商品ID

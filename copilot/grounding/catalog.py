@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Literal
 from copilot.evicted import forget_evicted
 from copilot.text.figures import extract, normalize
 from copilot.types import Conversation, Order
-from kb.types import FAQ, Hit, Product, Promotion, Script
+from kb.types import FAQ, Hit, Policy, Product, Promotion, Script
 
 if TYPE_CHECKING:
     from kb.source import KnowledgeSource
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
-_PURCHASE_UNITS = "个件只杯套双条瓶盒份支"
+_PURCHASE_UNITS = "个件只杯套双条瓶盒份支袋包罐箱桶"
 Focus = Literal["order", "message", "context", ""]
 DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
 _PRICE_NAME = re.compile(r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的)?(?:那款|那个|那种|这款|这个|那)")
@@ -77,6 +77,7 @@ class Catalog:
     stale_faqs: dict[tuple[str, date], bool] = field(default_factory=dict, repr=False)
     # lexical similarity an FAQ needs with the message when nothing else vouches for it
     faq_gate: float = DEFAULT_FAQ_GATE
+    policies: tuple[Policy, ...] = ()
 
     @classmethod
     def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
@@ -102,6 +103,7 @@ class Catalog:
             idf,
             {pid: _head(product) for pid, product in products.items()},
             faq_gate=calibrated_faq_gate([e for e in items if isinstance(e, FAQ)]),
+            policies=tuple(e for e in items if isinstance(e, Policy)),
         )
 
     def mentions(self, text: str) -> list[tuple[Product, float]]:
@@ -167,7 +169,14 @@ class ProductFocus:
     ambiguous: tuple[Product, ...] = ()
 
 
-def _resolve(text: str, catalog: Catalog) -> tuple[Product | None, tuple[Product, ...]]:
+# a promotion's rule in a message (满199减30, 8.5折) names no product: its digits are not sizes
+_RULE_SPAN = re.compile(
+    r"满\d+(?:\.\d+)?[元块]?减\d+(?:\.\d+)?|\d+(?:\.\d+)?折|[立直]减\d+(?:\.\d+)?"
+)
+
+
+def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[Product, ...]]:
+    text = _RULE_SPAN.sub(" ", normalize(text))
     scored = catalog.mentions(text)
     if not scored:
         priced = catalog.priced_at(text)
@@ -183,7 +192,7 @@ def product_focus(
     """From the latest customer message, then the order, then earlier turns (newest first).
     When the message could name several products, an FAQ it closely matches settles which."""
     text = conversation.last_customer_text
-    product, ambiguous = _resolve(text, catalog)
+    product, ambiguous = resolve_product(text, catalog)
     settled = _faq_product(text, hits, ambiguous)
     if settled is not None:
         product, ambiguous = settled, ()
@@ -193,7 +202,7 @@ def product_focus(
         product, source = ordered[0], "order"
     if product is None:
         for turn in reversed(conversation.turns[-7:-1]):
-            earlier, _ = _resolve(turn.text, catalog)
+            earlier, _ = resolve_product(turn.text, catalog)
             if earlier is not None and (not ambiguous or earlier in ambiguous):
                 product, source, ambiguous = earlier, "context", ()
                 break

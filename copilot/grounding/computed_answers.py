@@ -44,6 +44,10 @@ def computed_answers(
         worth = conversation.order is not None or the_quote.applied or the_quote.nudges
         if the_quote.lines and worth:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
+    if asks_price and focus.product and focus.quantity > 1:  # "买两个多少钱": the basket
+        the_quote = _quote_for(conversation.order, focus, catalog, day)
+        if the_quote.lines:
+            return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     if asks_price and focus.product:
         sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day)
         return [_product_candidate(sentence, focus, catalog, day)], tuple(numbers), None
@@ -69,7 +73,7 @@ def product_slots(
     return values
 
 
-def _price_text(product: Product, variant: str | None) -> str:
+def price_text(product: Product, variant: str | None) -> str:
     if variant or not product.variants:
         price, name = unit_price(product, variant)
         return f"{name or ''}{' ' if name else ''}{yuan(price)}"
@@ -85,7 +89,7 @@ def product_sentence(
     product: Product, variant: str | None, catalog: Catalog, day: date
 ) -> tuple[str, list[Decimal]]:
     """Price (by variant), stock, active promotions and one selling point, from the records."""
-    parts = [f"亲，{product.title}{_price_text(product, variant)}"]
+    parts = [f"亲，{product.title}{price_text(product, variant)}"]
     numbers: list[Decimal] = []
     if product.in_stock:
         parts.append("现在有货")

@@ -43,7 +43,9 @@ from copilot.grounding.computed_answers import (
 )
 from copilot.grounding.entry_answers import FAQ_VOUCHED_RANK, VOUCHED_RANK, entry_answers, vouched
 from copilot.grounding.named_promotions import named_promotion_answer
+from copilot.grounding.policy_answers import policy_answer
 from copilot.grounding.promotions import PromotionQuote, yuan
+from copilot.grounding.recommendations import composed_answers
 from copilot.guardrails.staleness import stale_mentions
 from copilot.templates import AFTER_PURCHASE, has_bought
 from copilot.types import Candidate, Conversation, Intent, Source
@@ -139,6 +141,7 @@ class Grounder:
         label = intent.label if intent else ""
         text = conversation.last_customer_text
         candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
+        candidates += composed_answers(conversation, catalog)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
@@ -146,8 +149,13 @@ class Grounder:
         candidates += [_ask_which(c, focus, catalog) for c in faq]
         candidates += entry_answers(text, fresh, catalog, day)
         asks = asks_promotion(text, label)
-        candidates += named_promotion_answer(text, catalog.promotions, day, asks=asks)
+        earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
+        candidates += named_promotion_answer(
+            text, catalog.promotions, day, asks=asks, earlier=earlier[-60:]
+        )
         bought = has_bought(conversation)
+        if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
+            candidates += policy_answer(text, fresh, catalog)
         candidates += _script_candidates(catalog, label, values, day, adopted, bought)
         if asks and not focus.product and not conversation.order:
             listing = promotion_listing(catalog, day)

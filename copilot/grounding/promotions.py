@@ -10,8 +10,8 @@ Stacking, kept simple and matching how the demo shops word their offers:
   threshold; 满N件M折 when the scope holds at least N items; a plain N折 on the whole scope;
   立减 per unit in scope (never below zero);
 - an order gets the single best non-coupon promotion plus at most one coupon; a promotion or
-  coupon whose title or description says it does not stack (不叠加, 不与…叠加, 不可叠加) is never
-  combined with another one;
+  coupon whose title or description says it does not stack (不叠加, 不与…叠加, 不可叠加,
+  不与其他优惠同享, 不参加全店满减) is never combined with another one;
 - the best combination is the largest total discount (ties: fewer promotions, then id order),
   capped at the subtotal.
 
@@ -35,7 +35,10 @@ NudgeKind: TypeAlias = Literal["amount", "items"]
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-_NO_STACKING = re.compile(r"不叠加|不可叠加|不能叠加|不与[^，。；]*?叠加|不和[^，。；]*?叠加")
+_NO_STACKING = re.compile(
+    r"不叠加|不可叠加|不能叠加|不[与和跟][^，。；]*?(?:叠加|同享|共享|同时使用)"
+    r"|不(?:参加|参与)[^，。；]*?(?:满减|优惠|活动|券)"
+)
 
 
 def money(value: Decimal) -> Decimal:

@@ -82,6 +82,7 @@ _PROMOTION_CLAIM = re.compile(
 )
 _PRICE_CONTEXT = re.compile(
     r"满|减|券|运费|邮费|补|差价|合计|共|总|实付|到手|优惠|折|红包|赔|退|保价|续重|加收|另|返"
+    r"|秒杀|活动价|直降|特价|早鸟"
 )
 
 
@@ -110,6 +111,8 @@ def _unsupported(text: str, ctx: _Context) -> list[str]:
     for clause in _CLAUSE.findall(text):
         named = {pid for _, pid in facts.products.find(clause)}
         if len(named) != 1 or _PRICE_CONTEXT.search(clause):
+            continue
+        if squash(clause) in facts.squashed:  # the KB says this very clause (a policy's rates)
             continue
         pid = named.pop()
         for m in extract(clause):

@@ -43,6 +43,10 @@ class TrainConfig:
     block: int = 512  # examples whose cosines with the whole bank are computed at once
     seed: int = 0
     threads: int | None = None
+    # An agent's pick among offered replies (sent, dismissed) is a judgement; a bank example is
+    # only what was once said, often the generic reply said most. A feedback row counts this
+    # many times, so a shop's agents outvote its history's habits.
+    feedback_repeats: int = 4
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,8 @@ def fit_selector(
                                       train_cfg.hard_negatives, cfg.neighbour_match)  # fmt: skip
     data = TrainData(matrix[train_units], agents[train_units], unit_reply[train_units], negatives)
     if feedback is not None and len(feedback.target):
-        data = _concat(data, feedback)
+        for _ in range(train_cfg.feedback_repeats):
+            data = _concat(data, feedback)
     held = _heldout(index, pools, held_units, cfg.neighbour_match)
     before = heldout_recall(held, None, 0.0, cfg.neighbour_match)
     model: Any = _Scorer(matrix.shape[1], train_cfg.scale)
@@ -208,9 +213,12 @@ def fit_selector(
             key=lambda rb: (rb[0].mean, -rb[1]),
         )
         epochs.append(recall)
-        if best is None or recall.mean > best[0]:
+        # the agents' own picks count beside the history's: an epoch that recalls what was
+        # said but ranks what agents dismissed above what they sent is not the better one
+        score = recall.mean + (_agreement(model, feedback, vectors) if feedback else 0.0)
+        if best is None or score > best[0]:
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            best = (recall.mean, epoch, blend, recall, state)
+            best = (score, epoch, blend, recall, state)
         tick()
     assert best is not None
     _, best_epoch, blend, after, state = best
@@ -292,6 +300,24 @@ def _epoch(model: Any, optimiser: Any, data: TrainData, vectors: Any, cfg: Train
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+
+
+def _agreement(model: Any, feedback: TrainData, vectors: Any) -> float:
+    """Share of the feedback rows with a dismissed reply where the model fits the sent reply
+    better than every dismissed one."""
+    import torch
+
+    rows = np.flatnonzero((feedback.negatives >= 0).any(axis=1))
+    if not len(rows):
+        return 0.0
+    with torch.no_grad():
+        query = model(torch.from_numpy(feedback.messages[rows]),
+                      torch.from_numpy(feedback.agents[rows]))  # fmt: skip
+        fits = query @ vectors.T
+        negatives = torch.from_numpy(feedback.negatives[rows])
+        sent = fits.gather(1, torch.from_numpy(feedback.target[rows])[:, None])
+        dismissed = fits.gather(1, negatives.clamp(min=0)).masked_fill(negatives < 0, -torch.inf)
+        return float((sent[:, 0] > dismissed.max(dim=1).values).float().mean())
 
 
 def _held_fits(

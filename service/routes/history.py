@@ -93,7 +93,7 @@ async def import_history(
     )  # fmt: skip
 
 
-_JOB_ERRORS = error_responses(401, 403, 404, 409, 422, 429, 503)
+_JOB_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
 
 
 @router.post(

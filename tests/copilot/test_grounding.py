@@ -26,12 +26,12 @@ NOVEMBER, DECEMBER = demo_day(11, 15), demo_day(12, 5)
 SHOP_NAMES = {shop.shop_id: shop.name for shop in demo_shops()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def grounder(demo_kb: KnowledgeBase, clock: Clock) -> Grounder:
     return Grounder(demo_kb, shop_names=SHOP_NAMES, clock=clock)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def facts(demo_kb: KnowledgeBase) -> GuardrailFacts:
     return GuardrailFacts(demo_kb, SHOP_NAMES)
 

@@ -32,7 +32,7 @@ ORDER = Order(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def facts(demo_kb: KnowledgeBase) -> GuardrailFacts:
     return GuardrailFacts(demo_kb, SHOP_NAMES)
 

@@ -237,6 +237,7 @@ def test_import_search_and_stats(bank: ResponseBank) -> None:
     assert "123456789012345" not in hit.matched_message
 
 
+@pytest.mark.slow
 def test_hits_below_the_similarity_floor_are_dropped(
     redis_client: redis.Redis, embedder: Embedder
 ) -> None:
@@ -309,6 +310,7 @@ def test_reranking_prefers_the_frequent_consensus_reply(
     assert texts(plain)[0] == PRESALE
 
 
+@pytest.mark.slow
 def test_neighbours_offer_what_agents_said_in_that_situation(bank: ResponseBank) -> None:
     bank.import_conversations("shop-a", SHOP_A)
     hits = bank.search("shop-a", "这个什么时候能发货", k=3)

@@ -1,5 +1,5 @@
-"""Intent taxonomy, example files, rules and the classifier, with the real e5 embedder and a
-real embedded Redis. The held-out regression guard reads bench/data/intent_labelled.jsonl."""
+"""Intent taxonomy, example files, rules and the classifier on a real embedded Redis; the
+classifier on the HashEmbedder, or on the real e5 in the tests marked slow (what it gets right). The held-out regression guard reads bench/data/intent_labelled.jsonl."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from backends import pick
 
 from copilot.errors import CopilotError, IntentDataError
 from copilot.intents.classifier import IntentClassifier, default_classifier, isotonic_fit
@@ -37,9 +38,22 @@ REPO = Path(__file__).resolve().parents[2]
 HELD_OUT = REPO / "bench" / "data" / "intent_labelled.jsonl"
 
 
+@pytest.fixture()
+def classifier(request: pytest.FixtureRequest, backend: str) -> IntentClassifier:
+    return pick(request, backend, real="real_classifier", fake="hash_classifier")
+
+
 @pytest.fixture(scope="module")
-def classifier(embedder: Embedder) -> IntentClassifier:
-    model = default_classifier(embedder)
+def real_classifier(onnx_embedder: Embedder) -> IntentClassifier:
+    return _warm(default_classifier(onnx_embedder))
+
+
+@pytest.fixture(scope="module")
+def hash_classifier(hash_embedder: Embedder) -> IntentClassifier:
+    return _warm(default_classifier(hash_embedder))
+
+
+def _warm(model: IntentClassifier) -> IntentClassifier:
     model.warm_up()
     return model
 

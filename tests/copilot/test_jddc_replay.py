@@ -22,9 +22,12 @@ from service.settings import Settings
 from service.wiring import build_knowledge_base, build_suggester
 
 JDDC = Path(__file__).resolve().parents[3] / "shared" / "data" / "jddc" / "chat_0.1per.txt"
-pytestmark = pytest.mark.skipif(
-    not JDDC.exists(), reason=f"JDDC sample not present at {JDDC} (it is never committed)"
-)
+pytestmark = [
+    pytest.mark.slow,  # the real pipeline over real chats
+    pytest.mark.skipif(
+        not JDDC.exists(), reason=f"JDDC sample not present at {JDDC} (it is never committed)"
+    ),
+]
 LEFTOVER = re.compile(
     r"\[(?:数字|订单|日期|时间|金额|站点|地址|姓名|电话|链接)x\]|USERID_|ORDERID_"
 )

@@ -41,6 +41,7 @@ def test_paths_inside_models_dir(tmp_path: Path) -> None:
     assert sidecar_path(gguf_path(tmp_path)).name == GGUF_FILENAME + ".sha256"
 
 
+@pytest.mark.slow
 def test_second_setup_changes_nothing(models_dir: Path) -> None:
     before = _mtimes(models_dir)
     steps = setup_models(models_dir, progress=False)
@@ -55,6 +56,7 @@ def test_second_setup_changes_nothing(models_dir: Path) -> None:
     assert _mtimes(models_dir) == before
 
 
+@pytest.mark.slow
 def test_built_gguf_is_the_pinned_file(models_dir: Path) -> None:
     path = gguf_path(models_dir)
     assert path.stat().st_size == GGUF_BYTES
@@ -62,6 +64,7 @@ def test_built_gguf_is_the_pinned_file(models_dir: Path) -> None:
     check_gguf(path, full=True)
 
 
+@pytest.mark.slow
 def test_llama_cpp_drafts_with_an_iq4_nl_copy_made_from_the_pinned_gguf(models_dir: Path) -> None:
     from llama_cpp import Llama
 
@@ -76,6 +79,7 @@ def test_llama_cpp_drafts_with_an_iq4_nl_copy_made_from_the_pinned_gguf(models_d
     assert llm.metadata["general.file_type"] == "25"  # LLAMA_FTYPE_MOSTLY_IQ4_NL
 
 
+@pytest.mark.slow
 def test_a_requantised_copy_that_is_damaged_or_from_another_gguf_is_refused(
     models_dir: Path, tmp_path: Path
 ) -> None:
@@ -141,6 +145,7 @@ def test_assemble_with_wrong_bytes_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_flipped_byte_is_caught_by_full_verification(models_dir: Path, tmp_path: Path) -> None:
     copy = _corrupted_copy(gguf_path(models_dir), tmp_path)
     check_gguf(copy)  # the cheap check trusts size + sidecar: that is why verify=True exists
@@ -171,6 +176,7 @@ def test_setup_with_verify_rebuilds_a_corrupted_gguf(models_dir: Path, tmp_path:
     assert sha256_file(gguf_path(tmp_path)) == GGUF_SHA256
 
 
+@pytest.mark.slow
 def test_gguf_without_its_sidecar_is_not_trusted(models_dir: Path, tmp_path: Path) -> None:
     # Right bytes, but never verified here: setup must assemble (and so verify) it again.
     link = tmp_path / GGUF_FILENAME

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from backends import KB_BRINGS_ITS_EMBEDDER
 from dates import TEST_TODAY
 
 from copilot.build import PipelineConfig, build_suggester
 from copilot.clock import FixedClock
-from copilot.model_setup import onnx_embedder_dir
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
 from copilot.templates import HOLDING_AFTER_PURCHASE
@@ -55,12 +55,10 @@ def workbook(path: Path) -> Path:
 
 
 @pytest.fixture()
-def tea(kb: KnowledgeBase, models_dir: Path, tmp_path: Path) -> Suggester:
+def tea(kb: KnowledgeBase, tmp_path: Path) -> Suggester:
     kb.import_files(SHOP, [workbook(tmp_path / "茗香居.xlsx")])
     PolicyStore(kb.store.client).put(ShopPolicy(SHOP, shop_name="茗香居茶叶旗舰店"))
-    config = PipelineConfig(
-        embedder_dir=onnx_embedder_dir(models_dir), clock=FixedClock.on(TEST_TODAY)
-    )
+    config = PipelineConfig(embedder_dir=KB_BRINGS_ITS_EMBEDDER, clock=FixedClock.on(TEST_TODAY))
     suggester = build_suggester(config, kb)
     suggester.config = SuggesterConfig(use_llm=False)
     return suggester
@@ -71,6 +69,7 @@ def ask(suggester: Suggester, *texts: str) -> Suggestion:
     return suggester.suggest(Conversation(SHOP, turns), use_llm=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("message", "answer"),
     [
@@ -89,6 +88,7 @@ def test_plain_pre_sales_questions_get_the_shops_answer_and_stay_with_the_agent(
     assert out.route.action != "handoff", out.route
 
 
+@pytest.mark.slow
 def test_an_faq_both_retrievers_rank_first_is_offered_whatever_the_lexical_overlap(
     tea: Suggester,
 ) -> None:

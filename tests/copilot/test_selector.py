@@ -14,7 +14,7 @@ from dates import TEST_TODAY as CLOCK_DAY
 from copilot.clock import FixedClock
 from copilot.feedback.log import FeedbackEvent, FeedbackLog
 from copilot.feedback.records import RecordedCandidate, SuggestionLog, SuggestionRecord
-from copilot.history.bank import ResponseBank
+from copilot.history.bank import ResponseBank, agent_text
 from copilot.history.selector import LearnedSelector, SelectorStore, pool_fits
 from copilot.history.selector_job import train_shop
 from copilot.history.selector_training import TrainConfig
@@ -93,6 +93,8 @@ def test_training_moves_the_ranking_toward_the_fitting_reply(
     assert model.trained_at.startswith(CLOCK_DAY.isoformat())
     # the learned fit prefers the specific reply for a new wording, by more than e5 alone does
     query = bank.embedder.embed_batch(["开票怎么弄"], role="query")[0]
+    # as served: the agent part is the chat's start (no agent turn before the message)
+    agent = bank.embedder.embed_batch([agent_text("")], role="query")[0]
     rows = np.array([model.reply_ids.index(r.id) for r in bank.index(SHOP).replies  # type: ignore[union-attr]
                      if r.text in (INVOICE, GENERIC)])  # fmt: skip
     texts = [r.text for r in bank.index(SHOP).replies if r.text in (INVOICE, GENERIC)]  # type: ignore[union-attr]
@@ -100,7 +102,7 @@ def test_training_moves_the_ranking_toward_the_fitting_reply(
                         bias=np.zeros(len(query)))  # fmt: skip
     margin = {}
     for name, m in (("trained", model), ("untrained", untrained)):
-        fits = dict(zip(texts, pool_fits(m, rows, m.query(query, None)).tolist(), strict=True))
+        fits = dict(zip(texts, pool_fits(m, rows, m.query(query, agent)).tolist(), strict=True))
         margin[name] = (fits[INVOICE] - fits[GENERIC]) / m.scale
     assert margin["trained"] > margin["untrained"]
     assert margin["trained"] > 0

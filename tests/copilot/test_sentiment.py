@@ -128,6 +128,7 @@ def test_snownlp_runs_only_when_it_can_change_anger() -> None:
     assert FakeSnowNLP.calls == 2  # read once, then kept; the earlier text was cached
 
 
+@pytest.mark.slow  # loads snownlp itself (430 MB of dicts) to compare, bit for bit
 def test_snownlps_model_read_without_snownlp_gives_its_very_probabilities() -> None:
     """copilot/sentiment/snow_model.py keeps snownlp's counts in arrays instead of its 430 MB of
     dicts; every probability must still be snownlp's own, bit for bit, and its segmentation

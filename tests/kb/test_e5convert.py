@@ -72,6 +72,7 @@ def test_dequantize_q4_rejects_wrong_count() -> None:
         dequantize_q4(np.zeros(18, dtype=np.uint8), 64)
 
 
+@pytest.mark.slow
 def test_prompts_and_lengths_are_configured(e5_dir: Path) -> None:
     config = json.loads((e5_dir / "config_sentence_transformers.json").read_text("utf-8"))
     assert config["prompts"] == {"query": "query: ", "passage": "passage: "} == PROMPTS
@@ -80,6 +81,7 @@ def test_prompts_and_lengths_are_configured(e5_dir: Path) -> None:
     assert sbert["max_seq_length"] == MAX_SEQ_LENGTH <= 512
 
 
+@pytest.mark.slow
 def test_tokenizer_runs_the_xlmr_tokenizer_json_exactly(e5_dir: Path) -> None:
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
@@ -93,6 +95,7 @@ def test_tokenizer_runs_the_xlmr_tokenizer_json_exactly(e5_dir: Path) -> None:
         assert tokenizer("query: " + text)["input_ids"] == raw.encode("query: " + text).ids
 
 
+@pytest.mark.slow
 def test_manifest_pins_weights_and_full_check_passes(e5_dir: Path) -> None:
     manifest = check_embedder(e5_dir, full=True)
     assert manifest["files"]["model.safetensors"]["sha256"] == SAFETENSORS_SHA256
@@ -102,6 +105,7 @@ def test_manifest_pins_weights_and_full_check_passes(e5_dir: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_cheap_check_catches_an_edited_config(e5_dir: Path, tmp_path: Path) -> None:
     copy = _linked_copy(e5_dir, tmp_path / "e5")
     check_embedder(copy)
@@ -116,6 +120,7 @@ def test_cheap_check_catches_an_edited_config(e5_dir: Path, tmp_path: Path) -> N
         check_embedder(copy)
 
 
+@pytest.mark.slow
 def test_check_catches_a_missing_weights_file(e5_dir: Path, tmp_path: Path) -> None:
     copy = _linked_copy(e5_dir, tmp_path / "e5")
     (copy / "model.safetensors").unlink()
@@ -162,6 +167,7 @@ def _linked_copy(src: Path, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_onnx_backend_gives_the_same_vectors(embedder: object, torch_embedder: object) -> None:
     """The serving backend (ONNX Runtime) and sentence-transformers are interchangeable: same
     name (so stored vectors stay valid), same vectors, single and batched, both prompts."""

@@ -97,6 +97,7 @@ def two_shops(kb: KnowledgeBase) -> KnowledgeBase:
     return kb
 
 
+@pytest.mark.slow
 def test_finds_faq_by_a_paraphrase_and_reports_each_retriever(two_shops: KnowledgeBase) -> None:
     hits = two_shops.search("shop-a", "杯子能不能装热水", k=3)
     top = hits[0]

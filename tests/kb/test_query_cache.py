@@ -12,8 +12,9 @@ from kb.models.onnx_embedder import OnnxEmbedder
 
 
 @pytest.fixture
-def model(embedder: Embedder) -> Iterator[tuple[OnnxEmbedder, list[list[str]]]]:
+def model(onnx_embedder: Embedder) -> Iterator[tuple[OnnxEmbedder, list[list[str]]]]:
     """A fresh-cached ONNX embedder on the session's loaded model; the batches it computes."""
+    embedder = onnx_embedder
     assert isinstance(embedder, OnnxEmbedder)
     fresh = OnnxEmbedder(embedder.model_dir, threads=embedder.threads)
     fresh._session, fresh._tokenizer = embedder._session, embedder._tokenizer  # no reload
@@ -29,6 +30,7 @@ def model(embedder: Embedder) -> Iterator[tuple[OnnxEmbedder, list[list[str]]]]:
     yield fresh, runs
 
 
+@pytest.mark.slow
 def test_a_batch_runs_the_model_once_for_the_texts_not_cached(
     model: tuple[OnnxEmbedder, list[list[str]]],
 ) -> None:
@@ -44,6 +46,7 @@ def test_a_batch_runs_the_model_once_for_the_texts_not_cached(
     np.testing.assert_allclose(again[0], embedder.embed_batch(["[数字x]号能发货吗"], role="query")[0], atol=1e-5)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_duplicates_are_embedded_once_and_order_is_kept(
     model: tuple[OnnxEmbedder, list[list[str]]],
 ) -> None:
@@ -54,6 +57,7 @@ def test_duplicates_are_embedded_once_and_order_is_kept(
     assert float(vectors[0] @ vectors[1]) < 0.999
 
 
+@pytest.mark.slow
 def test_passages_and_big_batches_pass_through(
     model: tuple[OnnxEmbedder, list[list[str]]],
 ) -> None:

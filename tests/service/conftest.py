@@ -1,5 +1,7 @@
-"""Shared fixtures of the service tests: one app per session (real models, real embedded Redis,
-demo shops, the real llama.cpp Qwen), driven through HTTP, and a helper that makes API keys.
+"""Shared fixtures of the service tests: one app per session and backend, driven through HTTP,
+and a helper that makes API keys. A test marked slow gets the app on the real models (the e5
+embedder, the real llama.cpp Qwen); any other the same app on the shipped fakes (HashEmbedder,
+a ScriptedGenerator drafting from its material). Both: real embedded Redis, demo shops.
 
     def test_x(api, make_key, auth):
         key = make_key("agent", ["demo-pdd"])
@@ -13,20 +15,40 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from backends import echo_material, pick, suggester_on
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from copilot.llm.testing import ScriptedGenerator
+from kb.storage.redis_conn import close, connect
+from kb.testing import HashEmbedder
 from service.main import create_app
 from service.settings import Settings
+from service.wiring import pipeline_config
 
 MakeKey = Callable[..., str]
 Auth = Callable[..., dict[str, str]]
 
 
+@pytest.fixture()
+def service_settings(request: pytest.FixtureRequest, backend: str) -> Settings:
+    return pick(request, backend, real="real_service_settings", fake="fake_service_settings")
+
+
 @pytest.fixture(scope="session")
-def service_settings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def real_service_settings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return _settings(tmp_path_factory.mktemp("service-data"), models_dir)
+
+
+@pytest.fixture(scope="session")
+def fake_service_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # no models there: an app built from these settings without the fakes fails loudly
+    return _settings(tmp_path_factory.mktemp("fake-service-data"), Path("/nonexistent/models"))
+
+
+def _settings(data_dir: Path, models_dir: Path) -> Settings:
     return Settings(
-        data_dir=tmp_path_factory.mktemp("service-data"),
+        data_dir=data_dir,
         models_dir=models_dir,
         llm_backend="llama_cpp",
         # The real Qwen's first token takes ~7 s on an idle 2-core CPU (bench/llm_speed.py) and
@@ -40,14 +62,35 @@ def service_settings(models_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     )
 
 
+@pytest.fixture()
+def service_client(request: pytest.FixtureRequest, backend: str) -> TestClient:
+    return pick(request, backend, real="real_service_client", fake="fake_service_client")
+
+
 @pytest.fixture(scope="session")
-def service_client(service_settings: Settings) -> Iterator[TestClient]:
+def real_service_client(real_service_settings: Settings) -> Iterator[TestClient]:
     """The app with its lifespan run once: models warmed, demo shops loaded."""
-    with TestClient(create_app(service_settings)) as client:
+    with TestClient(create_app(real_service_settings)) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
+def fake_service_client(
+    fake_service_settings: Settings, hash_embedder: HashEmbedder
+) -> Iterator[TestClient]:
+    """The same app on the fakes, its lifespan run once: demo shops loaded."""
+    settings = fake_service_settings
+    client = connect(settings.redis_config())
+    drafter = ScriptedGenerator(echo_material, name="echo-material")
+    suggester = suggester_on(pipeline_config(settings), client, hash_embedder, drafter)
+    try:
+        with TestClient(create_app(settings, suggester=suggester)) as app_client:
+            yield app_client
+    finally:
+        close(client)  # an injected pipeline's store is the caller's to stop
+
+
+@pytest.fixture()
 def service_app(service_client: TestClient) -> FastAPI:
     app = service_client.app
     assert isinstance(app, FastAPI)

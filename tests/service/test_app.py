@@ -13,6 +13,10 @@ from service.first_key import key_file
 from service.main import create_app
 from service.settings import Settings
 
+# The start-up path that builds and warms the models itself (the other service tests inject
+# their pipeline or share one app).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def client(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:

@@ -96,7 +96,7 @@ def test_the_settings_default_to_keyed_docs_and_metrics() -> None:
 # --- body size ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def served(service_app: FastAPI) -> Iterator[str]:
     """The session's app behind a real uvicorn server (HTTP/1.1 on a socket), for what the
     test client cannot send: a chunked body."""

@@ -39,7 +39,7 @@ def _put(app: FastAPI, sid: str, intent: str, route: str, *candidates: tuple[str
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def stats_shop(service_app: FastAPI) -> None:
     _put(
         service_app,

@@ -34,9 +34,11 @@ FAQ = {
 
 
 @pytest.fixture(scope="module")
-def replica_b(service_app: FastAPI, service_settings: Settings) -> Iterator[TestClient]:
-    socket = service_app.state.services.redis.socket_file
-    settings = service_settings.model_copy(
+def replica_b(
+    real_service_client: TestClient, real_service_settings: Settings
+) -> Iterator[TestClient]:
+    socket = real_service_client.app.state.services.redis.socket_file  # type: ignore[attr-defined]
+    settings = real_service_settings.model_copy(
         update={"redis_url": f"unix://{socket}", "llm_backend": "none", "load_demo_shops": False}
     )
     with TestClient(create_app(settings)) as client:

@@ -25,9 +25,9 @@ NEEDS_REAL_DATA = {
 
 @pytest.fixture(scope="module")
 def fuzzed(
-    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+    onnx_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[FastAPI, Keys]]:
-    with fuzz_app(embedder, tmp_path_factory.mktemp("fuzz-data")) as app_and_keys:
+    with fuzz_app(onnx_embedder, tmp_path_factory.mktemp("fuzz-data")) as app_and_keys:
         yield app_and_keys
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from backends import KB_BRINGS_ITS_EMBEDDER
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -56,8 +57,9 @@ def load_shop(knowledge: KnowledgeBase, bank: ResponseBank, shop_id: str) -> Non
 
 
 @pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
+def store_url(tmp_path_factory: pytest.TempPathFactory, onnx_embedder: Embedder) -> Iterator[str]:
     """One embedded Redis holding every shop's KB and history bank, by its socket URL."""
+    embedder = onnx_embedder
     client = connect(RedisConfig(data_dir=tmp_path_factory.mktemp("routing-redis")))
     knowledge, bank = KnowledgeBase(KBStore(client), embedder), ResponseBank(client, embedder)
     for shop_id in SHOPS:
@@ -77,18 +79,19 @@ def replica(settings: Settings, embedder: Embedder) -> tuple[FastAPI, redis.Redi
     return create_app(settings, suggester=build_pipeline(pipeline_config(settings), kb)), client
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # two apps, each warming its own pipeline: many seconds
 def test_replicas_routed_by_shop_hold_only_their_own_shops(
-    store_url: str, embedder: Embedder, models_dir: Path, tmp_path: Path
+    store_url: str, onnx_embedder: Embedder, tmp_path: Path
 ) -> None:
     owners = {shop_id: replica_for(shop_id) for shop_id in SHOPS}
     assert set(owners.values()) == set(REPLICAS)  # both replicas get a share
     settings = Settings(
-        data_dir=tmp_path, models_dir=models_dir, redis_url=store_url, llm_backend="none",
+        data_dir=tmp_path, models_dir=KB_BRINGS_ITS_EMBEDDER, redis_url=store_url,
+        llm_backend="none",
         load_demo_shops=False, create_admin_key=False, rate_limit_per_minute=0,
         warm_shops=False, cache_enabled=False,
     )  # fmt: skip
-    apps = {name: replica(settings, embedder) for name in REPLICAS}
+    apps = {name: replica(settings, onnx_embedder) for name in REPLICAS}
     try:
         with TestClient(apps["replica-a"][0]) as a, TestClient(apps["replica-b"][0]) as b:
             clients = {"replica-a": a, "replica-b": b}

@@ -1,5 +1,6 @@
-"""SSE from /v1/suggest: retrieval first, the real Qwen's tokens, the final; and cancellation
-when the conversation moves on (a deliberately slow generator keeps the stream open)."""
+"""SSE from /v1/suggest: retrieval first, the draft's tokens (the scripted generator's, and the
+real Qwen's in the slow run), the final; and cancellation when the conversation moves on (a
+deliberately slow generator keeps the stream open)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+from backends import echo_material
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from copilot.llm.testing import ScriptedGenerator
 
 Auth = Callable[..., dict[str, str]]
 SSE = {"Accept": "text/event-stream"}
@@ -25,6 +31,28 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
     return events
 
 
+def test_the_drafts_pieces_are_the_token_events_and_become_its_candidate(
+    api: TestClient, auth: Auth, service_app: FastAPI
+) -> None:
+    """On the scripted generator the draft is known, piece by piece."""
+    drafter = service_app.state.services.suggester.generator
+    assert isinstance(drafter, ScriptedGenerator)
+    response = api.post(
+        "/v1/suggest",
+        json={"shop_id": "demo-pdd", "conversation_id": "st-scripted",
+              "turns": [{"role": "customer", "text": "满多少包邮"}]},
+        headers={**auth(), **SSE},
+    )  # fmt: skip
+    events = parse_sse(response.text)
+    assert events[0][0] == "suggestion" and events[-1][0] == "final"
+    pieces = [data["text"] for kind, data in events if kind == "token"]
+    assert pieces and pieces == echo_material(drafter.requests[-1].messages)
+    final = events[-1][1]
+    llm = [c for c in final["candidates"] if c["source"]["kind"] == "llm"]
+    assert len(llm) == 1 and llm[0]["text"] in "".join(pieces), final
+
+
+@pytest.mark.slow  # what the real model does with the same stream
 def test_suggestion_then_tokens_then_final_from_the_real_llm(api: TestClient, auth: Auth) -> None:
     response = api.post(
         "/v1/suggest",

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -280,6 +281,7 @@ def test_each_key_has_a_rate_limit(api: TestClient, auth: Auth) -> None:
         app.state.services.rate_limiter = saved  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # reads the ONNX embedder's query cache and llama.cpp's saved prefixes
 def test_a_pushed_agent_reply_is_embedded_before_the_customer_answers(
     api: TestClient, auth: Auth, service_app: FastAPI
 ) -> None:

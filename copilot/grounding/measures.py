@@ -1,0 +1,81 @@
+"""Ages, weights and head counts: what a customer says (两个半月, 12斤, 3个人) and the ranges a
+product record states (2-12月龄, 1岁以上, 5kg以内, >1kg, 1-3人), in one unit per kind (months,
+kg, people), so that a stated measure can be checked against a record's range."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from copilot.text.figures import normalize
+
+_UNITS = {"个月": "month", "月龄": "month", "月": "month", "岁": "month", "kg": "kg",
+          "公斤": "kg", "斤": "kg", "人": "person"}  # fmt: skip
+_SCALE = {"岁": 12.0, "斤": 0.5}
+_UNIT = r"(个月|月龄|月|岁|kg|公斤|斤|人)"
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_SPAN = re.compile(rf"{_NUMBER}\s*{_UNIT}?\s*[-~～至到]\s*{_NUMBER}\s*{_UNIT}")
+_ABOVE = re.compile(rf"[>＞]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以上|及以上|起)")
+_BELOW = re.compile(rf"[<＜]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以下|以内|及以下)")
+_SAID = re.compile(
+    r"(\d+(?:\.\d+)?|[一二两三四五六七八九十]+)\s*(个半|个|岁半)?\s*(月|岁|kg|公斤|斤|人)"
+)
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
+FIT = 3.0  # a stated age or weight inside a record's range
+MISFIT = -3.0  # outside it
+
+
+@dataclass(frozen=True)
+class Measure:
+    unit: str  # month, kg, person
+    low: float
+    high: float
+
+
+def measures_said(text: str) -> list[Measure]:
+    found = []
+    for number, half, unit in _SAID.findall(text):
+        value = _number(number) + (0.5 if half and "半" in half else 0.0)
+        value *= _SCALE.get(unit, 1.0)
+        found.append(Measure(_UNITS[unit], value, value))
+    return found
+
+
+def ranges(text: str) -> list[Measure]:
+    """The ranges a record states: 2-12月龄, 1岁以上, 5kg以内, >1kg, 1-3人."""
+    text = normalize(text).lower()
+    found = []
+    for low, unit_a, high, unit in _SPAN.findall(text):
+        scale = _SCALE.get(unit, 1.0)
+        low_scale = _SCALE.get(unit_a, scale) if unit_a else scale
+        found.append(Measure(_UNITS[unit], float(low) * low_scale, float(high) * scale))
+    for pattern, above in ((_ABOVE, True), (_BELOW, False)):
+        for m in pattern.finditer(text):
+            number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            value = float(number) * _SCALE.get(unit, 1.0)
+            bounds = (value, math.inf) if above else (0.0, value)
+            found.append(Measure(_UNITS[unit], *bounds))
+    return found
+
+
+def range_score(said: Sequence[Measure], ranges: Sequence[Measure]) -> float:
+    score = 0.0
+    for measure in said:
+        same = [r for r in ranges if r.unit == measure.unit]
+        if same:
+            inside = any(r.low <= measure.low <= r.high for r in same)
+            score += FIT if inside else MISFIT
+    return score
+
+
+def _number(text: str) -> float:
+    if text[0].isdigit():
+        return float(text)
+    if text.startswith("十"):  # 十二 = 12
+        return 10.0 + sum(_DIGITS.get(c, 0) for c in text[1:])
+    if "十" in text:  # 二十 = 20, 二十四 = 24
+        tens, _, ones = text.partition("十")
+        return 10.0 * _DIGITS.get(tens, 1) + sum(_DIGITS.get(c, 0) for c in ones)
+    return float(_DIGITS.get(text, 0))

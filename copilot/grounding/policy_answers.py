@@ -1,0 +1,72 @@
+"""The shop's policy for an after-sales turn: "用了两次能退吗", "有三个烂的咋赔", "用了4个月不转了".
+
+A customer who has bought and asks what happens now wants the rule, in the shop's own words
+(7天无理由, 坏果赔付, 保修), not a request for the order number. The trainer's policy sheet
+rarely says which topic a row is, so the policy is found by what the message is about: a small
+lexicon of after-sales situations (a return, something broken on arrival, a fault in use,
+something missing, the weight, a price drop) maps the customer's words to the words policies
+are written in; a policy titled with them counts twice, one the retrievers also rank near the
+top once more. The best, when something matched, is offered as written, with a greeting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from copilot.grounding.catalog import Catalog
+from copilot.types import Candidate, Source
+from kb.types import Hit, Policy
+
+# (what the customer says, the words a policy about it is written in)
+_SITUATIONS = tuple(
+    (re.compile(said), re.compile(written))
+    for said, written in (
+        (r"(?<!款)退(?!款)|不想要|不要了", r"无理由|退货|退换"),
+        (r"退款|到账|退钱|钱.{0,4}退", r"退款"),
+        (r"换货|换一个|换个|换新", r"换货|退换|包换|换新"),
+        (r"烂|坏果|破|碎|漏|压坏|变形|磕", r"破损|坏果|赔付|漏|烂"),
+        (
+            r"坏了|不转|不工作|不通电|不出水|不加热|故障|没反应|冒烟|异响|用不了",
+            r"质量|保修|质保|故障",
+        ),
+        (r"少了|少发|漏发|缺件|少件|没收到", r"少件|漏发|缺件"),
+        (r"斤|重量|称|分量|不够秤|克数", r"重量|毛重|净重|净果"),
+        (r"发霉|有虫|异味|变质|臭|过期", r"质量|发霉|变质"),
+        (r"降价|差价|便宜了|买贵", r"价保|差价"),
+        (r"发票|专票|普票", r"发票"),
+    )
+)  # fmt: skip
+_TITLE_WEIGHT, _RETRIEVED = 2, 1
+_RETRIEVED_RANK = 5  # a policy among the first hits counts once more
+
+
+def policy_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Candidate]:
+    """The policy this after-sales message is about (see the module docstring), or nothing."""
+    retrieved = {h.entry_id for h in hits[:_RETRIEVED_RANK] if isinstance(h.entry, Policy)}
+    scored = [(_score(text, p, retrieved), p) for p in catalog.policies]
+    scored = [(s, p) for s, p in scored if s > _RETRIEVED]
+    if not scored:
+        return []
+    _, policy = max(scored, key=lambda sp: sp[0])
+    content = " ".join(policy.content.split()).strip("；; ")
+    return [
+        Candidate(
+            content if content.startswith(("亲", "您好")) else f"亲，{content}",
+            "answer",
+            Source(kb_entry_ids=(policy.id,)),
+            0.45,  # after the shop's own scripts and FAQs (an apology comes first)
+            (f"{policy.title}：{policy.content}",),
+        )
+    ]
+
+
+def _score(text: str, policy: Policy, retrieved: set[str]) -> int:
+    score = 0
+    for said, written in _SITUATIONS:
+        if said.search(text):
+            score += _TITLE_WEIGHT * bool(written.search(policy.title))
+            score += bool(written.search(policy.content))
+    if score:
+        score += _RETRIEVED * (policy.id in retrieved)
+    return score
