@@ -152,6 +152,7 @@ def test_gate_file_names_the_intents_drafted(tmp_path: Path) -> None:
 # --- the pipeline, scripted model ---------------------------------------------------------
 
 
+@pytest.mark.slow  # the demo shops on the real embedder
 def test_a_blocked_clause_never_reaches_the_stream(base: Suggester) -> None:
     off_platform = "亲，装满沸水盖紧，6小时后还在70℃以上哦，有问题加我微信abc123，我给您退差价。"
     shown: list[str] = []
@@ -166,6 +167,7 @@ def test_a_blocked_clause_never_reaches_the_stream(base: Suggester) -> None:
     assert "llm_rejected:blocked" in out.degraded
 
 
+@pytest.mark.slow  # the demo shops on the real embedder
 def test_a_cut_or_glued_draft_is_dropped_and_said_so(base: Suggester) -> None:
     question = ask("demo-pdd", "保温杯能装开水吗")
     for text, reason in (
@@ -177,6 +179,7 @@ def test_a_cut_or_glued_draft_is_dropped_and_said_so(base: Suggester) -> None:
         assert not any(c.source.llm for c in out.candidates)
 
 
+@pytest.mark.slow  # the demo shops on the real embedder
 def test_the_gate_holds_a_draft_back_without_asking_the_model(base: Suggester) -> None:
     question = ask("demo-pdd", "保温杯能装开水吗")
     intent = base.classifier.classify(question).label
@@ -250,6 +253,7 @@ def test_real_model_gate_holds_back_when_told(base: Suggester, llama: LlamaCppGe
     assert "llm" in allowed.suggest(question).timings_ms
 
 
+@pytest.mark.slow  # the demo shops on the real embedder
 def test_a_draft_rejected_mid_stream_stops_the_model(base: Suggester) -> None:
     tail = "后面还有很多很多话，" * 60
     model = Scripted("亲，有问题加我微信abc123，" + tail, size=1)
