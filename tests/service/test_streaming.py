@@ -34,7 +34,8 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
 def test_the_drafts_pieces_are_the_token_events_and_become_its_candidate(
     api: TestClient, auth: Auth, service_app: FastAPI
 ) -> None:
-    """On the scripted generator the draft is known, piece by piece."""
+    """On the scripted generator the draft is known: what the stream shows, once checked, is
+    the draft that becomes the llm candidate, and nothing else."""
     drafter = service_app.state.services.suggester.generator
     assert isinstance(drafter, ScriptedGenerator)
     response = api.post(
@@ -45,11 +46,11 @@ def test_the_drafts_pieces_are_the_token_events_and_become_its_candidate(
     )  # fmt: skip
     events = parse_sse(response.text)
     assert events[0][0] == "suggestion" and events[-1][0] == "final"
-    pieces = [data["text"] for kind, data in events if kind == "token"]
-    assert pieces and pieces == echo_material(drafter.requests[-1].messages)
+    shown = "".join(data["text"] for kind, data in events if kind == "token")
+    drafted = "".join(echo_material(drafter.requests[-1].messages))
     final = events[-1][1]
     llm = [c for c in final["candidates"] if c["source"]["kind"] == "llm"]
-    assert len(llm) == 1 and llm[0]["text"] in "".join(pieces), final
+    assert len(llm) == 1 and shown and shown == llm[0]["text"] == drafted, final
 
 
 @pytest.mark.slow  # what the real model does with the same stream
