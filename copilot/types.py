@@ -148,6 +148,9 @@ class Suggestion:
     # Both retrievers put the same KB entry first: the KB knows the answer. False marks a gap a
     # trainer may want to fill.
     retrieval_confident: bool = False
+    # Pieces (about tokens) the model wrote for the draft, shown or not: the decode-rate metric
+    # counts these, as what streams to the agent is checked clauses, not tokens.
+    draft_tokens: int = 0
 
 
 @dataclass(frozen=True)

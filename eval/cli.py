@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
@@ -37,7 +38,11 @@ _OptFile = Annotated[Path | None, typer.Option(exists=True, dir_okay=False)]
 
 
 def pipeline_config(
-    models_dir: Path, llm_backend: str, redis_url: str | None, threads: int | None
+    models_dir: Path,
+    llm_backend: str,
+    redis_url: str | None,
+    threads: int | None,
+    llm_model: str = "qwen2.5-coder-0.5b",
 ) -> PipelineConfig:
     from copilot.build import PipelineConfig
     from copilot.llm.backends import LLMConfig
@@ -47,7 +52,7 @@ def pipeline_config(
     backend = llm_backend if llm_backend in ("llama_cpp", "transformers", "openai") else "llama_cpp"
     llm = LLMConfig(
         backend=backend,  # type: ignore[arg-type]
-        gguf_path=drafting_gguf(models_dir, backend),
+        gguf_path=drafting_gguf(models_dir, backend, model=llm_model),  # type: ignore[arg-type]
         cache_dir=models_dir,
         threads=threads,
     )
@@ -79,6 +84,10 @@ def run(
     ] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="retrieval only")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="replay at most N turns")] = None,
+    pooled_sample: Annotated[
+        int | None,
+        typer.Option(min=1, help="replay only N turns of the graded pool (--pool), by --seed"),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="continue DIR/turns.jsonl")] = False,
@@ -98,10 +107,20 @@ def run(
     ] = False,
     models_dir: Annotated[Path, typer.Option(envvar="COPILOT_MODELS_DIR")] = _MODELS,
     llm_backend: Annotated[str, typer.Option(envvar="COPILOT_LLM_BACKEND")] = "llama_cpp",
+    llm_first_token_timeout: Annotated[
+        float, typer.Option(envvar="COPILOT_LLM_FIRST_TOKEN_TIMEOUT", min=0.1)
+    ] = 2.0,
+    llm_total_timeout: Annotated[
+        float, typer.Option(envvar="COPILOT_LLM_TOTAL_TIMEOUT", min=0.1)
+    ] = 8.0,
+    llm_model: Annotated[
+        str, typer.Option(envvar="COPILOT_LLM_DRAFTING_MODEL", help="qwen2.5-coder-0.5b|1.5b")
+    ] = "qwen2.5-coder-0.5b",
     redis_url: Annotated[str | None, typer.Option(help="default: a private embedded Redis")] = None,
     threads: Annotated[int | None, typer.Option(envvar="COPILOT_THREADS")] = None,
 ) -> None:
     """Replay chats through the pipeline; write turns.jsonl, metrics.json, report.md/.html."""
+    from copilot.llm.drafting import DraftConfig
     from eval.runner import RunOptions, run_eval
 
     try:
@@ -114,6 +133,7 @@ def run(
             format,  # type: ignore[arg-type]
             use_llm=not no_llm,
             limit=limit,
+            pooled_sample=pooled_sample,
             workers=workers,
             seed=seed,
             resume=resume,
@@ -123,7 +143,13 @@ def run(
             graded=_graded(pool, grades),
             selector=selector,
         )
-        config = pipeline_config(models_dir, "none" if no_llm else llm_backend, redis_url, threads)
+        backend = "none" if no_llm else llm_backend
+        config = replace(
+            pipeline_config(models_dir, backend, redis_url, threads, llm_model),
+            draft=DraftConfig(
+                first_token_timeout=llm_first_token_timeout, total_timeout=llm_total_timeout
+            ),
+        )
         metrics = run_eval(options, config)
     except (EvalError, CopilotError, KBError, ValueError) as exc:
         _fail(exc)

@@ -18,6 +18,7 @@ from copilot.types import Conversation
 from eval.baselines import Bm25Baseline, MostFrequentBaseline, mine_bank
 from eval.errors import EvalInputError
 from eval.judged import GradedPool, judged_metrics, turn_id
+from eval.judged_sources import draft_gate, judged_by_source
 from eval.metrics import (
     ACCEPT,
     SemanticScorer,
@@ -31,7 +32,7 @@ from eval.metrics import (
 from eval.readers import read_corpus, replay_items
 from eval.replay import replay, replay_pipeline
 from eval.split import check_no_leakage, split_conversations
-from eval.types import Example, Prepared, TurnRecord
+from eval.types import Example, Prepared, ReplayItem, TurnRecord
 
 MAX_CLASSIFIED = 1000
 
@@ -45,6 +46,9 @@ class RunOptions:
     format: ChatFormat | None = None
     use_llm: bool = True
     limit: int | None = None  # replayed turns
+    # only turns of the graded pool, a seeded sample of this many (the first n of one shuffle,
+    # so a smaller sample is the start of a larger one): judged runs with the LLM on in minutes
+    pooled_sample: int | None = None
     workers: int = 1
     seed: int = 0
     resume: bool = False
@@ -73,6 +77,8 @@ def prepare(options: RunOptions) -> Prepared:
         labels = dict(log.turn_labels)
     check_no_leakage(train, test)
     items = list(replay_items(test, log.turn_labels))
+    if options.pooled_sample is not None:
+        items = pooled_sample(items, options.graded, options.pooled_sample, options.seed)
     if options.limit is not None:
         items = items[: options.limit]
     return Prepared(shop, train, labels, items, skipped)
@@ -110,6 +116,10 @@ def run_eval(
     from eval.report import write_reports
 
     write_reports(options.out, metrics, records, examples)
+    by_source = metrics["system"].get("judged_by_source")
+    if options.use_llm and by_source is not None:
+        gate = json.dumps(draft_gate(by_source), ensure_ascii=False, indent=2)
+        (options.out / "draft_gate.json").write_text(gate, encoding="utf-8")
     return metrics
 
 
@@ -153,7 +163,19 @@ def score_run(
         system["judged"] = judged_metrics(turns, [r.texts for r in records], options.graded)
         for name, cands in baselines.items():
             metrics["baselines"][name]["judged"] = judged_metrics(turns, cands, options.graded)
+        system["judged_by_source"] = judged_by_source(records, options.graded)
     return metrics, examples
+
+
+def pooled_sample(
+    items: Sequence[ReplayItem], graded: GradedPool | None, n: int, seed: int
+) -> list[ReplayItem]:
+    """n turns of the graded pool, drawn by seed, in replay order."""
+    if graded is None:
+        raise EvalInputError("--pooled-sample needs --pool: it samples the graded turns")
+    pooled = [i for i, item in enumerate(items) if turn_id(*item.key) in graded.turns]
+    random.Random(seed).shuffle(pooled)
+    return [items[i] for i in sorted(pooled[:n])]
 
 
 def lift(system: Sequence[TurnScores], baseline: Sequence[TurnScores]) -> dict[str, Any]:

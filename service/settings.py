@@ -15,7 +15,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from copilot.clock import Clock, SystemClock
+from copilot.llm.assets import DraftingModel
 from copilot.llm.backends import LLMConfig
+from copilot.llm.draft_gate import DraftGate
 from copilot.llm.drafting import DraftConfig
 from kb.retrieval import RetrievalConfig
 from kb.storage.redis_conn import RedisConfig
@@ -77,6 +79,16 @@ class Settings(BaseSettings):
         description="llama_cpp backend: draft with the IQ4_NL copy `copilot setup` makes of the "
         "Qwen (1.7x faster prompts on CPU); false: the pinned Q4_K_M as shipped",
     )
+    llm_drafting_model: DraftingModel = Field(
+        default="qwen2.5-coder-0.5b",
+        description="which assembled Qwen drafts (llama_cpp, transformers): the 0.5B, or the "
+        "1.5B (`copilot setup --llm-1.5b`; 2.3x the size, slower on CPU: bench/README.md)",
+    )
+    llm_gate_file: Path | None = Field(
+        default=None,
+        description="a draft gate (`copilot eval run` writes DIR/draft_gate.json): intents "
+        "where drafts were judged worse than retrieval are not drafted; unset: drafted everywhere",
+    )
     llm_base_url: str = Field(default="", description="openai backend: e.g. http://gpu-box:8000/v1")
     llm_model: str = Field(default="", description="openai backend: the served model name")
     llm_api_key: str | None = None
@@ -115,7 +127,7 @@ class Settings(BaseSettings):
     )
     llm_first_token_timeout: float = Field(default=2.0, gt=0)
     llm_total_timeout: float = Field(default=8.0, gt=0)
-    llm_max_tokens: int = Field(default=160, ge=8, le=1024)
+    llm_max_tokens: int = Field(default=96, ge=8, le=1024)
 
     load_demo_shops: bool = Field(
         default=True, description="load the demo shops into an empty store"
@@ -206,7 +218,12 @@ class Settings(BaseSettings):
         return LLMConfig(
             backend=backend,
             gguf_path=self.llm_gguf
-            or drafting_gguf(self.models_dir, backend, requantised=self.llm_requantised),
+            or drafting_gguf(
+                self.models_dir,
+                backend,
+                requantised=self.llm_requantised,
+                model=self.llm_drafting_model,
+            ),
             cache_dir=self.models_dir,
             threads=self.threads,
             base_url=self.llm_base_url,
@@ -215,10 +232,12 @@ class Settings(BaseSettings):
         )
 
     def draft_config(self) -> DraftConfig:
+        gate = DraftGate.load(self.llm_gate_file) if self.llm_gate_file else DraftGate()
         return DraftConfig(
             max_tokens=self.llm_max_tokens,
             first_token_timeout=self.llm_first_token_timeout,
             total_timeout=self.llm_total_timeout,
+            gate=gate,
         )
 
     def embedder_dir(self) -> Path:

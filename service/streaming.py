@@ -1,5 +1,7 @@
 """Server-Sent Events for /v1/suggest: `suggestion` (retrieval, at once), `token`s while the LLM
-drafts, `final`; or `cancelled` when the conversation moved on.
+drafts (each a clause of the draft that has passed the guardrails and the draft checks, never
+raw model output: copilot/draft_stream.py), `final`; or `cancelled` when the conversation moved
+on.
 
 The pipeline's blocking `Suggester.stream` runs on a thread of a bounded pool (StreamSlots) and
 hands events to the event loop through an asyncio queue. A stream belongs to its conversation's
@@ -113,13 +115,11 @@ def _work(
 def _run(
     services: Services, job: Job, emit: Callable[[str, Any], None], stop: threading.Event
 ) -> None:
-    tokens: list[float] = []  # arrival times, for the tokens/s metric
-
-    def on_token(piece: str) -> None:
+    def on_token(piece: str) -> None:  # "" for a model piece that shows nothing yet
         if stop.is_set():
             raise _Superseded
-        tokens.append(time.perf_counter())
-        emit("token", {"text": piece})
+        if piece:
+            emit("token", {"text": piece})
 
     suggester = services.offline_suggester if job.redis_down else services.suggester
     last: dict[str, Any] | None = None
@@ -136,8 +136,9 @@ def _run(
             emit("suggestion", last)
     if final is not None:
         observe_suggestion(final, time.perf_counter() - started)
-    if len(tokens) > 1:
-        observe_tokens(len(tokens), tokens[-1] - tokens[0])
+    if final is not None and final.draft_tokens > 1:
+        decoding = final.timings_ms.get("llm", 0.0) - final.timings_ms.get("llm_first_token", 0.0)
+        observe_tokens(final.draft_tokens - 1, decoding / 1000)
     if last is not None:
         emit("final", last)
 

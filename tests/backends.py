@@ -30,14 +30,18 @@ def pick(request: pytest.FixtureRequest, backend: str, *, real: str, fake: str) 
     return request.getfixturevalue(real if backend == "real" else fake)
 
 
-_MATERIAL_LINE = re.compile(r"^\d+\. (.+)$", re.MULTILINE)
+_MATERIAL = re.compile(r"【资料】\n(.+?)\n【顾客消息】", re.DOTALL)
+_CLAUSE = re.compile(r"[^，。；！？～,;!?\n]+")
 
 
 def echo_material(messages: Sequence[ChatMessage]) -> list[str]:
-    """A ScriptedGenerator script that drafts as the small model mostly does: the prompt's first
-    two material lines joined (grounded, and not a copy of any one retrieval candidate), in
-    pieces of four characters; nothing without material."""
-    text = "".join(_MATERIAL_LINE.findall(messages[-1].content)[:2])
+    """A ScriptedGenerator script that drafts as the small model does when it does well: the
+    material's first clause said in the shop's voice (grounded, short, not a copy of the
+    material), in pieces of four characters; nothing without material."""
+    found = _MATERIAL.search(messages[-1].content)
+    clauses = [c.strip() for c in _CLAUSE.findall(found.group(1))] if found else []
+    clause = next((c for c in clauses if len(c) >= 6 and c != "亲"), "")[:24]
+    text = f"亲，{clause}哦～" if clause else ""
     return [text[i : i + 4] for i in range(0, len(text), 4)]
 
 

@@ -10,6 +10,7 @@ replay, the tests at the end of the session with `close_embedded()`), or it outl
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,9 @@ def close_embedded() -> int:
     opened, _OPENED[:] = list(_OPENED), []
     for client, _ in opened:  # first every connection: a server stops with its last client
         client.connection_pool.disconnect()
-    for client, _ in opened:
-        close(client)
+    if opened:  # each stop waits for its server to save and exit: all at once, not in turn
+        with ThreadPoolExecutor(max_workers=len(opened)) as pool:
+            list(pool.map(close, [client for client, _ in opened]))
     for client, pid in opened:  # a listener thread may have reconnected meanwhile: stop it anyway
         pid = getattr(client, "pid", 0) or pid
         if pid and _alive(pid):

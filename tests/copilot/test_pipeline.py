@@ -236,8 +236,8 @@ def test_a_message_and_its_normalised_form_share_one_model_run(
 
 
 class Parrot:
-    """A drafting model that copies its first material line, as the 0.5B model often does,
-    or says `own` when given."""
+    """A drafting model that copies its material, as the 0.5B model often does, or says `own`
+    when given."""
 
     def __init__(self, own: str = "") -> None:
         self.own = own
@@ -250,8 +250,8 @@ class Parrot:
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
         stop: Sequence[str] = (),
     ) -> Iterator[str]:  # fmt: skip
-        first = next(line for line in messages[-1].content.splitlines() if line.startswith("1. "))
-        yield self.own or first.removeprefix("1. ")
+        lines = messages[-1].content.splitlines()
+        yield self.own or lines[lines.index("【资料】") + 1]
 
 
 def test_a_draft_that_repeats_a_retrieval_candidate_is_dropped_and_said_so(
@@ -266,7 +266,8 @@ def test_a_draft_that_repeats_a_retrieval_candidate_is_dropped_and_said_so(
 
     question = chat("demo-pdd", "316保温杯750的多少钱")
     copied = with_model(Parrot()).suggest(question)
-    assert "llm_duplicate" in copied.degraded
+    # a long copy is stopped as one, a short one found a duplicate of the candidate it copies
+    assert {"llm_duplicate", "llm_rejected:copy"} & set(copied.degraded)
     assert not any(c.source.llm for c in copied.candidates)
     own = with_model(Parrot("亲，750ml的316保温杯是¥89哦，现在下单当天发～")).suggest(question)
     assert "llm_duplicate" not in own.degraded
