@@ -105,7 +105,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("slow"):
         real = pytest.param("real", marks=pytest.mark.slow)
-        metafunc.parametrize("backend", ["fake", real], indirect=True)
+        fakes_only = metafunc.definition.get_closest_marker("fakes_only")
+        metafunc.parametrize("backend", ["fake"] if fakes_only else ["fake", real], indirect=True)
 
 
 @pytest.fixture()

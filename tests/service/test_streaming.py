@@ -31,6 +31,7 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
     return events
 
 
+@pytest.mark.fakes_only  # the real model's stream: the next test
 def test_the_drafts_pieces_are_the_token_events_and_become_its_candidate(
     api: TestClient, auth: Auth, service_app: FastAPI
 ) -> None:
