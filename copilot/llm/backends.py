@@ -227,9 +227,11 @@ class LlamaCppGenerator:
             return
         if prompt is None:
             prompt = self.prompt_tokens(messages)
-        rules = [m for m in messages[:1] if m.role == "system"]
-        shared = common_prefix(self.prompt_tokens(rules), prompt) if rules else 0
-        # sharing a few tokens past the rules (a stock greeting) is not yet the same conversation
+        # Every message but the last (the rules and the worked examples) is the same for every
+        # conversation: sharing them, or a few tokens past them (a stock greeting), is not yet
+        # the same conversation, and must not let one customer's draft drop another's state.
+        fixed = list(messages[:-1])
+        shared = common_prefix(self.prompt_tokens(fixed), prompt) if fixed else 0
         self.prefix_cache.prepare(self._llm, prompt, supersede_after=shared + 32)
 
 
