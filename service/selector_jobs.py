@@ -83,7 +83,12 @@ class SelectorJobs:
         raw = self.client.get(self.keys.shop(shop_id, "selector_job"))
         if raw is None:
             return None
-        job = JobState(**json.loads(raw))
+        try:
+            job = JobState(**json.loads(raw))
+        except (ValueError, TypeError):  # a damaged key: said, never a 500
+            return JobState(
+                "unknown", shop_id, "failed", 0.0, error="the job's state is unreadable"
+            )
         if job.state == "running" and not self.client.exists(self._claim(shop_id)):
             return replace(job, state="failed", error="the replica running it stopped")
         return job

@@ -90,3 +90,12 @@ def test_a_job_whose_replica_died_reads_as_failed(api: TestClient, auth: Auth) -
     client.set(RedisKeys().shop(shop, "selector_job"), json.dumps(running))  # no claim left
     job = api.get(f"/v1/shops/{shop}/history/selector/job", headers=trainer).json()
     assert job["state"] == "failed" and "stopped" in job["error"]
+
+
+def test_a_damaged_job_state_reads_as_failed_not_a_500(api: TestClient, auth: Auth) -> None:
+    shop = "selector-damaged"
+    client = api.app.state.services.redis  # type: ignore[attr-defined]
+    client.set(RedisKeys().shop(shop, "selector_job"), b"{not json")
+    response = api.get(f"/v1/shops/{shop}/history/selector/job",
+                       headers=auth(role="trainer", shops=[shop]))  # fmt: skip
+    assert response.status_code == 200 and response.json()["state"] == "failed"
