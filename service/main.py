@@ -102,6 +102,8 @@ def _start(settings: Settings, suggester: Suggester | None) -> Services:
     suggester = suggester or build_suggester(settings, knowledge)
     client = knowledge.store.client
     clock = suggester.clock  # the one clock, from the settings
+    records = SuggestionRecords(client, ttl_days=settings.suggestion_ttl_days, clock=clock)
+    feedback = FeedbackLog(client)
     services = Services(
         settings=settings,
         clock=clock,
@@ -110,8 +112,8 @@ def _start(settings: Settings, suggester: Suggester | None) -> Services:
         offline_suggester=offline_suggester(suggester, knowledge),
         redis=client,
         keys=KeyStore(client, clock=clock),
-        records=SuggestionRecords(client, ttl_days=settings.suggestion_ttl_days, clock=clock),
-        feedback=FeedbackLog(client),
+        records=records,
+        feedback=feedback,
         kb_sync=KBSync(knowledge),
         rate_limiter=RateLimiter(client, settings.rate_limit_per_minute),
         auth_failures=AuthFailureLimiter(client, settings.auth_failures_per_minute),
@@ -124,7 +126,7 @@ def _start(settings: Settings, suggester: Suggester | None) -> Services:
         suggest_threads=suggest.thread_pool(),
         retrieval_threads=suggest.retrieval_pool(settings.concurrent_retrievals),
         stream_slots=StreamSlots(settings.max_streams),
-        selector_jobs=_selector_jobs(client, suggester),
+        selector_jobs=_selector_jobs(client, suggester, (feedback, records)),
     )
     services.cancel_listener.start()
     if services.redis_watchdog is not None:
@@ -137,9 +139,10 @@ def _start(settings: Settings, suggester: Suggester | None) -> Services:
     return services
 
 
-def _selector_jobs(client: redis.Redis, suggester: Suggester) -> SelectorJobs:
+def _selector_jobs(
+    client: redis.Redis, suggester: Suggester, feedback: tuple[FeedbackLog, SuggestionLog]
+) -> SelectorJobs:
     bank = suggester.history if isinstance(suggester.history, ResponseBank) else None
-    feedback = (FeedbackLog(client), SuggestionLog(client))
     return SelectorJobs(client, bank, clock=suggester.clock, feedback=feedback)
 
 
