@@ -45,6 +45,7 @@ from copilot.model_setup import onnx_embedder_dir
 from copilot.policies import PolicyStore
 from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
 from copilot.types import Conversation, ShopPolicy, Turn
+from eval.acts import act_metrics
 from kb.files.codec import entry_to_dict
 from kb.knowledge import KnowledgeBase
 from kb.tokens import tokenize
@@ -185,7 +186,12 @@ def report(shop: str, results: list[TurnResult], grades: dict[Any, Any]) -> dict
         print(f"  {system:10} {m['coverage']:8.2f} {m['accept@1']:8.3f} {m['accept@3']:8.3f} "
               f"{m['as_is@3']:7.3f} {m['unsupported']:11.3f} "
               f"{m['accept@3 by a holding reply alone']:7.3f}  {note}")  # fmt: skip
-    return {"shop": shop, "systems": rows, "handoff_by_family": handoffs}
+    moves = {system: act_metrics([r.candidates[system] for r in results]) for system in SYSTEMS}
+    print("  moves among the three (eval/acts.py: answer, clarify, next step, close): " + "; ".join(
+        f"{system} {m['acts_at_3']:.2f} (two or more in {m['varied_at_3']:.2f})"
+        for system, m in moves.items()
+    ))  # fmt: skip
+    return {"shop": shop, "systems": rows, "handoff_by_family": handoffs, "moves": moves}
 
 
 def write_sheet(out: Path, shop: str, results: list[TurnResult], grades: dict[Any, Any]) -> int:

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from copilot.clock import Clock, today
-from copilot.grounding.grounder import GroundedAnswer, Grounder
+from copilot.grounding.grounder import GroundedAnswer, Grounder, retrieval_query
 from copilot.grounding.upsell import Upseller
 from copilot.guardrails.checks import apply_guardrails
 from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts
@@ -342,11 +342,12 @@ class _Run:
 
 
 def _query(conversation: Conversation) -> str:
-    """What to retrieve with: the customer's latest message (context is the classifier's job),
-    as the classifier embedded it."""
+    """What to retrieve with: the customer's latest message as the classifier embedded it
+    (context is the classifier's job), with their previous one when it only answers the agent
+    (grounder.retrieval_query): then it costs one more embedding."""
     message = conversation.last_customer_text
     if message:
-        return model_text(message)
+        return model_text(retrieval_query(conversation))
     return conversation.turns[-1].text if conversation.turns else ""
 
 

@@ -40,6 +40,11 @@ AFTER_PURCHASE = frozenset(
 
 HOLDING_BEFORE_PURCHASE = "亲，稍等哦，这边帮您确认一下～"
 HOLDING_AFTER_PURCHASE = "亲，稍等哦，这边马上帮您核实一下～"
+# "上次别家买的酸死了", "怕买了大袋不吃": a purchase elsewhere, or one imagined, is no order here
+_BOUGHT_ELSEWHERE = re.compile(
+    r"(?:别家|别人家|其他家|别的店|外面|超市|实体店|菜市场)[^，,。！!？?]{0,4}(?:买的|买了)"
+    r"|(?:怕|万一|要是|如果|担心|假如)[^，,。！!？?]{0,2}(?:买了|拍了|收到)"
+)
 _NO_HOLDING = frozenset({"greeting", "thanks", "chitchat", "ask_human"})
 
 
@@ -52,6 +57,7 @@ def templates() -> dict[str, str]:
 def has_bought(conversation: Conversation) -> bool:
     """An order is attached, or the customer's words say they have bought."""
     said = " ".join(t.text for t in conversation.turns if t.role == "customer")
+    said = _BOUGHT_ELSEWHERE.sub(" ", said)
     return conversation.order is not None or bool(_BOUGHT.search(said))
 
 

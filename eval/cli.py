@@ -183,6 +183,11 @@ def _summary(metrics: dict[str, Any]) -> None:
             note = "0" if j["claimable"] else f"{j['ungraded']} (not a figure yet)"
             judged.add_row(name, str(j["pooled_turns"]), *(f"{c or 0:.3f}" for c in cells), note)
         out.print(judged)
+    acts = metrics["system"].get("acts_at_3")
+    if acts is not None:
+        varied = metrics["system"].get("varied_at_3")
+        out.print(f"different moves among the three (eval/acts.py): {acts} on average; "
+                  f"two or more in {varied} of turns offering several")  # fmt: skip
 
 
 @eval_app.command("compare")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from copilot.history.mining import clean_text
+from eval.acts import act_metrics
 from eval.types import TurnRecord
 from kb.models.embedder import Embedder
 
@@ -181,6 +182,7 @@ def system_metrics(records: Sequence[TurnRecord], scores: Sequence[TurnScores]) 
     negative = [r for r in records if "negative_sentiment" in r.route_reasons]
     m["negative_turns"] = len(negative)
     m["upsell_on_negative_rate"] = _mean([r.upsell is not None for r in negative])
+    m.update(act_metrics([[c.text for c in r.candidates] for r in records]))
     m["latency_ms"] = latency_metrics(records)
     m["by_intent"] = _breakdown(records, scores, lambda r: r.intent)
     m["by_route"] = _breakdown(records, scores, lambda r: r.route)

@@ -125,6 +125,8 @@ def markdown(metrics: Mapping[str, Any], examples: Sequence[Example] = ()) -> st
         "guardrail_violation_rate",
         "upsell_rate",
         "upsell_on_negative_rate",
+        "acts_at_3",  # different moves among the three (answer, clarify, next step, close)
+        "varied_at_3",
     )
     lines += _md_table(["metric", "value"], [[k, _fmt(system.get(k))] for k in keys])
     for title, key in (("intent", "by_intent"), ("route", "by_route")):

@@ -7,12 +7,13 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from copilot.evicted import forget_evicted
+from copilot.grounding.rare_words import RareWordIndex
 from copilot.text.figures import extract, normalize
 from copilot.types import Conversation, Order
 from kb.types import FAQ, Hit, Policy, Product, Promotion, Script
@@ -28,7 +29,7 @@ DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
 _PRICE_NAME = re.compile(r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的)?(?:那款|那个|那种|这款|这个|那)")
 
 
-def _tokens(text: str) -> set[str]:
+def tokens_of(text: str) -> set[str]:
     """Character bigrams of Chinese runs plus ASCII words and their digits (750ml -> 750)."""
     text = normalize(text).lower()
     found: set[str] = set()
@@ -54,7 +55,7 @@ def _head(product: Product) -> str:
 
 
 def dice(a: str, b: str) -> float:
-    ta, tb = _tokens(a), _tokens(b)
+    ta, tb = tokens_of(a), tokens_of(b)
     return 2 * len(ta & tb) / (len(ta) + len(tb)) if ta and tb else 0.0
 
 
@@ -78,13 +79,16 @@ class Catalog:
     # lexical similarity an FAQ needs with the message when nothing else vouches for it
     faq_gate: float = DEFAULT_FAQ_GATE
     policies: tuple[Policy, ...] = ()
+    rare_words: RareWordIndex = field(default_factory=RareWordIndex, repr=False)
 
     @classmethod
     def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
         items = list(entries)
         products = {e.id: e for e in items if isinstance(e, Product)}
         names = {
-            p.id: frozenset(_tokens(" ".join([p.title, p.category, *(v.name for v in p.variants)])))
+            p.id: frozenset(
+                tokens_of(" ".join([p.title, p.category, *(v.name for v in p.variants)]))
+            )
             for p in products.values()
         }
         postings: dict[str, list[str]] = {}
@@ -96,7 +100,7 @@ class Catalog:
             shop_id,
             version,
             products,
-            tuple(e for e in items if isinstance(e, Promotion)),
+            tuple(_scoped(e, products) for e in items if isinstance(e, Promotion)),
             {e.id: e for e in items if isinstance(e, FAQ)},
             tuple(e for e in items if isinstance(e, Script)),
             {t: tuple(ids) for t, ids in postings.items()},
@@ -104,12 +108,13 @@ class Catalog:
             {pid: _head(product) for pid, product in products.items()},
             faq_gate=calibrated_faq_gate([e for e in items if isinstance(e, FAQ)]),
             policies=tuple(e for e in items if isinstance(e, Policy)),
+            rare_words=RareWordIndex.build([e for e in items if isinstance(e, FAQ)], tokens_of),
         )
 
     def mentions(self, text: str) -> list[tuple[Product, float]]:
         """Products named in a text, by idf-weighted overlap with their names."""
         scores: dict[str, float] = {}
-        tokens = _tokens(text)
+        tokens = tokens_of(text)
         for token in tokens:
             for pid in self._postings.get(token, ()):
                 scores[pid] = scores.get(pid, 0.0) + self._idf[token]
@@ -137,6 +142,23 @@ class Catalog:
             for p in self.promotions
             if p.active_on(day) and (not p.product_ids or product_id in p.product_ids)
         ]
+
+
+def _scoped(promo: Promotion, products: Mapping[str, Product]) -> Promotion:
+    """A promotion row with no products column may still say whose it is: "水壶（KA-KT1、
+    KA-KT2）下单送保温杯" is the kettles' gift, not the air fryer's. Product ids are exact; a
+    text that also says 全场/全店 is for the whole shop."""
+    text = f"{promo.title} {promo.rule_text} {promo.description}"
+    if promo.product_ids or _WHOLE_SHOP.search(text):
+        return promo
+    named = tuple(
+        pid for pid in sorted(products)
+        if re.search(rf"(?<![A-Za-z0-9-]){re.escape(pid)}(?![A-Za-z0-9-])", text, re.I)
+    )  # fmt: skip
+    return replace(promo, product_ids=named) if named else promo
+
+
+_WHOLE_SHOP = re.compile(r"全场|全店|全部商品|所有商品|店铺通用|全品")
 
 
 class CatalogCache:
@@ -202,7 +224,10 @@ def product_focus(
         product, source = ordered[0], "order"
     if product is None:
         for turn in reversed(conversation.turns[-7:-1]):
-            earlier, _ = resolve_product(turn.text, catalog)
+            earlier, among = resolve_product(turn.text, catalog)
+            if earlier is None and ambiguous:  # "4L的" after "炸锅…": the 4L air fryer
+                both = [p for p in among if p in ambiguous]
+                earlier = both[0] if len(both) == 1 else None
             if earlier is not None and (not ambiguous or earlier in ambiguous):
                 product, source, ambiguous = earlier, "context", ()
                 break
@@ -235,7 +260,7 @@ def calibrated_faq_gate(faqs: Sequence[FAQ]) -> float:
     sample = sorted(faqs, key=lambda f: f.id)[:_GATE_SAMPLE]
     if len(sample) < 8:
         return DEFAULT_FAQ_GATE
-    tokens = {f.id: [_tokens(q) for q in (f.question, *f.alt_questions)] for f in sample}
+    tokens = {f.id: [tokens_of(q) for q in (f.question, *f.alt_questions)] for f in sample}
     nearest_other = [
         max(_dice_sets(tokens[f.id][0], q) for g in sample if g is not f for q in tokens[g.id])
         for f in sample
@@ -261,7 +286,7 @@ def order_products(order: Order | None, catalog: Catalog) -> list[Product]:
 
 
 def _variant(text: str, product: Product) -> str | None:
-    lowered, tokens = normalize(text).lower(), _tokens(text)
+    lowered, tokens = normalize(text).lower(), tokens_of(text)
     for variant in sorted(product.variants, key=lambda v: -len(v.name)):
         name = normalize(variant.name).lower()
         if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z])", lowered):

@@ -25,6 +25,11 @@ STOCK_WORDS = re.compile(r"有货|有没有货|缺货|补货|现货|还有吗|�
 PROMO_WORDS = re.compile(r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+")
 
 
+_PROBLEM_LABELS = frozenset(
+    {"missing_item", "damaged_item", "return", "exchange", "reship", "refund_status"}
+)
+
+
 def asks_promotion(text: str, label: str) -> bool:
     return bool(PROMO_WORDS.search(text)) or label == "price_promotion"
 
@@ -36,7 +41,8 @@ def computed_answers(
     with the numbers it computed."""
     text = conversation.last_customer_text
     asks_price = bool(PRICE_WORDS.search(text) or STOCK_WORDS.search(text)) or label == "stock"
-    asks_promo = asks_promotion(text, label)
+    # "说满199送小样 我咋没收到" is a missing gift, not a question of what the order costs
+    asks_promo = asks_promotion(text, label) and label not in _PROBLEM_LABELS
     if asks_promo and (focus.product or order_products(conversation.order, catalog)):
         the_quote = _quote_for(conversation.order, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
@@ -64,7 +70,7 @@ def product_slots(
     values = {
         "商品名": product.title,
         "价格": yuan(price),
-        "库存": "有货" if product.in_stock else "暂时缺货",
+        "库存": stock_phrase(product),
     }
     if variant or product.variants:
         values["规格"] = variant or "/".join(v.name for v in product.variants)
@@ -91,12 +97,7 @@ def product_sentence(
     """Price (by variant), stock, active promotions and one selling point, from the records."""
     parts = [f"亲，{product.title}{price_text(product, variant)}"]
     numbers: list[Decimal] = []
-    if product.in_stock:
-        parts.append("现在有货")
-    else:
-        clauses = re.split(r"[；;。，,]", product.usage_notes)
-        restock = [c for c in clauses if "补货" in c or "恢复" in c]
-        parts.append(f"暂时缺货{'，' + restock[0].strip() if restock else ''}")
+    parts.append(stock_phrase(product, restock=True))
     price, _ = unit_price(product, variant)
     offers = []
     for promo in catalog.active_promotions(day, product.id):
@@ -112,6 +113,30 @@ def product_sentence(
     if product.selling_points:
         text += f"{product.selling_points[0]}哦～"
     return text, numbers
+
+
+def stock_phrase(product: Product, *, restock: bool = False) -> str:
+    """What the sheet says of stock: its own note when it speaks of parts (奶白现货；黑色缺货，
+    12月中旬补货), so a colour that is out is never reported in stock, nor a whole product out
+    for one colour; else 现在有货 / 暂时缺货 (with the restock date when `restock`)."""
+    note = stock_note(product)
+    if product.in_stock and note and not _PLAIN_IN_STOCK.fullmatch(note):
+        return note
+    if product.in_stock:
+        return "现在有货" if restock else "有货"
+    clauses = re.split(r"[；;。，,]", product.usage_notes)
+    dates = [c.strip() for c in clauses if "补货" in c or "恢复" in c]
+    return f"暂时缺货{'，' + dates[0] if dates and restock else ''}"
+
+
+def stock_note(product: Product) -> str:
+    """The stock cell the importer keeps in the notes ("库存：…", always written last)."""
+    _, found, note = product.usage_notes.partition(STOCK_NOTE_LEAD)
+    return note.strip(" ；;") if found else ""
+
+
+STOCK_NOTE_LEAD = "库存："
+_PLAIN_IN_STOCK = re.compile(r"(?:库存)?(?:充足|现货|有货|在售|正常|现货充足|充足现货)")
 
 
 def _one_item_discount(product: Product, variant: str | None, promo: Promotion) -> Decimal:
@@ -141,7 +166,7 @@ def _product_candidate(
 
 def product_evidence(product: Product) -> str:
     variants = "|".join(f"{v.name}={v.price or product.price}" for v in product.variants)
-    stock = "有货" if product.in_stock else "缺货"
+    stock = stock_phrase(product)
     points = "；".join(product.selling_points)
     return f"{product.title}：价格{product.price}，规格{variants or '无'}，{stock}。{points}"
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from copilot.grounding.catalog import Catalog, dice
+from copilot.grounding.catalog import Catalog, ProductFocus, dice, tokens_of
 from copilot.grounding.computed_answers import product_evidence, promo_evidence
 from copilot.types import Candidate, Source
 from kb.types import Hit, Policy, Product, Promotion
@@ -77,12 +77,88 @@ def _promotion_answer(promotion: Promotion, position: int) -> Candidate:
     )  # fmt: skip
 
 
+def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
+    """The product under discussion (named, priced "299那款", in the order or earlier turns),
+    answered from its own clauses that share a word with the question: "手柄多大" about the
+    coffee machine finds "标配51mm手柄". Words of its name say which product, not what is
+    asked, so they do not count; nor do the question's own function words."""
+    product = focus.product
+    if product is None or not ASKS.search(text):  # "猫砂臭死了" wants no selling point
+        return None
+    named = tokens_of(" ".join([product.title, *(v.name for v in product.variants)]))
+    asked = tokens_of(text) - named - QUESTION_WORDS
+    scored = []
+    for clause in _clauses(product):
+        shared = asked & tokens_of(clause)
+        if any(len(token) > 1 for token in shared):
+            scored.append((len(shared), clause))
+    if not scored:  # a blurb of what it is answers no question: the judges gave those 0
+        return None
+    scored.sort(key=lambda sc: -sc[0])
+    best = [clause for _, clause in scored[:2]]
+    return Candidate(
+        f"亲，{product.title}：{'；'.join(best)}～", "answer",
+        Source(kb_entry_ids=(product.id,)), round(0.5 + min(0.2, 0.05 * scored[0][0]), 4),
+        (product_evidence(product), product.usage_notes),
+    )  # fmt: skip
+
+
+# bigrams any question has: they say it is a question, not what about
+QUESTION_WORDS = frozenset(
+    [
+        "可以",
+        "能不",
+        "不能",
+        "是不",
+        "这个",
+        "那个",
+        "那款",
+        "这款",
+        "一下",
+        "什么",
+        "怎么",
+        "多少",
+        "吗",
+        "呢",
+        "啊",
+        "的",
+        "了",
+        "有没",
+        "没有",
+        "请问",
+        "你们",
+        "我们",
+        "你家",
+        "咱家",
+        "家的",
+        "能用",
+        "用吗",
+        "好用",
+        "还是",
+        "哪个",
+        "知道",
+        "现在",
+    ]
+)
+
+
+ASKS = re.compile(
+    r"[吗呢么嘛?？]|多[久大少长重高宽厚]|几|怎么|怎样|什么|啥|哪|咋|能不能|可不可以|是不是|有没有|会不会"
+    r"|要不要|够不够|行不行|好不好|[能会可够]\S{0,6}不"
+)
+_BLANK_FIELD = re.compile(r"[:：]\s*[-—/无]?\s*$")  # "适合肤质：-": a column left empty
+
+
+def _clauses(product: Product) -> list[str]:
+    found = [c.strip() for part in (*product.selling_points, product.usage_notes)
+             for c in _CLAUSE.findall(part)]  # fmt: skip
+    return [c for c in found if c and not NOTE_TO_AGENTS.search(c) and not _BLANK_FIELD.search(c)]
+
+
 def _product_answer(text: str, product: Product, position: int) -> Candidate | None:
     """The product's clauses (selling points, notes) that share most with the question, else
     its first two: what the product is, for the agent to build on."""
-    clauses = [c.strip() for part in (*product.selling_points, product.usage_notes)
-               for c in _CLAUSE.findall(part)
-               if c.strip() and not NOTE_TO_AGENTS.search(c)]  # fmt: skip
+    clauses = _clauses(product)
     scored = sorted(((dice(text, c), c) for c in clauses), key=lambda sc: -sc[0])
     best = [c for score, c in scored[:2] if score >= _MIN_OVERLAP]
     score = 0.5 if best else 0.3

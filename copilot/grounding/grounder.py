@@ -6,22 +6,14 @@ for the intent; or a clarifying question when the customer could mean several pr
 ("亲，您问的是哪一款呢？A还是B？"). Every number comes from the KB or the order, or is computed
 from them by promotions.py; those computed numbers are returned for the guardrails.
 
-Slots a FAQ answer or script may hold, as {名} or 【名】 (aliases in brackets); a slot with no
-value means the text is not used:
-    商品名 (商品, 宝贝)           the product in focus            价格 (单价) its (variant's) price
-    规格 (尺码, 容量)             variant in focus, else all       库存          有货 / 暂时缺货
-    优惠 (活动)                   promotions active for it         店铺名        the shop's name
-    运单号 (快递单号, 物流单号)    order tracking number            订单号        order id
-    订单金额 (实付金额, 应付金额)  order amount, else computed      商品金额 (小计) subtotal
-    优惠金额                      computed discount                再加金额 (凑单金额) threshold gap
-    数量                          items in the order
+The slots a FAQ answer or script may hold are in slots.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -32,7 +24,6 @@ from copilot.grounding.catalog import (
     CatalogCache,
     ProductFocus,
     dice,
-    faq_similarity,
     product_focus,
 )
 from copilot.grounding.computed_answers import (
@@ -41,11 +32,25 @@ from copilot.grounding.computed_answers import (
     product_slots,
     promotion_listing,
 )
-from copilot.grounding.entry_answers import FAQ_VOUCHED_RANK, VOUCHED_RANK, entry_answers, vouched
-from copilot.grounding.named_promotions import named_promotion_answer
+from copilot.grounding.entry_answers import (
+    ASKS,
+    entry_answers,
+    focus_answer,
+)
+from copilot.grounding.faq_answers import (
+    ask_which,
+    faq_candidates,
+    focus_first,
+    on_focus,
+    rare_word_faq,
+)
+from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
+from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.recommendations import composed_answers
+from copilot.grounding.slots import fill_slots
+from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.staleness import stale_mentions
 from copilot.templates import AFTER_PURCHASE, has_bought
 from copilot.types import Candidate, Conversation, Intent, Source
@@ -53,17 +58,6 @@ from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
     from kb.source import KnowledgeSource
-
-_SLOT = re.compile(r"\{([^{}]{0,12})\}|【([^【】]{0,20})】")
-_SLOT_LIKE = re.compile(r"^$|/|(?:号|名|名称|金额|价格|时间|日期|地址|电话|姓名|链接|数量|规格)$")
-_ALIASES = {
-    "商品": "商品名", "宝贝": "商品名", "商品名称": "商品名", "单价": "价格", "商品价格": "价格",
-    "尺码": "规格", "容量": "规格", "活动": "优惠", "优惠活动": "优惠", "快递单号": "运单号",
-    "物流单号": "运单号", "实付金额": "订单金额", "应付金额": "订单金额", "小计": "商品金额",
-    "凑单金额": "再加金额", "店铺名称": "店铺名",
-}  # fmt: skip
-_SLOTS = frozenset(("商品名", "价格", "规格", "库存", "优惠", "店铺名", "运单号", "订单号"))
-_SLOTS |= {"订单金额", "商品金额", "优惠金额", "再加金额", "数量"}
 
 
 @dataclass(frozen=True)
@@ -78,25 +72,8 @@ class GroundedAnswer:
         return self.candidates[0] if self.candidates else None
 
 
-def fill_slots(text: str, values: Mapping[str, str]) -> str | None:
-    """The text with its slots filled; None when a slot has no value (the text is not used).
-    【...】 counts as a slot only when it reads like one (【运单号】, 【】, 【A/B】)."""
-    missing = False
-
-    def fill(m: re.Match[str]) -> str:
-        nonlocal missing
-        name = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
-        known = name in _SLOTS or name in _ALIASES or _SLOT_LIKE.search(name)
-        if m.group(2) is not None and not known:
-            return m.group(0)
-        value = values.get(_ALIASES.get(name, name))
-        if value is None:
-            missing = True
-            return m.group(0)
-        return value
-
-    filled = _SLOT.sub(fill, text)
-    return None if missing else filled
+_PROBLEM_FAMILIES = frozenset({"after_sales", "express"})
+_ANSWERS_AGENT = re.compile(r"(?:对|是的|是啊|嗯+|恩+|没有|还没|不是)(?:[\s,，.。!！~～]|$)")
 
 
 class Grounder:
@@ -136,7 +113,7 @@ class Grounder:
         adopted = adopted or {}
         catalog = self.catalogs.get(conversation.shop_id)
         if hits is None:
-            hits = self.kb.search(conversation.shop_id, _query(conversation), k=self.k)
+            hits = self.kb.search(conversation.shop_id, retrieval_query(conversation), k=self.k)
         focus = product_focus(conversation, catalog, hits)
         label = intent.label if intent else ""
         text = conversation.last_customer_text
@@ -145,19 +122,37 @@ class Grounder:
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
-        faq = _faq_candidates(text, fresh, label, values, catalog.faq_gate, adopted, pre_sales)
-        candidates += [_ask_which(c, focus, catalog) for c in faq]
+        ordered = focus_first(fresh, focus, catalog)
+        faq = faq_candidates(
+            text, ordered, label, values, catalog.faq_gate, adopted, pre_sales,
+            on_focus(ordered, focus, catalog),
+        )  # fmt: skip
+        # a problem (after-sales, a stuck parcel, a complaint) shares words with many FAQs and
+        # is answered by none of them: the judges gave those 0 (签收了没收到 -> 以旧换新)
+        problem = intent is not None and intent.family in _PROBLEM_FAMILIES
+        asked = ASKS.search(text) and not problem and label != "complaint"
+        rare = rare_word_faq(text, focus, catalog, values) if asked else None
+        if rare is not None and not _stale(catalog.faqs[rare.source.kb_entry_ids[0]], catalog, day):
+            faq.append(rare)
+        candidates += [ask_which(c, focus, catalog) for c in faq]
         candidates += entry_answers(text, fresh, catalog, day)
+        bought = has_bought(conversation)
+        # before a purchase, an after-sales guess is the guess that is wrong, not the question
+        if pre_sales or not bought:
+            for_product = [focus_answer(text, focus), variant_for_measure(text, focus, catalog)]
+            candidates += [c for c in for_product if c is not None]
+        against = other_brand_answer(text, focus, catalog)
+        candidates += [against] if against else []
         asks = asks_promotion(text, label)
         earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
         candidates += named_promotion_answer(
             text, catalog.promotions, day, asks=asks, earlier=earlier[-60:]
         )
-        bought = has_bought(conversation)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             candidates += policy_answer(text, fresh, catalog)
         candidates += _script_candidates(catalog, label, values, day, adopted, bought)
-        if asks and not focus.product and not conversation.order:
+        # a listing ends "下单时自动计算优惠": no answer to whether two offers stack
+        if asks and not focus.product and not conversation.order and not asks_combining(text):
             listing = promotion_listing(catalog, day)
             if listing is not None:
                 candidates.append(listing)
@@ -196,79 +191,23 @@ class Grounder:
         return values
 
 
-def _query(conversation: Conversation) -> str:
+def retrieval_query(conversation: Conversation) -> str:
+    """The message, with the customer's previous one when it answers the agent rather than
+    says what it is about ("还没付呢", "对 怕买了大袋不吃" after "狗粮有没有试吃装")."""
     text = conversation.last_customer_text
-    if len(text) >= 4:
+    if len(text) >= 6 and not _ANSWERS_AGENT.match(text):
         return text
     earlier = [t.text for t in conversation.turns if t.role == "customer"][-2:]
     return "，".join(earlier) or text
 
 
-def _faq_candidates(
-    text: str,
-    hits: Sequence[Hit],
-    label: str,
-    values: Mapping[str, str],
-    gate: float,
-    adopted: Mapping[str, str],
-    pre_sales: bool = True,
-) -> list[Candidate]:
-    """The nearest FAQ (the one of the intent among the first three), when something vouches
-    that it answers this message: both retrievers rank it near the top, or it shares more
-    with the message than this shop's FAQs share with each other (the calibrated `gate`), or
-    it carries the intent. Otherwise it is about something else (a greeting finds no FAQ)."""
-    faq_hits = [h for h in hits if isinstance(h.entry, FAQ)][:3]
-    if not faq_hits:
-        return []
-
-    def intent_of(hit: Hit) -> str:
-        return getattr(hit.entry, "intent", "") or adopted.get(hit.entry_id, "")
-
-    chosen = next((h for h in faq_hits if label and intent_of(h) == label), faq_hits[0])
-    faq = chosen.entry
-    assert isinstance(faq, FAQ)
-    answer = fill_slots(faq.answer, values)
-    if answer is None:
-        return []
-    position = [h.entry_id for h in hits].index(chosen.entry_id) + 1
-    similarity = faq_similarity(text, faq)
-    # before a purchase an FAQ is the likely answer; after one, a near FAQ is often off-topic
-    vouched_for = vouched(chosen, FAQ_VOUCHED_RANK if pre_sales else VOUCHED_RANK)
-    if similarity < gate and not vouched_for and not (label and intent_of(chosen) == label):
-        return []
-    score = round(0.6 * similarity + 0.4 / position, 4)
-    return [
-        Candidate(
-            answer, "answer", Source(kb_entry_ids=(faq.id,)), score, (faq.question, faq.answer)
-        )
-    ]
-
-
-def _ask_which(candidate: Candidate, focus: ProductFocus, catalog: Catalog) -> Candidate:
-    """An FAQ about another product than the one under discussion is no answer: "能装开水吗"
-    about the cup in the order, answered with the kettle's FAQ, would mislead. Asking which one
-    they mean is what an agent does; the FAQ's own product never reaches the customer unasked."""
-    faq_product = catalog.products.get(_faq_product_id(candidate, catalog) or "")
-    if focus.product is None or faq_product is None or faq_product.id == focus.product.id:
-        return candidate
-    question = f"亲，您问的是「{focus.product.title}」还是「{faq_product.title}」呢？"
-    return replace(candidate, text=question, role="clarify", evidence=())
-
-
-def _faq_product_id(candidate: Candidate, catalog: Catalog) -> str | None:
-    for entry_id in candidate.source.kb_entry_ids:
-        faq = catalog.faqs.get(entry_id)
-        if faq is not None:
-            return faq.product_id
-    return None
-
-
 def _stale_faq(hit: Hit, catalog: Catalog, day: date) -> bool:
     """An FAQ answer that quotes a promotion outside its validity, or an ended date range,
     expires with it: the next FAQ (or the live promotion listing) takes its place."""
-    entry = hit.entry
-    if not isinstance(entry, FAQ):
-        return False
+    return isinstance(hit.entry, FAQ) and _stale(hit.entry, catalog, day)
+
+
+def _stale(entry: FAQ, catalog: Catalog, day: date) -> bool:
     key = (entry.id, day)  # the same FAQs come back for every customer who asks alike
     if key not in catalog.stale_faqs:
         if len(catalog.stale_faqs) >= _STALE_KEPT:

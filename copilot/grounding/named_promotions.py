@@ -37,6 +37,11 @@ _DIGIT = re.compile(r"\d")
 _MOST = 2  # a reply about more than two promotions is the listing's job
 
 
+def asks_combining(text: str) -> bool:
+    """ "能和满减券一起用吗": whether offers stack, which a listing of them does not say."""
+    return bool(_COMBINE.search(text))
+
+
 def named_promotions(text: str, promotions: Sequence[Promotion], *, asks: bool) -> list[Promotion]:
     """The promotions the message names, surest first; `asks`: the message is about offers,
     so a title word (秒杀) may name one too."""
@@ -52,10 +57,11 @@ def named_promotion_answer(
     text: str, promotions: Sequence[Promotion], day: date, *, asks: bool, earlier: str = ""
 ) -> list[Candidate]:
     """Where the named promotions stand today (see the module docstring), or nothing.
-    `earlier`: the customer's previous words, for "那能跟满减一起用吗" after "车厘子109还有吗"."""
-    combining = bool(_COMBINE.search(text))
+    `earlier`: the customer's previous words, for "那能跟满减一起用吗" after "车厘子109还有吗"
+    and "具体啥活动" after "双12有活动没"."""
+    combining = asks_combining(text)
     named = named_promotions(text, promotions, asks=asks)[:_MOST]
-    if not named and combining and earlier:
+    if not named and (combining or asks) and earlier:  # "具体啥活动" after "双12有活动没"
         named = named_promotions(earlier, promotions, asks=True)[:_MOST]
     if not named:
         return []

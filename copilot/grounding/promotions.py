@@ -21,7 +21,7 @@ Money renders as "¥178" / "¥21.5" (two decimals, trailing zeros dropped) every
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -104,6 +104,9 @@ class PromotionQuote:
     nudges: tuple[Nudge, ...]
     unknown_products: tuple[str, ...]  # order items we could not price (not in this shop)
     sentences: tuple[str, ...]
+    # active rules on these lines that are not computed (满199送小样, 秒杀价59.9): stated, so the
+    # quote never says "no offer applies" while one may
+    uncomputed: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -241,8 +244,20 @@ def quote(
         nudges=nudges,
         unknown_products=unknown,
         sentences=(),
+        uncomputed=tuple(p.rule_text for p in active if _uncomputed_on(p, lines)),
     )
     return _with_sentences(quote_)
+
+
+def _uncomputed_on(promotion: Promotion, lines: Sequence[QuoteLine]) -> bool:
+    """A rule we do not compute that may change what these lines cost: one scoped to them, or a
+    shop-wide one by order amount (满199送小样). A shop-wide 拍2盒送1盒 is some other product's."""
+    if promotion.rule.type != "other" or not _scope(promotion, lines):
+        return False
+    return bool(promotion.product_ids) or bool(_BY_AMOUNT.search(promotion.rule_text))
+
+
+_BY_AMOUNT = re.compile(r"满\s*\d")
 
 
 def _applied(promotion: Promotion, discount: Decimal) -> AppliedPromotion:
@@ -315,6 +330,8 @@ def _with_sentences(q: PromotionQuote) -> PromotionQuote:
         if q.applied:
             offers = "、".join(f"{a.rule_text}（减{yuan(a.discount)}）" for a in q.applied)
             sentences.append(f"可享{offers}，实付{yuan(q.payable)}")
+        elif q.uncomputed:
+            sentences.append(f"另有活动：{'、'.join(q.uncomputed)}，到手价以下单页为准")
         else:
             sentences.append(f"暂无可用优惠，实付{yuan(q.payable)}")
         sentences.extend(n.text for n in q.nudges)

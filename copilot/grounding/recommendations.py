@@ -177,9 +177,14 @@ def _pool(text: str, conversation: Conversation, catalog: Catalog) -> list[Produ
     earlier = [t.text for t in conversation.turns[:-1] if t.role == "customer"][-2:]
     for said in reversed(earlier):
         named = _named(normalize(said).lower(), catalog)
+        if named and _MOVING_ON.search(text):  # "那我大油田用啥" after the cream: not the cream
+            return [p for p in catalog.products.values() if p not in named]
         if named:
             return named
     return []
+
+
+_MOVING_ON = re.compile(r"^那|换一?[个款种]|别的|其他|还有什么")
 
 
 def _of_kind(noun: str, product: Product) -> bool:

@@ -94,9 +94,7 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     stock = (values.get("in_stock") or "").strip()
     notes = [values.get("usage_notes", "").strip()]
     if stock and not stock.isdigit() and stock not in _PLAIN_STOCK:
-        out["in_stock"] = (
-            "否" if _OUT_OF_STOCK.search(stock) and not _IN_STOCK.search(stock) else "是"
-        )
+        out["in_stock"] = "否" if _wholly_out(stock) else "是"
         notes.append(f"库存：{stock}")
     out["usage_notes"] = "；".join(n for n in notes if n)
     facts = [f"{header.strip()}：{' '.join(text.split())}" for header, text in extras.items()]
@@ -107,6 +105,17 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     return out
 
 
+def _wholly_out(stock: str) -> bool:
+    """缺货，12月补货 is the product; "#05 缺货" or "L码 红色缺货" is one of its options, and the
+    others sell (the note says which)."""
+    out = _OUT_OF_STOCK.search(stock)
+    if out is None or _IN_STOCK.search(stock):
+        return False
+    qualifier = _STOCK_FILLER.sub("", stock[: out.start()])
+    return not qualifier
+
+
+_STOCK_FILLER = re.compile(r"[\s，,：:；;、]|暂时|目前|现在|暂|已|全部|均|都|商品|产品|库存")
 _PLAIN_STOCK = {"是", "否", "有", "无", "有货", "无货", "缺货", "现货", "在售", "售罄", "下架"}
 _PLAIN_STOCK |= {"true", "false", "yes", "no", "1", "0", "y", "n"}
 

@@ -11,7 +11,8 @@ from dates import demo_day
 
 from copilot.clock import Clock
 from copilot.grounding.catalog import Catalog, product_focus
-from copilot.grounding.grounder import GroundedAnswer, Grounder, fill_slots
+from copilot.grounding.grounder import GroundedAnswer, Grounder
+from copilot.grounding.slots import fill_slots
 from copilot.guardrails.checks import apply_guardrails
 from copilot.guardrails.facts import GuardrailFacts
 from copilot.types import Conversation, Intent, Order, OrderItem, ShopPolicy, Turn

@@ -1,0 +1,69 @@
+"""Which option fits a stated measure, as the shop's own sheets decide it.
+
+"犬用驱虫 12斤的狗买哪个": the product has 小型 and 中型, and the FAQ says "10kg以下选小型犬款，
+10-20kg选中型犬款". A clause (of the product's FAQs, its record or an option's own name) that
+names exactly one option and states a range the customer's measure falls in decides: 12斤 is
+6kg, inside 10kg以下, so 小型. The reply quotes the clause that decided; every number in it is
+the sheet's or the customer's own (6kg is their 12斤, converted)."""
+
+from __future__ import annotations
+
+import re
+
+from copilot.grounding.catalog import Catalog, ProductFocus
+from copilot.grounding.computed_answers import price_text, product_evidence
+from copilot.grounding.measures import Measure, measures_said, range_score, ranges
+from copilot.text.figures import normalize
+from copilot.types import Candidate, Source
+from kb.types import Product, Variant
+
+_PART = re.compile(r"[^，,；;。\n]+")
+_SAID_UNIT = {"kg": "kg", "month": "个月", "person": "人"}
+
+
+def variant_for_measure(text: str, focus: ProductFocus, catalog: Catalog) -> Candidate | None:
+    """The option a stated age, weight or head count falls in, or nothing when no clause of
+    the sheets decides it alone."""
+    product = focus.product
+    said = measures_said(normalize(text))
+    if product is None or not said or len(product.variants) < 2:
+        return None
+    for clause in _deciding_clauses(product, catalog):
+        named = _options_in(clause, product)
+        if len(named) == 1 and range_score(said, ranges(clause)) > 0:
+            return _candidate(text, said[0], product, named[0], clause)
+    return None
+
+
+def _deciding_clauses(product: Product, catalog: Catalog) -> list[str]:
+    names = [v.name for v in product.variants]
+    texts = [f.answer for f in catalog.faqs.values()
+             if f.product_id == product.id or sum(n in f.answer for n in names) >= 2]  # fmt: skip
+    texts += [*product.selling_points, product.usage_notes, *names]
+    return [p.strip() for t in texts for p in _PART.findall(t) if p.strip()]
+
+
+def _options_in(clause: str, product: Product) -> list[Variant]:
+    found = [v for v in product.variants if _core(v.name) and _core(v.name) in clause]
+    longest = {v.name for v in found if not any(v is not w and v.name in w.name for w in found)}
+    return [v for v in found if v.name in longest]
+
+
+def _core(name: str) -> str:
+    """An option's name without its own range: "S：胸围30-40cm（5kg以内）" is S."""
+    return re.split(r"[：:（(]", name)[0].strip()
+
+
+def _candidate(
+    text: str, said: Measure, product: Product, option: Variant, clause: str
+) -> Candidate:
+    raw = re.search(r"\d+(?:\.\d+)?\s*(?:个半|个|岁半)?\s*(?:月|岁|kg|公斤|斤|人)", text)
+    stated = raw.group(0) if raw else ""
+    if stated.endswith("斤"):
+        stated += f"（{said.low:g}kg）"
+    price = price_text(product, option.name)
+    reply = f"亲，{stated}的话选{_core(option.name)}就可以哦（{clause}），{price}～"
+    return Candidate(
+        reply, "answer", Source(kb_entry_ids=(product.id,)), 0.85,
+        (product_evidence(product), clause),
+    )  # fmt: skip
