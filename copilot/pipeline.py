@@ -141,7 +141,10 @@ class Suggester:
             with run.timed("guardrails"):
                 checked = self._guard(run, [*grounded.candidates, *history], grounded)
                 if not checked:  # nothing fits: the intent's next step beats nothing
-                    checked = self._guard(run, fallback(run.conversation, intent), grounded)
+                    fallen = fallback(
+                        run.conversation, intent, product_known=grounded.product_id is not None
+                    )
+                    checked = self._guard(run, fallen, grounded)
             first = self._assemble(run, intent, mood, hits, grounded, checked)
         yield first
         if self.generator is not None and (self.config.use_llm if use_llm is None else use_llm):

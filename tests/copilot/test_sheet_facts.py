@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 
 from copilot.grounding.catalog import Catalog, ProductFocus, product_focus
-from copilot.grounding.computed_answers import product_sentence, stock_phrase
+from copilot.grounding.computed_answers import computed_answers, product_sentence, stock_phrase
 from copilot.grounding.entry_answers import focus_answer
 from copilot.grounding.faq_answers import rare_word_faq
+from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.promotions import quote
 from copilot.grounding.recommendations import recommendation
@@ -217,3 +218,25 @@ def test_then_what_for_me_recommends_past_the_product_just_ruled_out() -> None:
     ))  # fmt: skip
     found = recommendation(talk, skin)
     assert found is not None and "清爽保湿乳" in found.text and "修护面霜" not in found.text
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "ends", "standing"),
+    [("脐橙还有第二件半价吗", "赣南脐橙第二件半价", date(2026, 11, 30), "已经结束"),
+     ("面膜买二送一 怎么拍", "补水面膜拍2盒送1盒", date(2026, 12, 31), "正在进行")],
+)  # fmt: skip
+def test_a_deal_the_customer_names_by_its_kind_is_answered_where_it_stands(
+    text: str, rule: str, ends: date, standing: str
+) -> None:
+    deal = Promotion(SHOP, "promo-deal", "鲜果节", rule, PromotionRule("other"), (), None, ends)
+    found = named_promotion_answer(text, [deal], DAY, asks=True)
+    assert found and standing in found[0].text and found[0].score > 0.9, found
+
+
+def test_a_stock_question_gets_the_stock_line_not_the_price_and_promotions() -> None:
+    talk = chat("黑色4L的还有木有 只看到白的")
+    found, _, _ = computed_answers(talk, focus("黑色4L的还有木有"), CATALOG, "stock", DAY)
+    assert [c.text for c in found] == ["亲，可视空气炸锅 4L：奶白现货；黑色缺货，12月中旬补货哦～"]
+    found, _, _ = computed_answers(chat("4L多少钱"), focus("4L多少钱"), CATALOG, "", DAY)
+    assert "¥199" in found[0].text and "旧机抵80元" in found[0].text
+    assert "可视窗口" not in found[0].text  # a selling point beside a price is padding

@@ -79,3 +79,13 @@ def test_every_template_passes_the_guardrails_of_a_shop_with_no_kb() -> None:
         flags = check(text, shop_id="s", kb_facts=empty, order=None, policy=ShopPolicy("s"),
                       other_shops=OtherShopNames.build(empty, ()), day=date(2026, 12, 6))  # fmt: skip
         assert flags == (), (label, flags)
+
+
+def test_a_template_never_asks_for_what_the_conversation_holds() -> None:
+    which = Intent("product_question", 0.4)
+    assert fallback(said("饮水机真的有用吗"), which)  # product unknown: asking is the step
+    assert fallback(said("饮水机真的有用吗"), which, product_known=True) == []
+    tracking = Intent("logistics_tracking", 0.9)
+    assert fallback(said("到哪了"), tracking)
+    attached = Order("shipped", (OrderItem("p1"),), tracking_number="YT123")
+    assert fallback(said("到哪了", attached), tracking) == []
