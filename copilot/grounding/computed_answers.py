@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -62,7 +63,12 @@ def computed_answers(
     if asks_price and focus.product:
         asked = _what_is_asked(text, label)
         sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day, asked)
-        return [_product_candidate(sentence, focus, catalog, day)], tuple(numbers), None
+        candidate = _product_candidate(sentence, focus, catalog, day)
+        if not (PRICE_WORDS.search(text) or STOCK_WORDS.search(text)):
+            # only the intent guess asked ("有检疫证明没" read as stock): an answer that
+            # shares the question's words goes first
+            candidate = replace(candidate, score=0.5)
+        return [candidate], tuple(numbers), None
     if (asks_price and not focus.product) or (asks_promo and focus.ambiguous):
         return [clarify_candidate(focus.ambiguous)], (), None
     return [], (), None

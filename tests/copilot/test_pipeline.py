@@ -21,6 +21,7 @@ from dates import TEST_TODAY
 from copilot.llm.drafting import ChatMessage, DraftConfig
 from copilot.llm.openai_http import OpenAIHTTPGenerator
 from copilot.pipeline import Suggester, SuggesterConfig
+from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
 from copilot.types import Conversation, Intent, Order, OrderItem, Turn
 from kb.knowledge import KnowledgeBase
 from kb.storage.redis_conn import connect
@@ -301,3 +302,13 @@ def test_retrieval_stages_run_no_more_at_once_than_configured(suggester: Suggest
     with ThreadPoolExecutor(len(questions)) as pool:
         outs = list(pool.map(lambda q: limited.suggest(chat("demo-pdd", q)), questions))
     assert most == 2 and all(out.candidates for out in outs)
+
+
+@pytest.mark.parametrize("message", ["显示签收了 我没收到啊", "退款怎么还没到账"])
+def test_a_parcel_or_refund_to_look_into_gets_the_check_first_not_a_quoted_rule(
+    suggester: Suggester, message: str
+) -> None:
+    order = Order("delivered", (OrderItem("pdd-p01"),), tracking_number="YT1234567890")
+    out = suggester.suggest(chat("demo-pdd", message, order=order))
+    holding = (HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE)
+    assert out.candidates[0].text in holding, [c.text for c in out.candidates]

@@ -240,3 +240,11 @@ def test_a_stock_question_gets_the_stock_line_not_the_price_and_promotions() -> 
     found, _, _ = computed_answers(chat("4L多少钱"), focus("4L多少钱"), CATALOG, "", DAY)
     assert "¥199" in found[0].text and "旧机抵80元" in found[0].text
     assert "可视窗口" not in found[0].text  # a selling point beside a price is padding
+
+
+def test_a_product_sentence_the_words_did_not_ask_for_yields_to_answers_that_share_them() -> None:
+    asked, _, _ = computed_answers(chat("4L多少钱"), focus("4L多少钱"), CATALOG, "stock", DAY)
+    guessed, _, _ = computed_answers(
+        chat("4L的涂层安全吗"), focus("4L的涂层"), CATALOG, "stock", DAY
+    )
+    assert asked[0].score >= 0.8 and guessed[0].score == 0.5
