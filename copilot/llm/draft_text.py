@@ -11,6 +11,8 @@ one reply, complete, in the shop's words. Each way a draft fails has a reason co
 - copy: a long run of the material word for word (the retrieval candidate already offers it);
 - echo: mostly the customer's own words ("是京东物流吗" answered "亲，是京东物流吗？");
 - unsupported_number: a number neither the material nor the conversation holds;
+- promise: a guarantee the material does not make (保证, 绝对, 不会掉…): the model reassures
+  where the shop promises nothing ("内胆不会掉涂层哦" beside an FAQ on what to do when it does);
 - drift: too little of it comes from the material (the model writing on its own);
 - blocked: the guardrails block it (checked while it streams; see copilot/draft_stream.py);
 - empty: nothing left after cleaning.
@@ -31,6 +33,7 @@ RejectReason: TypeAlias = Literal[
     "copy",
     "echo",
     "unsupported_number",
+    "promise",
     "drift",
     "blocked",
     "empty",
@@ -189,7 +192,15 @@ def reject_reason(
     supported = set(_DIGITS.findall(" ".join((*material, known))))
     if missing := [n for n in _DIGITS.findall(text) if n not in supported]:
         return "unsupported_number", ", ".join(missing)
+    backing = "".join(material)
+    if promised := [m.group(0) for m in _GUARANTEE.finditer(text) if m.group(0) not in backing]:
+        return "promise", ", ".join(promised)
     return None
+
+
+_GUARANTEE = re.compile(
+    r"保证|绝对|永远|永不|百分[之百]|100%|肯定不会|一定不会|包[您你]满意|不会[掉坏漏裂褪烂变]"
+)
 
 
 def _glued(text: str) -> str | None:

@@ -117,6 +117,8 @@ def guardrails_pass(suggester: Suggester, shop: str, text: str) -> bool:
         ("亲，满99减10。您好，退货请在订单页申请。", "glued"),
         ("亲，请只用资料里回答这句话的内容哦。", "prompt_echo"),
         ("亲，满99减20哦。", "unsupported_number"),
+        ("亲，满99减10，保证您用得放心。", "promise"),  # the material promises nothing
+        ("亲，满99减10，杯子不会漏哦。", "promise"),
         ("亲，满99减10，下单自动减哦。", None),
     ],
 )
