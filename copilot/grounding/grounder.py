@@ -122,40 +122,17 @@ class Grounder:
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
-        ordered = focus_first(fresh, focus, catalog)
-        faq = faq_candidates(
-            text, ordered, label, values, catalog.faq_gate, adopted, pre_sales,
-            on_focus(ordered, focus, catalog),
-        )  # fmt: skip
-        # a problem (after-sales, a stuck parcel, a complaint) shares words with many FAQs and
-        # is answered by none of them: the judges gave those 0 (签收了没收到 -> 以旧换新)
         problem = intent is not None and intent.family in _PROBLEM_FAMILIES
-        asked = ASKS.search(text) and not problem and label != "complaint"
-        rare = rare_word_faq(text, focus, catalog, values) if asked else None
-        if rare is not None and not _stale(catalog.faqs[rare.source.kb_entry_ids[0]], catalog, day):
-            faq.append(rare)
-        candidates += [ask_which(c, focus, catalog) for c in faq]
+        found = _Found(text, label, focus, catalog, values, day)
+        candidates += found.faqs(fresh, adopted, pre_sales=pre_sales, problem=problem)
         candidates += entry_answers(text, fresh, catalog, day)
         bought = has_bought(conversation)
         # before a purchase, an after-sales guess is the guess that is wrong, not the question
-        if pre_sales or not bought:
-            for_product = [focus_answer(text, focus), variant_for_measure(text, focus, catalog)]
-            candidates += [c for c in for_product if c is not None]
-        against = other_brand_answer(text, focus, catalog)
-        candidates += [against] if against else []
-        asks = asks_promotion(text, label)
-        earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
-        candidates += named_promotion_answer(
-            text, catalog.promotions, day, asks=asks, earlier=earlier[-60:]
-        )
+        candidates += found.about_products() if pre_sales or not bought else []
+        candidates += found.promotions(conversation)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             candidates += policy_answer(text, fresh, catalog)
         candidates += _script_candidates(catalog, label, values, day, adopted, bought)
-        # a listing ends "下单时自动计算优惠": no answer to whether two offers stack
-        if asks and not focus.product and not conversation.order and not asks_combining(text):
-            listing = promotion_listing(catalog, day)
-            if listing is not None:
-                candidates.append(listing)
         product_id = focus.product.id if focus.product else None
         return GroundedAnswer(tuple(_dedupe(candidates)), product_id, the_quote, computed)
 
@@ -189,6 +166,62 @@ class Grounder:
             if gaps:
                 values["再加金额"] = yuan(gaps[0])
         return values
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What one message is answered with beside the computed answers, by kind."""
+
+    text: str
+    label: str
+    focus: ProductFocus
+    catalog: Catalog
+    values: Mapping[str, str]
+    day: date
+
+    def faqs(
+        self, hits: Sequence[Hit], adopted: Mapping[str, str], *, pre_sales: bool, problem: bool
+    ) -> list[Candidate]:
+        """The retrieved FAQ(s), and the one a rare word finds; an FAQ about another product
+        becomes "which one?". A problem (after-sales, a stuck parcel, a complaint) shares words
+        with many FAQs and is answered by none: the judges gave those 0 (签收没收到 -> 以旧换新)."""
+        focus, catalog = self.focus, self.catalog
+        ordered = focus_first(hits, focus, catalog)
+        found = faq_candidates(
+            self.text, ordered, self.label, self.values, catalog.faq_gate, adopted, pre_sales,
+            on_focus(ordered, focus, catalog),
+        )  # fmt: skip
+        if ASKS.search(self.text) and not problem and self.label != "complaint":
+            rare = rare_word_faq(self.text, focus, catalog, self.values)
+            if rare is not None and not _stale(
+                catalog.faqs[rare.source.kb_entry_ids[0]], catalog, self.day
+            ):
+                found.append(rare)
+        return [ask_which(c, focus, catalog) for c in found]
+
+    def about_products(self) -> list[Candidate]:
+        """The product under discussion's own clauses, the option a stated measure takes, and
+        the reply to a comparison with another brand."""
+        found = [
+            focus_answer(self.text, self.focus),
+            variant_for_measure(self.text, self.focus, self.catalog),
+            other_brand_answer(self.text, self.focus, self.catalog),
+        ]
+        return [c for c in found if c is not None]
+
+    def promotions(self, conversation: Conversation) -> list[Candidate]:
+        """Where a named promotion stands; the listing when offers are asked about in general
+        (not whether two stack: the listing ends "下单时自动计算优惠", no answer to that)."""
+        asks = asks_promotion(self.text, self.label)
+        earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
+        found = named_promotion_answer(
+            self.text, self.catalog.promotions, self.day, asks=asks, earlier=earlier[-60:]
+        )
+        general = not self.focus.product and not conversation.order
+        if asks and general and not asks_combining(self.text):
+            listing = promotion_listing(self.catalog, self.day)
+            found += [listing] if listing is not None else []
+        return found
 
 
 def retrieval_query(conversation: Conversation) -> str:
