@@ -137,8 +137,7 @@ def _id(product: Product | None) -> str | None:
 
 def _faq_about(faq: FAQ, catalog: Catalog) -> str | None:
     """The product an FAQ is about: its products column, else the product its question names."""
-    named, _ = resolve_product(faq.question, catalog)
-    return faq.product_id or _id(named)
+    return faq.product_id or _id(resolve_product(faq.question, catalog)[0])
 
 
 def ask_which(candidate: Candidate, focus: ProductFocus, catalog: Catalog) -> Candidate:
