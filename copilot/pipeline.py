@@ -188,13 +188,12 @@ class Suggester:
     ) -> Suggestion:
         conversation = run.conversation
         chosen = self._pick(checked)
-        step = self._guard(run, holding(conversation, intent), grounded)
-        if chosen and intent.label in _STATUS_LABELS and _quotes_a_rule(chosen[0]):
-            # "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to
-            # quote; checking comes first (the judges gave the policy 0 and the check 2)
-            chosen = self._fill(step, chosen)
-        elif len(chosen) < self.config.max_candidates:  # a free slot: the next step
-            chosen = self._fill(chosen, step)
+        # "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to quote;
+        # checking comes first (the judges gave the policy 0 and the check 2)
+        check_first = bool(chosen) and intent.label in _STATUS_LABELS and _quotes_a_rule(chosen[0])
+        if check_first or len(chosen) < self.config.max_candidates:  # else no slot for a step
+            step = self._guard(run, holding(conversation, intent), grounded)
+            chosen = self._fill(step, chosen) if check_first else self._fill(chosen, step)
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add
             run.degraded.append("llm_duplicate")

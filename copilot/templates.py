@@ -81,7 +81,7 @@ def fallback(
     return [Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))]
 
 
-_ASKS_WHICH = re.compile(r"哪款|哪个商品|哪款商品")
+_ASKS_WHICH = re.compile(r"哪款|哪个商品")
 _ASKS_ORDER = re.compile(r"提供一下(?:订单号|运单号)")
 
 

@@ -45,6 +45,12 @@ def tokens_of(text: str) -> set[str]:
     return found
 
 
+def name_tokens(product: Product) -> set[str]:
+    """The tokens of a product's title and option names: they say which product, not what
+    about it is asked."""
+    return tokens_of(" ".join([product.title, *(v.name for v in product.variants)]))
+
+
 def _head(product: Product) -> str:
     """A Chinese title's head noun: the last two characters of its first word group without
     brackets (保温杯 in 经典直身保温杯; 猫粮 in "幼猫粮 鸡肉蛋黄配方", not 配方)."""
@@ -85,12 +91,7 @@ class Catalog:
     def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
         items = list(entries)
         products = {e.id: e for e in items if isinstance(e, Product)}
-        names = {
-            p.id: frozenset(
-                tokens_of(" ".join([p.title, p.category, *(v.name for v in p.variants)]))
-            )
-            for p in products.values()
-        }
+        names = {p.id: frozenset(name_tokens(p) | tokens_of(p.category)) for p in products.values()}
         postings: dict[str, list[str]] = {}
         for pid, tokens in names.items():
             for token in tokens:

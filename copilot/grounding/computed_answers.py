@@ -46,7 +46,8 @@ def computed_answers(
     """The answer computed from records (a quote, a product sentence) or a clarifying question,
     with the numbers it computed."""
     text = conversation.last_customer_text
-    asks_price = bool(PRICE_WORDS.search(text) or STOCK_WORDS.search(text)) or label == "stock"
+    price_said, stock_said = bool(PRICE_WORDS.search(text)), bool(STOCK_WORDS.search(text))
+    asks_price = price_said or stock_said or label == "stock"
     # "说满199送小样 我咋没收到" is a missing gift, not a question of what the order costs
     asks_promo = asks_promotion(text, label) and label not in _PROBLEM_LABELS
     if asks_promo and (focus.product or order_products(conversation.order, catalog)):
@@ -61,10 +62,10 @@ def computed_answers(
         if the_quote.lines:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     if asks_price and focus.product:
-        asked = _what_is_asked(text, label)
+        asked = _what_is_asked(price_said, stock_said)
         sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day, asked)
         candidate = _product_candidate(sentence, focus, catalog, day)
-        if not (PRICE_WORDS.search(text) or STOCK_WORDS.search(text)):
+        if not (price_said or stock_said):
             # only the intent guess asked ("有检疫证明没" read as stock): an answer that
             # shares the question's words goes first
             candidate = replace(candidate, score=0.5)
@@ -106,10 +107,9 @@ def price_text(product: Product, variant: str | None) -> str:
 Asked = Literal["price", "stock", "both"]
 
 
-def _what_is_asked(text: str, label: str) -> Asked:
-    """By the message's own words; a stock guess alone ("能冲马桶吗" read as stock) gets the
-    whole sentence, whose selling point may be the answer."""
-    price, stock = bool(PRICE_WORDS.search(text)), bool(STOCK_WORDS.search(text))
+def _what_is_asked(price: bool, stock: bool) -> Asked:
+    """By the message's own words (price or stock said); a stock guess alone ("能冲马桶吗" read
+    as stock) gets the whole sentence, whose selling point may be the answer."""
     if stock != price:
         return "stock" if stock else "price"
     return "both"

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from copilot.grounding.catalog import Catalog, ProductFocus, dice, tokens_of
+from copilot.grounding.catalog import Catalog, ProductFocus, dice, name_tokens, tokens_of
 from copilot.grounding.computed_answers import product_evidence, promo_evidence
 from copilot.types import Candidate, Source
 from kb.types import Hit, Policy, Product, Promotion
@@ -85,8 +85,7 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
     product = focus.product
     if product is None or not ASKS.search(text):  # "猫砂臭死了" wants no selling point
         return None
-    named = tokens_of(" ".join([product.title, *(v.name for v in product.variants)]))
-    asked = tokens_of(text) - named - QUESTION_WORDS
+    asked = tokens_of(text) - name_tokens(product) - QUESTION_WORDS
     scored = []
     for clause in _clauses(product):
         shared = asked & tokens_of(clause)

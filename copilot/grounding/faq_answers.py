@@ -12,6 +12,7 @@ from copilot.grounding.catalog import (
     ProductFocus,
     dice,
     faq_similarity,
+    name_tokens,
     resolve_product,
     tokens_of,
 )
@@ -76,7 +77,7 @@ def rare_word_faq(
     named: set[str] = set()
     for product in [focus.product, *focus.ambiguous, resolve_product(text, catalog)[0]]:
         if product is not None:
-            named |= tokens_of(" ".join([product.title, *(v.name for v in product.variants)]))
+            named |= name_tokens(product)
     found = catalog.rare_words.best(tokens_of(text) - named - QUESTION_WORDS, _RARE_ENOUGH)
     if found is None or _faq_about(found[0], catalog) not in (None, _id(focus.product)):
         return None
@@ -109,26 +110,21 @@ def _runner_up_faq(text: str, faq_hits: Sequence[Hit], chosen: Hit, gate: float)
     return None
 
 
-def focus_first(hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog) -> list[Hit]:
-    """Without the FAQs about another product than the one under discussion, when one about it
-    is near the top: "洗面奶一瓶能用多久" after talk of the cleanser is 洁面乳能用多久, not
-    面霜一瓶能用多久. With none about it, the others stay (to become a "which one?")."""
+def focus_first(
+    hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog
+) -> tuple[list[Hit], frozenset[str]]:
+    """The hits without the FAQs about another product than the one under discussion, when one
+    about it is near the top ("洗面奶一瓶能用多久" after talk of the cleanser is 洁面乳能用多久,
+    not 面霜一瓶能用多久; with none about it, the others stay, to become a "which one?"), and
+    the ids of the FAQs about it."""
     if focus.product is None:
-        return list(hits)
+        return list(hits), frozenset()
     about = {h.entry_id: _faq_about(h.entry, catalog) for h in hits if isinstance(h.entry, FAQ)}
+    on_focus = frozenset(i for i, product in about.items() if product == focus.product.id)
     if focus.product.id not in list(about.values())[:3]:
-        return list(hits)
-    return [h for h in hits if about.get(h.entry_id) in (None, focus.product.id)]
-
-
-def on_focus(hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog) -> frozenset[str]:
-    """The FAQs among the hits about the product under discussion."""
-    if focus.product is None:
-        return frozenset()
-    return frozenset(
-        h.entry_id for h in hits
-        if isinstance(h.entry, FAQ) and _faq_about(h.entry, catalog) == focus.product.id
-    )  # fmt: skip
+        return list(hits), on_focus
+    kept = [h for h in hits if about.get(h.entry_id) in (None, focus.product.id)]
+    return kept, on_focus
 
 
 def _id(product: Product | None) -> str | None:

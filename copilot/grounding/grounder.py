@@ -41,7 +41,6 @@ from copilot.grounding.faq_answers import (
     ask_which,
     faq_candidates,
     focus_first,
-    on_focus,
     rare_word_faq,
 )
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
@@ -186,10 +185,10 @@ class _Found:
         becomes "which one?". A problem (after-sales, a stuck parcel, a complaint) shares words
         with many FAQs and is answered by none: the judges gave those 0 (签收没收到 -> 以旧换新)."""
         focus, catalog = self.focus, self.catalog
-        ordered = focus_first(hits, focus, catalog)
+        ordered, on_focus = focus_first(hits, focus, catalog)
         found = faq_candidates(
             self.text, ordered, self.label, self.values, catalog.faq_gate, adopted, pre_sales,
-            on_focus(ordered, focus, catalog),
+            on_focus,
         )  # fmt: skip
         if ASKS.search(self.text) and not problem and self.label != "complaint":
             rare = rare_word_faq(self.text, focus, catalog, self.values)

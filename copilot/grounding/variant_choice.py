@@ -18,7 +18,6 @@ from copilot.types import Candidate, Source
 from kb.types import Product, Variant
 
 _PART = re.compile(r"[^，,；;。\n]+")
-_SAID_UNIT = {"kg": "kg", "month": "个月", "person": "人"}
 
 
 def variant_for_measure(text: str, focus: ProductFocus, catalog: Catalog) -> Candidate | None:
