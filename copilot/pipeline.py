@@ -38,7 +38,7 @@ from copilot.stages import (
     SupportsPrefill,
     SupportsPrepare,
 )
-from copilot.templates import fallback, holding
+from copilot.templates import PROBLEM_REPORTS, fallback, next_step
 from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from kb.lifecycle import SupportsWarmUp
@@ -189,11 +189,20 @@ class Suggester:
         conversation = run.conversation
         chosen = self._pick(checked)
         # "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to quote;
-        # checking comes first (the judges gave the policy 0 and the check 2)
-        check_first = bool(chosen) and intent.label in _STATUS_LABELS and _quotes_a_rule(chosen[0])
+        # checking comes first (the judges gave the policy 0 and the check 2); "少了个手柄":
+        # sorry and the photos first (templates.next_step)
+        answered = _agreed_first(hits, chosen)
+        check_first = (
+            bool(chosen)
+            and _quotes_a_rule(chosen[0])
+            and (intent.label in _STATUS_LABELS or intent.label in PROBLEM_REPORTS and not answered)
+        )
         if check_first or len(chosen) < self.config.max_candidates:  # else no slot for a step
-            step = self._guard(run, holding(conversation, intent), grounded)
-            chosen = self._fill(step, chosen) if check_first else self._fill(chosen, step)
+            steps = next_step(conversation, intent, chosen, answered=answered)
+            steps = self._guard(run, steps, grounded)
+            lead = steps[:1]
+            chosen = self._fill(lead, chosen) if check_first else self._fill(chosen, lead)
+            chosen = self._fill(chosen, steps[1:])
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add
             run.degraded.append("llm_duplicate")
@@ -395,7 +404,16 @@ def _confident_faq(hits: Sequence[Hit], chosen: Sequence[Candidate], products: s
     product_id = getattr(hits[0].entry, "product_id", None)
     if product_id is not None and product_id not in products:
         return False
-    return _retrievers_agree(hits) and hits[0].entry_id in chosen[0].source.kb_entry_ids
+    return _agreed_first(hits, chosen)
+
+
+def _agreed_first(hits: Sequence[Hit], chosen: Sequence[Candidate]) -> bool:
+    """Both retrievers rank the same entry first, and it is the first candidate shown."""
+    return (
+        bool(hits and chosen)
+        and _retrievers_agree(hits)
+        and hits[0].entry_id in chosen[0].source.kb_entry_ids
+    )
 
 
 def _fill_history_slots(text: str, slots: Sequence[str], conversation: Conversation) -> str | None:

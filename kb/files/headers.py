@@ -41,7 +41,7 @@ FIELD_ALIASES: dict[EntryKind, dict[str, tuple[str, ...]]] = {
         "question": ("问题", "标准问题", "question", "客户问题", "客户问", "顾客问题", "顾客问",
                      "q", "常见问题", "顾客常问", "客户常问", "常问问题", "买家问题"),
         "answer": ("答案", "回答", "answer", "标准回复", "怎么回", "参考回复", "回复", "答复",
-                   "a", "标准答案", "回复话术"),
+                   "a", "标准答案", "回复话术", "回复参考", "参考答案"),
         "alt_questions": ("相似问法", "相似问题", "alt_questions"),
         "product_id": ("商品ID", "product_id"),
         "intent": ("意图", "intent"),
@@ -121,6 +121,8 @@ _SHEET_WORDS: tuple[tuple[str, EntryKind], ...] = (
     ("活动", "promotion"),
     ("促销", "promotion"),
     ("promotion", "promotion"),
+    ("售后", "policy"),  # 售后&发货规则: its 规则 column is a policy's content, not a deal
+    ("发货", "policy"),
     ("商品", "product"),
     ("产品", "product"),
     ("product", "product"),

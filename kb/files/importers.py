@@ -53,6 +53,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -82,6 +83,7 @@ from kb.files.headers import (
     required_headers_help,
 )
 from kb.files.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
+from kb.files.merged_cells import filled_down, rules_apart
 from kb.files.sheets import full_dates, header_row, product_cells, promotion_rows, section_row
 from kb.types import Entry, EntryKind
 
@@ -220,6 +222,7 @@ def _read_xlsx(
     except Exception as exc:  # openpyxl raises many kinds on corrupt uploads; all mean the same
         errors.append(RowError(name, None, None, f"not a readable .xlsx workbook ({exc})"))
         return []
+    archive = zipfile.ZipFile(io.BytesIO(data))  # readable: openpyxl has just opened it
     try:
         tables, budget = [], MAX_ROWS
         for sheet in book.worksheets:
@@ -227,7 +230,7 @@ def _read_xlsx(
                 continue  # a change log or notes beside the knowledge
             # Some writers store a wrong sheet size; read-only mode would then cut rows off.
             sheet.reset_dimensions()  # type: ignore[union-attr]
-            rows = list(_bounded_rows(sheet, budget))
+            rows = list(_merged_filled(archive, sheet, _bounded_rows(sheet, budget)))
             if len(rows) > budget:
                 message = f"more than {MAX_ROWS} rows; split the file"
                 errors.append(RowError(f"{name}:{sheet.title}", None, None, message))
@@ -236,6 +239,7 @@ def _read_xlsx(
             tables.append(_table(f"{name}:{sheet.title}", sheet.title, rows))
     finally:
         book.close()
+        archive.close()
     filled = [t for t in tables if t is not None and t.rows]
     if not filled:
         errors.append(RowError(name, None, None, "no data rows in any sheet"))
@@ -258,6 +262,14 @@ def _bounded_rows(sheet: Any, budget: int) -> Iterable[list[str]]:
         while cells and not cells[-1]:
             cells.pop()
         yield cells
+
+
+def _merged_filled(
+    archive: zipfile.ZipFile, sheet: Any, rows: Iterable[list[str]]
+) -> Iterable[list[str]]:
+    """A 类别 merged down over several rows read as each row's (kb.files.merged_cells)."""
+    path = getattr(sheet, "_worksheet_path", None)  # where openpyxl read the sheet from
+    return filled_down(archive, path, rows) if path else rows
 
 
 def cell_text(value: Any) -> str:
@@ -383,7 +395,7 @@ def _build(shop_id: str, records: list[Record], errors: list[RowError]) -> list[
     """Validate every record through the codec and reject ids seen before in this import."""
     entries: list[Entry] = []
     first_seen: dict[str, Record] = {}
-    for record in _read_promotion_sheets(records):
+    for record in rules_apart(_read_promotion_sheets(records)):
         try:
             entry = entry_from_dict(shop_id, record.values, record.kind)
         except InvalidEntry as exc:

@@ -25,6 +25,10 @@ from decimal import Decimal
 HEADER_SCAN_ROWS = 12  # titles and notes above a header are a few rows at most
 
 _SECTION = re.compile(r"^\s*(?:【[^】]*】|\[[^\]]*\]|〖[^〗]*〗|=+.*=+|-{2,}.*|#+\s*\S.*)\s*$")
+_DIVIDER = re.compile(r"^\s*[—－\-=~*_·]{2,}|[—－\-=~*_·]{2,}\s*$")
+_NOTE = re.compile(r"^\s*(?:注|备注|说明|提示|温馨提示|ps|PS|※|\*)\s*[:：]")
+_SENTENCE_MARK = re.compile(r"[，。；！？,;!?]")
+_NOTE_LENGTH = 30  # a lone cell this long, with a sentence's marks, is a note, not an entry
 _SPEC_SPLIT = re.compile(r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/(?=\S)")
 _PRICE = re.compile(r"(?:¥|￥)\s*(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s*元")
 # one price, perhaps per unit or "from": ¥129, 129元, 139元/支, 99元起
@@ -39,7 +43,9 @@ _QUALIFIERS = re.compile(r"早鸟价|秒杀价?|活动|商品|的|全规格|所�
 _TIER = re.compile(r"满\s*(\d+(?:\.\d+)?)\s*元?\s*减\s*(\d+(?:\.\d+)?)")
 _SCOPE_SPLIT = re.compile(r"[\s、,，;；|/]+")
 _YEAR_DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
-_LAST_NUMBER = re.compile(r"(?:^|\s)(\d[\d,]*(?:\.\d+)?)\s*$")
+_LAST_NUMBER = re.compile(r"(?:^|\s|(?<=[\u4e00-\u9fff]))(\d[\d,]*(?:\.\d+)?)\s*$")  # 高清12.9
+# "39.9（百亿补贴链接29.9）": the price, and a remark the agents need beside it
+_REMARKED_PRICE = re.compile(r"^\s*[¥￥]?\s*(\d[\d,]*(?:\.\d+)?)\s*元?\s*[（(][^）)]+[）)]\s*$")
 _MONTH_DATE = re.compile(r"(?<!\d)(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*[日号]?")
 
 
@@ -62,13 +68,21 @@ def header_row(rows: Sequence[Sequence[str]], known: Callable[[str], bool]) -> i
 
 
 def section_row(cells: Sequence[str]) -> bool:
-    """A row whose only text is a label in its first cell: 【猫粮狗粮】, == 售后 ==."""
-    filled = [c for c in cells if c.strip()]
-    return (
-        len(filled) == 1
-        and bool(cells)
-        and cells[0].strip() == filled[0].strip()
-        and bool(_SECTION.match(filled[0]))
+    """A row whose only text labels the rows under it (【猫粮狗粮】, == 售后 ==, ——以下12月新增——)
+    or that is a note to the agents reading the sheet (注：… in its first cell, or one sentence
+    longer than an id, name or question runs): nothing to import, and no error to stop the
+    import on."""
+    filled = [c.strip() for c in cells if c.strip()]
+    if filled and _NOTE.match(filled[0]):  # "注：" and the note in the cells beside it
+        return True
+    if len(filled) != 1:
+        return False
+    text = filled[0]
+    return bool(
+        _SECTION.match(text)
+        or _DIVIDER.match(text)
+        or _NOTE.match(text)
+        or (len(text) >= _NOTE_LENGTH and _SENTENCE_MARK.search(text))
     )
 
 
@@ -82,9 +96,12 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     out = dict(values)
     specs = split_specs(values.get("variants", "") or "")
     price_text = (values.get("price") or "").strip()
-    bare = _BARE_NUMBER.match(price_text)
+    notes = [values.get("usage_notes", "").strip()]
+    bare = _BARE_NUMBER.match(price_text) or _REMARKED_PRICE.match(price_text)
     if bare:
         out["price"] = bare.group(1).replace(",", "")
+        if bare.re is _REMARKED_PRICE:
+            notes.append(f"价格：{price_text}")
     priced = _priced_specs(price_text, specs)
     if priced is not None:
         out["variants"] = "|".join(f"{name}={price}" for name, price in priced)
@@ -92,7 +109,6 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     elif specs:
         out["variants"] = "|".join(specs)
     stock = (values.get("in_stock") or "").strip()
-    notes = [values.get("usage_notes", "").strip()]
     if stock and not stock.isdigit() and stock not in _PLAIN_STOCK:
         out["in_stock"] = "否" if _wholly_out(stock) else "是"
         notes.append(f"库存：{stock}")
@@ -123,7 +139,7 @@ _PLAIN_STOCK |= {"true", "false", "yes", "no", "1", "0", "y", "n"}
 def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
     """(spec, price) pairs when the price cell holds one price per spec; None for one price.
     A part is '¥59', '59元', '1.5kg ¥59' or '30ml 159.00' (the last number is the price)."""
-    if _BARE_NUMBER.match(price) or not price:
+    if _BARE_NUMBER.match(price) or _REMARKED_PRICE.match(price) or not price:
         return None
     parts = [p.strip() for p in re.split(r"\n|；|;|、|\||/|，|,(?!\d{3})", price) if p.strip()]
     pairs: list[tuple[str, str]] = []

@@ -312,3 +312,12 @@ def test_a_parcel_or_refund_to_look_into_gets_the_check_first_not_a_quoted_rule(
     out = suggester.suggest(chat("demo-pdd", message, order=order))
     holding = (HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE)
     assert out.candidates[0].text in holding, [c.text for c in out.candidates]
+
+
+def test_a_problem_reported_with_the_order_gets_sorry_and_the_photos_first(
+    suggester: Suggester,
+) -> None:
+    order = Order("delivered", (OrderItem("pdd-p01", 2),), order_id="2612030001")
+    out = suggester.suggest(chat("demo-pdd", "收到了 少了个杯盖", order=order))
+    first = out.candidates[0].text  # was the damage rule "1. 破损请在签收48小时内反馈…"
+    assert "抱歉" in first and "照片" in first, [c.text for c in out.candidates]

@@ -9,9 +9,10 @@ from copilot.templates import (
     fallback,
     has_bought,
     holding,
+    next_step,
     templates,
 )
-from copilot.types import Conversation, Intent, Order, OrderItem, Turn
+from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Turn
 
 ALL_LABELS_BUT_OTHER = {
     "greeting", "thanks", "chitchat", "ask_human", "product_question", "spec_size", "stock",
@@ -89,3 +90,29 @@ def test_a_template_never_asks_for_what_the_conversation_holds() -> None:
     assert fallback(said("到哪了"), tracking)
     attached = Order("shipped", (OrderItem("p1"),), tracking_number="YT123")
     assert fallback(said("到哪了", attached), tracking) == []
+
+
+def test_a_problem_reported_after_a_purchase_gets_sorry_and_the_photos_first() -> None:
+    from copilot.types import Source
+
+    missing = Intent("missing_item", 0.9)
+    attached = Order("delivered", (OrderItem("p1", 2),), order_id="2612030001")
+    steps = [c.text for c in next_step(said("买了2袋只收到1袋？", attached), missing)]
+    assert steps == [
+        "非常抱歉！麻烦提供一下收到的包裹照片，这边马上为您核实～",
+        HOLDING_AFTER_PURCHASE,
+    ]
+    unattached = [c.text for c in next_step(said("收到咖啡机 少了个手柄！"), missing)]
+    assert unattached[0] == templates()["missing_item"]  # no order: its number is asked for
+    shops_own = Candidate("实在抱歉！麻烦拍个照片给小鱼～", "script", Source(("script-1",)), 0.5)
+    assert next_step(said("收到就坏了", attached), Intent("damaged_item", 0.9), [shops_own])[0] == (
+        shops_own
+    )
+    # a trade-in question the KB answered, or no purchase at all: only the holding reply
+    worry = said("旧电饭煲坏了不能通电 也收吗")
+    assert next_step(worry, Intent("damaged_item", 0.8), answered=True) == holding(
+        worry, Intent("damaged_item", 0.8)
+    )
+    assert [c.text for c in next_step(said("会不会漏水"), Intent("damaged_item", 0.5))] == [
+        HOLDING_BEFORE_PURCHASE
+    ]

@@ -1,0 +1,122 @@
+"""Cells merged down in a trainer's workbook: a 类别 merged over five policy rows is the
+category of each of them, though only the first row holds the text, and each row is a rule of
+its own (`rules_apart`).
+
+openpyxl's read-only mode (kept so that a hostile upload is parsed in bounded memory) does not
+report merges, so they are read from the sheet's XML here, streamed, up to a byte budget. Only
+the vertical extent is filled: a section title merged across a row (【毛衣】) stays one cell, so
+it still reads as a section and not as a product named 【毛衣】 at price 【毛衣】.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from kb.files.codec import derive_id
+from kb.files.import_text import Record
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"')
+_CHUNK = 1 << 20
+_OVERLAP = 128  # longer than any mergeCell element, so none is cut between two chunks
+MAX_XML_BYTES = 64 << 20  # past this a sheet's merges are not looked for (a bomb, not a KB)
+MAX_FILLED = 200_000  # cells filled per sheet at most
+
+
+def filled_down(
+    archive: zipfile.ZipFile, sheet_path: str, rows: Iterable[list[str]]
+) -> Iterator[list[str]]:
+    """`rows` (the sheet's, from row 1) with each cell merged down given its first row's text."""
+    merges = _Merges.read(archive, sheet_path)
+    held: dict[tuple[int, int], str] = {}  # (first row, column) -> its text
+    for number, cells in enumerate(rows, start=1):
+        for column, first in merges.below.get(number, ()):
+            text = held.get((first, column), "")
+            if text and not (column < len(cells) and cells[column]):
+                cells.extend([""] * (column + 1 - len(cells)))
+                cells[column] = text
+        for column in merges.starts.get(number, ()):
+            if column < len(cells) and cells[column]:
+                held[(number, column)] = cells[column]
+        yield cells
+
+
+@dataclass
+class _Merges:
+    below: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # row -> (col, first)
+    starts: dict[int, set[int]] = field(default_factory=dict)  # first row -> columns
+
+    @classmethod
+    def read(cls, archive: zipfile.ZipFile, sheet_path: str) -> _Merges:
+        merges, filled = cls(), 0
+        for column, first, last in _vertical_merges(archive, sheet_path):
+            merges.starts.setdefault(first, set()).add(column)
+            for row in range(first + 1, last + 1):
+                if filled >= MAX_FILLED:
+                    return merges
+                merges.below.setdefault(row, []).append((column, first))
+                filled += 1
+        return merges
+
+
+def _vertical_merges(archive: zipfile.ZipFile, sheet_path: str) -> Iterator[tuple[int, int, int]]:
+    """(column index from 0, first row, last row) of each merge spanning more than one row."""
+    for left, top, _right, bottom in _merge_refs(archive, sheet_path):
+        first, last = int(top), int(bottom)
+        if last > first:
+            yield _column_index(left), first, last
+
+
+def _merge_refs(archive: zipfile.ZipFile, sheet_path: str) -> Iterator[tuple[str, ...]]:
+    try:
+        stream = archive.open(sheet_path)
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return
+    with stream:
+        tail, read = b"", 0
+        while read < MAX_XML_BYTES and (chunk := stream.read(_CHUNK)):
+            read += len(chunk)
+            text = tail + chunk
+            for match in _MERGE.finditer(text):
+                if match.end() > len(tail):  # not already seen in the previous chunk's tail
+                    yield tuple(group.decode() for group in match.groups())
+            tail = text[-_OVERLAP:]
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - ord("A") + 1
+    return index - 1
+
+
+def rules_apart(records: Sequence[Record]) -> list[Record]:
+    """Several rows under one 类别 (merged down, or written out on each row) are several rules:
+    each spreadsheet policy row without an id of its own gets one from its title and content,
+    so 退款's three rows are three policies, not one policy and two duplicates. A row repeated
+    word for word is still a duplicate."""
+    titles = Counter(
+        (r.file, _cell(r, "title")) for r in records if _own_policy_row(r) and _cell(r, "title")
+    )
+    out = []
+    for record in records:
+        title = _cell(record, "title")
+        if _own_policy_row(record) and title and titles[(record.file, title)] > 1:
+            key = f"{title}\n{_cell(record, 'content')}"
+            values = {**record.values, "id": derive_id("policy", key)}
+            record = dataclasses.replace(record, values=values, columns={
+                **record.columns, "id": record.column_of("title")})  # fmt: skip
+        out.append(record)
+    return out
+
+
+def _own_policy_row(record: Record) -> bool:
+    return record.tabular and record.kind == "policy" and not _cell(record, "id")
+
+
+def _cell(record: Record, name: str) -> str:
+    return str(record.values.get(name) or "").strip()
