@@ -195,7 +195,9 @@ class Suggester:
         check_first = (
             bool(chosen)
             and _quotes_a_rule(chosen[0])
-            and (intent.label in _STATUS_LABELS or intent.label in PROBLEM_REPORTS and not answered)
+            and (
+                intent.label in _STATUS_LABELS or (intent.label in PROBLEM_REPORTS and not answered)
+            )
         )
         if check_first or len(chosen) < self.config.max_candidates:  # else no slot for a step
             steps = next_step(conversation, intent, chosen, answered=answered)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from copilot.types import Candidate, Conversation, Intent, Source
