@@ -26,7 +26,11 @@ _ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
 _PURCHASE_UNITS = "个件只杯套双条瓶盒份支袋包罐箱桶"
 Focus = Literal["order", "message", "context", ""]
 DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
-_PRICE_NAME = re.compile(r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的)?(?:那款|那个|那种|这款|这个|那)")
+# "299那款", "199的那个", "129的降噪耳机": a number said as a product's name (only a number that
+# is a price in the catalog counts; 65W的, 5斤的 are measures, not prices)
+_PRICE_NAME = re.compile(
+    r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的?(?:那款|那个|那种|这款|这个|那)|的(?!话))"
+)
 
 
 def tokens_of(text: str) -> set[str]:
@@ -56,7 +60,10 @@ def _head(product: Product) -> str:
     brackets (保温杯 in 经典直身保温杯; 猫粮 in "幼猫粮 鸡肉蛋黄配方", not 配方)."""
     title = re.sub(r"[(（][^)）]*[)）]", "", normalize(product.title))
     groups = [g for g in title.split() if _CJK.search(g)]
-    runs = _CJK.findall(groups[0]) if groups else []
+    # "闪能E5 Pro主动降噪耳机": a brand and model first; the noun is in the first group with a
+    # word of three characters or more
+    worded = [g for g in groups if any(len(run) >= 3 for run in _CJK.findall(g))]
+    runs = _CJK.findall((worded or groups)[0]) if groups else []
     return runs[-1][-2:] if runs else ""
 
 
@@ -201,9 +208,11 @@ _RULE_SPAN = re.compile(
 def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[Product, ...]]:
     text = _RULE_SPAN.sub(" ", normalize(text))
     scored = catalog.mentions(text)
+    priced = catalog.priced_at(text)
     if not scored:
-        priced = catalog.priced_at(text)
         return (priced[0], ()) if len(priced) == 1 else (None, priced)
+    # "129的降噪耳机" when both earphones share 耳机: the price says which
+    scored = [(p, s) for p, s in scored if p in priced] or scored
     best = scored[0][1]
     close = tuple(p for p, s in scored if s >= 0.8 * best)
     return (close[0], ()) if len(close) == 1 else (None, close)

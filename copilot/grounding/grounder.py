@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -44,6 +44,7 @@ from copilot.grounding.faq_answers import (
     rare_word_faq,
 )
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
+from copilot.grounding.order_stock import ordered_stock
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer
 from copilot.grounding.promotions import PromotionQuote, yuan
@@ -117,6 +118,7 @@ class Grounder:
         label = intent.label if intent else ""
         text = conversation.last_customer_text
         candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
+        candidates += ordered_stock(conversation, catalog, label)  # why it has not shipped
         candidates += composed_answers(conversation, catalog)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
@@ -131,7 +133,8 @@ class Grounder:
         candidates += found.promotions(conversation)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             candidates += policy_answer(text, fresh, catalog)
-        candidates += _script_candidates(catalog, label, values, day, adopted, bought)
+        unpaid = conversation.order is not None and conversation.order.status == "unpaid"
+        candidates += _script_candidates(catalog, label, values, day, adopted, bought, unpaid)
         product_id = focus.product.id if focus.product else None
         return GroundedAnswer(tuple(_dedupe(candidates)), product_id, the_quote, computed)
 
@@ -256,6 +259,21 @@ def names_stale_promotion(text: str, catalog: Catalog, day: date) -> bool:
     return any(m.promotion_id for m in stale_mentions(text, catalog.promotions, day))
 
 
+_EMPHASIS = re.compile(r"\s*[!！]{2,}\s*")
+_LEADING_EMPHASIS = re.compile(
+    r"(^|[：:，,；;（(])\s*[!！]{2,}\s*|\s*[!！]{2,}\s*(?=[；;，,。)）]|$)"
+)
+
+
+def _unemphasised(text: str) -> str:
+    """The trainer's emphasis out of a reply: "黑色缺货!! 预计12月12号到" reads
+    "黑色缺货！预计12月12号到" (one mark, still a clause break)."""
+    return _EMPHASIS.sub("！", _LEADING_EMPHASIS.sub(r"\1", text))
+
+
+_SAYS_UNPAID = re.compile(r"(?:还没|没有?|未|待)(?:付款|支付|付钱|拍下付款)")
+
+
 def _script_candidates(
     catalog: Catalog,
     label: str,
@@ -263,9 +281,11 @@ def _script_candidates(
     day: date,
     adopted: Mapping[str, str],
     bought: bool,
+    unpaid: bool,
 ) -> list[Candidate]:
     """The script written for the intent; one for after a purchase only when the customer has
-    bought (a pre-sales question guessed as damaged_item gets no apology)."""
+    bought (a pre-sales question guessed as damaged_item gets no apology); one saying the
+    order is not paid ("看到您拍下的宝贝还没付款哦") only when the order is `unpaid`."""
     if label in AFTER_PURCHASE and not bought:
         return []
     found = []
@@ -274,6 +294,7 @@ def _script_candidates(
             label
             and (script.intent or adopted.get(script.id)) == label
             and not names_stale_promotion(script.text, catalog, day)
+            and (unpaid or not _SAYS_UNPAID.search(script.text))
         ):
             text = fill_slots(script.text, values)
             if text is not None:
@@ -286,8 +307,12 @@ def _script_candidates(
 
 
 def _dedupe(candidates: list[Candidate]) -> list[Candidate]:
+    """Best first, near-duplicates dropped, the trainer's emphasis (黑色缺货!!) left out of
+    what the customer would read."""
     kept: list[Candidate] = []
     for candidate in sorted(candidates, key=lambda c: -c.score):
+        if _EMPHASIS.search(candidate.text):
+            candidate = replace(candidate, text=_unemphasised(candidate.text))
         if all(dice(candidate.text, k.text) < 0.8 for k in kept):
             kept.append(candidate)
     return kept

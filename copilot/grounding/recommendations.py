@@ -123,14 +123,24 @@ def _earlier_pair(conversation: Conversation, catalog: Catalog) -> tuple[_Side, 
     return None
 
 
+def _side(said: str, text: str, catalog: Catalog) -> Product | None:
+    """The product one side names; "69的" in "69的和129的耳机" is the 69 earphones, not the
+    69 power bank: the noun the whole message names settles a side its price leaves open."""
+    product, among = resolve_product(said, catalog)
+    if product is None and among:
+        named = {p.id for p, _ in catalog.mentions(text)}
+        fits = [p for p in among if p.id in named]
+        product = fits[0] if len(fits) == 1 else None
+    return product
+
+
 def _pair(text: str, catalog: Catalog) -> tuple[_Side, _Side] | None:
     """Two products, one named each side of 和/跟/还是, or two variants of one product."""
     split = _PAIR.search(text)
     if split is None:
         return None
     left, right = text[: split.start()], text[split.end() :]
-    a, _ = resolve_product(left, catalog)
-    b, _ = resolve_product(right, catalog)
+    a, b = _side(left, text, catalog), _side(right, text, catalog)
     if a is not None and b is not None and a.id != b.id:
         return a, b
     product = a or b or resolve_product(text, catalog)[0]

@@ -183,7 +183,11 @@ RULES: tuple[Rule, ...] = (
     _rule("missing_item", "少件", 1.0, "",
           r"少发|漏发|少了|缺件|缺了|空包|只收到|赠品(呢|没)",
           r"没收到.{0,4}(赠品|配件)",
-          r"(没有|没看到).{0,2}(盖子|说明书|配件|赠品)"),
+          r"(没有|没看到).{0,2}(盖子|说明书|配件|赠品)",
+          # the wrong item sent: a problem with what arrived, like a missing one ("发错了" alone
+          # is a customer's own message sent by mistake)
+          r"发错.{0,2}(货|颜色|色|码|尺码|型号|款|东西|商品|规格)|错发(?!地)|发成了",
+          r"发来的(是|却是).{0,12}(发错|不是)|发的不是我(买|拍|要|订)的"),
     _rule("price_difference", "差价", 1.0, "jia bao|cha jia",
           r"差价|补差|价保|价格保护|降价|便宜了"),
     _rule("reship", "补发", 1.0, "bu fa",
