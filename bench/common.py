@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -14,7 +17,7 @@ from copilot.build import configure_search_threads
 from kb.knowledge import KnowledgeBase
 from kb.models.embedder import Embedder, SentenceTransformerEmbedder
 from kb.retrieval import RetrievalConfig
-from kb.storage.redis_conn import RedisConfig, connect
+from kb.storage.redis_conn import RedisConfig, close, connect
 from kb.storage.store import KBStore
 from service.settings import Settings
 from service.wiring import build_embedder
@@ -43,11 +46,18 @@ def torch_embedder(settings: Settings | None = None) -> SentenceTransformerEmbed
 
 
 def scratch_kb(embedder: Embedder, config: RetrievalConfig | None = None) -> KnowledgeBase:
-    """A KnowledgeBase on a fresh embedded Redis in a temporary directory."""
+    """A KnowledgeBase on a fresh embedded Redis in a temporary directory; at exit the server
+    stops and the directory goes (a run's vectors and snapshots are GBs left in /tmp)."""
     configure_search_threads()
     data_dir = Path(tempfile.mkdtemp(prefix="copilot-bench-"))
     client = connect(RedisConfig(data_dir=data_dir))
+    atexit.register(_discard, client, data_dir)
     return KnowledgeBase(KBStore(client), embedder, config)
+
+
+def _discard(client: Any, data_dir: Path) -> None:
+    close(client)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def percentile(values: list[float], q: float) -> float:

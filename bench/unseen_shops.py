@@ -3,7 +3,8 @@ alone (no intent labels, no history bank, no tuning), against a naive FAQ bot.
 
     python bench/unseen_shops.py run [--shops a,b | --held-out | --all] [--llm] [--out DIR]
                                      [--sheet DIR]
-    python bench/unseen_shops.py score OUT_DIR       (the figures again from a run's --out)
+    python bench/unseen_shops.py score OUT_DIR... [--gate FILE]   (the figures again from runs'
+                                     --out; with --gate, the draft gate their judged drafts support)
     python bench/unseen_shops.py grades SHEET_DIR JUDGED.jsonl >> bench/judged/unseen.jsonl
 
 `run` imports each shop's kb.xlsx into a throwaway embedded Redis, replays its messages through
@@ -79,6 +80,7 @@ class TurnResult:
     reasons: list[str] = field(default_factory=list)
     intent: str = ""
     degraded: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # the copilot candidates the LLM wrote
 
 
 def load_messages(shop: str) -> list[dict[str, Any]]:
@@ -135,6 +137,7 @@ def replay_shop(shop: str, kb: KnowledgeBase, settings: Settings, llm: bool) -> 
                 {"copilot": [c.text for c in out.candidates],
                  "naive_faq": naive.reply(chat.last_customer_text)},
                 out.route.action, list(out.route.reasons), out.intent.label, list(out.degraded),
+                [c.text for c in out.candidates if c.source.llm],
             )
         )  # fmt: skip
     return results
@@ -195,7 +198,44 @@ def report(shop: str, results: list[TurnResult], grades: dict[Any, Any]) -> dict
         f"{system} {m['acts_at_3']:.2f} (two or more in {m['varied_at_3']:.2f})"
         for system, m in moves.items()
     ))  # fmt: skip
-    return {"shop": shop, "systems": rows, "handoff_by_family": handoffs, "moves": moves}
+    drafted = draft_figures(results, grades)
+    if drafted["drafts"]:
+        figures = "; ".join(
+            f"{kind} accept {m['accept']:.3f} as-is {m['as_is']:.3f} "
+            f"unsupported {m['unsupported']:.3f} ({m['graded']} graded)"
+            for kind, m in (("drafts", drafted["draft"]), ("retrieval beside them",
+                                                           drafted["retrieval"]))
+            if m["graded"]
+        )  # fmt: skip
+        note = f", {drafted['ungraded']} UNGRADED: not a figure yet" if drafted["ungraded"] else ""
+        print(f"  LLM drafts shown {drafted['drafts']}{note}: {figures}")
+    return {"shop": shop, "systems": rows, "handoff_by_family": handoffs, "moves": moves,
+            "drafts": drafted}  # fmt: skip
+
+
+def draft_figures(results: list[TurnResult], grades: dict[Any, Any]) -> dict[str, Any]:
+    """The drafts shown, judged, beside the retrieval candidates shown on the same turns."""
+    marks: dict[str, list[dict[str, Any] | None]] = {"draft": [], "retrieval": []}
+    for r in results:
+        shown = r.candidates["copilot"][:3]
+        if not any(t in r.drafts for t in shown):
+            continue
+        for text in shown:
+            marks["draft" if text in r.drafts else "retrieval"].append(
+                grades.get((r.turn, sha(text)))
+            )
+    rates = {}
+    for kind, found in marks.items():
+        graded = [g for g in found if g is not None]
+        n = max(1, len(graded))
+        rates[kind] = {
+            "accept": round(sum(g["grade"] >= 1 for g in graded) / n, 3),
+            "as_is": round(sum(g["grade"] == 2 for g in graded) / n, 3),
+            "unsupported": round(sum(bool(g.get("unsupported")) for g in graded) / n, 3),
+            "graded": len(graded),
+        }
+    ungraded = sum(g is None for g in marks["draft"])
+    return {"drafts": len(marks["draft"]), "ungraded": ungraded, **rates}
 
 
 def write_sheet(out: Path, shop: str, results: list[TurnResult], grades: dict[Any, Any]) -> int:
@@ -249,7 +289,7 @@ def run(args: argparse.Namespace) -> None:
     )
     if args.shops:
         shops = tuple(args.shops.split(","))
-    settings = Settings()
+    settings = Settings(llm_gate_file=None)  # with --llm, drafts are measured on every intent
     kb = scratch_kb(real_embedder(settings))
     grades = load_grades()
     summary, pooled = [], defaultdict(list)
@@ -275,15 +315,48 @@ def run(args: argparse.Namespace) -> None:
 def score(args: argparse.Namespace) -> None:
     grades = load_grades()
     pooled: dict[str, list[TurnResult]] = defaultdict(list)
-    for shop in (*TUNING, *HELD_OUT, *NEW):
-        path = Path(args.out_dir) / f"{shop}.jsonl"
-        if not path.exists():
-            continue
-        results = [TurnResult(**json.loads(line)) for line in path.read_text().splitlines()]
-        report(shop, results, grades)
-        pooled[part_of(shop)] += results
+    every: list[TurnResult] = []
+    for out_dir in args.out_dir:
+        for shop in (*TUNING, *HELD_OUT, *NEW):
+            path = Path(out_dir) / f"{shop}.jsonl"
+            if not path.exists():
+                continue
+            results = [TurnResult(**json.loads(line)) for line in path.read_text().splitlines()]
+            report(shop, results, grades)
+            pooled[part_of(shop)] += results
+            every += results
     for part, results in pooled.items():
         report(f"ALL {part} shops", results, grades)
+    if args.gate:
+        gate = measured_gate(every, grades)
+        Path(args.gate).write_text(json.dumps(gate, ensure_ascii=False, indent=1) + "\n")
+        print(f"\ndraft gate: shown on {gate['shown'] or 'no intent'} -> {args.gate}")
+
+
+MIN_GATE_DRAFTS = 5  # graded drafts of an intent before it may be shown
+
+
+def measured_gate(results: list[TurnResult], grades: dict[Any, Any]) -> dict[str, Any]:
+    """The draft gate (copilot/llm/draft_gate.py) these judged runs support: intents whose
+    drafts were, on MIN_GATE_DRAFTS graded turns or more, as often sendable as is as the
+    retrieval candidates beside them, and no more often unsupported. Every other intent is
+    held back, the unmeasured ones included: a draft has to earn its slot."""
+    by_intent: dict[str, list[TurnResult]] = defaultdict(list)
+    for r in results:
+        if r.drafts:
+            by_intent[r.intent].append(r)
+    measured = {intent: draft_figures(rs, grades) for intent, rs in sorted(by_intent.items())}
+    shown = [
+        intent for intent, m in measured.items()
+        if m["draft"]["graded"] >= MIN_GATE_DRAFTS
+        and m["draft"]["as_is"] >= m["retrieval"]["as_is"]
+        and m["draft"]["unsupported"] <= m["retrieval"]["unsupported"]
+    ]  # fmt: skip
+    return {
+        "shown": shown, "min_turns": MIN_GATE_DRAFTS, "pooled": draft_figures(results, grades),
+        "measured": measured,
+        "source": "bench/unseen_shops.py score RUN... --gate (blind grades, bench/judged/unseen.jsonl)",
+    }  # fmt: skip
 
 
 def to_grades(args: argparse.Namespace) -> None:
@@ -313,7 +386,8 @@ def main() -> None:
     r.add_argument("--sheet", help="write blind sheets of ungraded candidates here")
     r.set_defaults(fn=run)
     c = sub.add_parser("score")
-    c.add_argument("out_dir")
+    c.add_argument("out_dir", nargs="+", help="the --out of one run or more")
+    c.add_argument("--gate", help="write the draft gate these runs' judged drafts support")
     c.set_defaults(fn=score)
     g = sub.add_parser("grades")
     g.add_argument("sheet_dir")

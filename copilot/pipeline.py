@@ -159,7 +159,8 @@ class Suggester:
         reply for the intent's context, and evaluate the LLM prompt's rules and earlier turns."""
         if isinstance(self.classifier, SupportsPrepare):
             self.classifier.prepare(conversation)
-        if isinstance(self.generator, SupportsPrefill) and self.config.use_llm:
+        drafting = self.config.use_llm and not self.config.draft.gate.holds_back_all
+        if isinstance(self.generator, SupportsPrefill) and drafting:
             shop_id = conversation.shop_id
             self.generator.prefill(
                 build_prefill_messages(

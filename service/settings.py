@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from copilot.clock import Clock, SystemClock
 from copilot.llm.assets import DraftingModel
 from copilot.llm.backends import LLMConfig
+from copilot.llm.draft_gate import MEASURED as MEASURED_GATE
 from copilot.llm.draft_gate import DraftGate
 from copilot.llm.drafting import DraftConfig
 from kb.retrieval import RetrievalConfig
@@ -85,9 +86,11 @@ class Settings(BaseSettings):
         "1.5B (`copilot setup --llm-1.5b`; 2.3x the size, slower on CPU: bench/README.md)",
     )
     llm_gate_file: Path | None = Field(
-        default=None,
-        description="a draft gate (`copilot eval run` writes DIR/draft_gate.json): intents "
-        "where drafts were judged worse than retrieval are not drafted; unset: drafted everywhere",
+        default=MEASURED_GATE,
+        description="a draft gate (`copilot eval run` writes DIR/draft_gate.json): only its "
+        "intents, where drafts were judged at least as good as retrieval, are drafted; default: "
+        "the gate the unseen shops' blind-graded drafts support (copilot/data/draft_gate.json); "
+        "'everywhere': drafted on every intent",
     )
     llm_base_url: str = Field(default="", description="openai backend: e.g. http://gpu-box:8000/v1")
     llm_model: str = Field(default="", description="openai backend: the served model name")
@@ -190,6 +193,12 @@ class Settings(BaseSettings):
         description="the day every date decision counts from (promotion validity, stale "
         "knowledge, record timestamps), time still flowing; unset: today in China",
     )
+
+    @field_validator("llm_gate_file", mode="before")
+    @classmethod
+    def _everywhere(cls, value: object) -> object:
+        """COPILOT_LLM_GATE_FILE=everywhere (or empty): no gate, drafts on every intent."""
+        return None if isinstance(value, str) and value.strip() in ("", "everywhere") else value
 
     def clock(self) -> Clock:
         """The one clock: the wiring hands it to every layer that decides by date."""

@@ -3,10 +3,14 @@ helping, and nowhere else once such a measurement is given.
 
 `copilot eval run` with the LLM on and a graded pool writes DIR/draft_gate.json: per intent, the
 draft's judged as-is rate beside the retrieval candidates' on the same turns, and the intents
-where the draft did at least as well on enough turns (`shown`). The service reads such a file
+where the draft did at least as well on enough turns (`shown`); bench/unseen_shops.py `score
+--gate` writes the same from the unseen shops' judged drafts. The service reads such a file
 (COPILOT_LLM_GATE_FILE): on any other intent the model is not even asked, and `degraded` says
-`llm_held_back`, so the agent (and the stats) know why no draft came. Without a file drafts are
-made everywhere, as before a measurement existed.
+`llm_held_back`, so the agent (and the stats) know why no draft came.
+
+By default the service reads MEASURED, the gate the unseen shops' blind-graded drafts support
+(copilot/data/draft_gate.json, with its figures). A deployment whose model measures better
+(a larger one on a GPU) writes its own, or sets COPILOT_LLM_GATE_FILE=everywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copilot.errors import CopilotError
+
+MEASURED = Path(__file__).resolve().parents[1] / "data" / "draft_gate.json"
 
 
 class GateFileError(CopilotError):
@@ -30,6 +36,11 @@ class DraftGate:
 
     def holds_back(self, intent: str) -> bool:
         return self.shown is not None and intent not in self.shown
+
+    @property
+    def holds_back_all(self) -> bool:
+        """No intent is drafted: nothing to prepare a prompt for."""
+        return self.shown is not None and not self.shown
 
     @classmethod
     def load(cls, path: Path) -> DraftGate:

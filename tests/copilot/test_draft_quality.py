@@ -151,6 +151,20 @@ def test_gate_file_names_the_intents_drafted(tmp_path: Path) -> None:
         DraftGate.load(path)
 
 
+def test_the_service_drafts_where_the_packaged_measurement_says_unless_told_otherwise() -> None:
+    import json
+
+    from copilot.llm.draft_gate import MEASURED
+
+    measured = json.loads(MEASURED.read_text(encoding="utf-8"))
+    gate = Settings().draft_config().gate
+    assert gate.shown == frozenset(measured["shown"])  # the default: what the grades support
+    assert measured["pooled"]["draft"]["graded"] > 0  # it rests on judged drafts
+    assert gate.holds_back_all == (not measured["shown"])
+    for everywhere in ("everywhere", ""):
+        assert Settings(llm_gate_file=everywhere).draft_config().gate.shown is None
+
+
 # --- the pipeline, scripted model ---------------------------------------------------------
 
 
@@ -191,6 +205,28 @@ def test_the_gate_holds_a_draft_back_without_asking_the_model(base: Suggester) -
     assert not any(c.source.llm for c in held.candidates)
     shown = with_model(base, model, DraftGate(frozenset({intent}))).suggest(question)
     assert "llm_held_back" not in shown.degraded and model.calls == 1
+
+
+class Prefilling(Scripted):
+    """A scripted model that can also evaluate the next prompt's start ahead of time."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.prefills = 0
+
+    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+        self.prefills += 1
+        return 1
+
+
+@pytest.mark.slow  # the demo shops on the real embedder
+def test_a_gate_that_holds_every_draft_back_prepares_no_prompt(base: Suggester) -> None:
+    chat = Conversation("demo-pdd", (Turn("customer", "在吗"), Turn("agent", "在的亲")))
+    model = Prefilling("亲，在的")
+    with_model(base, model, DraftGate(frozenset())).observe(chat)
+    assert model.prefills == 0  # no intent is drafted: the CPU stays with retrieval
+    with_model(base, model).observe(chat)
+    assert model.prefills == 1
 
 
 # --- the real model -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from workbooks import write_workbook
 
 from kb.errors import InvalidEntry, KBError, KBImportError, RowError
 from kb.files.codec import parse_rule
@@ -35,15 +36,7 @@ def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path
 
 
 def write_xlsx(tmp_path: Path, name: str, sheets: dict[str, list[list[Any]]]) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    path = tmp_path / name
-    book.save(path)
-    return path
+    return write_workbook(tmp_path / name, sheets)
 
 
 def import_errors(

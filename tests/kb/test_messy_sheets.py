@@ -11,6 +11,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from workbooks import write_workbook
 
 from kb.errors import KBImportError
 from kb.files.importers import load_bytes, load_files
@@ -24,17 +25,7 @@ SHOP = "messy-shop"
 def workbook(
     tmp_path: Path, sheets: dict[str, list[list[Any]]], merges: dict[str, list[str]]
 ) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-        for cells in merges.get(title, []):
-            sheet.merge_cells(cells)
-    path = tmp_path / "kb.xlsx"
-    book.save(path)
-    return path
+    return write_workbook(tmp_path / "kb.xlsx", sheets, merges)
 
 
 POLICIES = [

@@ -11,6 +11,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from workbooks import write_workbook
 
 from kb.errors import KBImportError
 from kb.files.importers import load_bytes, load_files
@@ -76,17 +77,8 @@ SCRIPTS = [
 
 
 def workbook(tmp_path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    if "商品" in sheets:
-        book["商品"].merge_cells("A1:G1")  # a merged title row, as trainers make them
-    path = tmp_path / "kb.xlsx"
-    book.save(path)
-    return path
+    merged_title = {"商品": ["A1:G1"]}  # a merged title row, as trainers make them
+    return write_workbook(tmp_path / "kb.xlsx", sheets, merged_title if "商品" in sheets else {})
 
 
 @pytest.fixture()

@@ -51,6 +51,7 @@ def _settings(data_dir: Path, models_dir: Path) -> Settings:
         data_dir=data_dir,
         models_dir=models_dir,
         llm_backend="llama_cpp",
+        llm_gate_file=None,  # the streaming tests are about drafts: drafted on every intent
         # The real Qwen's first token takes ~7 s on an idle 2-core CPU (bench/llm_speed.py) and
         # far longer on a busy one: the streaming test must not turn into a timeout test.
         llm_first_token_timeout=180,
