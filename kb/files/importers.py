@@ -83,7 +83,7 @@ from kb.files.headers import (
     required_headers_help,
 )
 from kb.files.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
-from kb.files.merged_cells import filled_down, rules_apart
+from kb.files.merged_cells import filled_down, rules_apart, spec_rows_joined
 from kb.files.sheets import full_dates, header_row, product_cells, promotion_rows, section_row
 from kb.types import Entry, EntryKind
 
@@ -395,7 +395,7 @@ def _build(shop_id: str, records: list[Record], errors: list[RowError]) -> list[
     """Validate every record through the codec and reject ids seen before in this import."""
     entries: list[Entry] = []
     first_seen: dict[str, Record] = {}
-    for record in rules_apart(_read_promotion_sheets(records)):
+    for record in spec_rows_joined(rules_apart(_read_promotion_sheets(records))):
         try:
             entry = entry_from_dict(shop_id, record.values, record.kind)
         except InvalidEntry as exc:

@@ -1,6 +1,7 @@
-"""Cells merged down in a trainer's workbook: a 类别 merged over five policy rows is the
-category of each of them, though only the first row holds the text, and each row is a rule of
-its own (`rules_apart`).
+"""Rows of a trainer's workbook that belong together or apart. A 类别 merged down over five
+policy rows is the category of each of them, though only the first row holds the text
+(`filled_down`), and each row is a rule of its own (`rules_apart`); a 货号 merged down over
+three spec rows makes them one product with three specs (`spec_rows_joined`).
 
 openpyxl's read-only mode (kept so that a hostile upload is parsed in bounded memory) does not
 report merges, so they are read from the sheet's XML here, streamed, up to a byte budget. Only
@@ -120,3 +121,64 @@ def _own_policy_row(record: Record) -> bool:
 
 def _cell(record: Record, name: str) -> str:
     return str(record.values.get(name) or "").strip()
+
+
+def spec_rows_joined(records: Sequence[Record]) -> list[Record]:
+    """A product kept on several rows, one per spec (its 货号 and 品名 merged down over them, or
+    left blank below the first), is one product whose specs are those rows: "1.5kg 59 / 4kg
+    139 / 10kg 299 缺货" reads as three priced variants, the 10kg out of stock, not as two
+    duplicate ids or two rows missing their id."""
+    groups: list[list[Record]] = []
+    for record in records:
+        if groups and _continues(groups[-1], record):
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    return [group[0] if len(group) == 1 else _joined(group) for group in groups]
+
+
+def _continues(group: Sequence[Record], row: Record) -> bool:
+    """The row is one more spec of the group's product: same id (or none) and name (or none),
+    a spec of its own (a row written twice stays a duplicate)."""
+    first, spec = group[0], _cell(row, "variants")
+    if not (first.tabular and row.tabular and first.kind == row.kind == "product"):
+        return False
+    if first.file != row.file or not spec or "|" in _cell(first, "variants"):
+        return False
+    if spec in {_cell(r, "variants") for r in group}:
+        return False
+    title = _cell(row, "title")
+    same = _cell(row, "id") == _cell(first, "id") and title in ("", _cell(first, "title"))
+    return same or not (_cell(row, "id") or title)
+
+
+def _joined(rows: Sequence[Record]) -> Record:
+    """The first row's product with every row's spec, price and stock as its variants."""
+    first = rows[0]
+    values = dict(first.values)
+    values["variants"] = "|".join(_priced(row) for row in rows)
+    prices = [price for row in rows if _NUMBER.fullmatch(price := _cell(row, "price"))]
+    if prices:
+        values["price"] = min(prices, key=float)
+    out = [_cell(row, "variants") for row in rows if _sold_out(row)]
+    notes = _cell(first, "usage_notes")
+    if out and len(out) < len(rows):
+        notes = "；".join(n for n in (notes, "库存：" + "、".join(out) + "缺货") if n)
+    values["usage_notes"] = notes
+    values["in_stock"] = "否" if len(out) == len(rows) else "是"
+    return dataclasses.replace(first, values=values)
+
+
+def _priced(row: Record) -> str:
+    spec, price = _cell(row, "variants"), _cell(row, "price")
+    return f"{spec}={price}" if "=" not in spec and _NUMBER.fullmatch(price) else spec
+
+
+def _sold_out(row: Record) -> bool:
+    return _cell(row, "in_stock").lower() in _OUT_WORDS
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_OUT_WORDS = frozenset(
+    {"否", "无", "无货", "缺货", "售罄", "下架", "断货", "false", "no", "n", "0"}
+)

@@ -127,3 +127,35 @@ def test_merges_read_from_the_sheets_xml(tmp_path: Path) -> None:
 
 def _text(rows: list[list[Any]]) -> list[list[str]]:
     return [["" if c is None else str(c) for c in row] for row in rows]
+
+
+SPEC_ROWS = [
+    ["货号", "品名", "规格", "售价", "库存"],
+    ["PS-01", "幼猫粮", "1.5kg", "59", "有货"],
+    [None, None, "4kg", "139", "有货"],
+    [None, None, "10kg", "299", "缺货"],
+    ["PS-02", "成猫粮", "2kg", "69", "有货"],
+]
+
+
+@pytest.mark.parametrize("merged", [["A2:A4", "B2:B4"], []], ids=["merged", "left-blank"])
+def test_a_product_on_several_spec_rows_is_one_product(tmp_path: Path, merged: list[str]) -> None:
+    path = workbook(tmp_path, {"商品": SPEC_ROWS}, {"商品": merged})
+    products = {e.id: e for e in load_files(SHOP, [path]) if isinstance(e, Product)}
+    kitten = products["PS-01"]
+    assert [(v.name, str(v.price)) for v in kitten.variants] == [
+        ("1.5kg", "59"), ("4kg", "139"), ("10kg", "299")
+    ]  # fmt: skip
+    assert str(kitten.price) == "59" and kitten.in_stock and "10kg缺货" in kitten.usage_notes
+    assert set(products) == {"PS-01", "PS-02"}
+
+
+def test_a_product_row_written_twice_or_missing_its_id_is_still_an_error(tmp_path: Path) -> None:
+    twice = [["货号", "品名", "规格", "售价"], ["A1", "杯子", "大", "9"], ["A1", "杯子", "大", "9"]]
+    with pytest.raises(KBImportError) as caught:
+        load_files(SHOP, [workbook(tmp_path, {"商品": twice}, {})])
+    assert "duplicate" in caught.value.errors[0].message
+    no_id = [["货号", "品名", "规格", "售价"], ["A1", "杯子", "大", "9"], [None, "碗", "小", "5"]]
+    with pytest.raises(KBImportError) as caught:
+        load_files(SHOP, [workbook(tmp_path, {"商品": no_id}, {})])
+    assert caught.value.errors[0].row == 3
