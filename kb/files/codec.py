@@ -30,8 +30,9 @@ from kb.types import (
 
 _LIST_SEPARATORS = re.compile(r"\s*[|｜]\s*")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
-_TRUE = {"1", "true", "yes", "y", "是", "有", "有货", "在售", "现货"}
-_FALSE = {"0", "false", "no", "n", "否", "无", "无货", "缺货", "售罄", "下架"}
+# a stock column ticked or crossed (√ / ×) says the same as 有货 / 缺货
+_TRUE = {"1", "true", "yes", "y", "是", "有", "有货", "在售", "现货", "√", "✓", "✔"}
+_FALSE = {"0", "false", "no", "n", "否", "无", "无货", "缺货", "售罄", "下架", "×", "✗", "✘", "x"}
 
 
 def split_list(value: Any) -> tuple[str, ...]:

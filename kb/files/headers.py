@@ -128,13 +128,16 @@ _SHEET_WORDS: tuple[tuple[str, EntryKind], ...] = (
     ("product", "product"),
 )
 
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _ANNOTATION = re.compile(r"\s*(\([^()]*\)|\*)\s*$")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
 def normalize_header(text: str) -> str:
-    """'价格（元）' -> '价格', ' Product ID ' -> 'product_id', '问题*' -> '问题'."""
+    """'价格（元）' -> '价格', ' Product ID ' -> 'product_id', '问题*' -> '问题', '商品⏎名称' ->
+    '商品名称' (a line break typed inside a Chinese header)."""
     value = unicodedata.normalize("NFKC", text).strip().lower()
+    value = _CJK_GAP.sub("", value)
     value = _ANNOTATION.sub("", value)
     return _SEPARATORS.sub("_", value.strip())
 

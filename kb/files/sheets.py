@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 HEADER_SCAN_ROWS = 12  # titles and notes above a header are a few rows at most
@@ -46,6 +46,9 @@ _YEAR_DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})
 _LAST_NUMBER = re.compile(r"(?:^|\s|(?<=[\u4e00-\u9fff]))(\d[\d,]*(?:\.\d+)?)\s*$")  # 高清12.9
 # "39.9（百亿补贴链接29.9）": the price, and a remark the agents need beside it
 _REMARKED_PRICE = re.compile(r"^\s*[¥￥]?\s*(\d[\d,]*(?:\.\d+)?)\s*元?\s*[（(][^）)]+[）)]\s*$")
+# Excel counts days from 1899-12-30; these are the years 2000 to 2099
+_EXCEL_SERIALS = (36526, 73050)
+_EXCEL_EPOCH = date(1899, 12, 30)
 _MONTH_DATE = re.compile(r"(?<!\d)(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*[日号]?")
 
 
@@ -133,7 +136,23 @@ def _wholly_out(stock: str) -> bool:
 
 _STOCK_FILLER = re.compile(r"[\s，,：:；;、]|暂时|目前|现在|暂|已|全部|均|都|商品|产品|库存")
 _PLAIN_STOCK = {"是", "否", "有", "无", "有货", "无货", "缺货", "现货", "在售", "售罄", "下架"}
-_PLAIN_STOCK |= {"true", "false", "yes", "no", "1", "0", "y", "n"}
+_PLAIN_STOCK |= {
+    "true",
+    "false",
+    "yes",
+    "no",
+    "1",
+    "0",
+    "y",
+    "n",
+    "√",
+    "✓",
+    "✔",
+    "×",
+    "✗",
+    "✘",
+    "x",
+}
 
 
 def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
@@ -241,6 +260,9 @@ def _iso_date(
     m = _YEAR_DATE.search(text)
     if m:
         return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    serial = text.strip()
+    if serial.isdigit() and _EXCEL_SERIALS[0] <= int(serial) <= _EXCEL_SERIALS[1]:
+        return (_EXCEL_EPOCH + timedelta(days=int(serial))).isoformat()  # a date cell as 46357
     m = _MONTH_DATE.search(text)
     if m is None:
         return text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from kb.errors import KBImportError
 from kb.files.importers import load_bytes, load_files
 from kb.files.merged_cells import filled_down
 from kb.files.sheets import product_cells, section_row
-from kb.types import FAQ, Policy, Product
+from kb.types import FAQ, Policy, Product, Promotion
 
 SHOP = "messy-shop"
 
@@ -159,3 +160,21 @@ def test_a_product_row_written_twice_or_missing_its_id_is_still_an_error(tmp_pat
     with pytest.raises(KBImportError) as caught:
         load_files(SHOP, [workbook(tmp_path, {"商品": no_id}, {})])
     assert caught.value.errors[0].row == 3
+
+
+def test_a_header_broken_over_two_lines_a_ticked_stock_and_a_date_cell_as_a_number(
+    tmp_path: Path,
+) -> None:
+    sheets = {
+        "商品": [
+            ["货号", "商品\n名称", "售价", "库存"],
+            ["A1", "杯子", "9", "√"],
+            ["A2", "碗", "5", "×"],
+        ],
+        "活动": [["活动名称", "优惠内容", "开始", "结束"], ["双12", "满99减10", 46357, 46368]],
+    }
+    loaded = load_files(SHOP, [workbook(tmp_path, sheets, {})])
+    stock = {e.title: e.in_stock for e in loaded if isinstance(e, Product)}
+    assert stock == {"杯子": True, "碗": False}  # × was read as in stock
+    (deal,) = [e for e in loaded if isinstance(e, Promotion)]
+    assert (deal.starts, deal.ends) == (date(2026, 12, 1), date(2026, 12, 12))
