@@ -269,7 +269,7 @@ def _merged_filled(
 ) -> Iterable[list[str]]:
     """A 类别 merged down over several rows read as each row's (kb.files.merged_cells)."""
     path = getattr(sheet, "_worksheet_path", None)  # where openpyxl read the sheet from
-    return filled_down(archive, path, rows) if path else rows
+    return filled_down(archive, path, list(rows)) if path else rows
 
 
 def cell_text(value: Any) -> str:

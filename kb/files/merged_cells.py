@@ -15,7 +15,7 @@ import dataclasses
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from kb.files.codec import derive_id
@@ -26,13 +26,15 @@ _CHUNK = 1 << 20
 _OVERLAP = 128  # longer than any mergeCell element, so none is cut between two chunks
 MAX_XML_BYTES = 64 << 20  # past this a sheet's merges are not looked for (a bomb, not a KB)
 MAX_FILLED = 200_000  # cells filled per sheet at most
+MAX_COLUMNS = 64  # the importer reads no further (kb.files.importers.MAX_COLUMNS)
 
 
 def filled_down(
-    archive: zipfile.ZipFile, sheet_path: str, rows: Iterable[list[str]]
+    archive: zipfile.ZipFile, sheet_path: str, rows: Sequence[list[str]]
 ) -> Iterator[list[str]]:
-    """`rows` (the sheet's, from row 1) with each cell merged down given its first row's text."""
-    merges = _Merges.read(archive, sheet_path)
+    """`rows` (the sheet's, from row 1) with each cell merged down given its first row's text;
+    a merge reaching past the last row is read as far as the rows go."""
+    merges = _Merges.read(archive, sheet_path, len(rows))
     held: dict[tuple[int, int], str] = {}  # (first row, column) -> its text
     for number, cells in enumerate(rows, start=1):
         for column, first in merges.below.get(number, ()):
@@ -52,11 +54,13 @@ class _Merges:
     starts: dict[int, set[int]] = field(default_factory=dict)  # first row -> columns
 
     @classmethod
-    def read(cls, archive: zipfile.ZipFile, sheet_path: str) -> _Merges:
+    def read(cls, archive: zipfile.ZipFile, sheet_path: str, row_count: int) -> _Merges:
         merges, filled = cls(), 0
         for column, first, last in _vertical_merges(archive, sheet_path):
+            if first >= row_count or column >= MAX_COLUMNS:
+                continue
             merges.starts.setdefault(first, set()).add(column)
-            for row in range(first + 1, last + 1):
+            for row in range(first + 1, min(last, row_count) + 1):
                 if filled >= MAX_FILLED:
                     return merges
                 merges.below.setdefault(row, []).append((column, first))
