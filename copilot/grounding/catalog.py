@@ -26,10 +26,11 @@ _ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
 _PURCHASE_UNITS = "个件只杯套双条瓶盒份支袋包罐箱桶"
 Focus = Literal["order", "message", "context", ""]
 DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
-# "299那款", "199的那个", "129的降噪耳机": a number said as a product's name (only a number that
-# is a price in the catalog counts; 65W的, 5斤的 are measures, not prices)
+# "299那款", "199的那个", "那个129的": a number said as a product's name (only a number that is
+# a price in the catalog counts)
 _PRICE_NAME = re.compile(
-    r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的?(?:那款|那个|那种|这款|这个|那)|的(?!话))"
+    r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的?(?:那款|那个|那种|这款|这个|那))"
+    r"|(?:那款|那个|这款|这个)(\d{2,5})(?:元|块)?的"
 )
 
 
@@ -60,10 +61,7 @@ def _head(product: Product) -> str:
     brackets (保温杯 in 经典直身保温杯; 猫粮 in "幼猫粮 鸡肉蛋黄配方", not 配方)."""
     title = re.sub(r"[(（][^)）]*[)）]", "", normalize(product.title))
     groups = [g for g in title.split() if _CJK.search(g)]
-    # "闪能E5 Pro主动降噪耳机": a brand and model first; the noun is in the first group with a
-    # word of three characters or more
-    worded = [g for g in groups if any(len(run) >= 3 for run in _CJK.findall(g))]
-    runs = _CJK.findall((worded or groups)[0]) if groups else []
+    runs = _CJK.findall(groups[0]) if groups else []
     return runs[-1][-2:] if runs else ""
 
 
@@ -119,8 +117,9 @@ class Catalog:
             rare_words=RareWordIndex.build([e for e in items if isinstance(e, FAQ)], tokens_of),
         )
 
-    def mentions(self, text: str) -> list[tuple[Product, float]]:
-        """Products named in a text, by idf-weighted overlap with their names."""
+    def mentions(self, text: str, *, by_head: bool = True) -> list[tuple[Product, float]]:
+        """Products named in a text, by idf-weighted overlap with their names; `by_head`: only
+        those whose head noun it says, when it says any."""
         scores: dict[str, float] = {}
         tokens = tokens_of(text)
         for token in tokens:
@@ -129,14 +128,17 @@ class Catalog:
         named = {pid for pid in scores if self._heads.get(pid) in tokens}
         # Naming a title's head noun (保温杯 in 经典直身保温杯, not in 保温杯套) outranks sharing
         # other words with it.
-        if named:
+        if named and by_head:
             scores = {pid: s for pid, s in scores.items() if pid in named}
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         return [(self.products[pid], score) for pid, score in ranked]
 
     def priced_at(self, text: str) -> tuple[Product, ...]:
         """Products a customer names by their price: "299那款", "199的那个"."""
-        asked = {Decimal(m) for m in _PRICE_NAME.findall(normalize(text))}
+        return self.priced({Decimal(a or b) for a, b in _PRICE_NAME.findall(normalize(text))})
+
+    def priced(self, asked: set[Decimal]) -> tuple[Product, ...]:
+        """Products (or one of their options) at one of these prices."""
         if not asked:
             return ()
         return tuple(
@@ -211,8 +213,10 @@ def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[
     priced = catalog.priced_at(text)
     if not scored:
         return (priced[0], ()) if len(priced) == 1 else (None, priced)
-    # "129的降噪耳机" when both earphones share 耳机: the price says which
-    scored = [(p, s) for p, s in scored if p in priced] or scored
+    # "129的降噪耳机" when both earphones share 耳机: the price says which, among the products
+    # the words name at all (a brand-first title's head noun may be its brand)
+    named_and_priced = [(p, s) for p, s in catalog.mentions(text, by_head=False) if p in priced]
+    scored = named_and_priced or scored
     best = scored[0][1]
     close = tuple(p for p, s in scored if s >= 0.8 * best)
     return (close[0], ()) if len(close) == 1 else (None, close)

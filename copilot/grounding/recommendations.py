@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog, resolve_product
 from copilot.grounding.computed_answers import price_text, product_evidence
@@ -46,6 +47,7 @@ _CLAUSE = re.compile(r"[^，,；;。\n]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ASCII = re.compile(r"[a-z]+[0-9]*|[0-9]+[a-z]+")
 _NAME_WORD = re.compile(r"[a-z0-9][a-z0-9.×*+]*")  # jj, pro, 6l×4
+_SIDE_PRICE = re.compile(r"(?:那个|那款|这个|这款)?(\d{2,5}(?:\.\d+)?)(?:元|块)?(?:的|那个|那款)")
 # characters that say nothing about a need: function words, question words, measure words
 _STOP = frozenset(
     "的了吗呢啊吧呀哦嘛个哪用吃买选好是有在我你他她它这那么什啥款种和跟与还要想能会可以很太"
@@ -126,6 +128,13 @@ def _earlier_pair(conversation: Conversation, catalog: Catalog) -> tuple[_Side, 
 def _side(said: str, text: str, catalog: Catalog) -> Product | None:
     """The product one side names; "69的" in "69的和129的耳机" is the 69 earphones, not the
     69 power bank: the noun the whole message names settles a side its price leaves open."""
+    price = _SIDE_PRICE.match(said.strip(" ，,"))
+    if price:  # "69的", "129的耳机": a side named by its price first
+        priced = catalog.priced({Decimal(price.group(1))})
+        named = {p.id for p, _ in catalog.mentions(text, by_head=False)}
+        fits = [p for p in priced if p.id in named] or list(priced)
+        if len(fits) == 1:
+            return fits[0]
     product, among = resolve_product(said, catalog)
     if product is None and among:
         named = {p.id for p, _ in catalog.mentions(text)}
