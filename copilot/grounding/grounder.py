@@ -44,7 +44,7 @@ from copilot.grounding.faq_answers import (
     rare_word_faq,
 )
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
-from copilot.grounding.order_stock import ordered_stock
+from copilot.grounding.order_stock import ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer
 from copilot.grounding.promotions import PromotionQuote, yuan
@@ -118,7 +118,8 @@ class Grounder:
         label = intent.label if intent else ""
         text = conversation.last_customer_text
         candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
-        candidates += ordered_stock(conversation, catalog, label)  # why it has not shipped
+        held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
+        candidates += held_up
         candidates += composed_answers(conversation, catalog)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
@@ -135,6 +136,8 @@ class Grounder:
             candidates += policy_answer(text, fresh, catalog)
         unpaid = conversation.order is not None and conversation.order.status == "unpaid"
         candidates += _script_candidates(catalog, label, values, day, adopted, bought, unpaid)
+        if held_up:  # "16点前付款当天发" is not true of an order waiting for its option
+            candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
         product_id = focus.product.id if focus.product else None
         return GroundedAnswer(tuple(_dedupe(candidates)), product_id, the_quote, computed)
 

@@ -45,6 +45,17 @@ def ordered_stock(conversation: Conversation, catalog: Catalog, label: str) -> l
     return found[:1]
 
 
+def promises_shipping(text: str) -> bool:
+    """A shipping time the shop keeps for what is in stock: 当天发, 48小时内发出, 次日发."""
+    return bool(_SHIPS_WITHIN.search(text))
+
+
+_SHIPS_WITHIN = re.compile(
+    r"(?:当天|次日|隔天|\d+\s*(?:小时|个?工作日|天)内?)[^，,。；;]{0,4}(?:发货|发出|发)"
+    r"|(?:发货|发出)[^，,。；;]{0,4}(?:当天|次日|\d+\s*(?:小时|个?工作日|天)内)"
+)
+
+
 def out_of_stock_line(product: Product, option: str) -> str:
     """The part of the stock cell saying this option is out ("深空灰缺货，预计12.15补货"), or ""."""
     for part in _PART.split(stock_note(product)):

@@ -30,6 +30,8 @@ ROWS = [
     {"kind": "product", "id": "CC", "title": "C to C快充线", "price": "14.9",
      "variants": [{"name": "1m", "price": "14.9"}, {"name": "2m", "price": "19.9"}],
      "usage_notes": "库存：2m白色缺货 12.10补"},
+    {"kind": "policy", "id": "R1", "title": "发货时间", "topic": "other",
+     "content": "16点前付款当天发，16点后次日发"},
     {"kind": "script", "id": "S1", "title": "催付款", "intent": "urge_delivery",
      "text": "亲，看到您拍下的宝贝还没付款哦～付款后尽快给您发出"},
 ]  # fmt: skip
@@ -68,6 +70,11 @@ def test_a_paid_order_not_shipped_gets_its_options_stock_line(grounder: Grounder
     )
     assert texts[0] == "亲，闪能65w氮化镓充电器（深空灰）：深空灰缺货！预计12.15补货哦～"
     assert not any("还没付款" in t or "!!" in t for t in texts)  # it is paid
+    assert not any("当天发" in t for t in texts)  # not while its option is out
+    in_stock = ask(
+        grounder, "拍了两天了怎么还不发货", "urge_delivery", ordered("paid", "G65", "白色")
+    )
+    assert any("当天发" in t for t in in_stock)
     shipped = ask(grounder, "怎么还没到", "urge_delivery", ordered("shipped", "G65", "深空灰"))
     assert not any("缺货" in t for t in shipped)
 
