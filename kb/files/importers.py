@@ -83,7 +83,7 @@ from kb.files.headers import (
     required_headers_help,
 )
 from kb.files.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
-from kb.files.merged_cells import filled_down, rules_apart, spec_rows_joined
+from kb.files.merged_cells import rules_apart, sheet_rows_filled, spec_rows_joined
 from kb.files.sheets import full_dates, header_row, product_cells, promotion_rows, section_row
 from kb.types import Entry, EntryKind
 
@@ -230,7 +230,7 @@ def _read_xlsx(
                 continue  # a change log or notes beside the knowledge
             # Some writers store a wrong sheet size; read-only mode would then cut rows off.
             sheet.reset_dimensions()  # type: ignore[union-attr]
-            rows = list(_merged_filled(archive, sheet, _bounded_rows(sheet, budget)))
+            rows = list(sheet_rows_filled(archive, sheet, _bounded_rows(sheet, budget)))
             if len(rows) > budget:
                 message = f"more than {MAX_ROWS} rows; split the file"
                 errors.append(RowError(f"{name}:{sheet.title}", None, None, message))
@@ -262,14 +262,6 @@ def _bounded_rows(sheet: Any, budget: int) -> Iterable[list[str]]:
         while cells and not cells[-1]:
             cells.pop()
         yield cells
-
-
-def _merged_filled(
-    archive: zipfile.ZipFile, sheet: Any, rows: Iterable[list[str]]
-) -> Iterable[list[str]]:
-    """A 类别 merged down over several rows read as each row's (kb.files.merged_cells)."""
-    path = getattr(sheet, "_worksheet_path", None)  # where openpyxl read the sheet from
-    return filled_down(archive, path, list(rows)) if path else rows
 
 
 def cell_text(value: Any) -> str:

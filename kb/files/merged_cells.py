@@ -15,8 +15,9 @@ import dataclasses
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kb.files.codec import derive_id
 from kb.files.import_text import Record
@@ -27,6 +28,14 @@ _OVERLAP = 128  # longer than any mergeCell element, so none is cut between two 
 MAX_XML_BYTES = 64 << 20  # past this a sheet's merges are not looked for (a bomb, not a KB)
 MAX_FILLED = 200_000  # cells filled per sheet at most
 MAX_COLUMNS = 64  # the importer reads no further (kb.files.importers.MAX_COLUMNS)
+
+
+def sheet_rows_filled(
+    archive: zipfile.ZipFile, sheet: Any, rows: Iterable[list[str]]
+) -> Iterable[list[str]]:
+    """An openpyxl read-only sheet's rows with its cells merged down filled (`filled_down`)."""
+    path = getattr(sheet, "_worksheet_path", None)  # where openpyxl read the sheet from
+    return filled_down(archive, path, list(rows)) if path else rows
 
 
 def filled_down(
