@@ -98,7 +98,9 @@ def replicas(
         "COPILOT_LLM_FIRST_TOKEN_TIMEOUT": "180", "COPILOT_LLM_TOTAL_TIMEOUT": "300",
     }  # fmt: skip
     logs = (folder / "a.log", folder / "b.log")
-    a = _start({**base, "COPILOT_LLM_BACKEND": "llama_cpp"}, logs[0])
+    # A drafts on every intent: the cancel test needs a draft in flight to cancel
+    drafting = {"COPILOT_LLM_BACKEND": "llama_cpp", "COPILOT_LLM_GATE_FILE": "everywhere"}
+    a = _start({**base, **drafting}, logs[0])
     try:
         _wait_ready(a, logs[0])
         env_b = {**base, "COPILOT_LLM_BACKEND": "none", "COPILOT_LOAD_DEMO_SHOPS": "false"}
