@@ -156,8 +156,9 @@ def _continues(group: Sequence[Record], row: Record) -> bool:
     first, spec = group[0], _cell(row, "variants")
     if not (first.tabular and row.tabular and first.kind == row.kind == "product"):
         return False
-    if first.file != row.file or not spec or "|" in _cell(first, "variants"):
-        return False
+    first_spec = _cell(first, "variants")
+    if first.file != row.file or not spec or not first_spec or "|" in first_spec:
+        return False  # a product with no spec, or with its specs in one cell, is whole
     if spec in {_cell(r, "variants") for r in group}:
         return False
     title = _cell(row, "title")

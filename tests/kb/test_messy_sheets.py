@@ -160,6 +160,10 @@ def test_a_product_row_written_twice_or_missing_its_id_is_still_an_error(tmp_pat
     with pytest.raises(KBImportError) as caught:
         load_files(SHOP, [workbook(tmp_path, {"商品": no_id}, {})])
     assert caught.value.errors[0].row == 3
+    no_spec = [["货号", "品名", "规格", "售价"], ["A1", "杯子", None, "9"], [None, None, "小", "5"]]
+    with pytest.raises(KBImportError) as caught:  # no spec above to be one more of
+        load_files(SHOP, [workbook(tmp_path, {"商品": no_spec}, {})])
+    assert caught.value.errors[0].row == 3
 
 
 def test_a_header_broken_over_two_lines_a_ticked_stock_and_a_date_cell_as_a_number(
