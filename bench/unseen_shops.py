@@ -48,6 +48,7 @@ from copilot.policies import PolicyStore
 from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
 from copilot.types import Conversation, ShopPolicy, Turn
 from eval.acts import act_metrics
+from eval.judged_sources import MIN_GATE_TURNS, gate_shown
 from kb.files.codec import entry_to_dict
 from kb.knowledge import KnowledgeBase
 from kb.tokens import tokenize
@@ -331,27 +332,18 @@ def score(args: argparse.Namespace) -> None:
         print(f"\ndraft gate: shown on {gate['shown'] or 'no intent'} -> {args.gate}")
 
 
-MIN_GATE_DRAFTS = 5  # graded drafts of an intent before it may be shown
-
-
 def measured_gate(results: list[TurnResult], grades: dict[Any, Any]) -> dict[str, Any]:
-    """The draft gate (copilot/llm/draft_gate.py) these judged runs support: intents whose
-    drafts were, on MIN_GATE_DRAFTS graded turns or more, as often sendable as is as the
-    retrieval candidates beside them, and no more often unsupported. Every other intent is
-    held back, the unmeasured ones included: a draft has to earn its slot."""
+    """The draft gate (copilot/llm/draft_gate.py) these judged runs support, by the eval's rule
+    (eval.judged_sources.gate_shown). Every other intent is held back, the unmeasured ones
+    included: a draft has to earn its slot."""
     by_intent: dict[str, list[TurnResult]] = defaultdict(list)
     for r in results:
         if r.drafts:
             by_intent[r.intent].append(r)
     measured = {intent: draft_figures(rs, grades) for intent, rs in sorted(by_intent.items())}
-    shown = [
-        intent for intent, m in measured.items()
-        if m["draft"]["graded"] >= MIN_GATE_DRAFTS
-        and m["draft"]["as_is"] >= m["retrieval"]["as_is"]
-        and m["draft"]["unsupported"] <= m["retrieval"]["unsupported"]
-    ]  # fmt: skip
     return {
-        "shown": shown, "min_turns": MIN_GATE_DRAFTS, "pooled": draft_figures(results, grades),
+        "shown": gate_shown(measured), "min_turns": MIN_GATE_TURNS,
+        "pooled": draft_figures(results, grades),
         "measured": measured,
         "source": "bench/unseen_shops.py score RUN... --gate (blind grades, bench/judged/unseen.jsonl)",
     }  # fmt: skip

@@ -74,9 +74,8 @@ def fallback(
     text = templates().get(label)
     if text is None:
         return []
-    order = conversation.order
     if (product_known and _ASKS_WHICH.search(text)) or (
-        order is not None and (order.order_id or order.tracking_number) and _ASKS_ORDER.search(text)
+        _order_known(conversation) and _ASKS_ORDER.search(text)
     ):
         return []
     return [Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))]
@@ -109,10 +108,16 @@ def next_step(
     apology = next((c for c in offered if _APOLOGY.search(c.text)), None)
     if apology is None:
         text = templates()[label]
-        if conversation.order is not None:  # "订单号和收到的包裹照片": the photos alone
+        if _order_known(conversation):  # "订单号和收到的包裹照片": the photos alone
             text = _ORDER_AND.sub("", text)
         apology = Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))
     return [apology, *holding(conversation, intent)]
+
+
+def _order_known(conversation: Conversation) -> bool:
+    """The attached order carries its number or its parcel's: no template asks for them."""
+    order = conversation.order
+    return order is not None and bool(order.order_id or order.tracking_number)
 
 
 def holding(conversation: Conversation, intent: Intent) -> list[Candidate]:

@@ -38,15 +38,23 @@ def draft_gate(by_source: dict[str, Any], min_turns: int = MIN_GATE_TURNS) -> di
     """The gate file: intents whose drafts were judged at least as often sendable as is as the
     retrieval candidates beside them, on min_turns graded turns or more."""
     by_intent = by_source.get("llm_vs_retrieval", {}).get("by_intent", {})
-    shown = sorted(
+    return {"shown": gate_shown(by_intent, min_turns), "min_turns": min_turns,
+            "measured": by_intent}  # fmt: skip
+
+
+def gate_shown(by_intent: dict[str, Any], min_turns: int = MIN_GATE_TURNS) -> list[str]:
+    """The intents where drafts earned their slot: on min_turns graded turns or more, as often
+    sendable as is as the retrieval candidates beside them, and, where grades say which
+    candidates hold a fact the KB does not (the unseen shops' do), no more often."""
+    return sorted(
         intent
         for intent, row in by_intent.items()
         if row["draft"]["graded"] >= min_turns
         and row["draft"]["as_is"] is not None
         and row["retrieval"]["as_is"] is not None
         and row["draft"]["as_is"] >= row["retrieval"]["as_is"]
+        and row["draft"].get("unsupported", 0) <= row["retrieval"].get("unsupported", 0)
     )
-    return {"shown": shown, "min_turns": min_turns, "measured": by_intent}
 
 
 def _draft_versus_retrieval(records: Sequence[TurnRecord], pool: GradedPool) -> dict[str, Any]:

@@ -215,8 +215,9 @@ def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[
         return (priced[0], ()) if len(priced) == 1 else (None, priced)
     # "129的降噪耳机" when both earphones share 耳机: the price says which, among the products
     # the words name at all (a brand-first title's head noun may be its brand)
-    named_and_priced = [(p, s) for p, s in catalog.mentions(text, by_head=False) if p in priced]
-    scored = named_and_priced or scored
+    if priced:
+        named_and_priced = [(p, s) for p, s in catalog.mentions(text, by_head=False) if p in priced]
+        scored = named_and_priced or scored
     best = scored[0][1]
     close = tuple(p for p, s in scored if s >= 0.8 * best)
     return (close[0], ()) if len(close) == 1 else (None, close)
