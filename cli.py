@@ -120,6 +120,8 @@ def kb_import(
         f"{report.unchanged} unchanged, {report.embedded_units} texts embedded "
         f"in {report.seconds:.1f}s; version {report.version}"
     )
+    for row in report.left_out:
+        out.print(f"[yellow]left out[/yellow] {row}")
 
 
 @kb_app.command("search")

@@ -8,6 +8,7 @@ trainer re-uploading the whole sheet after fixing one row pays for one row.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -39,6 +40,8 @@ class ImportReport:
     unchanged: int
     embedded_units: int
     seconds: float
+    # rows the import left out (a question without an answer yet), as "file, row N: why"
+    left_out: tuple[str, ...] = ()
 
 
 class KnowledgeBase:
@@ -102,13 +105,16 @@ class KnowledgeBase:
         kind: str | None = None,
         replace_all: bool = False,
     ) -> ImportReport:
-        entries = importers.load_files(shop_id, paths, kind=kind)
-        return self.add(shop_id, entries, replace_all=replace_all)
+        loaded = importers.read_files(shop_id, paths, kind=kind)
+        report = self.add(shop_id, loaded.entries, replace_all=replace_all)
+        return dataclasses.replace(report, left_out=tuple(map(str, loaded.left_out)))
 
     def import_bytes(
         self, shop_id: str, filename: str, data: bytes, *, kind: str | None = None
     ) -> ImportReport:
-        return self.add(shop_id, importers.load_bytes(shop_id, filename, data, kind=kind))
+        loaded = importers.read_bytes(shop_id, filename, data, kind=kind)
+        report = self.add(shop_id, loaded.entries)
+        return dataclasses.replace(report, left_out=tuple(map(str, loaded.left_out)))
 
     def reindex(self, shop_id: str) -> ImportReport:
         """Re-embed every entry (after switching embedding models)."""

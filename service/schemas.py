@@ -230,6 +230,7 @@ class ImportReportOut(BaseModel):
     unchanged: int
     embedded_units: int
     seconds: float
+    left_out: list[str] = []  # rows not imported: a question without an answer yet
 
 
 class RowErrorOut(BaseModel):

@@ -56,12 +56,15 @@ FIELD_ALIASES: dict[EntryKind, dict[str, tuple[str, ...]]] = {
     "promotion": {
         "id": _ID,
         "title": ("活动名称", "名称", "标题", "title", "活动", "活动主题", "活动名"),
-        "rule": ("规则", "优惠规则", "rule", "活动内容", "优惠内容", "怎么玩", "优惠方式",
+        "rule": ("规则", "优惠规则", "rule", "活动内容", "优惠内容", "内容", "怎么玩", "优惠方式",
                  "玩法", "优惠", "力度", "优惠力度", "活动力度"),
         "product_ids": ("适用商品", "商品ID", "product_ids", "参与商品", "参加的商品", "商品",
                         "活动商品", "适用范围", "范围"),
         "starts": ("开始时间", "开始", "starts", "start", "开始日期"),
         "ends": ("结束时间", "结束", "ends", "end", "截止日期", "截止时间", "结束日期"),
+        # one cell for both (12.1-12.12): kb.files.sheets.split_period reads it
+        "period": ("活动时间", "时间", "日期", "活动日期", "活动期间", "时间段", "有效期",
+                   "活动周期", "起止时间"),
         "description": ("说明", "描述", "description", "注意", "备注"),
     },
     "script": {
@@ -71,6 +74,18 @@ FIELD_ALIASES: dict[EntryKind, dict[str, tuple[str, ...]]] = {
         "text": ("话术", "内容", "text", "话术内容", "回复内容"),
     },
 }  # fmt: skip
+
+# Headers in a trainer's own words, by what they end or start with, when no alias matches.
+_WORDED: dict[EntryKind, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    "faq": (
+        ("question", re.compile(r"(?:怎么问|问法|问题|顾客问|客户问|买家问)$")),
+        ("answer", re.compile(r"^(?:怎么回|如何回|回复|回答|答复|答案|参考回|标准回)")),
+    ),
+    "policy": (("content", re.compile(r"^(?:具体|详细)(?:说明|规则|内容|规定)$")),),
+    "promotion": (
+        ("product_ids", re.compile(r"^(?:哪些|什么|适用|参与|参加)\S{0,2}(?:商品|产品|范围)$")),
+    ),
+}
 
 # Columns that only number the rows: never a field, never a product fact.
 ROW_NUMBER_HEADERS = frozenset(("序号", "no", "no.", "#", "行号"))
@@ -175,13 +190,17 @@ def field_columns(kind: EntryKind, headers: Sequence[str]) -> dict[str, list[int
 
 def field_of(kind: EntryKind, header: str) -> str | None:
     """The field a header names; a trainer's compound header (规格/尺寸, 注意事项 / 配件) by
-    its first part that names one."""
+    its first part that names one; a header in the trainer's own words (顾客一般怎么问, 具体说明)
+    by the words it ends or starts with."""
     known = _NORMALIZED[kind]
     name = normalize_header(header)
     if name in known:
         return known[name]
     parts = [normalize_header(p) for p in re.split(r"[/／&＆、]", header) if p.strip()]
-    return next((known[p] for p in parts if p in known), None)
+    found = next((known[p] for p in parts if p in known), None)
+    if found is None and name:
+        found = next((f for f, words in _WORDED.get(kind, ()) if words.search(name)), None)
+    return found
 
 
 def kind_column(headers: Sequence[str], rows: Sequence[Sequence[str]] = ()) -> int | None:
@@ -241,9 +260,11 @@ def kind_from_headers(headers: Sequence[str]) -> EntryKind | None:
     named_product = bool(normalized & {"商品id", "product_id"}) and has("product", "title")
     if has("product", "price") or named_product:
         return "product"
-    if has("promotion", "rule"):
+    rules = field_columns("promotion", headers).get("rule", [])
+    if any(normalize_header(headers[i]) != "内容" for i in rules):  # 内容 alone: see below
         return "promotion"
-    # 内容 is both a script's text and a policy's content; only 话术/text says script.
+    # 内容 is a script's text, a policy's content and, on a sheet named 活动, a promotion's
+    # rule; without the sheet's name only 话术/text says script.
     if normalized & {"话术", "text"}:
         return "script"
     if has("policy", "content"):

@@ -2,10 +2,14 @@
 
     load_files(shop_id, paths, kind=None) -> list[Entry]
     load_bytes(shop_id, filename, data, kind=None) -> list[Entry]   (uploaded files)
+    read_files / read_bytes: the same, as Loaded(entries, left_out)
 
 All or nothing: every file and row is checked, every problem is collected, and one
 KBImportError carrying all RowError(file, row, column, message) is raised; entries are only
 returned when there is none. Nothing here touches Redis. The format is chosen by extension.
+One row is not an error: a spreadsheet question whose answer cell is empty is the trainer's
+to-do (a customer asked it, no one has answered it yet). It is left out, and Loaded.left_out
+says where, so that the rest of the shop's sheets import.
 
 Text files (CSV, TSV, JSONL, Markdown): the encoding is sniffed: a BOM (UTF-8, or UTF-16
 from Excel's "Unicode text"), else strict UTF-8, else GB18030 (covers GBK exports of Chinese
@@ -51,7 +55,6 @@ question/title) is reported at its second occurrence, naming the first.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -64,7 +67,7 @@ from typing import Any
 import openpyxl
 
 from kb.errors import InvalidEntry, KBImportError, RowError
-from kb.files.codec import entry_from_dict
+from kb.files.built import Loaded, built_entries
 from kb.files.headers import (
     FIELD_ALIASES,
     KIND_NAMES,
@@ -83,8 +86,8 @@ from kb.files.headers import (
     required_headers_help,
 )
 from kb.files.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
-from kb.files.merged_cells import rules_apart, sheet_rows_filled, spec_rows_joined
-from kb.files.sheets import full_dates, header_row, product_cells, promotion_rows, section_row
+from kb.files.merged_cells import sheet_rows_filled
+from kb.files.sheets import header_row, product_cells, section_row
 from kb.types import Entry, EntryKind
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl", ".md", ".markdown")
@@ -92,6 +95,16 @@ SUPPORTED_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl", ".md", ".markdown")
 
 def load_files(shop_id: str, paths: Sequence[Path], *, kind: str | None = None) -> list[Entry]:
     """Read and validate every file; return all entries or raise one KBImportError."""
+    return read_files(shop_id, paths, kind=kind).entries
+
+
+def load_bytes(shop_id: str, filename: str, data: bytes, *, kind: str | None = None) -> list[Entry]:
+    """Like load_files for one uploaded file; only the extension of filename matters."""
+    return read_bytes(shop_id, filename, data, kind=kind).entries
+
+
+def read_files(shop_id: str, paths: Sequence[Path], *, kind: str | None = None) -> Loaded:
+    """load_files, with the rows it left out."""
     wanted = _kind_argument(kind)
     errors: list[RowError] = []
     records: list[Record] = []
@@ -106,8 +119,8 @@ def load_files(shop_id: str, paths: Sequence[Path], *, kind: str | None = None) 
     return _finish(shop_id, records, errors)
 
 
-def load_bytes(shop_id: str, filename: str, data: bytes, *, kind: str | None = None) -> list[Entry]:
-    """Like load_files for one uploaded file; only the extension of filename matters."""
+def read_bytes(shop_id: str, filename: str, data: bytes, *, kind: str | None = None) -> Loaded:
+    """load_bytes, with the rows it left out."""
     wanted = _kind_argument(kind)
     # Some browsers send the client's full path, with either slash.
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
@@ -124,11 +137,12 @@ def _kind_argument(kind: str | None) -> EntryKind | None:
     return found
 
 
-def _finish(shop_id: str, records: list[Record], errors: list[RowError]) -> list[Entry]:
-    entries = _build(shop_id, records, errors)
+def _finish(shop_id: str, records: list[Record], errors: list[RowError]) -> Loaded:
+    left_out: list[RowError] = []
+    entries = built_entries(shop_id, records, errors, left_out)
     if errors:
         raise KBImportError(errors)
-    return entries
+    return Loaded(entries, tuple(left_out))
 
 
 def _read(name: str, data: bytes, kind: EntryKind | None, errors: list[RowError]) -> list[Record]:
@@ -337,6 +351,9 @@ def _kind_columns(
         for name, indexes in field_columns(kind, table.headers).items()
     }
     columns = {name: indexes for name, indexes in columns.items() if indexes}
+    if kind == "policy" and "title" not in columns and len(columns.get("content", ())) > 1:
+        # 规则 | 具体说明: the first names the rule (发货时间), the second says it
+        columns["title"] = [columns["content"].pop(0)]
     if kind == "policy" and "title" not in columns and "topic" in columns:
         columns["title"] = columns.pop("topic")  # 类别 names each policy when nothing else does
     missing = [name for name in REQUIRED_FIELDS[kind] if name not in columns]
@@ -381,59 +398,3 @@ def _extra_cells(table: _Table, cells: list[str], columns: dict[str, list[int]])
         and normalize_header(table.headers[i]) not in ROW_NUMBER_HEADERS
         and not known_header(table.headers[i])  # another kind's column in a mixed table
     }  # fmt: skip
-
-
-def _build(shop_id: str, records: list[Record], errors: list[RowError]) -> list[Entry]:
-    """Validate every record through the codec and reject ids seen before in this import."""
-    entries: list[Entry] = []
-    first_seen: dict[str, Record] = {}
-    for record in spec_rows_joined(rules_apart(_read_promotion_sheets(records))):
-        try:
-            entry = entry_from_dict(shop_id, record.values, record.kind)
-        except InvalidEntry as exc:
-            errors.append(_invalid(record, exc))
-            continue
-        first = first_seen.setdefault(entry.id, record)
-        if first is record:
-            entries.append(entry)
-        else:
-            errors.append(_duplicate(entry, record, first))
-    return entries
-
-
-def _read_promotion_sheets(records: list[Record]) -> list[Record]:
-    """Spreadsheet promotions as a person reads them (kb.files.sheets.promotion_rows): scopes by
-    product name, tiers, yearless dates. Other records pass through unchanged."""
-    products = {
-        str(r.values.get("id", "")).strip(): str(r.values.get("title", ""))
-        for r in records
-        if r.kind == "product"
-    }
-    dated = [r for r in records if r.tabular and r.kind == "promotion"]
-    out = []
-    for record in records:
-        if not (record.tabular and record.kind == "promotion"):
-            out.append(record)
-            continue
-        cells = [str(r.values.get(f) or "") for r in dated if r.file == record.file
-                 for f in ("starts", "ends")]  # fmt: skip
-        for values in promotion_rows(record.values, products, full_dates(cells)):
-            out.append(dataclasses.replace(record, values=values))
-    return out
-
-
-def _invalid(record: Record, exc: InvalidEntry) -> RowError:
-    """Point the codec's complaint about a field at the cell (or line) it came from."""
-    message = str(exc).removeprefix(f"{exc.field}: ")
-    return RowError(record.file, record.row_of(exc.field), record.column_of(exc.field), message)
-
-
-def _duplicate(entry: Entry, record: Record, first: Record) -> RowError:
-    if str(record.values.get("id") or "").strip():
-        field, what = "id", f"id {entry.id!r}"
-    else:
-        # No id given: it was derived from the question/title, so that is what repeats.
-        field = "question" if entry.kind == "faq" else "title"
-        what = f"{field} (same derived id {entry.id!r})"
-    message = f"duplicate {what}; first at {first.file}, row {first.row}"
-    return RowError(record.file, record.row_of(field), record.column_of(field), message)

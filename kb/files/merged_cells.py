@@ -6,7 +6,9 @@ three spec rows makes them one product with three specs (`spec_rows_joined`).
 openpyxl's read-only mode (kept so that a hostile upload is parsed in bounded memory) does not
 report merges, so they are read from the sheet's XML here, streamed, up to a byte budget. Only
 the vertical extent is filled: a section title merged across a row (【毛衣】) stays one cell, so
-it still reads as a section and not as a product named 【毛衣】 at price 【毛衣】.
+it still reads as a section and not as a product named 【毛衣】 at price 【毛衣】. A text alone in
+its row and merged across it is a title or a note to the agents (元旦活动还没定，先别跟顾客说):
+it reads as a blank row, never as an entry missing its other cells.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def filled_down(
     merges = _Merges.read(archive, sheet_path, len(rows))
     held: dict[tuple[int, int], str] = {}  # (first row, column) -> its text
     for number, cells in enumerate(rows, start=1):
+        if _lone_across(cells, merges.across.get(number, ())):
+            yield [""] * len(cells)
+            continue
         for column, first in merges.below.get(number, ()):
             text = held.get((first, column), "")
             if text and not (column < len(cells) and cells[column]):
@@ -61,11 +66,12 @@ def filled_down(
 class _Merges:
     below: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # row -> (col, first)
     starts: dict[int, set[int]] = field(default_factory=dict)  # first row -> columns
+    across: dict[int, set[int]] = field(default_factory=dict)  # row -> first columns
 
     @classmethod
     def read(cls, archive: zipfile.ZipFile, sheet_path: str, row_count: int) -> _Merges:
         merges, filled = cls(), 0
-        for column, first, last in _vertical_merges(archive, sheet_path):
+        for column, first, last in _merges(archive, sheet_path, merges.across, row_count):
             if first >= row_count or column >= MAX_COLUMNS:
                 continue
             merges.starts.setdefault(first, set()).add(column)
@@ -77,12 +83,23 @@ class _Merges:
         return merges
 
 
-def _vertical_merges(archive: zipfile.ZipFile, sheet_path: str) -> Iterator[tuple[int, int, int]]:
-    """(column index from 0, first row, last row) of each merge spanning more than one row."""
-    for left, top, _right, bottom in _merge_refs(archive, sheet_path):
+def _merges(
+    archive: zipfile.ZipFile, sheet_path: str, across: dict[int, set[int]], row_count: int
+) -> Iterator[tuple[int, int, int]]:
+    """(column index from 0, first row, last row) of each merge spanning more than one row;
+    `across` gets the first row and column of each merge spanning more than one column."""
+    for left, top, right, bottom in _merge_refs(archive, sheet_path):
         first, last = int(top), int(bottom)
+        if right != left and first <= row_count and len(across) < MAX_FILLED:
+            across.setdefault(first, set()).add(_column_index(left))
         if last > first:
             yield _column_index(left), first, last
+
+
+def _lone_across(cells: Sequence[str], merged_from: Iterable[int]) -> bool:
+    """The row's only text is in a cell merged across the row."""
+    filled = [i for i, cell in enumerate(cells) if cell.strip()]
+    return len(filled) == 1 and filled[0] in merged_from
 
 
 def _merge_refs(archive: zipfile.ZipFile, sheet_path: str) -> Iterator[tuple[str, ...]]:

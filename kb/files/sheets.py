@@ -17,10 +17,12 @@ everything here is pure text in, text out.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 HEADER_SCAN_ROWS = 12  # titles and notes above a header are a few rows at most
 
@@ -29,7 +31,11 @@ _DIVIDER = re.compile(r"^\s*[—－\-=~*_·]{2,}|[—－\-=~*_·]{2,}\s*$")
 _NOTE = re.compile(r"^\s*(?:注|备注|说明|提示|温馨提示|ps|PS|※|\*)\s*[:：]")
 _SENTENCE_MARK = re.compile(r"[，。；！？,;!?]")
 _NOTE_LENGTH = 30  # a lone cell this long, with a sentence's marks, is a note, not an entry
-_SPEC_SPLIT = re.compile(r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/(?=\S)")
+# "120g/袋" is a size per bag, not two specs: a slash before a lone counting word is a unit's
+_PER_UNIT = r"(?![袋罐盒瓶包个件支片箱只套双条张桶听份斤](?:$|[\s、,，;；|（(]))"
+_SPEC_SPLIT = re.compile(
+    r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/" + _PER_UNIT + r"(?=\S)"
+)
 _PRICE = re.compile(r"(?:¥|￥)\s*(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s*元")
 # one price, perhaps per unit or "from": ¥129, 129元, 139元/支, 99元起
 _BARE_NUMBER = re.compile(
@@ -38,10 +44,18 @@ _BARE_NUMBER = re.compile(
 _OUT_OF_STOCK = re.compile(r"缺货|售罄|无货|下架|断货|没货")
 _IN_STOCK = re.compile(r"现货|有货|充足|在售|正常")
 _WHOLE_SHOP_LEAD = re.compile(r"^\s*(?:全店商品|全部商品|所有商品|全店|全部|全场|通用)")
+_PERIOD_DATE = re.compile(r"(?:(20\d\d)\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_RANGE_MARK = r"\s*(?:[-~～—–]+|至|到)\s*"
+_DAY_ONLY = re.compile(_RANGE_MARK + r"(\d{1,2})\s*[日号]")
+_MONTH_END = re.compile(_RANGE_MARK + r"(?:本月|当月)?月底")
+_FROM = re.compile(r"\s*(?:起|开始|以后)")
+_UNTIL = re.compile(r"\s*(?:前|之前|截止|为止)")
+_TIER_REST = re.compile(r"^[\s、,，;；+]+|[\s、,，;；+]+$|(?<=[、,，;；])[\s、,，;；]+")
+_REMARK_ONLY = re.compile(r"^\s*[（(][^（）()]*[）)]\s*$")
 _EXCEPT = re.compile(r"除外|不参加|不参与|不含|除了?")
 _QUALIFIERS = re.compile(r"早鸟价|秒杀价?|活动|商品|的|全规格|所有|系列")
 _TIER = re.compile(r"满\s*(\d+(?:\.\d+)?)\s*元?\s*减\s*(\d+(?:\.\d+)?)")
-_SCOPE_SPLIT = re.compile(r"[\s、,，;；|/]+")
+_SCOPE_SPLIT = re.compile(r"[\s、,，;；|/（）()]+")  # 小福袋（坚果款、肉干款）: three names
 _YEAR_DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _LAST_NUMBER = re.compile(r"(?:^|\s|(?<=[\u4e00-\u9fff]))(\d[\d,]*(?:\.\d+)?)\s*$")  # 高清12.9
 # "39.9（百亿补贴链接29.9）": the price, and a remark the agents need beside it
@@ -182,7 +196,7 @@ def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
 
 
 def promotion_rows(
-    values: Mapping[str, str], products: Mapping[str, str], sheet_dates: Sequence[date]
+    values: Mapping[str, str], products: Mapping[str, ProductWords], sheet_dates: Sequence[date]
 ) -> list[dict[str, str]]:
     """A promotion row as the codec reads it (one row per tier: 满59减5，满99减12 is two
     promotions, of which the order gets the better one):
@@ -192,21 +206,53 @@ def promotion_rows(
     - the dates with a year: a date without one takes the other date's year, else the year
       that puts it nearest the sheet's other dates (`sheet_dates`)."""
     out = dict(values)
+    period = (out.pop("period", "") or "").strip()
     scope = (values.get("product_ids") or "").strip()
     if scope:
         out["product_ids"] = "|".join(_scope_ids(scope, products))
     starts, ends = (values.get("starts") or "").strip(), (values.get("ends") or "").strip()
+    if period and not (starts or ends):
+        starts, ends = split_period(period)
     if starts:
         out["starts"] = _iso_date(starts, _year_of(ends), sheet_dates)
     if ends:
         out["ends"] = _iso_date(ends, _year_of(starts), sheet_dates, after=out.get("starts"))
-    tiers = _TIER.findall(values.get("rule") or "")
+    rule = values.get("rule") or ""
+    tiers = _TIER.findall(rule)
     if len(tiers) < 2:
         return [out]
     title = out.get("title") or ""
+    # "满99减10、满199减25；买炒锅送锅铲": what the tiers leave of the rule stays with each
+    rest = _TIER_REST.sub("", _TIER.sub("", _WHOLE_SHOP_LEAD.sub("", rule.strip()))).strip()
+    described = "\n".join(p for p in (rest, out.get("description", "")) if p and p.strip())
     return [
-        out | {"title": f"{title}（满{t}减{a}）", "rule": f"满{t}减{a}", "id": ""} for t, a in tiers
-    ]
+        out | {"title": f"{title}（满{t}减{a}）", "rule": f"满{t}减{a}", "id": "",
+               "description": described}
+        for t, a in tiers
+    ]  # fmt: skip
+
+
+def split_period(text: str) -> tuple[str, str]:
+    """One 活动时间 cell as its start and end, each as written: '2026.10.1-10.7',
+    '11月27号-30号' (the end's month is the start's), '12月5号到月底', '12/1 ~ 12/12 23:59';
+    one date alone is a one-day promotion, or its start (12.1起) or end (12.12前); ('', '')
+    when it names no date (长期)."""
+    found = list(_PERIOD_DATE.finditer(text))
+    if not found:
+        return "", ""
+    first = found[0]
+    if len(found) > 1:
+        return first.group(0), found[1].group(0)
+    month, rest = int(first.group(2)), text[first.end() :]
+    if day := _DAY_ONLY.match(rest):
+        return first.group(0), f"{month}月{day.group(1)}日"
+    if _MONTH_END.match(rest):
+        return first.group(0), f"{month}月{calendar.monthrange(2001, month)[1]}日"
+    if _FROM.match(rest):
+        return first.group(0), ""
+    if _UNTIL.match(rest):
+        return "", first.group(0)
+    return first.group(0), first.group(0)
 
 
 def full_dates(texts: Iterable[str]) -> list[date]:
@@ -219,7 +265,7 @@ def full_dates(texts: Iterable[str]) -> list[date]:
     return found
 
 
-def _scope_ids(text: str, products: Mapping[str, str]) -> list[str]:
+def _scope_ids(text: str, products: Mapping[str, ProductWords]) -> list[str]:
     whole = _WHOLE_SHOP_LEAD.match(text)
     rest = text[whole.end() :] if whole else text
     if whole and not _tokens(rest):
@@ -227,20 +273,43 @@ def _scope_ids(text: str, products: Mapping[str, str]) -> list[str]:
     if whole and _EXCEPT.search(rest):
         excluded = set(_named(_tokens(_EXCEPT.sub("", rest)), products))
         return [pid for pid in products if pid not in excluded] if excluded else []
+    if whole and _REMARK_ONLY.match(rest):  # 全店（赠品只限炒锅）: the deal is the whole shop's
+        return []
     return _named(_tokens(text), products) or _tokens(text)
 
 
-def _named(tokens: Sequence[str], products: Mapping[str, str]) -> list[str]:
+class ProductWords(NamedTuple):
+    """What names a product in a promotion's scope: its title, else its specs."""
+
+    title: str
+    specs: str = ""
+
+
+def _named(tokens: Sequence[str], products: Mapping[str, ProductWords]) -> list[str]:
     """Product ids the tokens name, in the order written: an id, or a name inside a product's
-    title (车厘子 names 智利进口车厘子)."""
+    title or specs (车厘子 names 智利进口车厘子)."""
     found: dict[str, None] = {}
     for token in tokens:
         core = _QUALIFIERS.sub("", token)
         if core in products:
             found[core] = None
         elif core:
-            found |= dict.fromkeys(pid for pid, title in products.items() if core in title)
+            titled = [pid for pid, words in products.items() if _names(core, words.title)]
+            found |= dict.fromkeys(titled or _by_specs(core, products))
     return list(found)
+
+
+def _by_specs(core: str, products: Mapping[str, ProductWords]) -> list[str]:
+    """Products a token names only with their specs (松果满堂标准款), when no title holds it."""
+    return [pid for pid, w in products.items() if _names(core, f"{w.title} {w.specs}")]
+
+
+def _names(core: str, words: str) -> bool:
+    """The token is in the product's words, or is two of them run together (松果满堂标准款:
+    the title's 松果满堂 and the spec 标准款)."""
+    if core in words:
+        return True
+    return any(core[:i] in words and core[i:] in words for i in range(2, len(core) - 1))
 
 
 def _tokens(text: str) -> list[str]:

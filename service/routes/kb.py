@@ -4,6 +4,7 @@ preview. Every change moves the shop's version and is announced to the other rep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated, Any
 
@@ -207,8 +208,9 @@ async def import_file(
         raise ServiceError(422, "invalid_request", "file: the uploaded file is empty", "file")
 
     def run() -> ImportReport:
-        entries = importers.load_bytes(shop_id, name, data, kind=kind or None)
-        return knowledge.add(shop_id, entries, replace_all=replace)
+        loaded = importers.read_bytes(shop_id, name, data, kind=kind or None)
+        report = knowledge.add(shop_id, loaded.entries, replace_all=replace)
+        return dataclasses.replace(report, left_out=tuple(map(str, loaded.left_out)))
 
     try:
         report = await run_in_threadpool(run)
@@ -228,6 +230,7 @@ async def import_file(
         shop_id=report.shop_id, version=report.version, added=report.added,
         updated=report.updated, unchanged=report.unchanged,
         embedded_units=report.embedded_units, seconds=round(report.seconds, 3),
+        left_out=list(report.left_out),
     )  # fmt: skip
 
 

@@ -241,7 +241,13 @@ function importReport(name, report) {
   const parts = [["新增", report.added], ["更新", report.updated], ["未变", report.unchanged], ["删除", report.removed]]
     .filter(([, v]) => v !== undefined)
     .map(([label, v]) => label + " " + v);
-  return el("div", { class: "message ok", id: "import-ok" }, "已导入 " + name + "：" + parts.join("，"));
+  const done = el("div", { class: "message ok", id: "import-ok" }, "已导入 " + name + "：" + parts.join("，"));
+  const leftOut = report.left_out || [];
+  if (!leftOut.length) return done;
+  // a question without its answer yet: imported later, once the sheet answers it
+  const list = el("ul", { id: "import-left-out" }, ...leftOut.map((row) => el("li", {}, row)));
+  const note = el("div", { class: "message info" }, leftOut.length + " 个问题还没有答案，暂未导入（补上答案后再导入）：", list);
+  return el("div", {}, done, note);
 }
 
 // The importers speak English (they serve the CLI too); the commonest row errors in Chinese,

@@ -170,6 +170,35 @@ def test_history_replies_the_order_cannot_fill_leave_room_for_the_next_ones(
     assert len(out.candidates) == 3 and not any("{" in c.text for c in out.candidates)
 
 
+def test_the_holding_reply_leads_where_the_bank_is_guessing(
+    suggester: Suggester, demo: tuple[Settings, KnowledgeBase]
+) -> None:
+    """Past agents who all said one thing to this question: their reply leads. Past agents
+    who each said something else: no reply wins a seventh of the votes, an off-topic one is
+    likelier than a fitting one, and the check comes first with the bank's best after it."""
+    from copilot.history.bank import ResponseBank
+
+    _, knowledge = demo
+    agreed = [("能开发票吗", "可以开的亲，确认收货后在订单页申请电子发票")] * 4
+    scattered = [
+        ("我的东西怎么回事", reply)
+        for reply in ("您好，请问是哪个订单呢", "亲，已经帮您催促仓库了", "这个需要联系售后处理哦",
+                      "您看下物流页面的信息呢", "亲，系统显示已经签收了", "这边给您登记反馈一下",
+                      "麻烦您提供一下照片哦", "亲亲，是质量问题吗")
+    ]  # fmt: skip
+    bank = ResponseBank(knowledge.store.client, knowledge.embedder)
+    for shop, said in (("agreed", agreed), ("scattered", scattered)):
+        bank.import_conversations(shop, [
+            Conversation(shop, (Turn("customer", q), Turn("agent", a)), conversation_id=f"c{i}")
+            for i, (q, a) in enumerate(said)
+        ])  # fmt: skip
+    out = suggester.suggest(chat("agreed", "能开发票吗"))
+    assert out.candidates[0].text == agreed[0][1]
+    out = suggester.suggest(chat("scattered", "我的东西怎么回事"))
+    assert out.candidates[0].text in (HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE)
+    assert [c.source.kind for c in out.candidates] == ["template", "history", "history"]
+
+
 def test_llm_failure_falls_back_to_kb_and_history(
     demo: tuple[Settings, KnowledgeBase], suggester: Suggester
 ) -> None:

@@ -248,10 +248,10 @@ def test_missing_required_column(tmp_path: Path) -> None:
     assert "faq.csv, row 1, column '答案'" in message
 
 
-def test_empty_answer_names_the_header_as_written(tmp_path: Path) -> None:
-    text = "问题,回答\n保温多久,12小时\n能装开水吗,  \n"
+def test_empty_question_names_the_header_as_written(tmp_path: Path) -> None:
+    text = "顾客问,回答\n保温多久,12小时\n  ,能装的\n"
     message, error = only_error([write(tmp_path, "faq.csv", text)])
-    assert (error.file, error.row, error.column) == ("faq.csv", 3, "回答")
+    assert (error.file, error.row, error.column) == ("faq.csv", 3, "顾客问")
     assert "must not be empty" in error.message and "row 3" in message
 
 
@@ -371,7 +371,7 @@ def test_unsupported_extension_and_missing_file(tmp_path: Path) -> None:
 
 def test_all_or_nothing_collects_every_error(tmp_path: Path) -> None:
     good = write(tmp_path, "good.csv", PRODUCT_CSV)
-    rows = "".join(f"q{i},a{i}\n" for i in range(20)) + "坏问题,\n"
+    rows = "".join(f"q{i},a{i}\n" for i in range(20)) + ",没有问题的答案\n"
     bad = write(tmp_path, "faq.csv", "问题,答案\n" + rows)
     md = write(tmp_path, "faq.md", "## 没有答案\n")
     message, errors = import_errors([good, bad, md])

@@ -14,7 +14,7 @@ import pytest
 from workbooks import write_workbook
 
 from kb.errors import KBImportError
-from kb.files.importers import load_bytes, load_files
+from kb.files.importers import load_bytes, load_files, read_files
 from kb.files.sheets import header_row, section_row, split_specs
 from kb.types import FAQ, Policy, Product, Promotion, Script, Variant
 
@@ -150,12 +150,19 @@ def test_promotions_are_scoped_tiered_and_dated_as_written(entries: dict[str, An
     assert any(isinstance(e, Script) and e.title == "进店欢迎" for e in entries.values())
 
 
-def test_a_missing_answer_is_still_an_error_not_a_section(tmp_path: Path) -> None:
+def test_a_question_without_its_answer_is_left_out_and_said(tmp_path: Path) -> None:
+    """The trainer's to-do (a question no one has answered yet) does not stop the shop's
+    import, and is not mistaken for a section row either: the import says where it is."""
     rows = [["客户问", "怎么回"], ["能开发票吗", None], ["发什么快递", "默认中通"]]
+    loaded = read_files(SHOP, [workbook(tmp_path, {"常见问题": rows})])
+    assert [e.question for e in loaded.entries if isinstance(e, FAQ)] == ["发什么快递"]
+    (row,) = loaded.left_out
+    assert (row.row, row.column) == (2, "怎么回") and "no answer yet" in row.message
+    rows[2][0] = None  # an answer without its question is an error: nothing to match it by
     with pytest.raises(KBImportError) as caught:
         load_files(SHOP, [workbook(tmp_path, {"常见问题": rows})])
     (error,) = caught.value.errors
-    assert (error.row, error.column) == (2, "怎么回") and "must not be empty" in error.message
+    assert (error.row, error.column) == (3, "客户问") and "must not be empty" in error.message
 
 
 def test_helpers() -> None:
