@@ -176,10 +176,11 @@ def _summary(metrics: dict[str, Any]) -> None:
     systems = {"system": metrics["system"], **metrics["baselines"]}
     if "judged" in metrics["system"]:
         judged = Table("judged (blind grades)", "pooled turns", "coverage", "accept@1",
-                       "accept@3", "as-is@3", "ungraded")  # fmt: skip
+                       "accept@3", "as-is@3", "led by holding", "ungraded")  # fmt: skip
         for name, m in systems.items():
             j = m["judged"]
-            cells = (j["coverage"], j["accept_at_1"], j["accept_at_3"], j["as_is_at_3"])
+            cells = (j["coverage"], j["accept_at_1"], j["accept_at_3"], j["as_is_at_3"],
+                     j.get("led_by_holding"))  # fmt: skip
             note = "0" if j["claimable"] else f"{j['ungraded']} (not a figure yet)"
             judged.add_row(name, str(j["pooled_turns"]), *(f"{c or 0:.3f}" for c in cells), note)
         out.print(judged)

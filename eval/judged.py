@@ -9,6 +9,8 @@ Per system, over the pooled turns the run replayed: accept@1 (the first candidat
 accept@3 (any of the first three is), as-is@1 and as-is@3 (the same with grade 2), coverage, and
 the offered candidates no grade covers. A figure is only claimed when that count is 0: an
 ungraded candidate counts as not accepted, so an ungraded share makes the figures a floor.
+Beside them, how much rests on a holding reply (稍等，这边帮您确认一下: a real next step, but
+no answer): the share of turns it leads, and accept@3 from the other candidates alone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
 from eval.errors import EvalInputError
+
+_HOLDING = frozenset((HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE))
 
 
 def text_sha(text: str) -> str:
@@ -72,7 +77,7 @@ def judged_metrics(
     turns: Sequence[str], candidates: Sequence[Sequence[str]], pool: GradedPool
 ) -> dict[str, Any]:
     """The judged measures of one system's candidates (see the module docstring)."""
-    n = offered = ungraded = covered = a1 = a3 = s1 = s3 = 0
+    n = offered = ungraded = covered = a1 = a3 = s1 = s3 = held = answered = 0
     for turn, texts in zip(turns, candidates, strict=True):
         if turn not in pool.turns:
             continue
@@ -88,6 +93,8 @@ def judged_metrics(
         s1 += bool(marks) and marks[0] == 2
         a3 += bool(marks) and max(marks) >= 1
         s3 += bool(marks) and max(marks) == 2
+        held += bool(marks) and texts[0] in _HOLDING
+        answered += any(m >= 1 for m, t in zip(marks, texts, strict=False) if t not in _HOLDING)
     share = round(ungraded / offered, 4) if offered else 0.0
     return {
         "pooled_turns": n,
@@ -96,6 +103,8 @@ def judged_metrics(
         "accept_at_3": round(a3 / n, 4) if n else None,
         "as_is_at_1": round(s1 / n, 4) if n else None,
         "as_is_at_3": round(s3 / n, 4) if n else None,
+        "led_by_holding": round(held / n, 4) if n else None,
+        "accept_at_3_answers": round(answered / n, 4) if n else None,
         "offered": offered,
         "ungraded": ungraded,
         "ungraded_share": share,

@@ -69,6 +69,8 @@ _JUDGED = (
     ("accept_at_3", "accept@3"),
     ("as_is_at_1", "as-is@1"),
     ("as_is_at_3", "as-is@3"),
+    ("led_by_holding", "led by a holding reply"),
+    ("accept_at_3_answers", "accept@3 without it"),
     ("ungraded", "ungraded candidates"),
 )
 _JUDGED_NOTE = (

@@ -58,3 +58,18 @@ def test_a_bad_pool_names_the_file_and_line(tmp_path: Path) -> None:
     bad.write_text('{"id": "c1@1", "candidates": []}\nnot json\n', encoding="utf-8")
     with pytest.raises(EvalInputError, match=r"pool.jsonl, line 2: not JSON"):
         GradedPool.load(bad)
+
+
+def test_what_rests_on_a_holding_reply(tmp_path: Path) -> None:
+    from copilot.templates import HOLDING_BEFORE_PURCHASE as HOLD
+
+    turns = [
+        {"id": "h1@1", "candidates": [{"text": HOLD, "grade": 2}, {"text": "再见", "grade": 0}]},
+        {"id": "h2@1", "candidates": [{"text": HOLD, "grade": 1}, {"text": "包邮的", "grade": 2}]},
+        {"id": "h3@1", "candidates": [{"text": "包邮的", "grade": 1}, {"text": HOLD, "grade": 2}]},
+    ]
+    graded = GradedPool.load(write(tmp_path / "pool.jsonl", turns))
+    offered = [[HOLD, "再见"], [HOLD, "包邮的"], ["包邮的", HOLD]]
+    m = judged_metrics(["h1@1", "h2@1", "h3@1"], offered, graded)
+    assert m["accept_at_1"] == 1.0 and m["led_by_holding"] == round(2 / 3, 4)
+    assert m["accept_at_3_answers"] == round(2 / 3, 4)  # h1 was accepted for its holding only
