@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Literal
 
 from copilot.grounding.catalog import Catalog, ProductFocus, order_products
+from copilot.grounding.promotion_tiers import tiers_joined
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
 from copilot.types import Candidate, Conversation, Order, OrderItem, Source
 from kb.types import Product, Promotion
@@ -257,7 +258,7 @@ def promotion_listing(catalog: Catalog, day: date) -> Candidate | None:
     if not promos:
         return None
     parts = []
-    for p in promos:
+    for p in tiers_joined(promos):
         until = f"（到{p.ends.month}月{p.ends.day}日）" if p.ends else ""
         name = p.title if p.rule_text.lstrip("满") in p.title else f"{p.title}（{p.rule_text}）"
         parts.append(f"{name}{until}")

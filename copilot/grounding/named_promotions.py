@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from copilot.grounding.entry_answers import NOTE_TO_AGENTS
+from copilot.grounding.promotion_tiers import deals, tiers_joined
 from copilot.guardrails.staleness import month_day, names_promotion
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Source
@@ -73,12 +74,14 @@ def named_promotion_answer(
     if not named:
         return []
     outright = _named_outright(text, named) or combining
-    parts = [_standing(p, day, with_note=combining or p.active_on(day)) for p in named]
+    said = tiers_joined(named)
+    parts = [_standing(p, day, with_note=combining or p.active_on(day)) for p in said]
     if all(p.ends is not None and p.ends < day for p in named):
         live = [p for p in promotions if p.active_on(day)]
         if live:
-            parts.append("现在店里有：" + "；".join(_live_name(p) for p in live[:3]))
-            named += live[:3]
+            shown = deals(live)[:3]
+            parts.append("现在店里有：" + "；".join(_live_name(p) for p, _ in shown))
+            named += [member for _, members in shown for member in members]
     return [
         Candidate(
             "亲，" + "；".join(parts) + "～",

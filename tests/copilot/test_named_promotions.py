@@ -58,3 +58,21 @@ def test_a_title_word_names_a_promotion_only_when_offers_are_asked_about() -> No
     assert answer("猫砂会不会结块", asks=False) == ""
     assert answer("12斤的狗用哪个") == ""  # a number is a quantity, not 双12
     assert answer("发什么快递") == ""
+
+
+def test_the_tiers_of_one_deal_are_said_as_one_deal() -> None:
+    """满49减5、满99减12 imports as two promotions (the order gets the better one); said as
+    two, the reply reads pasted from a table."""
+    from copilot.grounding.promotion_tiers import deals
+
+    low, high = (
+        promotion(f"t{at}", f"双12狂欢（满{at}减{off}）", f"满{at}减{off}", date(2026, 12, 1),
+                  date(2026, 12, 12))
+        for at, off in ((49, 5), (99, 12))
+    )  # fmt: skip
+    other = promotion("t-x", "会员日（满99减12）", "满99减12", date(2026, 12, 1), date(2026, 12, 9))
+    found = named_promotion_answer("双12有活动吗", (high, low, other), TODAY, asks=True)
+    assert found[0].text == "亲，「双12狂欢」正在进行：满49减5、满99减12，到12月12日～"
+    assert set(found[0].source.kb_entry_ids) == {"t49", "t99"}
+    joined = deals((high, other, low))  # another deal's tier, or other dates, stays apart
+    assert [(p.title, len(members)) for p, members in joined] == [("双12狂欢", 2), (other.title, 1)]
