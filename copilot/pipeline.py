@@ -96,11 +96,13 @@ class Suggester:
         )
 
     def warm_up(self, *, shops: bool = True) -> None:
-        """Load every model once (idempotent): embedder, classifier, sentiment, LLM; with
-        `shops`, the shops' indexes, guardrail facts and catalogs too, as many as the index
-        cache holds (a replica behind a shop-routing balancer builds only the shops sent to it).
+        """Load every model once (idempotent): embedder, classifier, sentiment, LLM (not when the
+        draft gate holds every draft back: it would never be asked); with `shops`, the shops'
+        indexes, guardrail facts and catalogs too, as many as the index cache holds (a replica
+        behind a shop-routing balancer builds only the shops sent to it).
         """
-        stages = (self.kb, self.classifier, self.history, self.sentiment, self.generator,
+        generator = self.generator if self._drafting else None
+        stages = (self.kb, self.classifier, self.history, self.sentiment, generator,
                   *((self.facts, self.grounder) if shops else ()))  # fmt: skip
         for stage in stages:
             if isinstance(stage, SupportsWarmUp):
@@ -163,8 +165,7 @@ class Suggester:
         reply for the intent's context, and evaluate the LLM prompt's rules and earlier turns."""
         if isinstance(self.classifier, SupportsPrepare):
             self.classifier.prepare(conversation)
-        drafting = self.config.use_llm and not self.config.draft.gate.holds_back_all
-        if isinstance(self.generator, SupportsPrefill) and drafting:
+        if isinstance(self.generator, SupportsPrefill) and self._drafting:
             shop_id = conversation.shop_id
             self.generator.prefill(
                 build_prefill_messages(
@@ -173,6 +174,11 @@ class Suggester:
                     max_context_turns=self.config.draft.max_context_turns,
                 )
             )  # fmt: skip
+
+    @property
+    def _drafting(self) -> bool:
+        """Drafts may be asked for: the LLM is on and the gate lets some intent have one."""
+        return self.config.use_llm and not self.config.draft.gate.holds_back_all
 
     def _embed_message(self, message: str) -> None:
         """The message's two query texts in one model run when they differ: the intent and the

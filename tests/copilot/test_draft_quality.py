@@ -208,25 +208,35 @@ def test_the_gate_holds_a_draft_back_without_asking_the_model(base: Suggester) -
 
 
 class Prefilling(Scripted):
-    """A scripted model that can also evaluate the next prompt's start ahead of time."""
+    """A scripted model that can also evaluate the next prompt's start ahead of time, and
+    says whether it was loaded."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.prefills = 0
+        self.loaded = False
 
     def prefill(self, messages: Sequence[ChatMessage]) -> int:
         self.prefills += 1
         return 1
+
+    def warm_up(self) -> None:
+        self.loaded = True
 
 
 @pytest.mark.slow  # the demo shops on the real embedder
 def test_a_gate_that_holds_every_draft_back_prepares_no_prompt(base: Suggester) -> None:
     chat = Conversation("demo-pdd", (Turn("customer", "在吗"), Turn("agent", "在的亲")))
     model = Prefilling("亲，在的")
-    with_model(base, model, DraftGate(frozenset())).observe(chat)
-    assert model.prefills == 0  # no intent is drafted: the CPU stays with retrieval
-    with_model(base, model).observe(chat)
-    assert model.prefills == 1
+    held = with_model(base, model, DraftGate(frozenset()))
+    held.warm_up(shops=False)
+    held.observe(chat)
+    # no intent is drafted: the model is not even loaded, and the CPU stays with retrieval
+    assert model.prefills == 0 and not model.loaded
+    drafting = with_model(base, model)
+    drafting.warm_up(shops=False)
+    drafting.observe(chat)
+    assert model.prefills == 1 and model.loaded
 
 
 # --- the real model -----------------------------------------------------------------------
