@@ -17,7 +17,11 @@ Two figures:
   synthetic one-line questions): nothing is cached, the worst case.
 The goal is judged on live; cold is printed beside it.
 
-    python bench/e2e_speed.py [--entries 10000] [--replies 20000] [--queries 200]
+    python bench/e2e_speed.py [--entries 10000] [--replies 20000] [--queries 200] [--selector]
+
+--selector: the shop's learned reply selector trained on the bank first (copilot history
+train), and used by every suggestion, as a shop that trained one gets; its training time is
+printed.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from synthetic import synthetic_queries, synthetic_shop
 from copilot.clock import SystemClock
 from copilot.history.bank import ResponseBank
 from copilot.history.mining import ShopNames
+from copilot.history.selector import LearnedSelector, SelectorStore
+from copilot.history.selector_job import train_shop
 from copilot.intents.classifier import default_classifier
 from copilot.intents.examples import IntentExampleStore
 from copilot.pipeline import Suggester, SuggesterConfig
@@ -58,15 +64,20 @@ def build(args: argparse.Namespace) -> tuple[Suggester, list[Conversation]]:
 
     name, base = source_conversations()
     copies, _ = enough_copies(base, args.replies)
-    bank = ResponseBank(knowledge.store.client, embedder)
+    client = knowledge.store.client
+    selectors = SelectorStore(client)
+    bank = ResponseBank(client, embedder, selector=LearnedSelector(selectors))
     report = bank.import_conversations(
         SHOP, replicate(base, copies), names=ShopNames(own=("京东",))
     )
+    if args.selector:
+        started = time.perf_counter()
+        train_shop(bank, SHOP, store=selectors, clock=SystemClock())
+        print(f"selector trained on the bank in {time.perf_counter() - started:.1f} s")
     print(
         f"KB: {len(entries)} entries; history bank: {report.replies} replies mined from {name} "
         f"x{copies}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
-    client = knowledge.store.client
     suggester = Suggester(
         knowledge,
         default_classifier(embedder, IntentExampleStore(client)),
@@ -146,6 +157,7 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--replies", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=200, help="suggestions per figure")
+    parser.add_argument("--selector", action="store_true", help="train and use the selector")
     args = parser.parse_args()
 
     suggester, chats = build(args)

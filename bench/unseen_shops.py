@@ -22,7 +22,7 @@ opaque ids, the shop's whole KB beside it so the judge can check facts) and DIR/
 Shops (bench/unseen_shops/, written from a one-paragraph brief by people who never read the
 pipeline): tuned on beauty-skin, pet-supply, fresh-fruit, small-appliance and (after its first
 measurement) phone-accessories; held aside, their failures never read while tuning: baby-care,
-home-furniture and apparel-women.
+home-furniture, apparel-women, kitchen-goods and snack-nuts.
 """
 
 from __future__ import annotations

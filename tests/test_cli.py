@@ -77,11 +77,16 @@ def test_import_search_export_import_round_trip(env: Path) -> None:
 
 def test_errors_are_one_clear_message_and_exit_1(env: Path) -> None:
     bad = env / "bad.csv"
-    bad.write_text("问题,答案\n包邮吗,\n", encoding="utf-8")
+    bad.write_text("问题,答案\n,包邮的亲\n", encoding="utf-8")
     result = runner.invoke(app, ["kb", "import", "shop-a", str(bad)])
     assert result.exit_code == 1
-    assert "bad.csv, row 2, column '答案'" in result.output
+    assert "bad.csv, row 2, column '问题'" in result.output
     assert "nothing was changed" in result.output
+    todo = env / "todo.csv"  # a question without its answer yet: left out, and said
+    todo.write_text("问题,答案\n包邮吗,\n发什么快递,中通\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "import", "shop-a", str(todo)])
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.output and "left out todo.csv, row 2" in result.output
 
     missing = runner.invoke(app, ["kb", "search", "no-such-shop", "在吗"])
     assert missing.exit_code == 1

@@ -1,5 +1,6 @@
 """The trainer console in Chromium: an import with a bad row is refused with the row shown and
-nothing applied; the fixed file goes in and the search preview finds the new entry."""
+nothing applied; the fixed file goes in (its question without an answer yet left out, and
+named) and the search preview finds the new entry."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 HEADER = "类型,ID,问题,答案,相似问法\n"
 GOOD_ROW = "问答,ui-faq-flight,保温杯能带上飞机吗？,亲，空杯可以带上飞机哦～过安检前请把水倒掉，登机后可以找空乘要热水,坐飞机能带吗|过安检可以带杯子吗\n"
-BAD_ROW = "问答,ui-faq-dish,保温杯可以放进洗碗机吗？,,洗碗机能洗吗\n"
+BAD_ROW = "问答,ui-faq-dish,,亲，不建议放洗碗机哦,洗碗机能洗吗\n"  # an answer to no question
+TODO_ROW = "问答,ui-faq-todo,保温杯能装碳酸饮料吗？,,\n"  # the trainer's to-do
 FIXED_ROW = "问答,ui-faq-dish,保温杯可以放进洗碗机吗？,亲，不建议放洗碗机哦，高温高压会影响真空层和外壳涂层，用温水加软毛刷清洗就好～,洗碗机能洗吗\n"
 
 
@@ -47,7 +49,7 @@ def test_import_with_a_bad_row_then_fixed_then_found_by_search_preview(
     errors.first.wait_for(timeout=30_000)
     assert errors.count() == 1
     cells = errors.first.locator("td").all_inner_texts()
-    assert cells[1:3] == ["3", "答案"]
+    assert cells[1:3] == ["3", "问题"]
     assert cells[3].startswith("不能为空")  # the importer's English, in Chinese
     assert "未导入任何内容" in page.inner_text("#import-error")
     page.screenshot(path=str(screenshots / "trainer-import-error.png"), full_page=True)
@@ -55,12 +57,15 @@ def test_import_with_a_bad_row_then_fixed_then_found_by_search_preview(
     assert _entry_status(service_url, key, "ui-faq-flight") == 404
 
     fixed = tmp_path / "faq-fixed.csv"
-    fixed.write_text(HEADER + GOOD_ROW + FIXED_ROW, encoding="utf-8")
+    fixed.write_text(HEADER + GOOD_ROW + FIXED_ROW + TODO_ROW, encoding="utf-8")
     page.set_input_files("#import-file", str(fixed))
     page.click("#import-form button[type=submit]")
     page.wait_for_selector("#import-ok", timeout=60_000)
     assert "新增 2" in page.inner_text("#import-ok")
     assert page.locator("#row-errors").count() == 0
+    (left_out,) = page.locator("#import-left-out li").all_inner_texts()
+    assert "row 4" in left_out and "no answer yet" in left_out
+    assert _entry_status(service_url, key, "ui-faq-todo") == 404
     assert _entry_status(service_url, key, "ui-faq-dish") == 200
 
     page.click(".tabs button[data-tab=search]")
