@@ -27,7 +27,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from kb.errors import KBError
 from kb.files.codec import entry_to_dict
-from kb.files.headers import FIELD_ALIASES, KIND_HEADERS, KIND_NAMES, display_name
+from kb.files.headers import (
+    FIELD_ALIASES,
+    IMPORT_ONLY_FIELDS,
+    KIND_HEADERS,
+    KIND_NAMES,
+    display_name,
+)
 from kb.types import ENTRY_KINDS, Entry, EntryKind
 
 
@@ -44,7 +50,11 @@ def export_entries(entries: Sequence[Entry], path: Path) -> int:
 def entry_cells(entry: Entry) -> dict[str, str]:
     """Canonical field -> the text of its spreadsheet cell, for every field of the kind."""
     data = entry_to_dict(entry)
-    return {name: _cell(name, data.get(name)) for name in FIELD_ALIASES[entry.kind]}
+    return {
+        name: _cell(name, data.get(name))
+        for name in FIELD_ALIASES[entry.kind]
+        if name not in IMPORT_ONLY_FIELDS
+    }
 
 
 def _cell(name: str, value: Any) -> str:
@@ -68,7 +78,11 @@ def _kinds(entries: Sequence[Entry]) -> list[EntryKind]:
 
 def _headers(kind: EntryKind) -> list[tuple[str, str]]:
     """(field, Chinese header) pairs of a kind, in FIELD_ALIASES order."""
-    return [(name, display_name(kind, name)) for name in FIELD_ALIASES[kind]]
+    return [
+        (name, display_name(kind, name))
+        for name in FIELD_ALIASES[kind]
+        if name not in IMPORT_ONLY_FIELDS
+    ]
 
 
 def _write_jsonl(entries: Sequence[Entry], path: Path) -> None:

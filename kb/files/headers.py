@@ -75,6 +75,10 @@ FIELD_ALIASES: dict[EntryKind, dict[str, tuple[str, ...]]] = {
     },
 }  # fmt: skip
 
+# Fields read from a trainer's sheet and turned into others (a period into starts and ends):
+# exports write the fields they became.
+IMPORT_ONLY_FIELDS = frozenset({"period"})
+
 # Headers in a trainer's own words, by what they end or start with, when no alias matches.
 _WORDED: dict[EntryKind, tuple[tuple[str, re.Pattern[str]], ...]] = {
     "faq": (

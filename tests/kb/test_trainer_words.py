@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from workbooks import write_workbook
 
@@ -119,3 +120,21 @@ def test_an_unanswered_question_is_reported_by_the_import(tmp_path: Path) -> Non
         "kb.xlsx:常见问题, row 2, column '怎么回': no answer yet: left out until the sheet "
         "gives it one"
     ]
+
+
+def test_a_period_read_from_one_cell_exports_as_its_start_and_end(tmp_path: Path) -> None:
+    from kb.files.exporters import export_entries
+
+    deals = [
+        ["活动", "时间", "内容"],
+        ["双12", "12/1 ~ 12/12", "满99减10"],
+        ["国庆", "2026.10.1-10.7", "满88减8"],
+    ]
+    loaded = load(tmp_path, {"活动": deals})
+    out = export_entries(loaded, tmp_path / "out.xlsx")
+    again = load_files(SHOP, [tmp_path / "out.xlsx"])
+    assert out == 2 and again == loaded
+    headers = next(
+        openpyxl.load_workbook(tmp_path / "out.xlsx")["活动"].iter_rows(values_only=True)
+    )
+    assert "开始时间" in headers and "活动时间" not in headers
