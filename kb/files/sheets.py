@@ -44,7 +44,9 @@ _BARE_NUMBER = re.compile(
 _OUT_OF_STOCK = re.compile(r"缺货|售罄|无货|下架|断货|没货")
 _IN_STOCK = re.compile(r"现货|有货|充足|在售|正常")
 _WHOLE_SHOP_LEAD = re.compile(r"^\s*(?:全店商品|全部商品|所有商品|全店|全部|全场|通用)")
-_PERIOD_DATE = re.compile(r"(?:(20\d\d)\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_PERIOD_DATE = re.compile(
+    r"(?<!\d)(?:(20\d\d)\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)\s*[日号]?"
+)
 _RANGE_MARK = r"\s*(?:[-~～—–]+|至|到)\s*"
 _DAY_ONLY = re.compile(_RANGE_MARK + r"(\d{1,2})\s*[日号]")
 _MONTH_END = re.compile(_RANGE_MARK + r"(?:本月|当月)?月底")
@@ -237,7 +239,7 @@ def split_period(text: str) -> tuple[str, str]:
     '11月27号-30号' (the end's month is the start's), '12月5号到月底', '12/1 ~ 12/12 23:59';
     one date alone is a one-day promotion, or its start (12.1起) or end (12.12前); ('', '')
     when it names no date (长期)."""
-    found = list(_PERIOD_DATE.finditer(text))
+    found = [m for m in _PERIOD_DATE.finditer(text) if _date(2000, int(m[2]), int(m[3]))]
     if not found:
         return "", ""
     first = found[0]

@@ -46,6 +46,7 @@ def load(tmp_path: Path, sheets: dict[str, list[list[Any]]], merges: Any = None)
         ("12.1起", ("12.1", "")),
         ("12月12日", ("12月12日", "12月12日")),
         ("长期", ("", "")),
+        ("2026.12.1 0:00-2026.12.12 23:59", ("2026.12.1", "2026.12.12")),  # no "00-20"
     ],
 )
 def test_one_period_cell_read_as_its_start_and_end(cell: str, expected: tuple[str, str]) -> None:
