@@ -45,7 +45,7 @@ from copilot.clock import FixedClock
 from copilot.jsonable import order_from_dict
 from copilot.model_setup import onnx_embedder_dir
 from copilot.policies import PolicyStore
-from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
+from copilot.templates import HOLDING_REPLIES
 from copilot.types import Conversation, ShopPolicy, Turn
 from eval.acts import act_metrics
 from eval.judged_sources import MIN_GATE_TURNS, gate_shown
@@ -66,7 +66,6 @@ TUNING = ("beauty-skin", "pet-supply", "fresh-fruit", "small-appliance", "phone-
 HELD_OUT = ("baby-care", "home-furniture", "apparel-women", "kitchen-goods", "snack-nuts")
 AS_OF = date(2026, 12, 6)  # the day the shops' promotions and messages were written for
 SYSTEMS = ("copilot", "naive_faq")
-HOLDING = (HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE)
 
 
 def sha(text: str) -> str:
@@ -167,7 +166,7 @@ def judged(results: list[TurnResult], system: str, grades: dict[Any, Any]) -> di
         a1 += bool(marks) and marks[0] >= 1
         a3 += bool(marks) and max(marks) >= 1
         s3 += bool(marks) and max(marks) == 2
-        answered = [m for t, m in zip(texts, marks, strict=True) if t not in HOLDING]
+        answered = [m for t, m in zip(texts, marks, strict=True) if t not in HOLDING_REPLIES]
         only_holding += max(marks, default=0) >= 1 and max(answered, default=0) == 0
     return {
         "coverage": covered / n, "accept@1": a1 / n, "accept@3": a3 / n, "as_is@3": s3 / n,

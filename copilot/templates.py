@@ -41,6 +41,7 @@ AFTER_PURCHASE = frozenset(
 
 HOLDING_BEFORE_PURCHASE = "亲，稍等哦，这边帮您确认一下～"
 HOLDING_AFTER_PURCHASE = "亲，稍等哦，这边马上帮您核实一下～"
+HOLDING_REPLIES = frozenset((HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE))
 # "上次别家买的酸死了", "怕买了大袋不吃": a purchase elsewhere, or one imagined, is no order here
 _BOUGHT_ELSEWHERE = re.compile(
     r"(?:别家|别人家|其他家|别的店|外面|超市|实体店|菜市场)[^，,。！!？?]{0,4}(?:买的|买了)"

@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from copilot.templates import HOLDING_AFTER_PURCHASE, HOLDING_BEFORE_PURCHASE
+from copilot.templates import HOLDING_REPLIES
 from eval.errors import EvalInputError
-
-_HOLDING = frozenset((HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE))
 
 
 def text_sha(text: str) -> str:
@@ -93,8 +91,10 @@ def judged_metrics(
         s1 += bool(marks) and marks[0] == 2
         a3 += bool(marks) and max(marks) >= 1
         s3 += bool(marks) and max(marks) == 2
-        held += bool(marks) and texts[0] in _HOLDING
-        answered += any(m >= 1 for m, t in zip(marks, texts, strict=False) if t not in _HOLDING)
+        held += bool(marks) and texts[0] in HOLDING_REPLIES
+        answered += any(
+            m >= 1 for m, t in zip(marks, texts, strict=False) if t not in HOLDING_REPLIES
+        )
     share = round(ungraded / offered, 4) if offered else 0.0
     return {
         "pooled_turns": n,

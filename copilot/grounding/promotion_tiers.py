@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from kb.types import Promotion
 
-_TIER_TITLE = re.compile(r"^(?P<base>.+?)（满(?P<at>\d+(?:\.\d+)?)减\d+(?:\.\d+)?）$")
+_TIER_TITLE = re.compile(r"^(?P<base>.+?)（满\d+(?:\.\d+)?减\d+(?:\.\d+)?）$")
 
 
 def tiers_joined(promotions: Sequence[Promotion]) -> list[Promotion]:
@@ -49,5 +49,4 @@ def _deal_of(promotion: Promotion) -> tuple[object, ...]:
 
 
 def _threshold(promotion: Promotion) -> Decimal:
-    tier = _TIER_TITLE.match(promotion.title)
-    return Decimal(tier.group("at")) if tier else Decimal(0)
+    return promotion.rule.threshold or Decimal(0)

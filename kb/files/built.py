@@ -58,18 +58,22 @@ def _read_promotion_sheets(records: list[Record]) -> list[Record]:
             pid = str(r.values.get("id", "")).strip()
             known = products.get(pid, ProductWords(str(r.values.get("title", ""))))
             products[pid] = known._replace(specs=f"{known.specs} {r.values.get('variants', '')}")
-    dated = [r for r in records if r.tabular and r.kind == "promotion"]
+    cells: dict[str, list[str]] = {}  # file -> its promotions' date cells
+    for r in records:
+        if r.tabular and r.kind == "promotion":
+            cells.setdefault(r.file, []).extend(
+                str(r.values.get(f) or "") for f in ("starts", "ends", "period")
+            )
+    sheet_dates = {file: full_dates(texts) for file, texts in cells.items()}
     out = []
     for record in records:
         if not (record.tabular and record.kind == "promotion"):
             out.append(record)
             continue
-        cells = [str(r.values.get(f) or "") for r in dated if r.file == record.file
-                 for f in ("starts", "ends", "period")]  # fmt: skip
         columns = record.columns
         if record.values.get("period") and "period" in columns:  # errors name the 时间 column
             columns = columns | {"starts": columns["period"], "ends": columns["period"]}
-        for values in promotion_rows(record.values, products, full_dates(cells)):
+        for values in promotion_rows(record.values, products, sheet_dates[record.file]):
             out.append(dataclasses.replace(record, values=values, columns=columns))
     return out
 

@@ -50,11 +50,7 @@ def export_entries(entries: Sequence[Entry], path: Path) -> int:
 def entry_cells(entry: Entry) -> dict[str, str]:
     """Canonical field -> the text of its spreadsheet cell, for every field of the kind."""
     data = entry_to_dict(entry)
-    return {
-        name: _cell(name, data.get(name))
-        for name in FIELD_ALIASES[entry.kind]
-        if name not in IMPORT_ONLY_FIELDS
-    }
+    return {name: _cell(name, data.get(name)) for name in _exported_fields(entry.kind)}
 
 
 def _cell(name: str, value: Any) -> str:
@@ -78,11 +74,12 @@ def _kinds(entries: Sequence[Entry]) -> list[EntryKind]:
 
 def _headers(kind: EntryKind) -> list[tuple[str, str]]:
     """(field, Chinese header) pairs of a kind, in FIELD_ALIASES order."""
-    return [
-        (name, display_name(kind, name))
-        for name in FIELD_ALIASES[kind]
-        if name not in IMPORT_ONLY_FIELDS
-    ]
+    return [(name, display_name(kind, name)) for name in _exported_fields(kind)]
+
+
+def _exported_fields(kind: EntryKind) -> list[str]:
+    """A kind's fields in FIELD_ALIASES order, less those an import turns into others."""
+    return [name for name in FIELD_ALIASES[kind] if name not in IMPORT_ONLY_FIELDS]
 
 
 def _write_jsonl(entries: Sequence[Entry], path: Path) -> None:
