@@ -72,6 +72,10 @@ def fallback(
     label = intent.label
     if label in AFTER_PURCHASE and not has_bought(conversation):
         label = "product_question"
+    elif label in _ASKS_CONTACT and _gives_contact(conversation):
+        label = (
+            f"{label}:given"  # "改成 上海市浦东新区…502 王婷 138xxxx5521": noted, not asked again
+        )
     text = templates().get(label)
     if text is None:
         return []
@@ -80,6 +84,21 @@ def fallback(
     ):
         return []
     return [Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))]
+
+
+_ASKS_CONTACT = frozenset({"change_address", "change_phone"})
+_ADDRESS_PART = re.compile(r"省|市|区|县|镇|乡|村|街道|路|街|巷|弄|小区|栋|幢|单元|号楼|室")
+_PHONE_GIVEN = re.compile(r"(?<!\d)1[3-9]\d(?:\d{4}|[x*＊]{4})\d{4}(?!\d)", re.IGNORECASE)
+
+
+def _gives_contact(conversation: Conversation) -> bool:
+    """The message is the new address or number itself, before the parcel has left."""
+    order = conversation.order
+    if order is not None and order.status not in ("unpaid", "paid"):
+        return False
+    text = conversation.last_customer_text
+    address = len(set(_ADDRESS_PART.findall(text))) >= 3 and bool(re.search(r"\d", text))
+    return address or bool(_PHONE_GIVEN.search(text))
 
 
 _ASKS_WHICH = re.compile(r"哪款|哪个商品")

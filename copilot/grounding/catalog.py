@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from copilot.evicted import forget_evicted
 from copilot.grounding.rare_words import RareWordIndex
@@ -31,6 +31,7 @@ DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
 _PRICE_NAME = re.compile(
     r"(?<![\d.])(\d{2,5})(?:元|块)?(?:的?(?:那款|那个|那种|这款|这个|那))"
     r"|(?:那款|那个|这款|这个)(\d{2,5})(?:元|块)?的"
+    r"|(?<![\d.满减送第])(\d{2,5})(?:元|块)?的(?=[\u4e00-\u9fff])"  # "59的打底衫"
 )
 
 
@@ -85,6 +86,8 @@ class Catalog:
     _heads: Mapping[str, str] = field(default_factory=dict, repr=False)
     # anchor product id -> its nearest products by embedding; lives as long as this version
     similar_products: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # product id -> its customer clauses and their vectors (clause_match); lives as long
+    clause_vectors: dict[str, tuple[list[str], Any]] = field(default_factory=dict, repr=False)
     # (FAQ id, day) -> its answer is stale that day; lives as long as this version
     stale_faqs: dict[tuple[str, date], bool] = field(default_factory=dict, repr=False)
     # lexical similarity an FAQ needs with the message when nothing else vouches for it
@@ -135,7 +138,9 @@ class Catalog:
 
     def priced_at(self, text: str) -> tuple[Product, ...]:
         """Products a customer names by their price: "299那款", "199的那个"."""
-        return self.priced({Decimal(a or b) for a, b in _PRICE_NAME.findall(normalize(text))})
+        return self.priced(
+            {Decimal(a or b or c) for a, b, c in _PRICE_NAME.findall(normalize(text))}
+        )
 
     def priced(self, asked: set[Decimal]) -> tuple[Product, ...]:
         """Products (or one of their options) at one of these prices."""
@@ -201,9 +206,11 @@ class ProductFocus:
     ambiguous: tuple[Product, ...] = ()
 
 
-# a promotion's rule in a message (满199减30, 8.5折) names no product: its digits are not sizes
+# a promotion's rule in a message (满199减30, 8.5折) names no product: its digits are not sizes;
+# nor does a weight or height ("95斤拍s" names no 95白鹅绒羽绒服)
 _RULE_SPAN = re.compile(
     r"满\d+(?:\.\d+)?[元块]?减\d+(?:\.\d+)?|\d+(?:\.\d+)?折|[立直]减\d+(?:\.\d+)?"
+    r"|\d+(?:\.\d+)?\s*(?:斤|公斤|kg|cm|厘米)(?![a-z\d])"
 )
 
 

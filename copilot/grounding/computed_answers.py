@@ -18,6 +18,7 @@ from typing import Literal
 from copilot.grounding.catalog import Catalog, ProductFocus, order_products
 from copilot.grounding.promotion_tiers import tiers_joined
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
+from copilot.grounding.stock_notes import option_stock_answer, stock_phrase
 from copilot.types import Candidate, Conversation, Order, OrderItem, Source
 from kb.types import Product, Promotion
 
@@ -26,6 +27,7 @@ PRICE_WORDS = re.compile(
 )
 STOCK_WORDS = re.compile(
     r"有货|有没有货|缺货|补货|现货|还有(?:吗|么|嘛|木有|没有)|库存|断货|卖完|售罄|什么时候有|没货"
+    r"|[拍选买]不了|啥时候有|有没(?![有人])"
 )
 PROMO_WORDS = re.compile(
     r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+|半价|秒杀|特价|买[一二两]送"
@@ -58,13 +60,17 @@ def computed_answers(
         worth = conversation.order is not None or the_quote.applied or the_quote.nudges
         if the_quote.lines and worth:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
-    if asks_price and focus.product and focus.quantity > 1:  # "买两个多少钱": the basket
+    # "买两个多少钱": the basket; "白色S 要两件 有没" asks the stock, not the sum
+    if price_said and focus.product and focus.quantity > 1:
         the_quote = _quote_for(conversation.order, focus, catalog, day)
         if the_quote.lines:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     if asks_price and focus.product:
         asked = _what_is_asked(price_said, stock_said)
         sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day, asked)
+        option = option_stock_answer(focus.product, text) if asked == "stock" else None
+        if option is not None:  # "奶白s怎么拍不了": that option's line, not the whole cell
+            sentence = f"亲，{focus.product.title}：{option}哦～"
         candidate = _product_candidate(sentence, focus, catalog, day)
         if not (price_said or stock_said):
             # only the intent guess asked ("有检疫证明没" read as stock): an answer that
@@ -146,30 +152,6 @@ def product_sentence(
     if asked == "both" and product.selling_points:
         text += f"。{product.selling_points[0]}"
     return text + "～", numbers
-
-
-def stock_phrase(product: Product, *, restock: bool = False) -> str:
-    """What the sheet says of stock: its own note when it speaks of parts (奶白现货；黑色缺货，
-    12月中旬补货), so a colour that is out is never reported in stock, nor a whole product out
-    for one colour; else 现在有货 / 暂时缺货 (with the restock date when `restock`)."""
-    note = stock_note(product)
-    if product.in_stock and note and not _PLAIN_IN_STOCK.fullmatch(note):
-        return note
-    if product.in_stock:
-        return "现在有货" if restock else "有货"
-    clauses = re.split(r"[；;。，,]", product.usage_notes)
-    dates = [c.strip() for c in clauses if "补货" in c or "恢复" in c]
-    return f"暂时缺货{'，' + dates[0] if dates and restock else ''}"
-
-
-def stock_note(product: Product) -> str:
-    """The stock cell the importer keeps in the notes ("库存：…", always written last)."""
-    _, found, note = product.usage_notes.partition(STOCK_NOTE_LEAD)
-    return note.strip(" ；;") if found else ""
-
-
-STOCK_NOTE_LEAD = "库存："
-_PLAIN_IN_STOCK = re.compile(r"(?:库存)?(?:充足|现货|有货|在售|正常|现货充足|充足现货)")
 
 
 def _one_item_discount(product: Product, variant: str | None, promo: Promotion) -> Decimal:

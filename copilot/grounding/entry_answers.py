@@ -24,7 +24,10 @@ FAQ_VOUCHED_RANK = 3  # an FAQ is one of three candidates: the agent reads it be
 _CLAUSE = re.compile(r"[^；;。\n]+")
 _MIN_OVERLAP = 0.12  # a product clause must share this much with the question to answer it
 # A trainer's notes to agents sit in the same cells as facts: "客户叫“冻干那款”", "报组长".
-NOTE_TO_AGENTS = re.compile(r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存：")
+NOTE_TO_AGENTS = re.compile(
+    r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存："
+    r"|客服(?:提示|小贴士|注意|备注|须知)|小贴士|只能推|主推"
+)
 
 
 def vouched(hit: Hit, rank: int = VOUCHED_RANK) -> bool:
@@ -87,7 +90,7 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
         return None
     asked = tokens_of(text) - name_tokens(product) - QUESTION_WORDS
     scored = []
-    for clause in _clauses(product):
+    for clause in product_clauses(product):
         shared = asked & tokens_of(clause)
         if any(len(token) > 1 for token in shared):
             scored.append((len(shared), clause))
@@ -148,7 +151,8 @@ ASKS = re.compile(
 _BLANK_FIELD = re.compile(r"[:：]\s*[-—/无]?\s*$")  # "适合肤质：-": a column left empty
 
 
-def _clauses(product: Product) -> list[str]:
+def product_clauses(product: Product) -> list[str]:
+    """The record's sentences a customer may read (split at ；。, not at commas)."""
     found = [c.strip() for part in (*product.selling_points, product.usage_notes)
              for c in _CLAUSE.findall(part)]  # fmt: skip
     return [c for c in found if c and not NOTE_TO_AGENTS.search(c) and not _BLANK_FIELD.search(c)]
@@ -157,7 +161,7 @@ def _clauses(product: Product) -> list[str]:
 def _product_answer(text: str, product: Product, position: int) -> Candidate | None:
     """The product's clauses (selling points, notes) that share most with the question, else
     its first two: what the product is, for the agent to build on."""
-    clauses = _clauses(product)
+    clauses = product_clauses(product)
     scored = sorted(((dice(text, c), c) for c in clauses), key=lambda sc: -sc[0])
     best = [c for score, c in scored[:2] if score >= _MIN_OVERLAP]
     score = 0.5 if best else 0.3

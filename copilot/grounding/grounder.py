@@ -26,6 +26,7 @@ from copilot.grounding.catalog import (
     dice,
     product_focus,
 )
+from copilot.grounding.clause_match import closest_clause
 from copilot.grounding.computed_answers import (
     asks_promotion,
     computed_answers,
@@ -49,6 +50,7 @@ from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.recommendations import composed_answers
+from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.slots import fill_slots
 from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.staleness import stale_mentions
@@ -57,6 +59,7 @@ from copilot.types import Candidate, Conversation, Intent, Source
 from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
+    from kb.models.embedder import Embedder
     from kb.source import KnowledgeSource
 
 
@@ -125,12 +128,15 @@ class Grounder:
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
         problem = intent is not None and intent.family in _PROBLEM_FAMILIES
-        found = _Found(text, label, focus, catalog, values, day)
+        found = _Found(text, label, focus, catalog, values, day, self.kb.embedder)
         candidates += found.faqs(fresh, adopted, pre_sales=pre_sales, problem=problem)
         candidates += entry_answers(text, fresh, catalog, day)
         bought = has_bought(conversation)
         # before a purchase, an after-sales guess is the guess that is wrong, not the question
-        candidates += found.about_products() if pre_sales or not bought else []
+        if pre_sales or not bought:
+            candidates += found.about_products()
+            sized = size_for_measure(conversation, focus, catalog)
+            candidates += [sized] if sized is not None else []
         candidates += found.promotions(conversation)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             candidates += policy_answer(text, fresh, catalog)
@@ -183,6 +189,7 @@ class _Found:
     catalog: Catalog
     values: Mapping[str, str]
     day: date
+    embedder: Embedder
 
     def faqs(
         self, hits: Sequence[Hit], adopted: Mapping[str, str], *, pre_sales: bool, problem: bool
@@ -205,10 +212,12 @@ class _Found:
         return [ask_which(c, focus, catalog) for c in found]
 
     def about_products(self) -> list[Candidate]:
-        """The product under discussion's own clauses, the option a stated measure takes, and
-        the reply to a comparison with another brand."""
+        """The product under discussion's own clauses (sharing the question's words, or nearest
+        its meaning), the option a stated measure takes, and the reply to a comparison with
+        another brand."""
         found = [
             focus_answer(self.text, self.focus),
+            closest_clause(self.text, self.focus, self.catalog, self.embedder),
             variant_for_measure(self.text, self.focus, self.catalog),
             other_brand_answer(self.text, self.focus, self.catalog),
         ]

@@ -12,17 +12,14 @@ from __future__ import annotations
 import re
 
 from copilot.grounding.catalog import Catalog
-from copilot.grounding.computed_answers import stock_note
+from copilot.grounding.stock_notes import option_in, out_of_stock_line
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Conversation, Source
-from kb.types import Product
 
 # the questions a paid order's stock answers: where is it, when does it ship, change it
 STOCK_ASKED_LABELS = frozenset(
     {"urge_delivery", "shipping_time", "logistics_tracking", "order_note"}
 )
-_OUT = re.compile(r"缺货|无货|断货|售罄|没货|卖完")
-_PART = re.compile(r"[；;\n]")
 
 
 def ordered_stock(conversation: Conversation, catalog: Catalog, label: str) -> list[Candidate]:
@@ -36,7 +33,7 @@ def ordered_stock(conversation: Conversation, catalog: Catalog, label: str) -> l
         product = catalog.products.get(item.product_id)
         if product is None:
             continue
-        named = [v.name for v in product.variants if _option_in(v.name, said)]
+        named = [v.name for v in product.variants if option_in(v.name, said)]
         for option in named or ([item.variant] if item.variant else []):
             line = out_of_stock_line(product, option)
             if line:
@@ -54,28 +51,3 @@ _SHIPS_WITHIN = re.compile(
     r"(?:当天|次日|隔天|\d+\s*(?:小时|个?工作日|天)内?)[^，,。；;]{0,4}(?:发货|发出|发)"
     r"|(?:发货|发出)[^，,。；;]{0,4}(?:当天|次日|\d+\s*(?:小时|个?工作日|天)内)"
 )
-
-
-def out_of_stock_line(product: Product, option: str) -> str:
-    """The part of the stock cell saying this option is out ("深空灰缺货，预计12.15补货"), or ""."""
-    for part in _PART.split(stock_note(product)):
-        out = _OUT.search(part)
-        if out is not None and _option_in(option, part[: out.start()]):
-            return part.strip(" ，,")
-    return ""
-
-
-def _option_in(option: str, text: str) -> bool:
-    """Every word of the option is said: 黑色 in "我要黑的", 薰衣草紫 in "紫色缺货", 深空灰 in
-    "深空灰缺货"; "白色 1m" is not in "2m白色缺货" (that is the 2m white)."""
-    text = normalize(text).replace("色", "")
-    words = [w.removesuffix("色") for w in re.split(r"[\s/，,]+", normalize(option))]
-    words = [w for w in words if w]
-    return bool(words) and all(_said(word, text) for word in words)
-
-
-def _said(word: str, text: str) -> bool:
-    if len(word) >= 2 and word in text:
-        return True
-    # a colour by its last character, said as a colour (紫缺货, 黑的), not inside 明白了
-    return bool(re.search(rf"{re.escape(word[-1])}(?=的|款|缺|无|断|售|没|有|$|[，,；;\s])", text))

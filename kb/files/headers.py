@@ -25,7 +25,8 @@ FIELD_ALIASES: dict[EntryKind, dict[str, tuple[str, ...]]] = {
     "product": {
         "id": ("商品ID", "product_id", "id", "编号", "货号", "商品编码", "商品编号", "编码",
                "产品编号", "产品ID", "sku"),
-        "title": ("名称", "商品名称", "标题", "title", "品名", "产品名", "产品名称", "商品名"),
+        "title": ("名称", "商品名称", "标题", "title", "品名", "产品名", "产品名称", "商品名",
+                  "商品标题", "产品标题", "宝贝标题", "宝贝名称"),
         "price": ("价格", "售价", "price", "日常价", "单价", "零售价", "原价"),
         "variants": ("规格", "specs", "variants", "规格/容量", "颜色/规格", "规格型号", "颜色",
                      "尺码", "口味", "款式"),
@@ -190,6 +191,13 @@ def field_columns(kind: EntryKind, headers: Sequence[str]) -> dict[str, list[int
         if name is not None:
             columns.setdefault(name, []).append(index)
     return columns
+
+
+def fields_named(kind: EntryKind, header: str) -> list[str]:
+    """Every field a compound header names: 规格/颜色/价格 holds the specs and their prices."""
+    parts = [normalize_header(p) for p in re.split(r"[/／&＆、]", header) if p.strip()]
+    known = _NORMALIZED[kind]
+    return list(dict.fromkeys(known[p] for p in parts if p in known))
 
 
 def field_of(kind: EntryKind, header: str) -> str | None:

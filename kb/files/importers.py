@@ -76,6 +76,7 @@ from kb.files.headers import (
     describe_field,
     display_name,
     field_columns,
+    fields_named,
     kind_column,
     kind_from_headers,
     kind_from_sheet,
@@ -88,6 +89,7 @@ from kb.files.headers import (
 from kb.files.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
 from kb.files.merged_cells import sheet_rows_filled
 from kb.files.sheets import header_row, product_cells, section_row
+from kb.files.size_charts import is_size_chart, size_chart_records
 from kb.types import Entry, EntryKind
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl", ".md", ".markdown")
@@ -301,6 +303,8 @@ def _table_records(table: _Table, kind: EntryKind | None, errors: list[RowError]
     kind_col = None if kind else kind_column(table.headers, [cells for _, cells in table.rows])
     fallback = kind or (kind_from_sheet(table.sheet) if table.sheet else None)
     fallback = fallback or kind_from_headers(table.headers)
+    if kind_col is None and fallback is None and is_size_chart(table.headers):
+        return size_chart_records(table.label, table.header_row, table.headers, table.rows)
     if kind_col is None and fallback is None:
         message = (
             f"cannot tell what these rows are; add a 类型/kind column ({KIND_CHOICES}) "
@@ -356,6 +360,15 @@ def _kind_columns(
         columns["title"] = [columns["content"].pop(0)]
     if kind == "policy" and "title" not in columns and "topic" in columns:
         columns["title"] = columns.pop("topic")  # 类别 names each policy when nothing else does
+    if kind == "product" and "price" not in columns:
+        # 规格/颜色/价格: one cell says the specs and what they cost (sheets.product_cells)
+        both = [
+            i
+            for i in columns.get("variants", ())
+            if "price" in fields_named(kind, table.headers[i])
+        ]
+        if both:
+            columns["price"] = both[:1]
     missing = [name for name in REQUIRED_FIELDS[kind] if name not in columns]
     for name in missing:
         message = (

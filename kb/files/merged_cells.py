@@ -192,17 +192,42 @@ def _joined(rows: Sequence[Record]) -> Record:
     if prices:
         values["price"] = min(prices, key=float)
     out = [_cell(row, "variants") for row in rows if _sold_out(row)]
-    notes = _cell(first, "usage_notes")
-    if out and len(out) < len(rows):
-        notes = "；".join(n for n in (notes, "库存：" + "、".join(out) + "缺货") if n)
+    notes = _cell(first, "usage_notes").split(_STOCK_LEAD)[0].strip("；; ")
+    said = _stock_remarks(rows)  # 缺货（可预订，预计12月10日到货）, 仅剩少量: in the sheet's words
+    if said and len(out) < len(rows):
+        notes = "；".join(n for n in (notes, _STOCK_LEAD + "；".join(said)) if n)
+    elif out and len(out) < len(rows):
+        notes = "；".join(n for n in (notes, _STOCK_LEAD + "、".join(out) + "缺货") if n)
     values["usage_notes"] = notes
     values["in_stock"] = "否" if len(out) == len(rows) else "是"
     return dataclasses.replace(first, values=values)
 
 
 def _priced(row: Record) -> str:
+    """ "250g罐装=178"; a price in words stays with its spec: 企业定制款（团购询价）."""
     spec, price = _cell(row, "variants"), _cell(row, "price")
-    return f"{spec}={price}" if "=" not in spec and _NUMBER.fullmatch(price) else spec
+    if "=" in spec or not price:
+        return spec
+    return f"{spec}={price}" if _NUMBER.fullmatch(price) else f"{spec}（{price}）"
+
+
+_STOCK_LEAD = "库存："
+
+
+def _stock_remarks(rows: Sequence[Record]) -> list[str]:
+    """Each spec's own stock note that says more than in stock ("库存：缺货（可预订…）" on its
+    row), named by its spec."""
+    remarks = []
+    for row in rows:
+        _, found, note = _cell(row, "usage_notes").partition(_STOCK_LEAD)
+        if found and _SAYS_MORE.search(note):
+            remarks.append(f"{_cell(row, 'variants')}{note.strip()}")
+    return remarks
+
+
+# a stock note worth the agent's eye: out, low, coming back, made or sold to order; not a
+# plain 充足 or a count (约350, 300+)
+_SAYS_MORE = re.compile(r"缺|售罄|断|无货|没货|补|到货|预计|少量|快没|仅剩|起订|预售|预订|现做")
 
 
 def _sold_out(row: Record) -> bool:

@@ -32,7 +32,7 @@ _NOTE = re.compile(r"^\s*(?:注|备注|说明|提示|温馨提示|ps|PS|※|\*)\
 _SENTENCE_MARK = re.compile(r"[，。；！？,;!?]")
 _NOTE_LENGTH = 30  # a lone cell this long, with a sentence's marks, is a note, not an entry
 # "120g/袋" is a size per bag, not two specs: a slash before a lone counting word is a unit's
-_PER_UNIT = r"(?![袋罐盒瓶包个件支片箱只套双条张桶听份斤](?:$|[\s、,，;；|（(]))"
+_PER_UNIT = r"(?![袋罐盒瓶包个件支片箱只套双条张桶听份斤饼提粒颗](?:$|[\s、,，;；|（(]))"
 _SPEC_SPLIT = re.compile(
     r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/" + _PER_UNIT + r"(?=\S)"
 )
@@ -106,13 +106,30 @@ def section_row(cells: Sequence[str]) -> bool:
 
 
 def split_specs(text: str) -> list[str]:
-    """'5斤 中果\\n5斤 大果' / '奶白/曜石黑' / 'S、M、L' -> the spec names."""
-    return [p.strip() for p in _SPEC_SPLIT.split(text.strip()) if p.strip()]
+    """'5斤 中果\\n5斤 大果' / '奶白/曜石黑' / 'S、M、L' -> the spec names; what brackets hold
+    is one spec's detail ("标准款（龙井50g+白牡丹50g，共4罐）" is one spec)."""
+    specs, depth, start = [], 0, 0
+    text = text.strip()
+    for match in _SPEC_SPLIT.finditer(text):
+        depth = _bracket_depth(text[: match.start()])
+        if depth == 0:
+            specs.append(text[start : match.start()])
+            start = match.end()
+    specs.append(text[start:])
+    return [p.strip() for p in specs if p.strip()]
+
+
+def _bracket_depth(text: str) -> int:
+    return sum(text.count(o) for o in "（([【") - sum(text.count(c) for c in "）)]】")
 
 
 def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[str, str]:
     """A product row's cells as the codec reads them (see the module docstring)."""
+    shared, spec_note = _spec_and_price_cell(values)
+    values = {**values, **shared}
     out = dict(values)
+    if values.get("title"):  # "烟酰胺亮肤精华 *": the trainer's mark for a lead product
+        out["title"] = _TITLE_MARK.sub("", values["title"]) or values["title"]
     specs = split_specs(values.get("variants", "") or "")
     price_text = (values.get("price") or "").strip()
     notes = [values.get("usage_notes", "").strip()]
@@ -135,9 +152,45 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     facts = [f"{header.strip()}：{' '.join(text.split())}" for header, text in extras.items()]
     points = [(values.get("selling_points") or "").strip()]  # already a |-list
     points += [fact.replace("|", "/") for fact in facts]
+    if spec_note:
+        facts.append(spec_note)
+        points.append(f"规格：{spec_note}".replace("|", "/"))
     if facts:
         out["selling_points"] = "|".join(p for p in points if p)
     return out
+
+
+def _spec_and_price_cell(values: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """One cell under 规格/颜色/价格 holding both: "立领款 ¥299｜连帽款 ¥329⏎男 M-3XL（黑/灰）".
+    Parts that each name a spec and its price are the specs; the lowest price is the product's
+    otherwise ("¥599（男女同价）", "¥49/双；3双装¥129"). What else the cell says (sizes, colours,
+    a deal beside a price) is kept as a fact of its own."""
+    cell = (values.get("price") or "").strip()
+    if not cell or cell != (values.get("variants") or "").strip():
+        return {}, ""
+    parts = [p.strip() for p in re.split(r"\n|｜|\||；|;", cell) if p.strip()]
+    pairs, remarked = [], []
+    for part in parts:
+        found = _PRICE.search(part)
+        if found is not None:
+            label = _PER_UNIT_LABEL.sub("", part[: found.start()]).strip(" ：:=-")
+            pairs.append((label, found.group(1) or found.group(2)))
+            if part[found.end() :].strip(" /") and not _PER_UNIT_LABEL.fullmatch(
+                part[found.end() :]
+            ):
+                remarked.append(part)
+    rest = [p for p in parts if not _PRICE.search(p)]
+    if len(pairs) > 1 and all(label for label, _ in pairs):
+        prices = "\n".join(f"{label} ¥{value}" for label, value in pairs)
+        note = "；".join(rest + remarked)
+        return {"price": prices, "variants": "\n".join(label for label, _ in pairs)}, note
+    lowest = min((Decimal(v.replace(",", "")) for _, v in pairs), default=None)
+    note = "；".join(parts) if len(parts) > 1 or remarked else ""
+    return {"price": str(lowest) if lowest is not None else cell, "variants": ""}, note
+
+
+_TITLE_MARK = re.compile(r"\s*[*★☆]+\s*$")
+_PER_UNIT_LABEL = re.compile(r"^\s*/\s*[\u4e00-\u9fff]{1,2}\s*$")
 
 
 def _wholly_out(stock: str) -> bool:
