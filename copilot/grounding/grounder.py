@@ -45,9 +45,10 @@ from copilot.grounding.faq_answers import (
     rare_word_faq,
 )
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
+from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
-from copilot.grounding.policy_answers import policy_answer
+from copilot.grounding.policy_answers import policy_answer, shipping_answer
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.recommendations import composed_answers
 from copilot.grounding.size_charts import size_for_measure
@@ -122,7 +123,7 @@ class Grounder:
         text = conversation.last_customer_text
         candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
         held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
-        candidates += held_up
+        candidates += held_up or order_status_answer(conversation, catalog)
         candidates += composed_answers(conversation, catalog)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
         fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
@@ -140,6 +141,8 @@ class Grounder:
         candidates += found.promotions(conversation)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             candidates += policy_answer(text, fresh, catalog)
+        if not bought:  # "今天下单 明天能到上海吗": how the parcel travels, before any purchase
+            candidates += shipping_answer(text, fresh, catalog)
         unpaid = conversation.order is not None and conversation.order.status == "unpaid"
         candidates += _script_candidates(catalog, label, values, day, adopted, bought, unpaid)
         if held_up:  # "16点前付款当天发" is not true of an order waiting for its option

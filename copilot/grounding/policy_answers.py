@@ -37,6 +37,22 @@ _SITUATIONS = tuple(
         (r"发票|专票|普票", r"发票"),
     )
 )  # fmt: skip
+# Before a purchase, only how the parcel travels: "今天下单 明天能到上海吗", "能发顺丰吗",
+# "新疆能发吗". The shop's shipping rule answers them, as a policy row or an FAQ.
+_SHIPPING = tuple(
+    (re.compile(said), re.compile(written))
+    for said, written in (
+        (r"顺丰|什么快递|哪个快递|哪家快递|发什么|指定快递|京东快递|邮政",
+         r"快递|顺丰|中通|韵达|圆通|申通|邮政"),
+        (r"多久到|几天到|能到|到货|明天到|后天到|送到|多久能收到|几天能收到",
+         r"时效|发货|\d\s*[-~～至]\s*\d\s*天|次日|隔日|当天"),
+        (r"几点|当天发|今天发|什么时候发|多久发|发货|发出", r"发货|发出|当天发|次日发"),
+        (r"新疆|西藏|青海|内蒙|宁夏|甘肃|海南|港澳台|偏远|国外|海外",
+         r"偏远|新疆|西藏|不发|不包邮|港澳台"),
+        (r"包邮|运费|邮费", r"包邮|运费|邮费"),
+    )
+)  # fmt: skip
+_AFTER_SALES_TOPIC = re.compile(r"退|换|赔|无理由|保修|质保|质量|破损|少件|漏发|价保|差价")
 _TITLE_WEIGHT, _RETRIEVED = 2, 1
 _RETRIEVED_RANK = 5  # a policy among the first hits counts once more
 
@@ -61,12 +77,48 @@ def policy_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Cand
     ]
 
 
+def shipping_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Candidate]:
+    """How the parcel travels, for a customer who has not bought yet: the shop's shipping
+    policy or FAQ most about what the message asks (see `_SHIPPING`), or nothing."""
+    if not any(said.search(text) for said, _ in _SHIPPING):
+        return []
+    retrieved = {h.entry_id for h in hits[:_RETRIEVED_RANK]}
+    entries: list[tuple[str, str, str]] = [(p.id, p.title, p.content) for p in catalog.policies]
+    entries += [(f.id, f.question, f.answer) for f in catalog.faqs.values()]
+    # 退款时效 and 保修 speak of days too: a rule about money back or repairs is not shipping
+    entries = [e for e in entries if not _AFTER_SALES_TOPIC.search(e[1])]
+    scored = [
+        (_matched(text, title, body, _SHIPPING), entry_id, body)
+        for entry_id, title, body in entries
+    ]
+    scored = [
+        (s + _RETRIEVED * (e in retrieved), e, body) for s, e, body in scored if s > _RETRIEVED
+    ]
+    if not scored:
+        return []
+    _, entry_id, body = max(scored, key=lambda found: found[0])
+    content = " ".join(body.split()).strip("；; ")
+    return [
+        Candidate(
+            content if content.startswith(("亲", "您好")) else f"亲，{content}", "answer",
+            Source(kb_entry_ids=(entry_id,)), 0.45, (body,),
+        )
+    ]  # fmt: skip
+
+
 def _score(text: str, policy: Policy, retrieved: set[str]) -> int:
-    score = 0
-    for said, written in _SITUATIONS:
-        if said.search(text):
-            score += _TITLE_WEIGHT * bool(written.search(policy.title))
-            score += bool(written.search(policy.content))
+    score = _matched(text, policy.title, policy.content, _SITUATIONS)
     if score:
         score += _RETRIEVED * (policy.id in retrieved)
+    return score
+
+
+def _matched(
+    text: str, title: str, body: str, situations: Sequence[tuple[re.Pattern[str], re.Pattern[str]]]
+) -> int:
+    score = 0
+    for said, written in situations:
+        if said.search(text):
+            score += _TITLE_WEIGHT * bool(written.search(title))
+            score += bool(written.search(body))
     return score

@@ -15,6 +15,7 @@ from copilot.grounding.entry_answers import focus_answer
 from copilot.grounding.faq_answers import rare_word_faq
 from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.grounding.other_brands import other_brand_answer
+from copilot.grounding.policy_answers import shipping_answer
 from copilot.grounding.promotions import quote
 from copilot.grounding.recommendations import recommendation
 from copilot.grounding.variant_choice import variant_for_measure
@@ -22,7 +23,7 @@ from copilot.intents.rules import match_rules
 from copilot.templates import has_bought
 from copilot.types import Conversation, Order, OrderItem, Turn
 from kb.files.sheets import product_cells
-from kb.types import FAQ, Product, Promotion, PromotionRule, Variant
+from kb.types import FAQ, Policy, Product, Promotion, PromotionRule, Variant
 
 SHOP = "kitchen"
 DAY = date(2026, 12, 6)
@@ -248,3 +249,20 @@ def test_a_product_sentence_the_words_did_not_ask_for_yields_to_answers_that_sha
         chat("4L的涂层安全吗"), focus("4L的涂层"), CATALOG, "stock", DAY
     )
     assert asked[0].score >= 0.8 and guessed[0].score == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("今天下单 明天能到上海吗", "下单后48小时内发货"),
+        ("急用 能发顺丰吗", "不能发顺丰"),
+    ],
+)
+def test_how_the_parcel_travels_is_answered_before_a_purchase(text: str, said: str) -> None:
+    refunds = Policy(
+        SHOP, "pol-refund", "other", "退款时效", "仓库收到退货后24小时内处理，1-3天到账"
+    )
+    catalog = Catalog.from_entries(SHOP, 1, [*FAQS, refunds])
+    found = shipping_answer(text, [], catalog)
+    assert found and said in found[0].text, found
+    assert shipping_answer("这个炸锅好用吗", [], catalog) == []  # no shipping asked
