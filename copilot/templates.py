@@ -5,6 +5,9 @@ number when a parcel is chased, say the claim is being checked, greet back), nam
 product, promise or date, and passes the guardrails like any candidate. It is offered only when
 no KB answer, script or bank reply survived.
 
+A template that asks for a new address or number has a `:given` twin for the message that is
+that address or number (noted, not asked for again).
+
 An in-sales or after-sales template needs evidence the customer has bought (an order, or words
 such as 收到/买了/用了/退/签收): "破壁机吵不吵" guessed as damaged_item is a pre-sales question,
 and an apology for a broken machine would make the agent look careless. Without that evidence
@@ -73,9 +76,8 @@ def fallback(
     if label in AFTER_PURCHASE and not has_bought(conversation):
         label = "product_question"
     elif label in _ASKS_CONTACT and _gives_contact(conversation):
-        label = (
-            f"{label}:given"  # "改成 上海市浦东新区…502 王婷 138xxxx5521": noted, not asked again
-        )
+        # "改成 上海市浦东新区…502 王婷 138xxxx5521": noted, not asked for again
+        label = f"{label}:given"
     text = templates().get(label)
     if text is None:
         return []

@@ -9,6 +9,9 @@ heights (cm), chest and waist (胸围, 腰围 cm); "S码胸围30-40cm（5kg以�
   with the usual advice: the smaller fits closer, the larger looser.
 - A measure past every size (140斤 for 均码 90-135斤) is told so: it will sit tight.
 - Height and weight that point to different sizes get both, each with its range.
+- A men's and a women's chart (a 尺码表 sheet's 男款 and 女款, kb/files/size_charts.py) are told
+  apart by who the size is for (老公, 女生); the record's own advice beside its chart (修身偏小，
+  平时穿M的建议拍L) goes with the size.
 
 Every number in the reply is the chart's: the customer's own are named (这个体重), not repeated,
 as the guardrails hold a reply to the shop's numbers."""

@@ -12,7 +12,7 @@ from kb.errors import InvalidEntry, RowError
 from kb.files.codec import entry_from_dict
 from kb.files.import_text import Record
 from kb.files.merged_cells import rules_apart, spec_rows_joined
-from kb.files.sheets import ProductWords, full_dates, promotion_rows
+from kb.files.promotion_cells import ProductWords, full_dates, promotion_rows
 from kb.types import Entry
 
 

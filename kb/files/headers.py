@@ -63,7 +63,7 @@ FIELD_ALIASES: dict[EntryKind, dict[str, tuple[str, ...]]] = {
                         "活动商品", "适用范围", "范围"),
         "starts": ("开始时间", "开始", "starts", "start", "开始日期"),
         "ends": ("结束时间", "结束", "ends", "end", "截止日期", "截止时间", "结束日期"),
-        # one cell for both (12.1-12.12): kb.files.sheets.split_period reads it
+        # one cell for both (12.1-12.12): kb.files.promotion_cells.split_period reads it
         "period": ("活动时间", "时间", "日期", "活动日期", "活动期间", "时间段", "有效期",
                    "活动周期", "起止时间"),
         "description": ("说明", "描述", "description", "注意", "备注"),

@@ -15,7 +15,8 @@ import pytest
 from workbooks import write_workbook
 
 from kb.files.importers import load_files, read_files
-from kb.files.sheets import split_period, split_specs
+from kb.files.promotion_cells import split_period
+from kb.files.sheets import split_specs
 from kb.types import FAQ, Policy, Product, Promotion
 
 SHOP = "worded-shop"
