@@ -22,6 +22,7 @@ from kb.types import Hit, Policy, Product, Promotion
 VOUCHED_RANK = 2
 FAQ_VOUCHED_RANK = 3  # an FAQ is one of three candidates: the agent reads it before sending
 _CLAUSE = re.compile(r"[^；;。\n]+")
+_PHRASE = re.compile(r"[^，,；;。\n]+")
 _MIN_OVERLAP = 0.12  # a product clause must share this much with the question to answer it
 # A trainer's notes to agents sit in the same cells as facts: "客户叫“冻干那款”", "报组长".
 NOTE_TO_AGENTS = re.compile(
@@ -151,10 +152,12 @@ ASKS = re.compile(
 _BLANK_FIELD = re.compile(r"[:：]\s*[-—/无]?\s*$")  # "适合肤质：-": a column left empty
 
 
-def product_clauses(product: Product) -> list[str]:
-    """The record's sentences a customer may read (split at ；。, not at commas)."""
+def product_clauses(product: Product, *, at_commas: bool = False) -> list[str]:
+    """The record's sentences a customer may read (selling points and notes, split at ；。, or at
+    commas too): no notes to agents, no empty key：value cells (适合肤质：-)."""
+    splitter = _PHRASE if at_commas else _CLAUSE
     found = [c.strip() for part in (*product.selling_points, product.usage_notes)
-             for c in _CLAUSE.findall(part)]  # fmt: skip
+             for c in splitter.findall(part)]  # fmt: skip
     return [c for c in found if c and not NOTE_TO_AGENTS.search(c) and not _BLANK_FIELD.search(c)]
 
 

@@ -65,16 +65,7 @@ def policy_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Cand
     if not scored:
         return []
     _, policy = max(scored, key=lambda sp: sp[0])
-    content = " ".join(policy.content.split()).strip("；; ")
-    return [
-        Candidate(
-            content if content.startswith(("亲", "您好")) else f"亲，{content}",
-            "answer",
-            Source(kb_entry_ids=(policy.id,)),
-            0.45,  # after the shop's own scripts and FAQs (an apology comes first)
-            (f"{policy.title}：{policy.content}",),
-        )
-    ]
+    return [_as_reply(policy.id, policy.content, f"{policy.title}：{policy.content}")]
 
 
 def shipping_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Candidate]:
@@ -97,13 +88,15 @@ def shipping_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Ca
     if not scored:
         return []
     _, entry_id, body = max(scored, key=lambda found: found[0])
+    return [_as_reply(entry_id, body, body)]
+
+
+def _as_reply(entry_id: str, body: str, evidence: str) -> Candidate:
+    """The rule as written, with a greeting; after the shop's own scripts and FAQs (an apology
+    comes first)."""
     content = " ".join(body.split()).strip("；; ")
-    return [
-        Candidate(
-            content if content.startswith(("亲", "您好")) else f"亲，{content}", "answer",
-            Source(kb_entry_ids=(entry_id,)), 0.45, (body,),
-        )
-    ]  # fmt: skip
+    reply = content if content.startswith(("亲", "您好")) else f"亲，{content}"
+    return Candidate(reply, "answer", Source(kb_entry_ids=(entry_id,)), 0.45, (evidence,))
 
 
 def _score(text: str, policy: Policy, retrieved: set[str]) -> int:

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog, resolve_product
 from copilot.grounding.computed_answers import price_text, product_evidence
-from copilot.grounding.entry_answers import NOTE_TO_AGENTS
+from copilot.grounding.entry_answers import product_clauses
 from copilot.grounding.measures import FIT, measures_said, range_score, ranges
 from copilot.grounding.promotions import unit_price, yuan
 from copilot.text.figures import normalize
@@ -43,7 +43,6 @@ RECOMMEND_WORDS = re.compile(
 )
 _PAIR = re.compile(r"和|跟|与|还是|对比|vs", re.IGNORECASE)
 _ASKED_NOUN = re.compile(r"(?:哪个|哪款|哪种|什么|啥)([\u4e00-\u9fff]{1,3})")
-_CLAUSE = re.compile(r"[^，,；;。\n]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ASCII = re.compile(r"[a-z]+[0-9]*|[0-9]+[a-z]+")
 _NAME_WORD = re.compile(r"[a-z0-9][a-z0-9.×*+]*")  # jj, pro, 6l×4
@@ -237,14 +236,8 @@ def _record_text(product: Product) -> str:
 
 
 def customer_clauses(product: Product) -> list[str]:
-    """The record's clauses a customer may read: selling points and notes, no notes to agents,
-    no empty key：value cells (适合肤质：-)."""
-    parts = (*product.selling_points, product.usage_notes)
-    clauses = [c.strip() for part in parts for c in _CLAUSE.findall(part)]
-    return [
-        c for c in clauses
-        if c and not NOTE_TO_AGENTS.search(c) and not re.search(r"[:：]\s*[-—/无]?\s*$", c)
-    ]  # fmt: skip
+    """The record's phrases a customer may read, split at commas too."""
+    return product_clauses(product, at_commas=True)
 
 
 def _fit_beyond_name(need: str, product: Product) -> bool:

@@ -70,10 +70,11 @@ def size_for_measure(
     text = normalize(conversation.last_customer_text)
     if product is None or not ASKS_SIZE.search(text.lower()):
         return None
-    said = _measures_said(_recent_customer_text(conversation))
+    recent = _recent_customer_text(conversation)
+    said = _measures_said(recent)
     if not said:
         return None
-    for chart, cut, advice in _charts(product, catalog, _recent_customer_text(conversation)):
+    for chart, cut, advice in _charts(product, catalog, recent):
         reply = _answer(product, chart, said, cut)
         if reply is not None:
             if advice:  # "平时穿M的建议拍L", "身高150以下慎拍": the record's own words beside

@@ -304,7 +304,7 @@ def _table_records(table: _Table, kind: EntryKind | None, errors: list[RowError]
     fallback = kind or (kind_from_sheet(table.sheet) if table.sheet else None)
     fallback = fallback or kind_from_headers(table.headers)
     if kind_col is None and fallback is None and is_size_chart(table.headers):
-        return size_chart_records(table.label, table.header_row, table.headers, table.rows)
+        return size_chart_records(table.label, table.headers, table.rows)
     if kind_col is None and fallback is None:
         message = (
             f"cannot tell what these rows are; add a 类型/kind column ({KIND_CHOICES}) "

@@ -52,7 +52,7 @@ def is_size_chart(headers: Sequence[str]) -> bool:
 
 
 def size_chart_records(
-    label: str, header_row: int, headers: Sequence[str], rows: Sequence[tuple[int, list[str]]]
+    label: str, headers: Sequence[str], rows: Sequence[tuple[int, list[str]]]
 ) -> list[Record]:
     """The chart's groups as FAQ records (see the module docstring)."""
     layout = _layout(headers)
