@@ -62,9 +62,12 @@ GRADES = BENCH_DIR / "judged" / "unseen.jsonl"
 # were held aside for their first measurements, then their failures were read and tuned on
 # (the phone shop's that evening, the clothing shop's that night, once two new shops took
 # its place aside).
+# shoes-casual (Pinduoduo), home-textile (Taobao) and pc-peripherals (JD) were written on
+# 2026-12-07 from the same brief and measured once, blind, before any of their messages or
+# replies were read; then they joined the tuning shops.
 TUNING = (
     "beauty-skin", "pet-supply", "fresh-fruit", "small-appliance", "phone-accessories",
-    "apparel-women",
+    "apparel-women", "shoes-casual", "home-textile", "pc-peripherals",
 )  # fmt: skip
 # kitchen-goods and snack-nuts were written on 2026-12-06 late, sports-outdoor (Douyin) and
 # tea-gifts (JD) near midnight, from the same brief; each was measured before any of its

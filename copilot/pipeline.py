@@ -213,11 +213,17 @@ class Suggester:
             )
             or self._bank_guessing(run, chosen[0])
         )
-        if check_first or len(chosen) < self.config.max_candidates:  # else no slot for a step
+        full = len(chosen) >= self.config.max_candidates
+        # a reported problem keeps a place for the next step: the last, when rules fill them
+        reserve = full and grounded.problem_reported and not check_first
+        if check_first or not full or reserve:  # else no slot for a step
             steps = next_step(conversation, intent, chosen, answered=answered)
             steps = self._guard(run, steps, grounded)
-            lead = steps[:1]
-            chosen = self._fill(lead, chosen) if check_first else self._fill(chosen, lead)
+            lead = [s for s in steps[:1] if s not in chosen]
+            if check_first:
+                chosen = self._fill(lead, chosen)
+            else:
+                chosen = self._fill(chosen[:-1] if reserve and lead else chosen, lead)
             chosen = self._fill(chosen, steps[1:])
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add

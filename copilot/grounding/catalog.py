@@ -136,6 +136,13 @@ class Catalog:
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         return [(self.products[pid], score) for pid, score in ranked]
 
+    def named_by_head(self, text: str) -> set[str]:
+        """Ids of the products a text names by their id or their title's head noun ("破壁机电机5年"
+        names the 静音破壁机): stricter than `mentions`, which any shared word will do."""
+        said = normalize(text)
+        heads = self._heads.items()
+        return {pid for pid, head in heads if pid in said or (len(head) > 1 and head in said)}
+
     def priced_at(self, text: str) -> tuple[Product, ...]:
         """Products a customer names by their price: "299那款", "199的那个"."""
         return self.priced(
@@ -308,16 +315,28 @@ def order_products(order: Order | None, catalog: Catalog) -> list[Product]:
 
 
 def _variant(text: str, product: Product) -> str | None:
-    lowered, tokens = normalize(text).lower(), tokens_of(text)
+    lowered, tokens = _BY.sub("*", normalize(text).lower()), tokens_of(text)
     for variant in sorted(product.variants, key=lambda v: -len(v.name)):
-        name = normalize(variant.name).lower()
+        name = _BY.sub("*", normalize(variant.name).lower())
         if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z])", lowered):
             return variant.name
+    # "220x240 6斤" names "220*240cm 6斤": each word said, a unit left off
+    worded = [
+        v for v in product.variants
+        if " " in v.name.strip()
+        and all(w in lowered for w in _UNIT_OFF.sub("", _BY.sub("*", v.name.lower())).split())
+    ]  # fmt: skip
+    if len(worded) == 1:
+        return worded[0].name
     for variant in product.variants:
         digits = re.match(r"[0-9.]+", normalize(variant.name).lower())
         if digits and digits.group(0) in tokens:
             return variant.name
     return None
+
+
+_UNIT_OFF = re.compile(r"(?<=\d)(?:cm|mm|厘米|米)")
+_BY = re.compile(r"(?<=\d)\s*[x×*]\s*(?=\d)")  # 220x240, 220×240 and 220*240 are one size
 
 
 def _quantity(text: str) -> int:

@@ -23,7 +23,7 @@ from copilot.types import Candidate, Conversation, Order, OrderItem, Source
 from kb.types import Product, Promotion
 
 PRICE_WORDS = re.compile(
-    r"多少钱|价格|价钱|啥价|什么价|几块|几元|单价|贵不贵|怎么卖|咋卖|售价|价位|多少一"
+    r"多少钱|价格|价钱|啥价|什么价|几块|几元|单价|贵不贵|怎么卖|咋卖|售价|价位|多少一|贵多少|差多少"
 )
 STOCK_WORDS = re.compile(
     r"有货|有没有货|缺货|补货|现货|还有(?:吗|么|嘛|木有|没有)|库存|断货|卖完|售罄|什么时候有|没货"
@@ -232,6 +232,9 @@ def clarify_candidate(products: Sequence[Product]) -> Candidate:
     )
 
 
+_AUTOMATIC = re.compile(r"自动")
+
+
 def promotion_listing(catalog: Catalog, day: date) -> Candidate | None:
     promos = catalog.active_promotions(day) + [
         p for p in catalog.promotions if p.active_on(day) and p.product_ids
@@ -244,8 +247,11 @@ def promotion_listing(catalog: Catalog, day: date) -> Candidate | None:
         until = f"（到{p.ends.month}月{p.ends.day}日）" if p.ends else ""
         name = p.title if p.rule_text.lstrip("满") in p.title else f"{p.title}（{p.rule_text}）"
         parts.append(f"{name}{until}")
+    # "下单时自动计算" only where the sheet says so: a 店铺券 is claimed first, not applied
+    automatic = any(_AUTOMATIC.search(promo_evidence(p)) for p in promos)
+    ending = "，下单时自动计算优惠哦～" if automatic else "～"
     return Candidate(
-        f"亲，现在店里的活动有：{'；'.join(parts)}，下单时自动计算优惠哦～",
+        f"亲，现在店里的活动有：{'；'.join(parts)}{ending}",
         "answer",
         Source(kb_entry_ids=tuple(p.id for p in promos)),
         0.6,

@@ -95,6 +95,7 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
         shared = asked & tokens_of(clause)
         if any(len(token) > 1 for token in shared):
             scored.append((len(shared), clause))
+    scored = scored or _by_characters(text, product)
     if not scored:  # a blurb of what it is answers no question: the judges gave those 0
         return None
     scored.sort(key=lambda sc: -sc[0])
@@ -104,6 +105,24 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
         Source(kb_entry_ids=(product.id,)), round(0.5 + min(0.2, 0.05 * scored[0][0]), 4),
         (product_evidence(product), product.usage_notes),
     )  # fmt: skip
+
+
+def _by_characters(text: str, product: Product) -> list[tuple[int, str]]:
+    """Clauses sharing two or more of the question's own characters, when no word is shared:
+    "跟多高 筒到哪里" is answered by "筒高约15cm，跟高40mm" (跟, 高, 筒), though no two
+    characters of it stand together there."""
+    name = "".join([product.title, *(v.name for v in product.variants)])
+    asked = {c for c in _CJK_CHAR.findall(text) if c not in name and c not in _FUNCTION_CHARS}
+    found = [(len(asked & set(clause)), clause) for clause in product_clauses(product)]
+    return [(n, clause) for n, clause in found if n >= _SHARED_CHARACTERS]
+
+
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_SHARED_CHARACTERS = 2
+# characters any question is made of: they ask, they do not say about what
+_FUNCTION_CHARS = frozenset(
+    "的了吗呢啊吧呀么嘛哦哈多少到哪里什么怎样个这那是有没能会可不要我你他她它们家款还就都也很太在和啥咋几请问一下"
+)
 
 
 # bigrams any question has: they say it is a question, not what about

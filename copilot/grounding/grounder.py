@@ -49,11 +49,14 @@ from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
+from copilot.grounding.problem_replies import acknowledged, reports_problem
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.recommendations import composed_answers
 from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.slots import fill_slots
+from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
+from copilot.guardrails.moment import waits_for_shipping
 from copilot.guardrails.staleness import stale_mentions
 from copilot.templates import AFTER_PURCHASE, has_bought
 from copilot.types import Candidate, Conversation, Intent, Source
@@ -70,6 +73,9 @@ class GroundedAnswer:
     product_id: str | None = None
     quote: PromotionQuote | None = None
     computed: tuple[Decimal, ...] = ()  # numbers computed in code, supported for the guardrails
+    # the customer reports trouble with what arrived (problem_replies.reports_problem): the
+    # agent's next step (sorry and the photos, or checking) keeps a place among the replies
+    problem_reported: bool = False
 
     @property
     def best(self) -> Candidate | None:
@@ -121,7 +127,13 @@ class Grounder:
         focus = product_focus(conversation, catalog, hits)
         label = intent.label if intent else ""
         text = conversation.last_customer_text
-        candidates, computed, the_quote = computed_answers(conversation, focus, catalog, label, day)
+        # "我买的燕麦色！！寄来的是雾霾蓝" read as a stock question: a report, not a price asked
+        reported = reports_problem(conversation, catalog)
+        candidates, computed, the_quote = (
+            ([], (), None)
+            if reported
+            else computed_answers(conversation, focus, catalog, label, day)
+        )
         held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
         candidates += held_up or order_status_answer(conversation, catalog)
         candidates += composed_answers(conversation, catalog)
@@ -136,19 +148,29 @@ class Grounder:
         # before a purchase, an after-sales guess is the guess that is wrong, not the question
         if pre_sales or not bought:
             candidates += found.about_products()
-            sized = size_for_measure(conversation, focus, catalog)
+            sized = size_for_measure(conversation, focus, catalog) or size_for_usual(
+                conversation, focus
+            )
             candidates += [sized] if sized is not None else []
         candidates += found.promotions(conversation)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
-            candidates += policy_answer(text, fresh, catalog)
+            order = conversation.order
+            arrived = order is None or order.status not in ("unpaid", "paid")
+            candidates += policy_answer(text, fresh, catalog, arrived=arrived)
         if not bought:  # "今天下单 明天能到上海吗": how the parcel travels, before any purchase
-            candidates += shipping_answer(text, fresh, catalog)
+            candidates += shipping_answer(text, fresh, catalog) or shipping_answer(
+                _asked_before(conversation), fresh, catalog
+            )
         unpaid = conversation.order is not None and conversation.order.status == "unpaid"
         candidates += _script_candidates(catalog, label, values, day, adopted, bought, unpaid)
         if held_up:  # "16点前付款当天发" is not true of an order waiting for its option
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
+        candidates = [c for c in candidates if not waits_for_shipping(c.text, conversation)]
         product_id = focus.product.id if focus.product else None
-        return GroundedAnswer(tuple(_dedupe(candidates)), product_id, the_quote, computed)
+        candidates = acknowledged(conversation, candidates, catalog, product_id)
+        return GroundedAnswer(
+            tuple(_dedupe(candidates)), product_id, the_quote, computed, problem_reported=reported
+        )
 
     def _slot_values(
         self,
@@ -239,6 +261,15 @@ class _Found:
             listing = promotion_listing(self.catalog, self.day)
             found += [listing] if listing is not None else []
         return found
+
+
+def _asked_before(conversation: Conversation) -> str:
+    """The customer's question the agent answered with a question of their own ("新疆包邮不",
+    "您想买哪一款呢？", "大豆被 220x240 6斤的"), with the answer; "" when the agent did not ask."""
+    turns = conversation.turns
+    if len(turns) < 3 or turns[-2].role != "agent" or turns[-3].role != "customer":
+        return ""
+    return f"{turns[-3].text}，{turns[-1].text}"
 
 
 def retrieval_query(conversation: Conversation) -> str:

@@ -25,9 +25,10 @@ STOCK_ASKED_LABELS = frozenset(
 def ordered_stock(conversation: Conversation, catalog: Catalog, label: str) -> list[Candidate]:
     """The out-of-stock line of the option asked for (named in the message) or ordered."""
     order = conversation.order
-    if order is None or order.status != "paid" or label not in STOCK_ASKED_LABELS:
-        return []
     said = normalize(conversation.last_customer_text)
+    asked = label in STOCK_ASKED_LABELS or bool(_ASKS_SHIPPING.search(said))
+    if order is None or order.status != "paid" or not asked:
+        return []
     found = []
     for item in order.items:
         product = catalog.products.get(item.product_id)
@@ -40,6 +41,10 @@ def ordered_stock(conversation: Conversation, catalog: Catalog, label: str) -> l
                 text = f"亲，{product.title}（{option}）：{line}哦～"
                 found.append(Candidate(text, "answer", Source(kb_entry_ids=(product.id,)), 0.8))
     return found[:1]
+
+
+# "咋还不发", "今天不发我就投诉", "啥时候发": whatever the intent, the parcel is what is asked
+_ASKS_SHIPPING = re.compile(r"不发|没发|发货|发了没|发了吗|啥时候发|什么时候发|几时发|多久发")
 
 
 def promises_shipping(text: str) -> bool:

@@ -18,25 +18,35 @@ from copilot.grounding.catalog import Catalog
 from copilot.types import Candidate, Source
 from kb.types import Hit, Policy
 
-# (what the customer says, the words a policy about it is written in)
-_SITUATIONS = tuple(
-    (re.compile(said), re.compile(written))
-    for said, written in (
-        (r"(?<!款)退(?!款)|不想要|不要了", r"无理由|退货|退换"),
-        (r"退款|到账|退钱|钱.{0,4}退", r"退款"),
-        (r"换货|换一个|换个|换新", r"换货|退换|包换|换新"),
-        (r"烂|坏果|破|碎|漏|压坏|变形|磕", r"破损|坏果|赔付|漏|烂"),
-        (
-            r"坏了|不转|不工作|不通电|不出水|不加热|故障|没反应|冒烟|异响|用不了",
-            r"质量|保修|质保|故障",
-        ),
-        (r"少了|少发|漏发|缺件|少件|没收到", r"少件|漏发|缺件"),
-        (r"斤|重量|称|分量|不够秤|克数", r"重量|毛重|净重|净果"),
-        (r"发霉|有虫|异味|变质|臭|过期", r"质量|发霉|变质"),
-        (r"降价|差价|便宜了|买贵", r"价保|差价"),
-        (r"发票|专票|普票", r"发票"),
-    )
+# "我买的黑色的 怎么发来白的", "怎么寄来个白的": not what was bought
+WRONG_ITEM = (
+    r"发错|错发|寄错|发成|怎么(?:发|寄)(?:来|过来)|(?:发|寄)(?:来|过来)(?:的是|个|了个)|收到的是"
+)
+# (what the customer says, the words a policy about it is written in, whether it can be said
+# of an order still in the warehouse: its refund, a price drop, an invoice; "没发货 能换成L吗"
+# is a change to the order, not an exchange of what arrived)
+_LEXICON = (
+    (r"(?<!款)退(?!款|差)|不想要|不要了", r"无理由|退货|退换", False),
+    (r"退款|到账|退钱|钱.{0,4}退", r"退款", True),
+    (r"换货|换一个|换个|换新|换成", r"换货|退换|包换|换新", False),
+    (r"烂|坏果|破|碎|漏|压坏|压扁|凹|瘪|变形|磕|裂", r"破损|坏果|赔付|漏|烂", False),
+    (
+        r"坏了|不转|不工作|不通电|不出水|不加热|故障|没反应|冒烟|异响|用不了|没声|不响|失灵"
+        r"|不亮|不充电|充不进|双击",
+        r"质量|保修|质保|故障",
+        False,
+    ),
+    (r"少了|少发|漏发|缺件|少件|没收到", r"少件|漏发|缺件", False),
+    (WRONG_ITEM, r"错发|发错", False),
+    (r"斤|重量|称|分量|不够秤|克数", r"重量|毛重|净重|净果", False),
+    (r"发霉|有虫|异味|变质|臭|过期", r"质量|发霉|变质", False),
+    (r"降价|差价|便宜了|买贵", r"价保|差价", True),
+    (r"发票|专票|普票", r"发票", True),
 )  # fmt: skip
+_SITUATIONS = tuple((re.compile(said), re.compile(written)) for said, written, _ in _LEXICON)
+_BEFORE_ARRIVAL = tuple(
+    (re.compile(said), re.compile(written)) for said, written, early in _LEXICON if early
+)
 # Before a purchase, only how the parcel travels: "今天下单 明天能到上海吗", "能发顺丰吗",
 # "新疆能发吗". The shop's shipping rule answers them, as a policy row or an FAQ.
 _SHIPPING = tuple(
@@ -46,21 +56,26 @@ _SHIPPING = tuple(
          r"快递|顺丰|中通|韵达|圆通|申通|邮政"),
         (r"多久到|几天到|能到|到货|明天到|后天到|送到|多久能收到|几天能收到",
          r"时效|发货|\d\s*[-~～至]\s*\d\s*天|次日|隔日|当天"),
-        (r"几点|当天发|今天发|什么时候发|多久发|发货|发出", r"发货|发出|当天发|次日发"),
+        (r"几点|当天.{0,3}发|今天.{0,3}发|什么时候发|多久发|发货|发出", r"发货|发出|当天发|次日发"),
         (r"新疆|西藏|青海|内蒙|宁夏|甘肃|海南|港澳台|偏远|国外|海外",
          r"偏远|新疆|西藏|不发|不包邮|港澳台"),
         (r"包邮|运费|邮费", r"包邮|运费|邮费"),
     )
 )  # fmt: skip
+_CLAUSE = re.compile(r"[^；;。\n]+")
 _AFTER_SALES_TOPIC = re.compile(r"退|换|赔|无理由|保修|质保|质量|破损|少件|漏发|价保|差价")
 _TITLE_WEIGHT, _RETRIEVED = 2, 1
 _RETRIEVED_RANK = 5  # a policy among the first hits counts once more
 
 
-def policy_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Candidate]:
-    """The policy this after-sales message is about (see the module docstring), or nothing."""
+def policy_answer(
+    text: str, hits: Sequence[Hit], catalog: Catalog, *, arrived: bool = True
+) -> list[Candidate]:
+    """The policy this after-sales message is about (see the module docstring), or nothing;
+    before the parcel has `arrived`, only a refund, price drop or invoice policy."""
     retrieved = {h.entry_id for h in hits[:_RETRIEVED_RANK] if isinstance(h.entry, Policy)}
-    scored = [(_score(text, p, retrieved), p) for p in catalog.policies]
+    situations = _SITUATIONS if arrived else _BEFORE_ARRIVAL
+    scored = [(_score(text, p, retrieved, situations), p) for p in catalog.policies]
     scored = [(s, p) for s, p in scored if s > _RETRIEVED]
     if not scored:
         return []
@@ -88,7 +103,28 @@ def shipping_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Ca
     if not scored:
         return []
     _, entry_id, body = max(scored, key=lambda found: found[0])
-    return [_as_reply(entry_id, body, body)]
+    return [_as_reply(entry_id, _clauses_asked(body, text, _SHIPPING), body)]
+
+
+def _clauses_asked(
+    body: str, text: str, situations: Sequence[tuple[re.Pattern[str], re.Pattern[str]]]
+) -> str:
+    """Of a rule written as several clauses (快递；运费；偏远地区；时效), the ones about what the
+    message asks ("能发顺丰吗": 默认中通/韵达；要顺丰需补差价), in their order; all when none is."""
+    asked = [written for said, written in situations if said.search(text)]
+    clauses = [c for c in _CLAUSE.findall(body) if c.strip()]
+    kept = [c.strip() for c in clauses if any(w.search(c) for w in asked)]
+    return "；".join(kept) if kept and len(kept) < len(clauses) else body
+
+
+def situations_in(text: str) -> frozenset[int]:
+    """The after-sales situations a customer's words speak of, by their place in the lexicon."""
+    return frozenset(i for i, (said, _) in enumerate(_SITUATIONS) if said.search(text))
+
+
+def situations_of(rule: str) -> frozenset[int]:
+    """The after-sales situations a rule is written about, by their place in the lexicon."""
+    return frozenset(i for i, (_, written) in enumerate(_SITUATIONS) if written.search(rule))
 
 
 def _as_reply(entry_id: str, body: str, evidence: str) -> Candidate:
@@ -99,8 +135,13 @@ def _as_reply(entry_id: str, body: str, evidence: str) -> Candidate:
     return Candidate(reply, "answer", Source(kb_entry_ids=(entry_id,)), 0.45, (evidence,))
 
 
-def _score(text: str, policy: Policy, retrieved: set[str]) -> int:
-    score = _matched(text, policy.title, policy.content, _SITUATIONS)
+def _score(
+    text: str,
+    policy: Policy,
+    retrieved: set[str],
+    situations: Sequence[tuple[re.Pattern[str], re.Pattern[str]]],
+) -> int:
+    score = _matched(text, policy.title, policy.content, situations)
     if score:
         score += _RETRIEVED * (policy.id in retrieved)
     return score

@@ -29,7 +29,7 @@ from itertools import product as cartesian
 from typing import Literal, TypeAlias
 
 from copilot.types import Order, OrderItem
-from kb.types import Product, Promotion
+from kb.types import Product, Promotion, Variant
 
 NudgeKind: TypeAlias = Literal["amount", "items"]
 
@@ -131,13 +131,26 @@ class PromotionQuote:
         return tuple(dict.fromkeys(money(Decimal(v)) for v in values))
 
 
+_BRACKETED = re.compile(r"[（(][^）)]*[）)]")
+
+
 def unit_price(product: Product, variant: str | None) -> tuple[Decimal, str | None]:
     """The list price of a product (of its variant when named and known) and the variant name."""
     if variant:
         for option in product.variants:
             if option.name.lower() == variant.strip().lower():
                 return (option.price if option.price is not None else product.price), option.name
+        # "150*200cm 燕麦" is the 150*200cm option in a colour: its price, when only one fits
+        prices = {o.price for o in product.variants if o.price is not None and _names(variant, o)}
+        if len(prices) == 1:
+            return prices.pop(), variant
     return product.price, variant
+
+
+def _names(variant: str, option: Variant) -> bool:
+    """Every word of the option's name (its brackets aside) is in the ordered variant."""
+    words = _BRACKETED.sub(" ", option.name).lower().split()
+    return bool(words) and all(word in variant.lower() for word in words)
 
 
 def quote_lines(

@@ -15,7 +15,11 @@ import re
 from collections.abc import Mapping
 
 _SLOT = re.compile(r"\{([^{}]{0,12})\}|【([^【】]{0,20})】")
-_SLOT_LIKE = re.compile(r"^$|/|(?:号|名|名称|金额|价格|时间|日期|地址|电话|姓名|链接|数量|规格)$")
+# 【修改地址】, 【申请售后】: a button the customer presses, not a slot left unfilled
+BUTTON_VERBS = r"修改|申请|查看|提交|确认|取消|联系|点击|填写"
+_SLOT_LIKE = re.compile(
+    rf"^$|/|^(?!{BUTTON_VERBS}).*(?:号|名|名称|金额|价格|时间|日期|地址|电话|姓名|链接|数量|规格)$"
+)
 _ALIASES = {
     "商品": "商品名", "宝贝": "商品名", "商品名称": "商品名", "单价": "价格", "商品价格": "价格",
     "尺码": "规格", "容量": "规格", "活动": "优惠", "优惠活动": "优惠", "快递单号": "运单号",

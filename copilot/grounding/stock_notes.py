@@ -15,7 +15,9 @@ from kb.types import Product
 
 STOCK_NOTE_LEAD = "库存："
 _PLAIN_IN_STOCK = re.compile(r"(?:库存)?(?:充足|现货|有货|在售|正常|现货充足|充足现货)")
-OUT_OF_STOCK = re.compile(r"缺货|无货|断货|断码|售罄|没货|卖完")
+OUT_OF_STOCK = re.compile(r"缺货|无货|断货|断码|售罄|没货|卖完|预售")
+_SPEAKS_OF_STOCK = re.compile(OUT_OF_STOCK.pattern + r"|现货|到货|到仓|补货")
+_SENTENCE = re.compile(r"[。；;\n】\]]")
 _PART = re.compile(r"[；;\n]")
 _SIZE = re.compile(r"(?<![a-z\d.])(xxxl|xxl|xl|xs|s|m|l|均码|\d{2}码)(?![a-z])")
 
@@ -35,18 +37,37 @@ def stock_phrase(product: Product, *, restock: bool = False) -> str:
 
 
 def stock_note(product: Product) -> str:
-    """The stock cell the importer keeps in the notes ("库存：…", always written last)."""
+    """The stock cell the importer keeps in the notes ("库存：…", always written last); with
+    no stock cell, the sentences of the notes that speak of stock ("白色=预售，12月10日起按付款
+    顺序发货。黑色现货" in a 备注(库存/注意) column)."""
     _, found, note = product.usage_notes.partition(STOCK_NOTE_LEAD)
-    return note.strip(" ；;") if found else ""
+    if found:
+        return note.strip(" ；;")
+    sentences = (s.strip(" 【[") for s in _SENTENCE.split(product.usage_notes))
+    return "；".join(s for s in sentences if _SPEAKS_OF_STOCK.search(s))
 
 
 def out_of_stock_line(product: Product, option: str) -> str:
     """The part of the stock cell saying this option is out ("深空灰缺货，预计12.15补货"), or ""."""
     for part in _PART.split(stock_note(product)):
         out = OUT_OF_STOCK.search(part)
-        if out is not None and option_in(option, part[: out.start()]):
+        subject = part[: out.start()] if out is not None else ""
+        if out is not None and (option_in(option, subject) or _within(subject, option)):
             return part.strip(" ，,")
     return ""
+
+
+def _within(subject: str, option: str) -> bool:
+    """The line's subject names a set the option is in: "白色青轴" holds "三模版 白色 青轴",
+    "雾蓝2.0m" holds "2.0m床 床笠款 雾蓝" (each word of it is, or begins, a word of the option)."""
+    words = [w.removesuffix("色") for w in re.split(r"[\s/，,]+", normalize(option)) if w]
+    rest = normalize(subject).replace("色", "").strip(" =:：，,！!")
+    found = [w for w in sorted(words, key=len, reverse=True) if len(w) > 1 or w in rest]
+    matched = False
+    for word in found:
+        if word in rest:
+            rest, matched = rest.replace(word, " "), True
+    return matched and all(any(p in w for w in words) for p in rest.split())
 
 
 def option_in(option: str, text: str) -> bool:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from copilot.grounding.slots import BUTTON_VERBS
 from copilot.guardrails.facts import (
     COMPENSATE,
     REFUND,
@@ -67,7 +68,7 @@ _PLACEHOLDER = re.compile(
     r"\[[^\[\]]{0,10}(?:[xX]|\d+)\]|\[(?:数字|金额|订单号?|姓名|地址|电话|日期|时间|链接|站点)\]"
     r"|(?:USERID|ORDERID|USER_ID|ORDER_ID)_?\w*"
     r"|\{[^{}]{0,20}\}|<[^<>]{1,20}>"
-    rf"|【\s*】|【[^【】]*/[^【】]*】|【{_SLOT_WORDS}】"
+    rf"|【\s*】|【[^【】]*/[^【】]*】|【(?!{BUTTON_VERBS}){_SLOT_WORDS}】"
     r"|(?<![A-Za-z])[Xx]{2,}(?![A-Za-z])|×{2,}|\*{3,}|某某"
     r"|(?<![A-Za-z0-9])[Xx]\s*[月日号点天]|[月日]\s*[Xx](?![A-Za-z0-9])"
 )

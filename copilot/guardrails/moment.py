@@ -4,7 +4,9 @@
   only when the customer closes: thanks, says goodbye, or says nothing else is needed. Offered
   while they are mid-problem it makes the agent look careless;
 - an apology or a remedy (给您带来不便, 为您补发, 拍照) only after a purchase: a
-  pre-sales question ("这个杯子能装开水吗") is never answered with an apology for a leaking cup.
+  pre-sales question ("这个杯子能装开水吗") is never answered with an apology for a leaking cup;
+- a parcel that has left is not hurried at the warehouse ("已经帮您给仓库备注加急了") nor said
+  to be waiting ("还没发出"): the attached order says shipped.
 
 Bank replies are mined from what agents said in other conversations, so they carry the
 situation they were written for; KB answers and the intent's templates are chosen for this one.
@@ -35,6 +37,10 @@ _AFTER_SALES_REPLY = re.compile(
     r"抱歉|不好意思给您|给您带来(?:的)?不便|[为给]您(?:补发|退款|重新发|换一|赔)|理赔|拍照|拍一下"
     r"|照片"
 )
+_BEFORE_SHIPPING = re.compile(
+    r"还没发|未发出|没发出|尚未发|催.{0,3}仓库|仓库.{0,4}加急|备注加急|加急发|尽快.{0,2}发出|发出后物流"
+)
+_LEFT = frozenset({"shipped", "delivered"})
 _SOCIAL_INTENTS = frozenset({"thanks", "greeting", "chitchat"})
 
 
@@ -54,4 +60,12 @@ def fits_the_moment(candidate: Candidate, conversation: Conversation, intent: In
     if only_pleasantry(text) and not customer_closes(conversation, intent):
         return False
     pre_sales = intent.family in ("pre_sales", "") and not has_bought(conversation)
-    return not (pre_sales and _AFTER_SALES_REPLY.search(text))
+    return not (pre_sales and _AFTER_SALES_REPLY.search(text)) and not waits_for_shipping(
+        text, conversation
+    )
+
+
+def waits_for_shipping(text: str, conversation: Conversation) -> bool:
+    """The reply treats the parcel as not yet sent while the attached order says it has left."""
+    order = conversation.order
+    return order is not None and order.status in _LEFT and bool(_BEFORE_SHIPPING.search(text))

@@ -174,13 +174,14 @@ def _continues(group: Sequence[Record], row: Record) -> bool:
     if not (first.tabular and row.tabular and first.kind == row.kind == "product"):
         return False
     first_spec = _cell(first, "variants")
-    if first.file != row.file or not spec or not first_spec or "|" in first_spec:
-        return False  # a product with no spec, or with its specs in one cell, is whole
+    if first.file != row.file or not spec or not first_spec:
+        return False  # a product with no spec is whole
     if spec in {_cell(r, "variants") for r in group}:
         return False
     title = _cell(row, "title")
     same = _cell(row, "id") == _cell(first, "id") and title in ("", _cell(first, "title"))
-    return same or not (_cell(row, "id") or title)
+    # specs in one cell ("黑白/全黑") are the whole product, unless its id goes on below
+    return same or not ("|" in first_spec or _cell(row, "id") or title)
 
 
 def _joined(rows: Sequence[Record]) -> Record:
@@ -208,7 +209,8 @@ def _priced(row: Record) -> str:
     spec, price = _cell(row, "variants"), _cell(row, "price")
     if "=" in spec or not price:
         return spec
-    return f"{spec}={price}" if _NUMBER.fullmatch(price) else f"{spec}（{price}）"
+    priced = "={}" if _NUMBER.fullmatch(price) else "（{}）"
+    return "|".join(name + priced.format(price) for name in spec.split("|"))
 
 
 _STOCK_LEAD = "库存："
@@ -217,11 +219,17 @@ _STOCK_LEAD = "库存："
 def _stock_remarks(rows: Sequence[Record]) -> list[str]:
     """Each spec's own stock note that says more than in stock ("库存：缺货（可预订…）" on its
     row), named by its spec."""
+    notes = [_cell(row, "usage_notes").partition(_STOCK_LEAD) for row in rows]
+    if len({note for _, _, note in notes}) == 1:  # one cell merged down over the specs: once
+        notes = notes[:1]
+        rows = rows[:1]
     remarks = []
-    for row in rows:
-        _, found, note = _cell(row, "usage_notes").partition(_STOCK_LEAD)
+    for row, (_, found, note) in zip(rows, notes, strict=True):
+        note, spec = note.strip(), _cell(row, "variants").replace("|", "/")
         if found and _SAYS_MORE.search(note):
-            remarks.append(f"{_cell(row, 'variants')}{note.strip()}")
+            # "灰蓝44码缺货" names its spec; a cell over all the specs names none
+            named = len(notes) == 1 or any(name in note for name in spec.split("/"))
+            remarks.append(note if named else f"{spec}{note}")
     return remarks
 
 

@@ -21,6 +21,8 @@ _DAY_ONLY = re.compile(_RANGE_MARK + r"(\d{1,2})\s*[日号]")
 _MONTH_END = re.compile(_RANGE_MARK + r"(?:本月|当月)?月底")
 _FROM = re.compile(r"\s*(?:起|开始|以后)")
 _UNTIL = re.compile(r"\s*(?:前|之前|截止|为止)")
+_SENTENCE_END = re.compile(r"[。；;]")
+_CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")  # "20:00 - 11.11": a time is not a month and a day
 _TIER_REST = re.compile(r"^[\s、,，;；+]+|[\s、,，;；+]+$|(?<=[、,，;；])[\s、,，;；]+")
 _REMARK_ONLY = re.compile(r"^\s*[（(][^（）()]*[）)]\s*$")
 _EXCEPT = re.compile(r"除外|不参加|不参与|不含|除了?")
@@ -76,6 +78,7 @@ def split_period(text: str) -> tuple[str, str]:
     '11月27号-30号' (the end's month is the start's), '12月5号到月底', '12/1 ~ 12/12 23:59';
     one date alone is a one-day promotion, or its start (12.1起) or end (12.12前); ('', '')
     when it names no date (长期)."""
+    text = _CLOCK_TIME.sub(lambda m: " " * len(m[0]), text)
     found = [m for m in _PERIOD_DATE.finditer(text) if _date(2000, int(m[2]), int(m[3]))]
     if not found:
         return "", ""
@@ -106,7 +109,8 @@ def full_dates(texts: Iterable[str]) -> list[date]:
 
 def _scope_ids(text: str, products: Mapping[str, ProductWords]) -> list[str]:
     whole = _WHOLE_SHOP_LEAD.match(text)
-    rest = text[whole.end() :] if whole else text
+    # "全店（含鞋垫）。加绒款 = …": what follows the first sentence explains, it does not scope
+    rest = _SENTENCE_END.split(text[whole.end() :])[0] if whole else text
     if whole and not _tokens(rest):
         return []
     if whole and _EXCEPT.search(rest):

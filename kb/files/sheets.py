@@ -26,6 +26,8 @@ HEADER_SCAN_ROWS = 12  # titles and notes above a header are a few rows at most
 _SECTION = re.compile(r"^\s*(?:【[^】]*】|\[[^\]]*\]|〖[^〗]*〗|=+.*=+|-{2,}.*|#+\s*\S.*)\s*$")
 _DIVIDER = re.compile(r"^\s*[—－\-=~*_·]{2,}|[—－\-=~*_·]{2,}\s*$")
 _NOTE = re.compile(r"^\s*(?:注|备注|说明|提示|温馨提示|ps|PS|※|\*)\s*[:：]")
+# "（待补：男款高帮工装鞋 样品还没到，先别上）": a remark in brackets alone on its row
+_ASIDE = re.compile(r"^\s*[（(][^）)]*[:：，,；;][^）)]*[）)]\s*$")
 _SENTENCE_MARK = re.compile(r"[，。；！？,;!?]")
 _NOTE_LENGTH = 30  # a lone cell this long, with a sentence's marks, is a note, not an entry
 # "120g/袋" is a size per bag, not two specs: a slash before a lone counting word is a unit's
@@ -78,6 +80,7 @@ def section_row(cells: Sequence[str]) -> bool:
         _SECTION.match(text)
         or _DIVIDER.match(text)
         or _NOTE.match(text)
+        or _ASIDE.match(text)
         or (len(text) >= _NOTE_LENGTH and _SENTENCE_MARK.search(text))
     )
 
@@ -87,6 +90,8 @@ def split_specs(text: str) -> list[str]:
     is one spec's detail ("标准款（龙井50g+白牡丹50g，共4罐）" is one spec)."""
     specs, depth, start = [], 0, 0
     text = text.strip()
+    if (options := _one_choice_of_options(text)) is not None:
+        return options
     for match in _SPEC_SPLIT.finditer(text):
         depth = _bracket_depth(text[: match.start()])
         if depth == 0:
@@ -94,6 +99,20 @@ def split_specs(text: str) -> list[str]:
             start = match.end()
     specs.append(text[start:])
     return [p.strip() for p in specs if p.strip()]
+
+
+def _one_choice_of_options(text: str) -> list[str] | None:
+    """'黑色/棕色  加绒款', '标准版(1K接收器) 黑/白': words apart, one of them a choice of
+    options: a spec per option, the other words kept (黑色 加绒款, 棕色 加绒款). Two choices in
+    one cell ('有线版 黑/白 红轴/茶轴') stay one spec; None when the cell is not written so."""
+    groups = text.split()
+    if len(groups) < 2 or _LIST_MARK.search(text):
+        return None
+    choices = [i for i, group in enumerate(groups) if _OPTIONS.fullmatch(group)]
+    if len(choices) != 1:
+        return [" ".join(groups)] if choices else None
+    i = choices[0]
+    return [" ".join([*groups[:i], option, *groups[i + 1 :]]) for option in groups[i].split("/")]
 
 
 def _bracket_depth(text: str) -> int:
@@ -201,6 +220,11 @@ _PLAIN_STOCK |= {
 }
 
 
+_OPTIONS = re.compile(r"[^\s/\d()（）]+(?:/[^\s/\d()（）]+)+")  # 黑/白, 红轴/茶轴/青轴
+_LIST_MARK = re.compile(r"\n|、|,|，|;|；|\||｜|\s/\s")  # specs listed, not one spec's words
+_ONE_NAME = re.compile(r"[^/\s]{1,12}")  # one spec's name, not a list of them
+
+
 def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
     """(spec, price) pairs when the price cell holds one price per spec; None for one price.
     A part is '¥59', '59元', '1.5kg ¥59' or '30ml 159.00' (the last number is the price)."""
@@ -221,6 +245,9 @@ def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
             value, label = last.group(1), part[: last.start()]
         pairs.append((label.strip(" ：:=-"), value.replace(",", "")))
     if all(label for label, _ in pairs):
+        if len(specs) == 1 and len(pairs) > 1 and _ONE_NAME.fullmatch(specs[0]):
+            # 低枕（约8cm） at "单只49 / 一对89": 低枕（约8cm） 单只, 低枕（约8cm） 一对
+            return [(f"{specs[0]} {label}", value) for label, value in pairs]
         return pairs
     if len(pairs) == len(specs):
         return [(spec, value) for spec, (_, value) in zip(specs, pairs, strict=True)]
