@@ -219,11 +219,12 @@ class Suggester:
         if check_first or not full or reserve:  # else no slot for a step
             steps = next_step(conversation, intent, chosen, answered=answered)
             steps = self._guard(run, steps, grounded)
-            lead = [s for s in steps[:1] if s not in chosen]
+            lead = steps[:1]
             if check_first:
                 chosen = self._fill(lead, chosen)
             else:
-                chosen = self._fill(chosen[:-1] if reserve and lead else chosen, lead)
+                fresh = [s for s in lead if s not in chosen]  # the shop's apology may be there
+                chosen = self._fill(chosen[:-1] if reserve and fresh else chosen, fresh)
             chosen = self._fill(chosen, steps[1:])
         if any(c.source.llm for c in checked) and not any(c.source.llm for c in chosen):
             # the model repeated a retrieval candidate (it copies its material): nothing to add

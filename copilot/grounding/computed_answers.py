@@ -53,7 +53,12 @@ def computed_answers(
     asks_price = price_said or stock_said or label == "stock"
     # "说满199送小样 我咋没收到" is a missing gift, not a question of what the order costs
     asks_promo = asks_promotion(text, label) and label not in _PROBLEM_LABELS
-    if asks_promo and (focus.product or order_products(conversation.order, catalog)):
+    # "30盒多少钱" of a tea at three prices, none said: its options' prices, not a sum at the
+    # cheapest one (one of it is quoted from its lowest price, as the listing shows it)
+    unpriced = conversation.order is None and focus.quantity > 1 and _option_unsaid(focus)
+    asks_price = asks_price or (asks_promo and unpriced)  # each option's price and the offers
+    bought = order_products(conversation.order, catalog)
+    if asks_promo and not unpriced and (focus.product or bought):
         the_quote = _quote_for(conversation.order, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
         # without an order, a quote is offered only when something applies or is within reach
@@ -61,7 +66,7 @@ def computed_answers(
         if the_quote.lines and worth:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     # "买两个多少钱": the basket; "白色S 要两件 有没" asks the stock, not the sum
-    if price_said and focus.product and focus.quantity > 1:
+    if price_said and focus.product and focus.quantity > 1 and not unpriced:
         the_quote = _quote_for(conversation.order, focus, catalog, day)
         if the_quote.lines:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
@@ -189,6 +194,14 @@ def product_evidence(product: Product) -> str:
 def promo_evidence(promo: Promotion) -> str:
     period = f"{promo.starts or ''}~{promo.ends or ''}"
     return f"{promo.title}（{promo.rule_text}，{period}）：{promo.description}"
+
+
+def _option_unsaid(focus: ProductFocus) -> bool:
+    """The product's options are priced apart and none of them is the one asked about."""
+    product = focus.product
+    if product is None or focus.variant is not None:
+        return False
+    return len({v.price for v in product.variants if v.price is not None}) > 1
 
 
 def _quote_for(

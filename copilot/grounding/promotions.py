@@ -107,6 +107,9 @@ class PromotionQuote:
     # active rules on these lines that are not computed (满199送小样, 秒杀价59.9): stated, so the
     # quote never says "no offer applies" while one may
     uncomputed: tuple[str, ...] = ()
+    # a running cut to a quoted product's own price, in the sheet's words ("M1 4K套装直降30，
+    # 到手219"): the totals above are list prices, so no payable is claimed
+    price_cuts: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -258,8 +261,36 @@ def quote(
         unknown_products=unknown,
         sentences=(),
         uncomputed=tuple(p.rule_text for p in active if _uncomputed_on(p, lines)),
+        price_cuts=_price_cuts(active, lines, products),
     )
     return _with_sentences(quote_)
+
+
+def _price_cuts(
+    active: Sequence[Promotion], lines: Sequence[QuoteLine], products: Mapping[str, Product]
+) -> tuple[str, ...]:
+    """Clauses of a running promotion's note, or of a quoted product's price remark, that cut
+    that product's price: "M1 4K套装直降30，到手219（12月4日起）", "79.9（双12直降72.9）"."""
+    found: list[str] = []
+    for line in lines:
+        product = products.get(line.product_id)
+        remark = _PRICE_REMARK.search(product.usage_notes) if product else None
+        if remark and _CUT.search(remark.group(1)):
+            found.append(remark.group(1))
+        names = {line.product_id.lower(), *_MODEL.findall(line.title.lower())}
+        for promotion in active:
+            for clause in _NOTE_CLAUSE.findall(promotion.description):
+                named = names & set(_MODEL.findall(clause.lower()))
+                if _CUT.search(clause) and (line.product_id.lower() in clause.lower() or named):
+                    found.append(_NUMBERING.sub("", clause).strip())
+    return tuple(dict.fromkeys(found))
+
+
+_CUT = re.compile(r"直降|到手|秒杀价|特价|→")
+_NUMBERING = re.compile(r"^\s*\d+\s*[.、．)）]\s*")  # "3. M1 4K套装直降30": the list's number
+_PRICE_REMARK = re.compile(r"价格：[\d.]+[（(]([^）)]+)[）)]")
+_NOTE_CLAUSE = re.compile(r"[^；;。\n]+")
+_MODEL = re.compile(r"(?<![a-z0-9])[a-z]*\d+[a-z0-9]*(?![a-z0-9])")  # m1, k108, 4k: a model's code
 
 
 def _uncomputed_on(promotion: Promotion, lines: Sequence[QuoteLine]) -> bool:
@@ -340,6 +371,10 @@ def _with_sentences(q: PromotionQuote) -> PromotionQuote:
             f"{line.label}{yuan(line.unit_price)}×{line.quantity}" for line in q.lines
         )
         sentences.append(f"{items}，合计{yuan(q.subtotal)}")
+        if q.price_cuts:
+            deals = [*q.price_cuts, *(a.rule_text for a in q.applied), *q.uncomputed]
+            sentences.append(f"另有活动：{'、'.join(deals)}，到手价以下单页为准")
+            return replace(q, sentences=tuple(sentences))
         if q.applied:
             offers = "、".join(f"{a.rule_text}（减{yuan(a.discount)}）" for a in q.applied)
             sentences.append(f"可享{offers}，实付{yuan(q.payable)}")

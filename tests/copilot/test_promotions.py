@@ -197,3 +197,16 @@ def test_demo_express_packaging_needs_three_items(demo: Demo) -> None:
     assert "再买1件可享满3件9折" in two.sentences
     three = demo_quote(demo, "demo-express", [OrderItem("exp-p06", 3)], demo_day(11, 15))
     assert three.discount == D("0.9") and three.payable == D("8.1")  # 3 x ¥3 at 9折
+
+
+def test_a_running_cut_to_a_quoted_products_price_claims_no_payable() -> None:
+    # "M1 4K套装直降30，到手219" sits in a shop-wide deal's note: the list price is not the price
+    mouse = Product("s", "KA-M1", "键弧M1 无线游戏鼠标", D(249))
+    sale = promo("p-1212", "满199减20", description="1. 全店可用；2. M1 4K套装直降30，到手219")
+    q = quote(order(("KA-M1", 1)), {"KA-M1": mouse}, [sale], TEST_TODAY)
+    assert q.price_cuts == ("M1 4K套装直降30，到手219",)
+    text = "；".join(q.sentences)
+    assert "到手价以下单页为准" in text and "实付" not in text and "直降30" in text
+    # another product's cut is not this one's
+    cup = quote(order(("cup", 1)), PRODUCTS, [sale], TEST_TODAY)
+    assert cup.price_cuts == () and "实付" in "；".join(cup.sentences)

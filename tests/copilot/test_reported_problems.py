@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from copilot.grounding.catalog import Catalog, product_focus
-from copilot.grounding.computed_answers import promotion_listing
+from copilot.grounding.computed_answers import computed_answers, promotion_listing
 from copilot.grounding.entry_answers import focus_answer
 from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.grounding.order_stock import ordered_stock
@@ -239,3 +239,18 @@ def test_a_policy_about_other_products_only_is_not_offered_for_this_one() -> Non
     catalog = Catalog.from_entries(SHOP, 1, [BLENDER, COFFEE, cases])
     conversation = chat("破壁机用了两个月 不转了", order=BOUGHT)  # the order says which product
     assert acknowledged(conversation, [quoted], catalog, None) == []
+
+
+def test_a_quantity_of_a_product_priced_by_option_is_not_summed_at_the_cheapest() -> None:
+    tea = Product(
+        "tea", "T-1", "明前龙井", Decimal(98),
+        (Variant("50g罐装", Decimal(98)), Variant("100g礼盒", Decimal(198))),
+    )  # fmt: skip
+    catalog = Catalog.from_entries("tea", 1, [tea])
+    for said, quoted in (("龙井要30盒 多少钱", False), ("龙井100g礼盒要30盒 多少钱", True)):
+        conversation = Conversation("tea", (Turn("customer", said),))
+        found, _, the_quote = computed_answers(
+            conversation, product_focus(conversation, catalog), catalog, "", DAY
+        )
+        assert (the_quote is not None) is quoted, said
+        assert found and ("¥98" in found[0].text and "¥198" in found[0].text) is not quoted
