@@ -2,9 +2,9 @@
 "内胆掉涂层了 才用三个月". The shop's rule for it, said the way an agent says it.
 
 Quoted as the trainer wrote it, a rule reads like a notice: "拍照联系客服", while the customer
-is talking to 客服 already, and with no word for the trouble they are in. The judges accepted
-the rule as written only half the time and the rule said to the customer nearly always. So a
-rule offered for a reported problem gets:
+is talking to 客服 already, and with no word for the trouble they are in. The judges gave such
+rules a 1 (sent after an edit) where the same rule said to the customer got a 2 (a leaking
+bottle, a torn bag of litter, a coating gone). So a rule offered for a reported problem gets:
 
 - sorry first ("非常抱歉给您添麻烦了");
 - "发给我们" for "联系客服" after the photos it asks for;
@@ -37,7 +37,8 @@ _PROBLEM = re.compile(
 )
 # said of what arrived or is in use: "才用三个月", "收到就是坏的", "第一次用就冒烟"
 _RECEIVED = re.compile(r"收到|到了|到货|签收|用了|才用|第一次用|拆开|打开|开箱|吃了|穿了")
-_WONDERING = re.compile(r"会不会|会不|容易|怕|担心|万一|如果|吗\s*$")
+_WONDERING = re.compile(r"会不会|会不|容易|怕|担心|万一|如果")
+_ASKS = re.compile(r"[吗么嘛]\s*[?？]?\s*$")
 # a rule for what happens next, not a fact about the product
 _RULE = re.compile(r"拍照|照片|视频|退款|补发|换新|保修|质保|赔|核实|寄修|维修|停用|就医|退货|退换")
 _SORRY = "非常抱歉给您添麻烦了，"
@@ -63,7 +64,10 @@ def reports_problem(conversation: Conversation, catalog: Catalog) -> bool:
     order = conversation.order
     if order is not None and order.status in _NOT_ARRIVED:
         return False
-    return bool(_RECEIVED.search(text)) or has_bought(conversation)
+    if _RECEIVED.search(text) or order is not None:
+        return True
+    # "旧电饭煲坏了不能通电 也收吗" asks; with nothing said to have arrived, a question is one
+    return has_bought(conversation) and not _ASKS.search(text)
 
 
 def acknowledged(

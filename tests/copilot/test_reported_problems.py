@@ -22,7 +22,8 @@ from copilot.grounding.slots import fill_slots
 from copilot.grounding.stock_notes import stock_phrase
 from copilot.grounding.usual_size import size_for_usual
 from copilot.guardrails.moment import waits_for_shipping
-from copilot.types import Candidate, Conversation, Order, OrderItem, Source, Turn
+from copilot.templates import next_step
+from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
 from kb.files.codec import parse_rule
 from kb.types import Policy, Product, Promotion, Variant
 
@@ -254,3 +255,19 @@ def test_a_quantity_of_a_product_priced_by_option_is_not_summed_at_the_cheapest(
         )
         assert (the_quote is not None) is quoted, said
         assert found and ("¥98" in found[0].text and "¥198" in found[0].text) is not quoted
+
+
+def test_a_rule_said_with_a_sorry_does_not_take_the_apology_steps_place() -> None:
+    conversation = chat("外箱被压扁了 锅身有个坑", order=BOUGHT)
+    (rule,) = acknowledged(
+        conversation,
+        [Candidate(f"亲，{QUALITY.content}", "answer", Source(kb_entry_ids=(QUALITY.id,)), 0.5)],
+        CATALOG,
+        BLENDER.id,
+    )
+    assert rule.text.startswith("非常抱歉")
+    damaged = Intent("damaged_item", 0.9, family="after_sales")
+    step, *_ = next_step(conversation, damaged, [rule])
+    assert step is not rule and step.role == "script" and "照片" in step.text
+    shop_sorry = Candidate("实在抱歉！麻烦拍个照片给小鱼～", "script", Source(), 0.5)
+    assert next_step(conversation, damaged, [rule, shop_sorry])[0] is shop_sorry
