@@ -66,6 +66,18 @@ def _head(product: Product) -> str:
     return runs[-1][-2:] if runs else ""
 
 
+_NAME_SPAN = 3  # shorter runs of a title are words any message may hold
+
+
+def _title_spans(title: str) -> tuple[str, ...]:
+    spans = {
+        (j - i, -i, title[i:j])
+        for i in range(len(title))
+        for j in range(i + _NAME_SPAN, len(title) + 1)
+    }
+    return tuple(dict.fromkeys(span for _, _, span in sorted(spans, reverse=True)))
+
+
 def dice(a: str, b: str) -> float:
     ta, tb = tokens_of(a), tokens_of(b)
     return 2 * len(ta & tb) / (len(ta) + len(tb)) if ta and tb else 0.0
@@ -94,6 +106,8 @@ class Catalog:
     faq_gate: float = DEFAULT_FAQ_GATE
     policies: tuple[Policy, ...] = ()
     rare_words: RareWordIndex = field(default_factory=RareWordIndex, repr=False)
+    # each product title's runs of three or more characters, longest first (blank_names)
+    _name_spans: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_entries(cls, shop_id: str, version: int, entries: Iterable[object]) -> Catalog:
@@ -118,7 +132,17 @@ class Catalog:
             faq_gate=calibrated_faq_gate([e for e in items if isinstance(e, FAQ)]),
             policies=tuple(e for e in items if isinstance(e, Policy)),
             rare_words=RareWordIndex.build([e for e in items if isinstance(e, FAQ)], tokens_of),
+            _name_spans=tuple(_title_spans(p.title) for p in products.values()),
         )
+
+    def blank_names(self, text: str) -> str:
+        """`text` with every run of three or more characters out of a product title blanked:
+        "破壁机用了4个月" speaks of a product, not of something broken (破)."""
+        for spans in self._name_spans:
+            for span in spans:
+                if span in text:
+                    text = text.replace(span, " ")
+        return text
 
     def mentions(self, text: str, *, by_head: bool = True) -> list[tuple[Product, float]]:
         """Products named in a text, by idf-weighted overlap with their names; `by_head`: only

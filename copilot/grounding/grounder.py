@@ -167,7 +167,8 @@ class Grounder:
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
         candidates = [c for c in candidates if not waits_for_shipping(c.text, conversation)]
         product_id = focus.product.id if focus.product else None
-        candidates = acknowledged(conversation, candidates, catalog, product_id)
+        if reported:
+            candidates = acknowledged(conversation, candidates, catalog, product_id)
         return GroundedAnswer(
             tuple(_dedupe(candidates)), product_id, the_quote, computed, problem_reported=reported
         )

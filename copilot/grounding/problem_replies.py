@@ -48,7 +48,6 @@ _PHOTOS_TO_US = re.compile(
 )
 _CLAUSE_END = re.compile(r"(?<=[。；;！!\n])")
 _EXCLUSION = re.compile(r"不算|不属于|不在.{0,6}范围")
-_NAME_SPAN = 3  # "破壁机" in a product's title is not a broken thing
 _BEFORE_SHIPPING = re.compile(r"\s*(?:未发货|没发货|发货前|未发出)")  # what arrived is past that
 _FOR_THE_AGENT = re.compile(r"(?:需要|让)?顾客(?:拍|提供)[:：]?")
 _NOT_ARRIVED = frozenset({"unpaid", "paid"})
@@ -58,7 +57,7 @@ _GREETING = re.compile(r"^(?:亲亲?|宝子|您好)[，,～~！!\s]*")
 def reports_problem(conversation: Conversation, catalog: Catalog) -> bool:
     """The latest message reports trouble with an order already received or in use (not one
     still in the warehouse: "再不发我就投诉了 什么破店" is about the wait)."""
-    text = without_product_names(conversation.last_customer_text, catalog)
+    text = catalog.blank_names(conversation.last_customer_text)
     if not _PROBLEM.search(text) or _WONDERING.search(text):
         return False
     order = conversation.order
@@ -76,15 +75,13 @@ def acknowledged(
     catalog: Catalog,
     product_id: str | None,
 ) -> list[Candidate]:
-    """`candidates` with each KB rule said to a customer reporting a problem (see the module
-    docstring), and without the policies none of whose clauses is about it; unchanged when
-    the latest message reports none. `product_id`: the product in focus, else the order's."""
-    if not reports_problem(conversation, catalog):
-        return list(candidates)
+    """`candidates` with each KB rule said to a customer reporting a problem (the caller has
+    seen `reports_problem`; see the module docstring), and without the policies none of whose
+    clauses is about it. `product_id`: the product in focus, else the order's."""
     order = conversation.order
     if product_id is None and order is not None and len(order.items) == 1:
         product_id = order.items[0].product_id
-    problem = _Problem(without_product_names(conversation.last_customer_text, catalog), catalog)
+    problem = _Problem(catalog.blank_names(conversation.last_customer_text), catalog)
     policies = {p.id: p for p in catalog.policies}
     said = [problem.said_to(c, policies, product_id) for c in candidates]
     return [c for c in said if c is not None]
@@ -126,7 +123,7 @@ class _Problem:
         kept = [
             c
             for c in mine
-            if not _other_situation(without_product_names(c, self.catalog), said, titled)
+            if not _other_situation(self.catalog.blank_names(c), said, titled)
             and not (_EXCLUSION.search(c) and not _shares_words(c, self.text))
             and not _BEFORE_SHIPPING.match(c)
         ]
@@ -151,16 +148,3 @@ def _other_situation(clause: str, said: frozenset[int], titled: frozenset[int]) 
 def _shares_words(clause: str, text: str) -> bool:
     pairs = {text[i : i + 2] for i in range(len(text) - 1)}
     return any(clause[i : i + 2] in pairs for i in range(len(clause) - 1))
-
-
-def without_product_names(text: str, catalog: Catalog) -> str:
-    """`text` with every run of three or more characters out of a product title blanked."""
-    for product in catalog.products.values():
-        title = product.title
-        spans = {
-            title[i:j] for i in range(len(title)) for j in range(i + _NAME_SPAN, len(title) + 1)
-        }
-        for span in sorted(spans, key=len, reverse=True):
-            if span in text:
-                text = text.replace(span, " ")
-    return text

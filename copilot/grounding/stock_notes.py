@@ -60,7 +60,7 @@ def out_of_stock_line(product: Product, option: str) -> str:
 def _within(subject: str, option: str) -> bool:
     """The line's subject names a set the option is in: "白色青轴" holds "三模版 白色 青轴",
     "雾蓝2.0m" holds "2.0m床 床笠款 雾蓝" (each word of it is, or begins, a word of the option)."""
-    words = [w.removesuffix("色") for w in re.split(r"[\s/，,]+", normalize(option)) if w]
+    words = _option_words(option)
     rest = normalize(subject).replace("色", "").strip(" =:：，,！!")
     found = [w for w in sorted(words, key=len, reverse=True) if len(w) > 1 or w in rest]
     matched = False
@@ -70,12 +70,17 @@ def _within(subject: str, option: str) -> bool:
     return matched and all(any(p in w for w in words) for p in rest.split())
 
 
+def _option_words(option: str) -> list[str]:
+    """An option's words, a colour without its 色: "黑色/白色 XL" -> 黑, 白, xl."""
+    words = (w.removesuffix("色") for w in re.split(r"[\s/，,]+", normalize(option)))
+    return [w for w in words if w]
+
+
 def option_in(option: str, text: str) -> bool:
     """Every word of the option is said: 黑色 in "我要黑的", 薰衣草紫 in "紫色缺货", 深空灰 in
     "深空灰缺货"; "白色 1m" is not in "2m白色缺货" (that is the 2m white)."""
     text = normalize(text).replace("色", "")
-    words = [w.removesuffix("色") for w in re.split(r"[\s/，,]+", normalize(option))]
-    words = [w for w in words if w]
+    words = _option_words(option)
     return bool(words) and all(_said(word, text) for word in words)
 
 
@@ -119,8 +124,7 @@ def _names(subject: str, colours: list[str], sizes: list[str]) -> bool:
 
 
 def _mentions(option: str, text: str) -> bool:
-    words = [w for w in re.split(r"[\s/，,]+", normalize(option)) if w]
-    return any(option_in(word, text) for word in words)
+    return any(option_in(word, text) for word in _option_words(option))
 
 
 def _size_label(sizes: list[str]) -> str:
