@@ -21,8 +21,8 @@ opaque ids, the shop's whole KB beside it so the judge can check facts) and DIR/
 
 Shops (bench/unseen_shops/, written from a one-paragraph brief by people who never read the
 pipeline): tuned on beauty-skin, pet-supply, fresh-fruit, small-appliance and (after their
-first measurements) phone-accessories and apparel-women; held aside, their failures never read
-while tuning: baby-care, home-furniture, kitchen-goods, snack-nuts, sports-outdoor and tea-gifts.
+first measurements) the rest of TUNING below; held aside, their failures never read while
+tuning: baby-care, home-furniture, kitchen-goods, snack-nuts, sports-outdoor and tea-gifts.
 """
 
 from __future__ import annotations
@@ -65,9 +65,12 @@ GRADES = BENCH_DIR / "judged" / "unseen.jsonl"
 # shoes-casual (Pinduoduo), home-textile (Taobao) and pc-peripherals (JD) were written on
 # 2026-12-07 from the same brief and measured once, blind, before any of their messages or
 # replies were read; then they joined the tuning shops.
+# car-accessories (Pinduoduo), stationery-office (Taobao) and jewelry-accessories (Kuaishou)
+# were written on 2026-12-07 (later) the same way, measured once blind, then tuned on.
 TUNING = (
     "beauty-skin", "pet-supply", "fresh-fruit", "small-appliance", "phone-accessories",
-    "apparel-women", "shoes-casual", "home-textile", "pc-peripherals",
+    "apparel-women", "shoes-casual", "home-textile", "pc-peripherals", "car-accessories",
+    "stationery-office", "jewelry-accessories",
 )  # fmt: skip
 # kitchen-goods and snack-nuts were written on 2026-12-06 late, sports-outdoor (Douyin) and
 # tea-gifts (JD) near midnight, from the same brief; each was measured before any of its

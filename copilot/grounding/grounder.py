@@ -45,6 +45,7 @@ from copilot.grounding.faq_answers import (
     rare_word_faq,
 )
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
+from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
@@ -166,6 +167,7 @@ class Grounder:
         if held_up:  # "16点前付款当天发" is not true of an order waiting for its option
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
         candidates = [c for c in candidates if not waits_for_shipping(c.text, conversation)]
+        candidates = [this_orders_branch(c, conversation.order) for c in candidates]
         product_id = focus.product.id if focus.product else None
         if reported:
             candidates = acknowledged(conversation, candidates, catalog, product_id)

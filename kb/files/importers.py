@@ -87,6 +87,7 @@ from kb.files.headers import (
     required_headers_help,
 )
 from kb.files.import_text import KIND_CHOICES, Record, decode_text, read_jsonl, read_markdown
+from kb.files.lookup_tables import is_lookup_table, lookup_records
 from kb.files.merged_cells import sheet_rows_filled
 from kb.files.sheets import header_row, product_cells, section_row
 from kb.files.size_charts import is_size_chart, size_chart_records
@@ -304,7 +305,9 @@ def _table_records(table: _Table, kind: EntryKind | None, errors: list[RowError]
     fallback = kind or (kind_from_sheet(table.sheet) if table.sheet else None)
     fallback = fallback or kind_from_headers(table.headers)
     if kind_col is None and fallback is None and is_size_chart(table.headers):
-        return size_chart_records(table.label, table.headers, table.rows)
+        return size_chart_records(table.label, table.headers, table.rows, table.sheet)
+    if kind_col is None and fallback is None and is_lookup_table(table.sheet, table.headers):
+        return lookup_records(table.label, table.sheet or "", table.headers, table.rows)
     if kind_col is None and fallback is None:
         message = (
             f"cannot tell what these rows are; add a 类型/kind column ({KIND_CHOICES}) "

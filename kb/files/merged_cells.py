@@ -128,8 +128,9 @@ def _column_index(letters: str) -> int:
 def rules_apart(records: Sequence[Record]) -> list[Record]:
     """Several rows under one 类别 (merged down, or written out on each row) are several rules:
     each spreadsheet policy row without an id of its own gets one from its title and content,
-    so 退款's three rows are three policies, not one policy and two duplicates. A row repeated
-    word for word is still a duplicate."""
+    so 退款's three rows are three policies, not one policy and two duplicates; so are a
+    promotion's rows under its merged name (双12: ①满减 ②送卡 ③直降), each with its own scope.
+    A row repeated word for word is still a duplicate."""
     titles = Counter(
         (r.file, _cell(r, "title")) for r in records if _own_policy_row(r) and _cell(r, "title")
     )
@@ -137,16 +138,19 @@ def rules_apart(records: Sequence[Record]) -> list[Record]:
     for record in records:
         title = _cell(record, "title")
         if _own_policy_row(record) and title and titles[(record.file, title)] > 1:
-            key = f"{title}\n{_cell(record, 'content')}"
-            values = {**record.values, "id": derive_id("policy", key)}
+            key = f"{title}\n{_cell(record, _CONTENT[record.kind])}"
+            values = {**record.values, "id": derive_id(record.kind, key)}
             record = dataclasses.replace(record, values=values, columns={
                 **record.columns, "id": record.column_of("title")})  # fmt: skip
         out.append(record)
     return out
 
 
+_CONTENT = {"policy": "content", "promotion": "rule"}  # what tells one row's rule from another's
+
+
 def _own_policy_row(record: Record) -> bool:
-    return record.tabular and record.kind == "policy" and not _cell(record, "id")
+    return record.tabular and record.kind in _CONTENT and not _cell(record, "id")
 
 
 def _cell(record: Record, name: str) -> str:

@@ -21,6 +21,8 @@ _DAY_ONLY = re.compile(_RANGE_MARK + r"(\d{1,2})\s*[日号]")
 _MONTH_END = re.compile(_RANGE_MARK + r"(?:本月|当月)?月底")
 _FROM = re.compile(r"\s*(?:起|开始|以后)")
 _UNTIL = re.compile(r"\s*(?:前|之前|截止|为止)")
+# a date cell saying the offer has no dates (关注店铺券: 长期); 待定 is not one: it may not run
+_STANDING = re.compile(r"^(?:长期(?:有效)?|常驻|常态化?|不限时?|永久(?:有效)?|一直有效|无期限)$")
 _SENTENCE_END = re.compile(r"[。；;]")
 _CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")  # "20:00 - 11.11": a time is not a month and a day
 _TIER_REST = re.compile(r"^[\s、,，;；+]+|[\s、,，;；+]+$|(?<=[、,，;；])[\s、,，;；]+")
@@ -54,6 +56,10 @@ def promotion_rows(
     starts, ends = (values.get("starts") or "").strip(), (values.get("ends") or "").strip()
     if period and not (starts or ends):
         starts, ends = split_period(period)
+    if _STANDING.match(starts):
+        starts = out["starts"] = ""
+    if _STANDING.match(ends):
+        ends = out["ends"] = ""
     if starts:
         out["starts"] = _iso_date(starts, _year_of(ends), sheet_dates)
     if ends:

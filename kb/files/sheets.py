@@ -21,10 +21,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
+from kb.files.price_lines import (
+    BARE_NUMBER,
+    DIVIDER,
+    REMARKED_PRICE,
+    one_choice_of_options,
+    priced_lines,
+)
+
 HEADER_SCAN_ROWS = 12  # titles and notes above a header are a few rows at most
 
 _SECTION = re.compile(r"^\s*(?:【[^】]*】|\[[^\]]*\]|〖[^〗]*〗|=+.*=+|-{2,}.*|#+\s*\S.*)\s*$")
-_DIVIDER = re.compile(r"^\s*[—－\-=~*_·]{2,}|[—－\-=~*_·]{2,}\s*$")
 _NOTE = re.compile(r"^\s*(?:注|备注|说明|提示|温馨提示|ps|PS|※|\*)\s*[:：]")
 # "（待补：男款高帮工装鞋 样品还没到，先别上）": a remark in brackets alone on its row
 _ASIDE = re.compile(r"^\s*[（(][^）)]*[:：，,；;][^）)]*[）)]\s*$")
@@ -35,34 +42,37 @@ _PER_UNIT = r"(?![袋罐盒瓶包个件支片箱只套双条张桶听份斤饼�
 _SPEC_SPLIT = re.compile(
     r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/" + _PER_UNIT + r"(?=\S)"
 )
-_PRICE = re.compile(r"(?:¥|￥)\s*(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s*元")
-# one price, perhaps per unit or "from": ¥129, 129元, 139元/支, 99元起
-_BARE_NUMBER = re.compile(
-    r"^\s*[¥￥]?\s*(\d[\d,]*(?:\.\d+)?)\s*元?\s*(?:/\s*[\u4e00-\u9fff]{1,2}|起)?\s*$"
+# 29.9块 is a price, 2块 (橡皮2块) a count: 块 only after a decimal
+_PRICE = re.compile(
+    r"(?:¥|￥)\s*(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s*(?:元|(?:(?<=\.\d)|(?<=\.\d\d))块)"
 )
 _OUT_OF_STOCK = re.compile(r"缺货|售罄|无货|下架|断货|没货")
 _IN_STOCK = re.compile(r"现货|有货|充足|在售|正常")
 _LAST_NUMBER = re.compile(r"(?:^|\s|(?<=[\u4e00-\u9fff]))(\d[\d,]*(?:\.\d+)?)\s*$")  # 高清12.9
-# "39.9（百亿补贴链接29.9）": the price, and a remark the agents need beside it
-_REMARKED_PRICE = re.compile(r"^\s*[¥￥]?\s*(\d[\d,]*(?:\.\d+)?)\s*元?\s*[（(][^）)]+[）)]\s*$")
 
 
 def header_row(rows: Sequence[Sequence[str]], known: Callable[[str], bool]) -> int:
     """Index (into `rows`) of the header: among the first non-blank rows, the one with the most
-    cells that `known` recognises; the first non-blank row when none names two fields."""
-    best, best_count, first = -1, 1, -1
+    cells that `known` recognises; when none names two fields, the first row of two cells or
+    more (a title alone on its row, 戒指尺码对照（港码）, heads no columns), else the first
+    non-blank row."""
+    best, best_count, first, lone = -1, 1, -1, -1
     seen = 0
     for index, cells in enumerate(rows):
-        if not any(c.strip() for c in cells):
+        filled = sum(1 for c in cells if c.strip())
+        if not filled:
             continue
-        first = index if first < 0 else first
+        lone = index if lone < 0 else lone
+        first = index if first < 0 and filled > 1 else first
         count = sum(1 for c in cells if c.strip() and known(c))
         if count > best_count:
             best, best_count = index, count
         seen += 1
         if seen >= HEADER_SCAN_ROWS:
             break
-    return best if best >= 0 else first
+    if best >= 0:
+        return best
+    return first if first >= 0 else lone
 
 
 def section_row(cells: Sequence[str]) -> bool:
@@ -78,7 +88,7 @@ def section_row(cells: Sequence[str]) -> bool:
     text = filled[0]
     return bool(
         _SECTION.match(text)
-        or _DIVIDER.match(text)
+        or DIVIDER.match(text)
         or _NOTE.match(text)
         or _ASIDE.match(text)
         or (len(text) >= _NOTE_LENGTH and _SENTENCE_MARK.search(text))
@@ -90,7 +100,7 @@ def split_specs(text: str) -> list[str]:
     is one spec's detail ("标准款（龙井50g+白牡丹50g，共4罐）" is one spec)."""
     specs, depth, start = [], 0, 0
     text = text.strip()
-    if (options := _one_choice_of_options(text)) is not None:
+    if (options := one_choice_of_options(text)) is not None:
         return options
     for match in _SPEC_SPLIT.finditer(text):
         depth = _bracket_depth(text[: match.start()])
@@ -99,20 +109,6 @@ def split_specs(text: str) -> list[str]:
             start = match.end()
     specs.append(text[start:])
     return [p.strip() for p in specs if p.strip()]
-
-
-def _one_choice_of_options(text: str) -> list[str] | None:
-    """'黑色/棕色  加绒款', '标准版(1K接收器) 黑/白': words apart, one of them a choice of
-    options: a spec per option, the other words kept (黑色 加绒款, 棕色 加绒款). Two choices in
-    one cell ('有线版 黑/白 红轴/茶轴') stay one spec; None when the cell is not written so."""
-    groups = text.split()
-    if len(groups) < 2 or _LIST_MARK.search(text):
-        return None
-    choices = [i for i, group in enumerate(groups) if _OPTIONS.fullmatch(group)]
-    if len(choices) != 1:
-        return [" ".join(groups)] if choices else None
-    i = choices[0]
-    return [" ".join([*groups[:i], option, *groups[i + 1 :]]) for option in groups[i].split("/")]
 
 
 def _bracket_depth(text: str) -> int:
@@ -129,12 +125,13 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     specs = split_specs(values.get("variants", "") or "")
     price_text = (values.get("price") or "").strip()
     notes = [values.get("usage_notes", "").strip()]
-    bare = _BARE_NUMBER.match(price_text) or _REMARKED_PRICE.match(price_text)
+    bare = BARE_NUMBER.match(price_text) or REMARKED_PRICE.match(price_text)
     if bare:
         out["price"] = bare.group(1).replace(",", "")
-        if bare.re is _REMARKED_PRICE:
+        if bare.re is REMARKED_PRICE:
             notes.append(f"价格：{price_text}")
-    priced = _priced_specs(price_text, specs)
+    lined = priced_lines(values.get("variants", "") or "", price_text)
+    priced, line_notes = lined if lined is not None else (_priced_specs(price_text, specs), [])
     if priced is not None:
         out["variants"] = "|".join(f"{name}={price}" for name, price in priced)
         out["price"] = str(min(Decimal(p) for _, p in priced))
@@ -148,9 +145,9 @@ def product_cells(values: Mapping[str, str], extras: Mapping[str, str]) -> dict[
     facts = [f"{header.strip()}：{' '.join(text.split())}" for header, text in extras.items()]
     points = [(values.get("selling_points") or "").strip()]  # already a |-list
     points += [fact.replace("|", "/") for fact in facts]
-    if spec_note:
-        facts.append(spec_note)
-        points.append(f"规格：{spec_note}".replace("|", "/"))
+    for note in filter(None, [spec_note, *line_notes]):
+        facts.append(note)
+        points.append(f"规格：{note}".replace("|", "/"))
     if facts:
         out["selling_points"] = "|".join(p for p in points if p)
     return out
@@ -165,10 +162,13 @@ def _spec_and_price_cell(values: Mapping[str, str]) -> tuple[dict[str, str], str
     if not cell or cell != (values.get("variants") or "").strip():
         return {}, ""
     parts = [p.strip() for p in re.split(r"\n|｜|\||；|;", cell) if p.strip()]
+    parts = [piece for part in parts for piece in _one_price_each(part)]
     pairs, remarked = [], []
     for part in parts:
         found = _PRICE.search(part)
-        if found is not None:
+        if found is not None and _ADD_ON.search(part[: found.start()]):
+            remarked.append(part)  # "刻字 +15元": an extra, not a spec or the product's price
+        elif found is not None:
             label = _PER_UNIT_LABEL.sub("", part[: found.start()]).strip(" ：:=-")
             pairs.append((label, found.group(1) or found.group(2)))
             if part[found.end() :].strip(" /") and not _PER_UNIT_LABEL.fullmatch(
@@ -183,6 +183,21 @@ def _spec_and_price_cell(values: Mapping[str, str]) -> tuple[dict[str, str], str
     lowest = min((Decimal(v.replace(",", "")) for _, v in pairs), default=None)
     note = "；".join(parts) if len(parts) > 1 or remarked else ""
     return {"price": str(lowest) if lowest is not None else cell, "variants": ""}, note
+
+
+_LEAD = re.compile(r"[：:]")
+_ADD_ON = re.compile(r"[+＋]\s*$")
+
+
+def _one_price_each(part: str) -> list[str]:
+    """'70g：单包500张 ¥24.9，整箱5包 ¥115' -> '70g 单包500张 ¥24.9', '70g 整箱5包 ¥115'."""
+    if len(_PRICE.findall(part)) < 2:
+        return [part]
+    lead, rest = _LEAD.split(part, maxsplit=1) if _LEAD.search(part) else ("", part)
+    pieces = [p.strip() for p in re.split(r"[，,](?!\d{3})", rest) if p.strip()]
+    if not all(_PRICE.search(p) for p in pieces):
+        return [part]
+    return [f"{lead.strip()} {piece}".strip() for piece in pieces]
 
 
 _TITLE_MARK = re.compile(r"\s*[*★☆]+\s*$")
@@ -220,15 +235,13 @@ _PLAIN_STOCK |= {
 }
 
 
-_OPTIONS = re.compile(r"[^\s/\d()（）]+(?:/[^\s/\d()（）]+)+")  # 黑/白, 红轴/茶轴/青轴
-_LIST_MARK = re.compile(r"\n|、|,|，|;|；|\||｜|\s/\s")  # specs listed, not one spec's words
 _ONE_NAME = re.compile(r"[^/\s]{1,12}")  # one spec's name, not a list of them
 
 
 def _priced_specs(price: str, specs: list[str]) -> list[tuple[str, str]] | None:
     """(spec, price) pairs when the price cell holds one price per spec; None for one price.
     A part is '¥59', '59元', '1.5kg ¥59' or '30ml 159.00' (the last number is the price)."""
-    if _BARE_NUMBER.match(price) or _REMARKED_PRICE.match(price) or not price:
+    if BARE_NUMBER.match(price) or REMARKED_PRICE.match(price) or not price:
         return None
     parts = [p.strip() for p in re.split(r"\n|；|;|、|\||/|，|,(?!\d{3})", price) if p.strip()]
     pairs: list[tuple[str, str]] = []

@@ -25,9 +25,15 @@ from dataclasses import dataclass, field
 from kb.files.headers import normalize_header
 from kb.files.import_text import Record
 
-_SIZE_HEADERS = frozenset({"尺码", "码数", "鞋码", "尺寸", "码", "size", "号码", "型号"})
-_MEASURE = re.compile(r"身高|体重|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽")
-_LENGTHS = re.compile(r"身高|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽")
+_SIZE_HEADERS = frozenset(
+    {"尺码", "码数", "鞋码", "尺寸", "码", "size", "号码", "型号", "号数", "圈号", "戒圈"}
+)
+_MEASURE = re.compile(
+    r"身高|体重|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽|周长|内径|直径|手围|腕围"
+)
+_LENGTHS = re.compile(
+    r"身高|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽|周长|内径|直径|手围|腕围"
+)
 _BARE = re.compile(r"^\d+(?:\.\d+)?(?:\s*[-~～至]\s*\d+(?:\.\d+)?)?$")
 _UNIT_NOTE = re.compile(r"[（(]\s*(mm|cm|kg|斤|厘米|毫米)\s*[)）]", re.IGNORECASE)
 
@@ -52,9 +58,14 @@ def is_size_chart(headers: Sequence[str]) -> bool:
 
 
 def size_chart_records(
-    label: str, headers: Sequence[str], rows: Sequence[tuple[int, list[str]]]
+    label: str,
+    headers: Sequence[str],
+    rows: Sequence[tuple[int, list[str]]],
+    sheet: str | None = None,
 ) -> list[Record]:
-    """The chart's groups as FAQ records (see the module docstring)."""
+    """The chart's groups as FAQ records (see the module docstring); a chart with no label of
+    its own is asked by its sheet's name (戒指尺码表)."""
+    untitled = sheet.strip() if sheet and "尺码" in sheet else "尺码"
     layout = _layout(headers)
     if layout is None:
         return []
@@ -73,7 +84,7 @@ def size_chart_records(
             continue
         named = _cell(cells, layout.label) if layout.label is not None else ""
         if named or not groups:
-            groups.append(_Group(named or pending_note or "尺码", number))
+            groups.append(_Group(named or pending_note or untitled, number))
         line = _line(cells, layout)
         if line:
             groups[-1].lines.append(line)
@@ -130,7 +141,8 @@ def _cell(cells: Sequence[str], index: int | None) -> str:
 
 def _record(label: str, group: _Group) -> Record:
     if group.lines:
-        question, answer = f"{group.label} 尺码表", "；".join(group.lines)
+        question = group.label if group.label.endswith("尺码表") else f"{group.label} 尺码表"
+        answer = "；".join(group.lines)
     else:  # a note alone: 羊毛袜 SY-SK01：M码=35-39，L码=40-45
         head, _, _ = re.split(r"[：:]", group.label, maxsplit=1)[0].partition("（")
         question, answer = f"{head.strip()} 尺码", group.label

@@ -1,0 +1,38 @@
+"""A rule written for both sides of shipping, "没发货：地址可以在订单页自助修改… 已发货：不能改，
+可以联系快递转寄", said to a customer whose order is on one side: only that side's part.
+
+The judges gave the whole text 0 on an order already shipped (it offers a change it cannot
+make) and on one not yet shipped (half of it is about another case). Nothing is reworded: the
+kept part is the sheet's own words, from its marker on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from copilot.types import Candidate, Order
+
+_MARK = re.compile(r"(?:还?没发货|未发货|发货前|未发出|已发货|发货后|已发出)的?\s*[：:]")
+_AFTER = re.compile(r"已发|发货后")
+_SHIPPED = frozenset({"shipped", "delivered"})
+_WAITING = frozenset({"unpaid", "paid"})
+
+
+def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
+    if order is None or order.status not in _SHIPPED | _WAITING:
+        return candidate
+    text = candidate.text
+    marks = list(_MARK.finditer(text))
+    sides = [bool(_AFTER.match(m.group(0))) for m in marks]
+    if len(set(sides)) < 2:  # one side only, or no marker: nothing to choose
+        return candidate
+    shipped = order.status in _SHIPPED
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    kept = [
+        text[m.start() : end].strip(" ；;，,\n")
+        for m, end, after in zip(marks, ends, sides, strict=True)
+        if after == shipped
+    ]
+    lead = text[: marks[0].start()]
+    return replace(candidate, text=lead + "；".join(kept))
