@@ -211,7 +211,7 @@ def _scoped(promo: Promotion, products: Mapping[str, Product]) -> Promotion:
 _WHOLE_SHOP = re.compile(r"全场|全店|全部商品|所有商品|店铺通用|全品")
 # "5元无门槛券…只用于发货超时安抚（别主动拿出来发）": the agents' to give, never offered unasked
 _AGENTS_ONLY = re.compile(r"别主动|不要主动|不主动|安抚")
-# "新客首单立减5元": whether this customer is new is not known, so no quote counts it
+# "新客首单立减5元": a product's "现在可享" says it only to a customer who says they are new
 _NEWCOMERS_ONLY = re.compile(r"新客|新用户|新人|首单|新粉|首次购买")
 
 
@@ -382,8 +382,9 @@ _ASIDE = re.compile(r"[（(][^）)]*[）)]")
 
 
 def _abridged(text: str, product: Product) -> str | None:
-    """ "皮革双层的" names "皮革+丝圈双层（黑/黑红/米）": three characters or more said in the
-    name's order, in one option's name only (brackets left off)."""
+    """ "皮革双层的" names "皮革+丝圈双层（黑/黑红/米）": four characters or more said in the
+    name's order, half of its characters at least, in one option's name only (brackets left
+    off)."""
     cores = {v.name: _ASIDE.sub("", v.name) for v in product.variants}
     for run in _HAN_RUN.findall(text):
         spans = {run[i:j] for i in range(len(run)) for j in range(i + _SHORTEST, len(run) + 1)}

@@ -68,17 +68,16 @@ def priced_lines(spec_cell: str, price_cell: str) -> tuple[list[tuple[str, str]]
 
 
 def _line(spec: str, price: str) -> list[tuple[str, str]] | None:
-    """One line's specs at their prices: "64G内存卡 / 128G内存卡" at "35元 / 59元" is two."""
+    """One line's specs at their prices: "64G内存卡 / 128G内存卡" at "35元 / 59元" is two;
+    "39元/支" is one price per piece."""
+    value = _value(price)
+    if value is not None:
+        return [(name, value) for name in one_choice_of_options(spec) or [spec]]
     values = [_value(p) for p in _OPTION_SPLIT.split(price)]
     names = _OPTION_SPLIT.split(spec)
-    if len(values) > 1:
-        if len(names) != len(values) or None in values:
-            return None
-        return [(name, value) for name, value in zip(names, values, strict=True) if value]
-    value = _value(price)
-    if value is None:
+    if len(values) < 2 or len(names) != len(values) or None in values:
         return None
-    return [(name, value) for name in one_choice_of_options(spec) or [spec]]
+    return [(name, value) for name, value in zip(names, values, strict=True) if value]
 
 
 def _value(price: str) -> str | None:

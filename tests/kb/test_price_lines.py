@@ -111,6 +111,7 @@ def test_sizes_at_fewer_prices_are_not_guessed_at() -> None:
         [("单前录", "199"), ("前后双录", "299")],
         [],
     )
+    assert priced_lines("单支\n10支装", "3元/支\n25元") == ([("单支", "3"), ("10支装", "25")], [])
 
 
 def test_one_cell_of_weights_each_at_pack_prices_and_an_extra_beside(tmp_path: Path) -> None:
