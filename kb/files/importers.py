@@ -304,11 +304,11 @@ def _table_records(table: _Table, kind: EntryKind | None, errors: list[RowError]
     kind_col = None if kind else kind_column(table.headers, [cells for _, cells in table.rows])
     fallback = kind or (kind_from_sheet(table.sheet) if table.sheet else None)
     fallback = fallback or kind_from_headers(table.headers)
-    if kind_col is None and fallback is None and is_size_chart(table.headers):
-        return size_chart_records(table.label, table.headers, table.rows, table.sheet)
-    if kind_col is None and fallback is None and is_lookup_table(table.sheet, table.headers):
-        return lookup_records(table.label, table.sheet or "", table.headers, table.rows)
     if kind_col is None and fallback is None:
+        if is_size_chart(table.headers):
+            return size_chart_records(table.label, table.headers, table.rows, table.sheet)
+        if is_lookup_table(table.sheet, table.headers):
+            return lookup_records(table.label, table.sheet or "", table.headers, table.rows)
         message = (
             f"cannot tell what these rows are; add a 类型/kind column ({KIND_CHOICES}) "
             f"or use the headers of one kind: {required_headers_help()}"
