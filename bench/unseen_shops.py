@@ -67,10 +67,12 @@ GRADES = BENCH_DIR / "judged" / "unseen.jsonl"
 # replies were read; then they joined the tuning shops.
 # car-accessories (Pinduoduo), stationery-office (Taobao) and jewelry-accessories (Kuaishou)
 # were written on 2026-12-07 (later) the same way, measured once blind, then tuned on.
+# personal-care (Douyin), toys-kids (Pinduoduo) and garden-plants (Taobao) were written on
+# 2026-12-07 (third round) the same way, measured once blind, then tuned on.
 TUNING = (
     "beauty-skin", "pet-supply", "fresh-fruit", "small-appliance", "phone-accessories",
     "apparel-women", "shoes-casual", "home-textile", "pc-peripherals", "car-accessories",
-    "stationery-office", "jewelry-accessories",
+    "stationery-office", "jewelry-accessories", "personal-care", "toys-kids", "garden-plants",
 )  # fmt: skip
 # kitchen-goods and snack-nuts were written on 2026-12-06 late, sports-outdoor (Douyin) and
 # tea-gifts (JD) near midnight, from the same brief; each was measured before any of its

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from copilot.evicted import forget_evicted
+from copilot.grounding.option_names import option_named
 from copilot.grounding.rare_words import RareWordIndex
 from copilot.text.figures import extract, normalize
 from copilot.types import Conversation, Order
@@ -274,7 +275,17 @@ def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[
         scored = named_and_priced or scored
     best = scored[0][1]
     close = tuple(p for p, s in scored if s >= 0.8 * best)
+    if len(close) > 1:  # "s3 pro续航": the S3 Pro, not the heads whose title says (S1/S3 Pro通用)
+        said = tokens_of(text)
+        outside = tuple(p for p in close if said & _unbracketed_tokens(p))
+        close = outside if len(outside) == 1 else close
     return (close[0], ()) if len(close) == 1 else (None, close)
+
+
+def _unbracketed_tokens(product: Product) -> set[str]:
+    """A title's words outside its brackets: "替换刷头（S1/S3 Pro通用）" is not named by S3 Pro."""
+    title = re.sub(r"[(（][^)）]*[)）]", " ", product.title)
+    return tokens_of(" ".join([title, *(v.name for v in product.variants)]))
 
 
 def product_focus(
@@ -302,7 +313,8 @@ def product_focus(
                 break
     if product is None:
         return ProductFocus(ambiguous=ambiguous)
-    return ProductFocus(product, _variant(text, product), _quantity(text), source)
+    variant = option_named(text, product, tokens_of(text))
+    return ProductFocus(product, variant, _quantity(text), source)
 
 
 def _faq_product(text: str, hits: Sequence[Hit], among: Sequence[Product]) -> Product | None:
@@ -352,60 +364,6 @@ def order_products(order: Order | None, catalog: Catalog) -> list[Product]:
         return []
     ids = dict.fromkeys(item.product_id for item in order.items)
     return [catalog.products[i] for i in ids if i in catalog.products]
-
-
-def _variant(text: str, product: Product) -> str | None:
-    lowered, tokens = _BY.sub("*", normalize(text).lower()), tokens_of(text)
-    for variant in sorted(product.variants, key=lambda v: -len(v.name)):
-        name = _BY.sub("*", normalize(variant.name).lower())
-        if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z])", lowered):
-            return variant.name
-    # "220x240 6斤" names "220*240cm 6斤": each word said, a unit left off
-    worded = [
-        v for v in product.variants
-        if " " in v.name.strip()
-        and all(w in lowered for w in _UNIT_OFF.sub("", _BY.sub("*", v.name.lower())).split())
-    ]  # fmt: skip
-    if len(worded) == 1:
-        return worded[0].name
-    for variant in product.variants:
-        digits = re.match(r"[0-9.]+", normalize(variant.name).lower())
-        if digits and digits.group(0) in tokens:
-            return variant.name
-    return _abridged(lowered, product)
-
-
-_SHORTEST = 4  # "皮革双层": three characters in order matched options no one named
-_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{4,}")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_ASIDE = re.compile(r"[（(][^）)]*[）)]")
-
-
-def _abridged(text: str, product: Product) -> str | None:
-    """ "皮革双层的" names "皮革+丝圈双层（黑/黑红/米）": four characters or more said in the
-    name's order, half of its characters at least, in one option's name only (brackets left
-    off)."""
-    cores = {v.name: _ASIDE.sub("", v.name) for v in product.variants}
-    for run in _HAN_RUN.findall(text):
-        spans = {run[i:j] for i in range(len(run)) for j in range(i + _SHORTEST, len(run) + 1)}
-        named = {
-            name
-            for name, core in cores.items()
-            for span in spans
-            if _in_order(span, core) and len(span) * 2 >= len(_HAN.findall(core))
-        }
-        if len(named) == 1:
-            return named.pop()
-    return None
-
-
-def _in_order(span: str, name: str) -> bool:
-    rest = iter(name)
-    return all(char in rest for char in span)
-
-
-_UNIT_OFF = re.compile(r"(?<=\d)(?:cm|mm|厘米|米)")
-_BY = re.compile(r"(?<=\d)\s*[x×*]\s*(?=\d)")  # 220x240, 220×240 and 220*240 are one size
 
 
 def _quantity(text: str) -> int:

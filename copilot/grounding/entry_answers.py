@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from copilot.grounding.asked_kinds import clauses_of_kind
 from copilot.grounding.catalog import Catalog, ProductFocus, dice, name_tokens, tokens_of
 from copilot.grounding.computed_answers import product_evidence, promo_evidence
 from copilot.types import Candidate, Source
@@ -28,6 +29,7 @@ _MIN_OVERLAP = 0.12  # a product clause must share this much with the question t
 NOTE_TO_AGENTS = re.compile(
     r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存："
     r"|客服(?:提示|小贴士|注意|备注|须知)|小贴士|只能推|主推"
+    r"|别乱?说|不要乱?说|不能说|只能说|别承诺|不要承诺|别提|不要提|别报|不要报"
 )
 
 
@@ -95,7 +97,11 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
         shared = asked & tokens_of(clause)
         if any(len(token) > 1 for token in shared):
             scored.append((len(shared), clause))
-    scored = scored or _by_characters(text, product)
+    scored = (
+        scored
+        or [(1, clause) for clause in clauses_of_kind(text, product_clauses(product))]
+        or _by_characters(text, product)
+    )
     if not scored:  # a blurb of what it is answers no question: the judges gave those 0
         return None
     scored.sort(key=lambda sc: -sc[0])

@@ -33,6 +33,7 @@ from copilot.grounding.computed_answers import (
     product_slots,
     promotion_listing,
 )
+from copilot.grounding.customer_voice import in_customer_voice
 from copilot.grounding.entry_answers import (
     ASKS,
     entry_answers,
@@ -168,6 +169,7 @@ class Grounder:
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
         candidates = [c for c in candidates if not waits_for_shipping(c.text, conversation)]
         candidates = [this_orders_branch(c, conversation.order) for c in candidates]
+        candidates = [in_customer_voice(c, conversation.order) for c in candidates]
         product_id = focus.product.id if focus.product else None
         if reported:
             candidates = acknowledged(conversation, candidates, catalog, product_id)

@@ -105,9 +105,13 @@ _ACK = re.compile(
 # A leading acknowledgement before the actual question: the question decides the intent.
 # It must end in a separator: "好多天了" and "收到的是M" do not start with an acknowledgement.
 _LEADING_ACK = re.compile(rf"^(?:(?:{_ACK_WORDS})+[\s,，.。!！~～]+)+", re.IGNORECASE)
+# "在吗" as customers type it: 在不 / 在没 / 有人没 / 有没有人 / 人呢
+_ARE_YOU_THERE = (
+    r"在吗|在不在|在么|在嘛|在不|在没有?|有人[吗没不么]|有人在[吗没不么]?|有没有人|人呢"
+)
 # Words with no business content: greetings, thanks, acknowledgements, interjections.
 _SOCIAL_WORDS = re.compile(
-    rf"{_ACK_WORDS}|你好|您好|在吗|在不在|在么|在嘛|有人吗|哈喽|嗨|hi|hello|亲+|客服|早上好"
+    rf"{_ACK_WORDS}|你好|您好|{_ARE_YOU_THERE}|哈喽|嗨|hi|hello|亲+|客服|早上好"
     r"|晚上好|中午好|谢谢?|多谢|感谢|辛苦了?|麻烦了?|你了|您了|啦|呀|哈+|呵+|嘻+|嘿+|额+|呃+|"
     r"啊+|哇+|了|的|吧|呢",
     re.IGNORECASE,
@@ -286,7 +290,7 @@ def match_rules(text: str) -> tuple[Rule, ...]:
 
 
 _GREETING = re.compile(
-    r"^(?:你好|您好|在吗|在不在|在么|在嘛|有人吗|有人在吗|哈喽|嗨|hi|hello|早上好|中午好|晚上好"
+    rf"^(?:你好|您好|{_ARE_YOU_THERE}|哈喽|嗨|hi|hello|早上好|中午好|晚上好"
     r"|亲+|客服|请问|老板|呀|啊|[\s,，.。!！~～?？])+$",
     re.IGNORECASE,
 )

@@ -243,7 +243,16 @@ _SAYS_MORE = re.compile(r"缺|售罄|断|无货|没货|补|到货|预计|少量|
 
 
 def _sold_out(row: Record) -> bool:
-    return _cell(row, "in_stock").lower() in _OUT_WORDS
+    """Its stock cell says out, or its price cell does in a remark: "¥55（缺货）" (kept as the
+    row's note 价格：¥55（缺货） once the price is read)."""
+    priced = f"{_cell(row, 'price')} {''.join(_PRICE_NOTE.findall(_cell(row, 'usage_notes')))}"
+    said_out = any(_SOLD_OUT_REMARK.search(remark) for remark in _PRICE_REMARK.findall(priced))
+    return said_out or _cell(row, "in_stock").lower() in _OUT_WORDS
+
+
+_PRICE_NOTE = re.compile(r"价格：[^；;]*")
+_PRICE_REMARK = re.compile(r"[（(]([^）)]*)[）)]")
+_SOLD_OUT_REMARK = re.compile(r"缺货|售罄|断货|无货|没货|卖完|补货中")
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

@@ -22,7 +22,10 @@ _MONTH_END = re.compile(_RANGE_MARK + r"(?:本月|当月)?月底")
 _FROM = re.compile(r"\s*(?:起|开始|以后)")
 _UNTIL = re.compile(r"\s*(?:前|之前|截止|为止)")
 # a date cell saying the offer has no dates (关注店铺券: 长期); 待定 is not one: it may not run
-_STANDING = re.compile(r"^(?:长期(?:有效)?|常驻|常态化?|不限时?|永久(?:有效)?|一直有效|无期限)$")
+# a dash alone ("—", "/") is how a trainer leaves a cell blank on purpose: no date either
+_STANDING = re.compile(
+    r"^(?:长期(?:有效)?|常驻|常态化?|不限时?|永久(?:有效)?|一直有效|无期限|[-—–/\\~～]+)$"
+)
 _SENTENCE_END = re.compile(r"[。；;]")
 _CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")  # "20:00 - 11.11": a time is not a month and a day
 _TIER_REST = re.compile(r"^[\s、,，;；+]+|[\s、,，;；+]+$|(?<=[、,，;；])[\s、,，;；]+")

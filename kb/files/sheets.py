@@ -39,6 +39,7 @@ _SENTENCE_MARK = re.compile(r"[，。；！？,;!?]")
 _NOTE_LENGTH = 30  # a lone cell this long, with a sentence's marks, is a note, not an entry
 # "120g/袋" is a size per bag, not two specs: a slash before a lone counting word is a unit's
 _PER_UNIT = r"(?![袋罐盒瓶包个件支片箱只套双条张桶听份斤饼提粒颗](?:$|[\s、,，;；|（(]))"
+_BRACKETED_HEAD = re.compile(r"^(.+[）)]\s*)([^（(）)]+)$")
 _SPEC_SPLIT = re.compile(
     r"\s*(?:\n|、|,|，|;|；|\||｜)\s*|\s+/\s+|(?<=[^\d\s])/" + _PER_UNIT + r"(?=\S)"
 )
@@ -108,7 +109,19 @@ def split_specs(text: str) -> list[str]:
             specs.append(text[start : match.start()])
             start = match.end()
     specs.append(text[start:])
-    return [p.strip() for p in specs if p.strip()]
+    return _bracketed_head_shared([p.strip() for p in specs if p.strip()])
+
+
+def _bracketed_head_shared(specs: list[str]) -> list[str]:
+    """'单盒（4合1：9/12/16/20片）动物/交通/恐龙': the bracketed head belongs to every short option
+    after it (单盒（…）交通), not to the first alone."""
+    head = _BRACKETED_HEAD.match(specs[0]) if len(specs) > 1 else None
+    if head is None or len(head.group(2)) > 4:
+        return specs
+    rest = specs[1:]
+    if any(len(p) > len(head.group(2)) + 2 or re.search(r"[（(）)]", p) for p in rest):
+        return specs
+    return [specs[0], *(head.group(1) + p for p in rest)]
 
 
 def _bracket_depth(text: str) -> int:
