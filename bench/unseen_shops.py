@@ -387,7 +387,7 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--shops")
     r.add_argument("--held-out", action="store_true", help="only the shops held aside")
-    r.add_argument("--all", action="store_true", help="tuning and held-aside shops (8)")
+    r.add_argument("--all", action="store_true", help="tuning and held-aside shops (all 21)")
     r.add_argument("--llm", action="store_true", help="drafts from the local LLM too")
     r.add_argument("--out")
     r.add_argument("--sheet", help="write blind sheets of ungraded candidates here")

@@ -48,7 +48,7 @@ from copilot.grounding.faq_answers import (
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
-from copilot.grounding.order_stock import ordered_stock, promises_shipping
+from copilot.grounding.order_stock import not_in_stock_said, ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
@@ -167,6 +167,8 @@ class Grounder:
         candidates += _script_candidates(catalog, label, values, day, adopted, bought, unpaid)
         if held_up:  # "16点前付款当天发" is not true of an order waiting for its option
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
+        elif not_in_stock_said(conversation):  # "白色目前是预售的" / "啥时候发": not 当天发
+            candidates = [c for c in candidates if not promises_shipping(c.text)]
         candidates = [c for c in candidates if not waits_for_shipping(c.text, conversation)]
         candidates = [this_orders_branch(c, conversation.order) for c in candidates]
         candidates = [in_customer_voice(c, conversation.order) for c in candidates]

@@ -17,7 +17,7 @@ _SCALE = {"岁": 12.0, "斤": 0.5}
 _UNIT = r"(个月|月龄|月|岁|kg|公斤|斤|人)"
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _SPAN = re.compile(rf"{_NUMBER}\s*{_UNIT}?\s*[-~～至到]\s*{_NUMBER}\s*{_UNIT}")
-_ABOVE = re.compile(rf"[>＞]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以上|及以上|起)")
+_ABOVE = re.compile(rf"[>＞]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以上|及以上|起|\+)")
 _BELOW = re.compile(rf"[<＜]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以下|以内|及以下)")
 _SAID = re.compile(
     r"(\d+(?:\.\d+)?|[一二两三四五六七八九十]+)\s*(个半|个|岁半)?\s*(月|岁|kg|公斤|斤|人)"
@@ -34,9 +34,24 @@ class Measure:
     high: float
 
 
+# "3岁以下禁止" names whom the product is not for: it is no range the product fits
+_FORBIDDEN = re.compile(
+    rf"(?:[<>]\s*)?{_NUMBER}\s*{_UNIT}?\s*(?:[-~～至到]\s*{_NUMBER}\s*)?{_UNIT}\s*"
+    r"(?:以下|以内|以上|及以下|及以上)?\s*(?:的?(?:儿童|宝宝|孩子|婴儿|人群))?\s*"
+    r"(?:禁止|禁用|不宜|不适合|不建议|勿|慎用|不能用|不可)"
+)
+# "一岁8个月": one age, in years and months
+_YEARS_MONTHS = re.compile(
+    r"(\d+|[一二两三四五六七八九十]+)\s*岁\s*零?\s*(\d+|[一二两三四五六七八九十]+)\s*个?月"
+)
+
+
 def measures_said(text: str) -> list[Measure]:
     found = []
-    for number, half, unit in _SAID.findall(text):
+    for years, months in _YEARS_MONTHS.findall(text):
+        value = _number(years) * 12 + _number(months)
+        found.append(Measure("month", value, value))
+    for number, half, unit in _SAID.findall(_YEARS_MONTHS.sub(" ", text)):
         value = _number(number) + (0.5 if half and "半" in half else 0.0)
         value *= _SCALE.get(unit, 1.0)
         found.append(Measure(_UNITS[unit], value, value))
@@ -45,7 +60,7 @@ def measures_said(text: str) -> list[Measure]:
 
 def ranges(text: str) -> list[Measure]:
     """The ranges a record states: 2-12月龄, 1岁以上, 5kg以内, >1kg, 1-3人."""
-    text = normalize(text).lower()
+    text = _FORBIDDEN.sub(" ", normalize(text).lower())
     found = []
     for low, unit_a, high, unit in _SPAN.findall(text):
         scale = _SCALE.get(unit, 1.0)

@@ -47,6 +47,16 @@ def ordered_stock(conversation: Conversation, catalog: Catalog, label: str) -> l
 _ASKS_SHIPPING = re.compile(r"不发|没发|发货|发了没|发了吗|啥时候发|什么时候发|几时发|多久发")
 
 
+def not_in_stock_said(conversation: Conversation) -> bool:
+    """The talk so far says the option asked about is not in stock (预售, 缺货, 补货, 到货): a
+    shop's usual shipping time is not this one's."""
+    recent = " ".join(t.text for t in conversation.turns[-3:])
+    return bool(_NOT_IN_STOCK.search(recent))
+
+
+_NOT_IN_STOCK = re.compile(r"预售|缺货|补货|断货|没货了|无货|售罄|预计.{0,8}到货")
+
+
 def promises_shipping(text: str) -> bool:
     """A shipping time the shop keeps for what is in stock: 当天发, 48小时内发出, 次日发."""
     return bool(_SHIPS_WITHIN.search(text))

@@ -21,9 +21,11 @@ Tokenizer = Callable[[str], set[str]]
 # a word in at most this share of a shop's FAQs says what a message is about
 _RARE_SHARE = 0.06
 _ANSWER_WEIGHT = 0.7  # a word only in the answer says less than one in the question
-# bigrams that join words rather than name a thing ("滴了之后" shares 之后 with "之后的次日发")
+# bigrams that join words rather than name a thing ("滴了之后" shares 之后 with "之后的次日发"),
+# and the words of any purchase ("今天下单啥时候发" is not about the FAQ whose answer says 下单)
 _FUNCTION = re.compile(
     r"[了的之吗呢吧啊呀哦么嘛哈着过]|以后|然后|以前|时候|现在|已经|可以|一下|一个|这个|那个|还是"
+    r"|下单|付款|拍下|购买|订单|宝贝|商品|客服|急用"
 )
 
 

@@ -189,6 +189,9 @@ def _pool(text: str, conversation: Conversation, catalog: Catalog) -> list[Produ
             kind = [p for p in catalog.products.values() if _of_kind(noun[:size], p)]
             if kind:
                 return kind
+    headed = sorted(catalog.named_by_head(text))  # "想买积木 哪款合适": every 积木, not the
+    if len(headed) > 1:  # one sharing most other words with the message (款合 of 两款合购)
+        return [catalog.products[pid] for pid in headed]
     named = _named(text, catalog)
     if named:
         return named
