@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from copilot.grounding.order_branches import shipped_side
 from copilot.types import Candidate, Order
 
 _CUSTOMER = r"(?<![新老])(?:顾客|客户|客人|买家)"
@@ -29,17 +30,13 @@ _REWORDINGS = (
 # "未发货：" / "已发货：" opening the rule, once the order says which side it is on
 _SIDE = re.compile(r"^((?:亲[，,]\s*)?)(还?没发货|未发货|未发出|已发货|已发出)的?\s*[：:]\s*")
 _SAID = {False: "您的订单还没发货，", True: "您的订单已经发货了，"}
-_SHIPPED = frozenset({"shipped", "delivered"})
-_WAITING = frozenset({"unpaid", "paid"})
 
 
 def in_customer_voice(candidate: Candidate, order: Order | None) -> Candidate:
     text = candidate.text
     for pattern, said in _REWORDINGS:
         text = pattern.sub(said, text)
-    side = _SIDE.match(text)
-    if side and order is not None and order.status in _SHIPPED | _WAITING:
-        shipped = side.group(2).startswith("已")
-        if shipped == (order.status in _SHIPPED):
-            text = side.group(1) + _SAID[shipped] + text[side.end() :]
+    side, shipped = _SIDE.match(text), shipped_side(order)
+    if side and shipped is not None and side.group(2).startswith("已") == shipped:
+        text = side.group(1) + _SAID[shipped] + text[side.end() :]
     return candidate if text == candidate.text else replace(candidate, text=text)

@@ -92,15 +92,16 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
     if product is None or not ASKS.search(text):  # "猫砂臭死了" wants no selling point
         return None
     asked = tokens_of(text) - name_tokens(product) - QUESTION_WORDS
+    clauses = product_clauses(product)
     scored = []
-    for clause in product_clauses(product):
+    for clause in clauses:
         shared = asked & tokens_of(clause)
         if any(len(token) > 1 for token in shared):
             scored.append((len(shared), clause))
     scored = (
         scored
-        or [(1, clause) for clause in clauses_of_kind(text, product_clauses(product))]
-        or _by_characters(text, product)
+        or [(1, clause) for clause in clauses_of_kind(text, clauses)]
+        or _by_characters(text, product, clauses)
     )
     if not scored:  # a blurb of what it is answers no question: the judges gave those 0
         return None
@@ -113,13 +114,13 @@ def focus_answer(text: str, focus: ProductFocus) -> Candidate | None:
     )  # fmt: skip
 
 
-def _by_characters(text: str, product: Product) -> list[tuple[int, str]]:
+def _by_characters(text: str, product: Product, clauses: list[str]) -> list[tuple[int, str]]:
     """Clauses sharing two or more of the question's own characters, when no word is shared:
     "跟多高 筒到哪里" is answered by "筒高约15cm，跟高40mm" (跟, 高, 筒), though no two
     characters of it stand together there."""
     name = "".join([product.title, *(v.name for v in product.variants)])
     asked = {c for c in _CJK_CHAR.findall(text) if c not in name and c not in _FUNCTION_CHARS}
-    found = [(len(asked & set(clause)), clause) for clause in product_clauses(product)]
+    found = [(len(asked & set(clause)), clause) for clause in clauses]
     return [(n, clause) for n, clause in found if n >= _SHARED_CHARACTERS]
 
 

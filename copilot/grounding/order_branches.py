@@ -19,15 +19,23 @@ _SHIPPED = frozenset({"shipped", "delivered"})
 _WAITING = frozenset({"unpaid", "paid"})
 
 
-def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
+def shipped_side(order: Order | None) -> bool | None:
+    """Which side of shipping the order is on: True once shipped (or delivered), False before
+    (unpaid or paid); None with no order, or one in after-sales."""
     if order is None or order.status not in _SHIPPED | _WAITING:
+        return None
+    return order.status in _SHIPPED
+
+
+def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
+    shipped = shipped_side(order)
+    if shipped is None:
         return candidate
     text = candidate.text
     marks = list(_MARK.finditer(text))
     sides = [bool(_AFTER.match(m.group(0))) for m in marks]
     if len(set(sides)) < 2:  # one side only, or no marker: nothing to choose
         return candidate
-    shipped = order.status in _SHIPPED
     ends = [m.start() for m in marks[1:]] + [len(text)]
     kept = [
         text[m.start() : end].strip(" ；;，,\n")

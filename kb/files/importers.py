@@ -381,9 +381,6 @@ def _kind_columns(
     return None if missing else columns
 
 
-_NOTES_JOINED = frozenset({"usage_notes"})
-
-
 def _row_record(
     table: _Table, number: int, cells: list[str], kind: EntryKind, columns: dict[str, list[int]]
 ) -> Record:
@@ -396,7 +393,7 @@ def _row_record(
         index = filled[0] if filled else indexes[0]
         record.values[name] = cells[index] if index < len(cells) else ""
         record.columns[name] = table.headers[index]
-        if name in _NOTES_JOINED and len(filled) > 1:  # 注意事项 and 备注: both are notes
+        if name == "usage_notes" and len(filled) > 1:  # 注意事项 and 备注: both are notes
             record.values[name] = "；".join(dict.fromkeys(cells[i].strip() for i in filled))
     record.tabular = True
     if kind == "product":

@@ -28,12 +28,12 @@ from kb.files.import_text import Record
 _SIZE_HEADERS = frozenset(
     {"尺码", "码数", "鞋码", "尺寸", "码", "size", "号码", "型号", "号数", "圈号", "戒圈"}
 )
-_MEASURE = re.compile(
-    r"身高|体重|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽|周长|内径|直径|手围|腕围"
+# what a chart's columns measure in lengths (cm unless said), and with weight, all it measures
+_LENGTH_WORDS = (
+    "身高|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽|周长|内径|直径|手围|腕围"
 )
-_LENGTHS = re.compile(
-    r"身高|胸围|腰围|臀围|脚长|肩宽|衣长|裤长|袖长|头围|颈围|脚宽|周长|内径|直径|手围|腕围"
-)
+_LENGTHS = re.compile(_LENGTH_WORDS)
+_MEASURE = re.compile(f"体重|{_LENGTH_WORDS}")
 _BARE = re.compile(r"^\d+(?:\.\d+)?(?:\s*[-~～至]\s*\d+(?:\.\d+)?)?$")
 _UNIT_NOTE = re.compile(r"[（(]\s*(mm|cm|kg|斤|厘米|毫米)\s*[)）]", re.IGNORECASE)
 
