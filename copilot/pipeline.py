@@ -47,7 +47,7 @@ from copilot.stages import (
     SupportsPrefill,
     SupportsPrepare,
 )
-from copilot.templates import fallback, next_step
+from copilot.templates import changes_contact, fallback, next_step
 from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from kb.lifecycle import SupportsWarmUp
@@ -212,6 +212,7 @@ class Suggester:
         check_first = bool(chosen) and (
             a_check_comes_first(intent, chosen[0], answered=answered)
             or self._bank_guessing(run, chosen[0])
+            or changes_contact(conversation, intent, chosen)
         )
         full = len(chosen) >= self.config.max_candidates
         # a reported problem keeps a place for the next step: the last, when rules fill them

@@ -3,7 +3,9 @@
 Every template is the next step an agent takes for that kind of message (ask for the order
 number when a parcel is chased, say the claim is being checked, greet back), names no number,
 product, promise or date, and passes the guardrails like any candidate. It is offered only when
-no KB answer, script or bank reply survived.
+no KB answer, script or bank reply survived, with one exception: a new address or number for an
+order not yet shipped is asked for (or noted) first, unless the shop's own word on changing it
+is offered (changes_contact).
 
 A template that asks for a new address or number has a `:given` twin for the message that is
 that address or number (noted, not asked for again).
@@ -90,7 +92,35 @@ def fallback(
 
 _ASKS_CONTACT = frozenset({"change_address", "change_phone"})
 _ADDRESS_PART = re.compile(r"省|市|区|县|镇|乡|村|街道|路|街|巷|弄|小区|栋|幢|单元|号楼|室")
+# "最后一位是8不是6", "尾号改成7": the number's fix, all the agent needs to note it
+_DIGIT_FIXED = re.compile(
+    r"(?:最后|末|尾|第[一二三四五六七八九十\d]{1,2})[一两二三\d]?位\S{0,3}?[是为成]\d|尾号\S{0,3}?\d"
+)
 _PHONE_GIVEN = re.compile(r"(?<!\d)1[3-9]\d(?:\d{4}|[x*＊]{4})\d{4}(?!\d)", re.IGNORECASE)
+
+
+def changes_contact(
+    conversation: Conversation, intent: Intent, offered: Sequence[Candidate] = ()
+) -> bool:
+    """A new number or address for an order not yet shipped ("手机号写错了 最后一位是7不是1"):
+    asking for it (or noting it, when given) is the next step, before the off-topic rules the
+    KB found. Not when the shop's own answer on changing them is `offered`: a shop may say
+    "订单详情页自己改，后台改不了", and the template would promise what the shop does not do."""
+    order = conversation.order
+    return (
+        intent.label in _ASKS_CONTACT
+        and order is not None
+        and order.status in ("unpaid", "paid")
+        and bool(_CONTACT_WORDS.search(conversation.last_customer_text))
+        and not any(_CHANGING_SAID.search(c.text) for c in offered)
+    )
+
+
+_CONTACT_WORDS = re.compile(r"地址|电话|手机|号码|收件人|收货人|联系方式")
+# "您的订单还没发货，订单页自助改": the shop's own word on changing them
+_CHANGING_SAID = re.compile(
+    r"(?:地址|电话|手机|号码|收件人|未发货|没发货|订单)[^。]{0,20}改|改[^。]{0,10}(?:地址|电话|手机|号码)"
+)
 
 
 def _gives_contact(conversation: Conversation) -> bool:
@@ -100,7 +130,7 @@ def _gives_contact(conversation: Conversation) -> bool:
         return False
     text = conversation.last_customer_text
     address = len(set(_ADDRESS_PART.findall(text))) >= 3 and bool(re.search(r"\d", text))
-    return address or bool(_PHONE_GIVEN.search(text))
+    return address or bool(_PHONE_GIVEN.search(text) or _DIGIT_FIXED.search(text))
 
 
 _ASKS_WHICH = re.compile(r"哪款|哪个商品")
@@ -120,11 +150,14 @@ def next_step(
     *,
     answered: bool = False,
 ) -> list[Candidate]:
-    """The steps an agent takes now beside the answers `offered`, best first: for a problem
+    """The steps an agent takes now beside the answers `offered`, best first: for a new
+    address or number on an order not yet shipped, asking for it (or noting it); for a problem
     reported after a purchase, sorry and the photos to check it by (the shop's own apology
-    when one is offered, else the intent's template), then the holding reply. Not when the
+    when one is offered, else the intent's template); then the holding reply. Not when the
     KB `answered` with agreement: "旧电饭煲坏了不能通电 也收吗" asks about a trade-in."""
     label = intent.label
+    if changes_contact(conversation, intent, offered):
+        return [*fallback(conversation, intent), *holding(conversation, intent)]
     if label not in PROBLEM_REPORTS or answered or not has_bought(conversation):
         return holding(conversation, intent)
     # the shop's own apology script; a rule said with a sorry (problem_replies) is still a rule

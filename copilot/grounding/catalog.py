@@ -120,7 +120,7 @@ class Catalog:
             for token in tokens:
                 postings.setdefault(token, []).append(pid)
         idf = {t: math.log(1 + len(products) / len(ids)) for t, ids in postings.items()}
-        return cls(
+        catalog = cls(
             shop_id,
             version,
             products,
@@ -139,6 +139,8 @@ class Catalog:
             rare_words=RareWordIndex.build([e for e in items if isinstance(e, FAQ)], tokens_of),
             _name_spans=tuple(_title_spans(p.title) for p in products.values()),
         )
+        promotions = tuple(_leaving_out(promo, catalog) for promo in catalog.promotions)
+        return replace(catalog, promotions=promotions)
 
     def blank_names(self, text: str) -> str:
         """`text` with every run of three or more characters out of a product title blanked:
@@ -209,6 +211,24 @@ def _scoped(promo: Promotion, products: Mapping[str, Product]) -> Promotion:
     return replace(promo, product_ids=named) if named else promo
 
 
+def _leaving_out(promo: Promotion, catalog: Catalog) -> Promotion:
+    """A whole-shop deal whose remark says a product takes no part ("电动童车不参加满减") is
+    every other product's: a quote for the electric car must not take 满199减40 off."""
+    if promo.product_ids:
+        return promo
+    left_out: set[str] = set()
+    for clause in _CLAUSE_END.split(f"{promo.rule_text}\n{promo.description}"):
+        taking_no_part = _NOT_TAKING_PART.match(clause.strip())
+        named = resolve_product(taking_no_part.group(1), catalog)[0] if taking_no_part else None
+        left_out |= {named.id} if named is not None else set()
+    if not left_out:
+        return promo
+    return replace(promo, product_ids=tuple(p for p in catalog.products if p not in left_out))
+
+
+_CLAUSE_END = re.compile(r"[\n。；;，,！!]")
+# "电动童车不参加满减": not "不参与价保" (the price guarantee is another matter)
+_NOT_TAKING_PART = re.compile(r"^(.+?)(?:不参加|不参与)(?:满减|本?活动|优惠)?[!！]*$")
 _WHOLE_SHOP = re.compile(r"全场|全店|全部商品|所有商品|店铺通用|全品")
 # "5元无门槛券…只用于发货超时安抚（别主动拿出来发）": the agents' to give, never offered unasked
 _AGENTS_ONLY = re.compile(r"别主动|不要主动|不主动|安抚")

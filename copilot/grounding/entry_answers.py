@@ -124,6 +124,17 @@ def _by_characters(text: str, product: Product, clauses: list[str]) -> list[tupl
     return [(n, clause) for n, clause in found if n >= _SHARED_CHARACTERS]
 
 
+def asked_about(text: str) -> set[str]:
+    """The bigrams saying what a question asks about: "饮水机的滤芯多久换" -> 饮水, 水机, 滤芯;
+    none of 多久, 哪里, 能不 (any question has them), nor a bare number (95 of 95斤 is in any
+    size chart)."""
+    return {
+        token
+        for token in tokens_of(text) - QUESTION_WORDS
+        if len(token) == 2 and not _FUNCTION_CHARS.intersection(token) and not token.isdigit()
+    }
+
+
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _SHARED_CHARACTERS = 2
 # characters any question is made of: they ask, they do not say about what

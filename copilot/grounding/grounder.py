@@ -53,16 +53,21 @@ from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
 from copilot.grounding.promotions import PromotionQuote, yuan
+from copilot.grounding.question_parts import (
+    about_one_product,
+    joined_answer,
+    part_answer,
+    question_parts,
+)
 from copilot.grounding.recommendations import composed_answers
+from copilot.grounding.shop_scripts import script_candidates, stale, stale_faq
 from copilot.grounding.size_charts import size_for_measure
-from copilot.grounding.slots import fill_slots
 from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
-from copilot.guardrails.moment import waits_for_shipping
-from copilot.guardrails.staleness import stale_mentions
-from copilot.templates import AFTER_PURCHASE, has_bought
-from copilot.types import Candidate, Conversation, Intent, Source
-from kb.types import FAQ, Hit
+from copilot.guardrails.moment import review_out_of_place, waits_for_shipping
+from copilot.templates import has_bought
+from copilot.types import Candidate, Conversation, Intent, Turn
+from kb.types import Hit
 
 if TYPE_CHECKING:
     from kb.models.embedder import Embedder
@@ -125,12 +130,69 @@ class Grounder:
         adopted = adopted or {}
         catalog = self.catalogs.get(conversation.shop_id)
         if hits is None:
-            hits = self.kb.search(conversation.shop_id, retrieval_query(conversation), k=self.k)
+            hits = self._hits(conversation)
         focus = product_focus(conversation, catalog, hits)
+        grounded = self._grounded(conversation, intent, hits, focus, catalog, day, adopted)
+        if grounded.problem_reported:
+            return grounded
+        if intent is not None and (intent.label == "complaint" or intent.family == "after_sales"):
+            return grounded  # a problem told with a question: one answer, the rest is the agent's
+        joined, computed = self._joined(conversation, focus, catalog, day, adopted)
+        if joined is None:
+            return grounded
+        computed = tuple(dict.fromkeys((*grounded.computed, *computed)))
+        return replace(grounded, candidates=(joined, *grounded.candidates), computed=computed)
+
+    def _joined(
+        self,
+        conversation: Conversation,
+        focus: ProductFocus,
+        catalog: Catalog,
+        day: date,
+        adopted: Mapping[str, str],
+    ) -> tuple[Candidate | None, tuple[Decimal, ...]]:
+        """One reply to the message's questions, each grounded alone (question_parts.py), and
+        the numbers computed for it; None when it asks one thing or one answer does for all."""
+        answers: list[Candidate] = []
+        computed: list[Decimal] = []
+        for question, asked in _asked_alone(conversation):
+            # the message's intent is one question's; alone, each is read afresh
+            hits = self._hits(asked)
+            part = self._grounded(asked, None, hits, focus, catalog, day, adopted, whole=False)
+            answer = part_answer(question, part.candidates, catalog, focus.product)
+            if answer is not None:
+                answers.append(answer)
+                computed += part.computed
+        if not about_one_product(answers, catalog):
+            return None, ()
+        return joined_answer(answers), tuple(computed)
+
+    def _hits(self, conversation: Conversation) -> Sequence[Hit]:
+        return self.kb.search(conversation.shop_id, retrieval_query(conversation), k=self.k)
+
+    def _grounded(
+        self,
+        conversation: Conversation,
+        intent: Intent | None,
+        hits: Sequence[Hit],
+        whole_focus: ProductFocus,
+        catalog: Catalog,
+        day: date,
+        adopted: Mapping[str, str],
+        *,
+        whole: bool = True,
+    ) -> GroundedAnswer:
+        """The candidates for the message, or (not `whole`) for one of its questions, which
+        is about the product the whole message is about when it names none itself. One
+        `catalog` for the message and its questions: the KB may move between two reads."""
+        focus = whole_focus
+        if not whole:
+            focus = product_focus(conversation, catalog, hits)
+            focus = focus if focus.product is not None else whole_focus
         label = intent.label if intent else ""
         text = conversation.last_customer_text
         # "我买的燕麦色！！寄来的是雾霾蓝" read as a stock question: a report, not a price asked
-        reported = reports_problem(conversation, catalog)
+        reported = whole and reports_problem(conversation, catalog)
         candidates, computed, the_quote = (
             ([], (), None)
             if reported
@@ -140,7 +202,7 @@ class Grounder:
         candidates += held_up or order_status_answer(conversation, catalog)
         candidates += composed_answers(conversation, catalog)
         values = self._slot_values(conversation, catalog, focus, the_quote, day)
-        fresh = [h for h in hits if not _stale_faq(h, catalog, day)]
+        fresh = [h for h in hits if not stale_faq(h, catalog, day)]
         pre_sales = intent is None or intent.family in ("pre_sales", "general", "")
         problem = intent is not None and intent.family in _PROBLEM_FAMILIES
         found = _Found(text, label, focus, catalog, values, day, self.kb.embedder)
@@ -164,12 +226,17 @@ class Grounder:
                 _asked_before(conversation), fresh, catalog
             )
         unpaid = conversation.order is not None and conversation.order.status == "unpaid"
-        candidates += _script_candidates(catalog, label, values, day, adopted, bought, unpaid)
+        candidates += script_candidates(catalog, label, values, day, adopted, bought, unpaid)
         if held_up:  # "16点前付款当天发" is not true of an order waiting for its option
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
         elif not_in_stock_said(conversation):  # "白色目前是预售的" / "啥时候发": not 当天发
             candidates = [c for c in candidates if not promises_shipping(c.text)]
-        candidates = [c for c in candidates if not waits_for_shipping(c.text, conversation)]
+        candidates = [
+            c
+            for c in candidates
+            if not waits_for_shipping(c.text, conversation)
+            and not review_out_of_place(c.text, conversation, label)
+        ]
         candidates = [this_orders_branch(c, conversation.order) for c in candidates]
         candidates = [in_customer_voice(c, conversation.order) for c in candidates]
         product_id = focus.product.id if focus.product else None
@@ -237,7 +304,7 @@ class _Found:
         )  # fmt: skip
         if ASKS.search(self.text) and not problem and self.label != "complaint":
             rare = rare_word_faq(self.text, focus, catalog, self.values)
-            if rare is not None and not _stale(
+            if rare is not None and not stale(
                 catalog.faqs[rare.source.kb_entry_ids[0]], catalog, self.day
             ):
                 found.append(rare)
@@ -270,6 +337,18 @@ class _Found:
         return found
 
 
+def _asked_alone(conversation: Conversation) -> list[tuple[str, Conversation]]:
+    """Each question of the last message (question_parts) with the conversation that asks it
+    alone; [] when the message asks one thing."""
+    turns = list(conversation.turns)
+    while turns and turns[-1].role == "customer":
+        turns.pop()
+    return [
+        (part.question, replace(conversation, turns=(*turns, Turn("customer", part.text))))
+        for part in question_parts(conversation.last_customer_text)
+    ]
+
+
 def _asked_before(conversation: Conversation) -> str:
     """The customer's question the agent answered with a question of their own ("新疆包邮不",
     "您想买哪一款呢？", "大豆被 220x240 6斤的"), with the answer; "" when the agent did not ask."""
@@ -289,29 +368,6 @@ def retrieval_query(conversation: Conversation) -> str:
     return "，".join(earlier) or text
 
 
-def _stale_faq(hit: Hit, catalog: Catalog, day: date) -> bool:
-    """An FAQ answer that quotes a promotion outside its validity, or an ended date range,
-    expires with it: the next FAQ (or the live promotion listing) takes its place."""
-    return isinstance(hit.entry, FAQ) and _stale(hit.entry, catalog, day)
-
-
-def _stale(entry: FAQ, catalog: Catalog, day: date) -> bool:
-    key = (entry.id, day)  # the same FAQs come back for every customer who asks alike
-    if key not in catalog.stale_faqs:
-        if len(catalog.stale_faqs) >= _STALE_KEPT:
-            catalog.stale_faqs.clear()
-        catalog.stale_faqs[key] = bool(stale_mentions(entry.answer, catalog.promotions, day))
-    return catalog.stale_faqs[key]
-
-
-_STALE_KEPT = 20_000
-
-
-def names_stale_promotion(text: str, catalog: Catalog, day: date) -> bool:
-    """A script written for a promotion that is over (or not started) must not go out."""
-    return any(m.promotion_id for m in stale_mentions(text, catalog.promotions, day))
-
-
 _EMPHASIS = re.compile(r"\s*[!！]{2,}\s*")
 _LEADING_EMPHASIS = re.compile(
     r"(^|[：:，,；;（(])\s*[!！]{2,}\s*|\s*[!！]{2,}\s*(?=[；;，,。)）]|$)"
@@ -322,41 +378,6 @@ def _unemphasised(text: str) -> str:
     """The trainer's emphasis out of a reply: "黑色缺货!! 预计12月12号到" reads
     "黑色缺货！预计12月12号到" (one mark, still a clause break)."""
     return _EMPHASIS.sub("！", _LEADING_EMPHASIS.sub(r"\1", text))
-
-
-_SAYS_UNPAID = re.compile(r"(?:还没|没有?|未|待)(?:付款|支付|付钱|拍下付款)")
-
-
-def _script_candidates(
-    catalog: Catalog,
-    label: str,
-    values: Mapping[str, str],
-    day: date,
-    adopted: Mapping[str, str],
-    bought: bool,
-    unpaid: bool,
-) -> list[Candidate]:
-    """The script written for the intent; one for after a purchase only when the customer has
-    bought (a pre-sales question guessed as damaged_item gets no apology); one saying the
-    order is not paid ("看到您拍下的宝贝还没付款哦") only when the order is `unpaid`."""
-    if label in AFTER_PURCHASE and not bought:
-        return []
-    found = []
-    for script in catalog.scripts:
-        if (
-            label
-            and (script.intent or adopted.get(script.id)) == label
-            and not names_stale_promotion(script.text, catalog, day)
-            and (unpaid or not _SAYS_UNPAID.search(script.text))
-        ):
-            text = fill_slots(script.text, values)
-            if text is not None:
-                found.append(
-                    Candidate(
-                        text, "script", Source(kb_entry_ids=(script.id,)), 0.5, (script.text,)
-                    )
-                )
-    return found[:1]
 
 
 def _dedupe(candidates: list[Candidate]) -> list[Candidate]:

@@ -24,8 +24,8 @@ from weakref import WeakKeyDictionary
 
 from copilot.clock import Clock, today
 from copilot.grounding.catalog import Catalog, CatalogCache, product_focus
-from copilot.grounding.grounder import names_stale_promotion
 from copilot.grounding.promotions import Nudge, PromotionQuote, quote, unit_price, yuan
+from copilot.grounding.shop_scripts import names_stale_promotion
 from copilot.grounding.slots import fill_slots
 from copilot.types import Conversation, Intent, Order, OrderItem, Route, Upsell
 from kb.types import Product, Script

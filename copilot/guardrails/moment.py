@@ -6,7 +6,9 @@
 - an apology or a remedy (给您带来不便, 为您补发, 拍照) only after a purchase: a
   pre-sales question ("这个杯子能装开水吗") is never answered with an apology for a leaking cup;
 - a parcel that has left is not hurried at the warehouse ("已经帮您给仓库备注加急了") nor said
-  to be waiting ("还没发出"): the attached order says shipped.
+  to be waiting ("还没发出"): the attached order says shipped;
+- a request for a good review ("麻烦给个五星好评呀") only to a content customer who closes: to
+  "我要给差评" it reads as not listening. This one holds for the shop's own scripts too.
 
 Bank replies are mined from what agents said in other conversations, so they carry the
 situation they were written for; KB answers and the intent's templates are chosen for this one.
@@ -59,6 +61,8 @@ def fits_the_moment(candidate: Candidate, conversation: Conversation, intent: In
     text = candidate.text
     if only_pleasantry(text) and not customer_closes(conversation, intent):
         return False
+    if review_out_of_place(text, conversation, intent.label):
+        return False
     pre_sales = intent.family in ("pre_sales", "") and not has_bought(conversation)
     return not (pre_sales and _AFTER_SALES_REPLY.search(text)) and not waits_for_shipping(
         text, conversation
@@ -69,3 +73,19 @@ def waits_for_shipping(text: str, conversation: Conversation) -> bool:
     """The reply treats the parcel as not yet sent while the attached order says it has left."""
     order = conversation.order
     return order is not None and order.status in _LEFT and bool(_BEFORE_SHIPPING.search(text))
+
+
+# not "不好评价别家" (no comment on other brands), not "五星级酒店"
+_REVIEW_ASKED = re.compile(r"(?<!不)好评(?!价)|[五5]星(?!级)|晒图|追评|给个评价")
+_DISCONTENT = re.compile(
+    r"差评|投诉|垃圾|骗|退款|退货|坏|烂|破|不满意|生气|失望|质量|问题|没收到|还没"
+)
+
+
+def review_out_of_place(text: str, conversation: Conversation, label: str) -> bool:
+    """The reply asks for a good review while the customer is not a content one closing."""
+    if not _REVIEW_ASKED.search(text):
+        return False
+    said = conversation.last_customer_text
+    closes = label in _SOCIAL_INTENTS or bool(_CLOSING.search(said))
+    return label == "complaint" or not closes or bool(_DISCONTENT.search(said))

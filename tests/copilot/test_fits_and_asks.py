@@ -1,11 +1,13 @@
 """A new shop's pre-sales questions as customers type them: "今天下单啥时候发" is a shipping
 question (not the FAQ whose answer happens to say 下单); "一岁8个月" is one age, twenty months;
 "6岁+" is six and up, and "3岁以下禁止" says whom a product is not for, no range it fits; "想买积木
-哪款合适" weighs every 积木, not the one sharing a stray bigram with the question. Records built
-in code, no models."""
+哪款合适" weighs every 积木, not the one sharing a stray bigram with the question; a whole-shop
+deal whose remark says "电动童车不参加满减" takes nothing off the electric car. Records built in
+code, no models."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog, tokens_of
@@ -13,10 +15,12 @@ from copilot.grounding.measures import Measure, measures_said, ranges
 from copilot.grounding.order_stock import not_in_stock_said
 from copilot.grounding.policy_answers import shipping_answer
 from copilot.grounding.problem_replies import reports_problem
+from copilot.grounding.promotions import quote
 from copilot.grounding.rare_words import RareWordIndex
 from copilot.grounding.recommendations import recommendation
 from copilot.types import Conversation, Order, OrderItem, Turn
-from kb.types import FAQ, Policy, Product, Variant
+from kb.files.codec import parse_rule
+from kb.types import FAQ, Policy, Product, Promotion, Variant
 
 SHOP = "toys"
 BIG = Product(
@@ -80,3 +84,30 @@ def test_a_wrong_colour_received_is_a_problem_reported_and_a_good_one_is_not() -
 
     assert reported("我买的80粒 收到是120粒的？？")
     assert not reported("收到是好的 谢谢")
+
+
+def test_a_product_a_whole_shop_deal_leaves_out_gets_nothing_off() -> None:
+    car = Product(SHOP, "RD-502", "儿童电动汽车 四轮", Decimal(599))
+    deal = Promotion(
+        SHOP, "p-fest", "年终玩具节", "满199减40", parse_rule("满199减40"),
+        description="（按商品原价算门槛）\n电动童车不参加满减，详情页可领50元童车专享券",
+    )  # fmt: skip
+    guarantee = Promotion(
+        SHOP, "p-live", "直播间专享", "直播价109", parse_rule("直播价109"),
+        description="直播价不参与价保",
+    )  # fmt: skip
+    catalog = Catalog.from_entries(SHOP, 1, [BIG, SMALL, car, deal, guarantee])
+    scoped = {p.id: p.product_ids for p in catalog.promotions}
+    assert scoped == {"p-fest": ("BK-101", "BK-102"), "p-live": ()}
+    day = date(2026, 12, 6)
+    on_car = quote(
+        Order("unpaid", (OrderItem("RD-502"),)), catalog.products, catalog.promotions, day
+    )
+    assert on_car.discount == 0
+    on_bricks = quote(
+        Order("unpaid", (OrderItem("BK-102", quantity=3),)),
+        catalog.products,
+        catalog.promotions,
+        day,
+    )
+    assert on_bricks.discount == Decimal(40)

@@ -1,10 +1,11 @@
-"""Bank replies that fit the moment: no goodbye mid-problem, no apology before a purchase."""
+"""Replies that fit the moment: no goodbye mid-problem, no apology before a purchase, no
+request for a good review to a customer who threatens a bad one."""
 
 from __future__ import annotations
 
 import pytest
 
-from copilot.guardrails.moment import fits_the_moment, only_pleasantry
+from copilot.guardrails.moment import fits_the_moment, only_pleasantry, review_out_of_place
 from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
 
 GOODBYE = "感谢您对京东的支持，祝您生活愉快，再见!"
@@ -40,3 +41,14 @@ def test_no_apology_for_another_situation_before_a_purchase() -> None:
     assert not fits_the_moment(reply(LEAK), question, Intent("product_question", 0.9))
     bought = chat("杯子漏水了", Order("delivered", (OrderItem("cup", 1),)))
     assert fits_the_moment(reply(LEAK), bought, Intent("damaged_item", 0.9))
+
+
+def test_a_review_is_asked_for_only_of_a_content_customer_closing() -> None:
+    invite = "亲，收到衣服还满意的话，麻烦给个五星好评呀～"
+    angry = chat("这么贵的衣服就这质量 我要给差评")
+    assert review_out_of_place(invite, angry, "complaint")
+    assert review_out_of_place(invite, chat("到哪了"), "logistics_tracking")
+    assert not fits_the_moment(reply(invite), angry, Intent("complaint", 0.9, family="general"))
+    assert not review_out_of_place(invite, chat("收到了 挺好的 谢谢"), "thanks")
+    # "不好评价别家" declines to compare brands: no review asked
+    assert not review_out_of_place("亲，各家都有特点，不好评价别家哦～", angry, "complaint")

@@ -15,8 +15,8 @@ from copilot.build import PipelineConfig, build_suggester
 from copilot.clock import FixedClock
 from copilot.pipeline import Suggester, SuggesterConfig
 from copilot.policies import PolicyStore
-from copilot.templates import HOLDING_AFTER_PURCHASE
-from copilot.types import Conversation, ShopPolicy, Suggestion, Turn
+from copilot.templates import HOLDING_AFTER_PURCHASE, templates
+from copilot.types import Conversation, Order, OrderItem, ShopPolicy, Suggestion, Turn
 from kb.knowledge import KnowledgeBase
 
 SHOP = "tea-shop"
@@ -117,3 +117,15 @@ def test_when_nothing_fits_the_next_step_is_offered_not_nothing(tea: Suggester) 
         "亲，麻烦提供一下订单号，这边马上帮您查询物流进度～",
         HOLDING_AFTER_PURCHASE,
     ]
+
+
+def test_two_questions_in_one_message_get_one_reply_with_both_answers(tea: Suggester) -> None:
+    first = ask(tea, "龙井是今年的新茶吗 买回来怎么保存").candidates[0].text
+    assert "3月底" in first and "密封避光" in first, first
+
+
+def test_a_new_number_for_an_order_not_shipped_is_noted_first(tea: Suggester) -> None:
+    paid = Order("paid", (OrderItem("T-01"),))
+    chat = Conversation(SHOP, (Turn("customer", "手机号填错了 最后一位是8不是6"),), paid)
+    out = tea.suggest(chat, use_llm=False)
+    assert out.candidates[0].text == templates()["change_phone:given"], out.intent

@@ -6,13 +6,14 @@ from copilot.intents.adoption import situation_intent
 from copilot.templates import (
     HOLDING_AFTER_PURCHASE,
     HOLDING_BEFORE_PURCHASE,
+    changes_contact,
     fallback,
     has_bought,
     holding,
     next_step,
     templates,
 )
-from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Turn
+from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
 
 ALL_LABELS_BUT_OTHER = {
     "greeting", "thanks", "chitchat", "ask_human", "product_question", "spec_size", "stock",
@@ -131,3 +132,30 @@ def test_a_problem_reported_after_a_purchase_gets_sorry_and_the_photos_first() -
     assert [c.text for c in next_step(said("会不会漏水"), Intent("damaged_item", 0.5))] == [
         HOLDING_BEFORE_PURCHASE
     ]
+
+
+def test_a_new_number_for_an_order_not_shipped_is_asked_for_first() -> None:
+    phone = Intent("change_phone", 0.9, family="in_sales")
+    paid = Order("paid", (OrderItem("P1"),))
+    typo = said("手机号填错了 最后一位是8不是6", paid)
+    off_topic = Candidate("默认中通或韵达随机发", "answer", Source(kb_entry_ids=("f1",)), 0.5)
+    assert changes_contact(typo, phone, [off_topic])
+    steps = next_step(said("手机号填错了 快递会打不通", paid), phone, [off_topic])
+    assert steps[0].text == templates()["change_phone"]
+    # the number, or the fix of its digit, is all the agent needs: noted, not asked for again
+    for given in (typo, said("电话少写了一位 是13812345678", paid)):
+        assert next_step(given, phone)[0].text == templates()["change_phone:given"]
+
+
+def test_the_shops_own_word_on_changing_or_a_shipped_order_keeps_its_place() -> None:
+    phone = Intent("change_phone", 0.9, family="in_sales")
+    typo = "手机号填错了 最后一位是8不是6"
+    own = Candidate(
+        "没发货的话在订单详情页自己改，这边后台改不了", "answer", Source(kb_entry_ids=("f2",)), 0.5
+    )
+    assert not changes_contact(said(typo, Order("paid", (OrderItem("P1"),))), phone, [own])
+    assert not changes_contact(said(typo, Order("shipped", (OrderItem("P1"),))), phone)
+    assert not changes_contact(said(typo), phone)  # no order: a guess, not a change
+    assert not changes_contact(
+        said("发了没 什么快递", Order("paid", (OrderItem("P1"),))), phone
+    )  # the intent guessed wrong: nothing about a number or address
