@@ -47,10 +47,14 @@ AFTER_PURCHASE = frozenset(
 HOLDING_BEFORE_PURCHASE = "亲，稍等哦，这边帮您确认一下～"
 HOLDING_AFTER_PURCHASE = "亲，稍等哦，这边马上帮您核实一下～"
 HOLDING_REPLIES = frozenset((HOLDING_BEFORE_PURCHASE, HOLDING_AFTER_PURCHASE))
-# "上次别家买的酸死了", "怕买了大袋不吃": a purchase elsewhere, or one imagined, is no order here
-_BOUGHT_ELSEWHERE = re.compile(
+# Words that sound like a purchase and are not one: one elsewhere ("上次别家买的酸死了"), one
+# imagined ("怕买了大袋不吃", "怕路上太久闷坏了"), or a pre-sales question about shipping
+# ("今天下单今天能发吗", "发啥快递"); "我今天下单的" is a purchase
+_NOT_BOUGHT = re.compile(
     r"(?:别家|别人家|其他家|别的店|外面|超市|实体店|菜市场)[^，,。！!？?]{0,4}(?:买的|买了)"
-    r"|(?:怕|万一|要是|如果|担心|假如)[^，,。！!？?]{0,2}(?:买了|拍了|收到)"
+    r"|(?:怕|万一|要是|如果|担心|假如|会不会)[^，,。！!？?]{0,8}?(?:买了|拍了|收到|[坏破漏烂冻碎]了?)"
+    r"|(?:今天|现在|明天|马上|几点前?)(?:下单|拍下?|付款|买)(?![的了过])[^，,。！!？?\s]{0,6}"
+    r"|(?:发|走|用)?(?:什么|啥|哪家|哪个)快递"
 )
 _NO_HOLDING = frozenset({"greeting", "thanks", "chitchat", "ask_human"})
 
@@ -64,7 +68,7 @@ def templates() -> dict[str, str]:
 def has_bought(conversation: Conversation) -> bool:
     """An order is attached, or the customer's words say they have bought."""
     said = " ".join(t.text for t in conversation.turns if t.role == "customer")
-    said = _BOUGHT_ELSEWHERE.sub(" ", said)
+    said = _NOT_BOUGHT.sub(" ", said)
     return conversation.order is not None or bool(_BOUGHT.search(said))
 
 

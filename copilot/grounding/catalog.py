@@ -282,16 +282,24 @@ _RULE_SPAN = re.compile(
 )
 
 
+# "领了个3块的券": an amount of money names no product (not the one of 3颗香芯); a price said
+# as a name ("199元那个") is read by Catalog.priced_at
+_MONEY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:块钱?|元)")
+
+
 def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[Product, ...]]:
     text = _RULE_SPAN.sub(" ", normalize(text))
-    scored = catalog.mentions(text)
+    named = _MONEY.sub(" ", text)
+    scored = catalog.mentions(named)
     priced = catalog.priced_at(text)
     if not scored:
         return (priced[0], ()) if len(priced) == 1 else (None, priced)
     # "129的降噪耳机" when both earphones share 耳机: the price says which, among the products
     # the words name at all (a brand-first title's head noun may be its brand)
     if priced:
-        named_and_priced = [(p, s) for p, s in catalog.mentions(text, by_head=False) if p in priced]
+        named_and_priced = [
+            (p, s) for p, s in catalog.mentions(named, by_head=False) if p in priced
+        ]
         scored = named_and_priced or scored
     best = scored[0][1]
     close = tuple(p for p, s in scored if s >= 0.8 * best)

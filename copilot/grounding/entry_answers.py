@@ -14,9 +14,11 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from copilot.grounding.agent_notes import NOTE_TO_AGENTS, customer_note
 from copilot.grounding.asked_kinds import clauses_of_kind
 from copilot.grounding.catalog import Catalog, ProductFocus, dice, name_tokens, tokens_of
 from copilot.grounding.computed_answers import product_evidence, promo_evidence
+from copilot.grounding.named_promotions import asks_combining
 from copilot.types import Candidate, Source
 from kb.types import Hit, Policy, Product, Promotion
 
@@ -25,12 +27,6 @@ FAQ_VOUCHED_RANK = 3  # an FAQ is one of three candidates: the agent reads it be
 _CLAUSE = re.compile(r"[^；;。\n]+")
 _PHRASE = re.compile(r"[^，,；;。\n]+")
 _MIN_OVERLAP = 0.12  # a product clause must share this much with the question to answer it
-# A trainer's notes to agents sit in the same cells as facts: "客户叫“冻干那款”", "报组长".
-NOTE_TO_AGENTS = re.compile(
-    r"[“”\"]|客户|顾客|客人|组长|可以推|推荐给|别给|不要给|内部|库存："
-    r"|客服(?:提示|小贴士|注意|备注|须知)|小贴士|只能推|主推"
-    r"|别乱?说|不要乱?说|不能说|只能说|别承诺|不要承诺|别提|不要提|别报|不要报"
-)
 
 
 def vouched(hit: Hit, rank: int = VOUCHED_RANK) -> bool:
@@ -50,7 +46,7 @@ def entry_answers(text: str, hits: Sequence[Hit], catalog: Catalog, day: date) -
         if isinstance(entry, Policy):
             candidate = _policy_answer(entry, position)
         elif isinstance(entry, Promotion) and entry.active_on(day):
-            candidate = _promotion_answer(entry, position)
+            candidate = _promotion_answer(entry, position, combining=asks_combining(text))
         elif isinstance(entry, Product):
             candidate = _product_answer(text, entry, position)
         if candidate is not None:
@@ -73,9 +69,10 @@ def _policy_answer(policy: Policy, position: int) -> Candidate:
     )
 
 
-def _promotion_answer(promotion: Promotion, position: int) -> Candidate:
+def _promotion_answer(promotion: Promotion, position: int, *, combining: bool) -> Candidate:
     until = f"，活动到{promotion.ends.month}月{promotion.ends.day}日" if promotion.ends else ""
-    note = f"（{promotion.description}）" if promotion.description else ""
+    said = customer_note(promotion, combining=combining)
+    note = f"（{said}）" if said else ""
     text = f"亲，现在有「{promotion.title}」：{promotion.rule_text}{until}{note}～"
     return Candidate(
         text, "answer", Source(kb_entry_ids=(promotion.id,)), round(0.5 + 0.1 / position, 4),

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from copilot.grounding.entry_answers import NOTE_TO_AGENTS
+from copilot.grounding.agent_notes import customer_note
 from copilot.grounding.promotion_tiers import deals, tiers_joined
 from copilot.guardrails.staleness import month_day, names_promotion
 from copilot.text.figures import normalize
@@ -86,7 +86,10 @@ def named_promotion_answer(
         return []
     outright = _named_outright(text, named) or combining
     said = tiers_joined(named)
-    parts = [_standing(p, day, with_note=combining or p.active_on(day)) for p in said]
+    parts = [
+        _standing(p, day, with_note=combining or p.active_on(day), combining=combining)
+        for p in said
+    ]
     if all(p.ends is not None and p.ends < day for p in named):
         live = [p for p in promotions if p.active_on(day)]
         if live:
@@ -130,11 +133,12 @@ def _named_outright(text: str, named: Sequence[Promotion]) -> bool:
     )
 
 
-def _standing(promotion: Promotion, day: date, *, with_note: bool) -> str:
+def _standing(promotion: Promotion, day: date, *, with_note: bool, combining: bool = False) -> str:
     """Ended ones are said to be over without their dates (an ended date reads as current
     knowledge gone stale); coming ones with their start date."""
     name = _display_name(promotion)
-    note = f"（{_customer_note(promotion)}）" if with_note and _customer_note(promotion) else ""
+    said = customer_note(promotion, combining=combining) if with_note else ""
+    note = f"（{said}）" if said else ""
     until = f"，到{month_day(promotion.ends)}" if promotion.ends else ""
     if promotion.ends is not None and promotion.ends < day:
         return f"{name}已经结束了哦"
@@ -145,12 +149,6 @@ def _standing(promotion: Promotion, day: date, *, with_note: bool) -> str:
             return f"{name}{when}，具体力度还没公布哦"
         return f"{name}{when}：{promotion.rule_text}{note}"
     return f"{name}正在进行：{promotion.rule_text}{until}{note}"
-
-
-def _customer_note(promotion: Promotion) -> str:
-    """The description's clauses meant for customers (提醒客户提前加购 is for the agent)."""
-    clauses = re.split(r"[，,；;。]", promotion.description)
-    return "，".join(c.strip() for c in clauses if c.strip() and not NOTE_TO_AGENTS.search(c))
 
 
 def _display_name(promotion: Promotion) -> str:

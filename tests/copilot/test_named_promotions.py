@@ -76,3 +76,32 @@ def test_the_tiers_of_one_deal_are_said_as_one_deal() -> None:
     assert set(found[0].source.kb_entry_ids) == {"t49", "t99"}
     joined = deals((high, other, low))  # another deal's tier, or other dates, stays apart
     assert [(p.title, len(members)) for p, members in joined] == [("双12狂欢", 2), (other.title, 1)]
+
+
+def test_a_note_is_read_without_the_sheets_numbering_brackets_and_status_word() -> None:
+    """A trainer's cell "①全店、（可以跨商品凑单，定制脚垫也参加）\\n进行中" says where the deal
+    applies; its numbering, brackets and status word are the sheet's layout."""
+    running = promotion(
+        "p-12a", "双12年终大促", "满99减10", date(2026, 12, 1), date(2026, 12, 12),
+        "①全店、（可以跨商品凑单，定制脚垫也参加）\n进行中",
+    )  # fmt: skip
+    found = named_promotion_answer("双12满减能跨店凑吗", (running,), TODAY, asks=True)
+    assert found[0].text == (
+        "亲，「双12年终大促」正在进行：满99减10，到12月12日（全店，可以跨商品凑单，定制脚垫也参加）～"
+    )
+
+
+def test_a_long_note_gives_what_a_reply_carries_and_to_combining_what_stacks() -> None:
+    """A cell listing the festival's other deals and a stock count for agents is cut to a
+    reply's length; to "能一起用吗" the sentences on what stacks are the note."""
+    running = promotion(
+        "p-12b", "双12年终好价", "满599减70", date(2026, 12, 1), date(2026, 12, 12),
+        "1. 全店（取最高档）\n2. 买任意键盘送鼠标垫800×300mm，限量500份，按付款顺序送完即止，随单发\n"
+        "3. 鼠标垫12/5统计还剩约180份，快没了及时报\n可和京东平台券叠加",
+    )  # fmt: skip
+    asked = named_promotion_answer("双12满减能和平台券一起用吗", (running,), TODAY, asks=True)
+    note = asked[0].text.split("到12月12日（", 1)[1]
+    assert note == "可和京东平台券叠加）～"
+    assert "180" not in note and "及时报" not in note
+    told = named_promotion_answer("双12有啥活动", (running,), TODAY, asks=True)
+    assert "全店，取最高档" in told[0].text and "1." not in told[0].text

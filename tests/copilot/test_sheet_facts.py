@@ -102,6 +102,13 @@ def test_no_shared_word_or_no_question_gets_no_product_blurb() -> None:
     assert focus_answer("咖啡机手柄坏了", focus("咖啡机手柄坏了")) is None  # a complaint
 
 
+def test_an_amount_of_money_names_no_product_but_a_price_said_as_a_name_does() -> None:
+    # the 4 of "4块的券" is not the 4 of 可视空气炸锅 4L
+    assert focus("领了个4块的券 能跟满减一起用吗").product is None
+    said = focus("199元的那个能定时吗").product
+    assert said is not None and said.id == "KA-AF4"
+
+
 def test_an_ambiguous_size_is_settled_by_the_product_talked_about_before() -> None:
     settled = focus("空气炸锅能烤蛋糕吗", "可以的", "4L的能放6寸模吗")
     assert settled.product is not None and settled.product.id == "KA-AF4"
@@ -148,9 +155,21 @@ def test_a_rare_word_finds_the_faq_the_product_name_buried() -> None:
 
 @pytest.mark.parametrize(
     ("text", "bought"),
-    [("上次别家买的酸死了", False), ("对 怕买了大袋不吃", False), ("买了泥膜 敷多久", True)],
+    [
+        ("上次别家买的酸死了", False),
+        ("对 怕买了大袋不吃", False),
+        ("买了泥膜 敷多久", True),
+        ("能发顺丰吗 怕路上太久闷坏了", False),
+        ("今天下单今天能发吗 发啥快递 能发顺丰不 急用！！", False),
+        ("今天下单什么时候发货", False),
+        ("我今天下单的 什么时候发货", True),
+        ("收到了 如果坏了怎么办", True),
+        ("快递到哪了", True),
+    ],
 )
-def test_a_purchase_elsewhere_or_imagined_is_no_order_here(text: str, bought: bool) -> None:
+def test_a_purchase_elsewhere_imagined_or_asked_about_is_no_order_here(
+    text: str, bought: bool
+) -> None:
     assert has_bought(chat(text)) is bought
 
 
