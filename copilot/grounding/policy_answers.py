@@ -82,7 +82,32 @@ def policy_answer(
     if not scored:
         return []
     _, policy = max(scored, key=lambda sp: sp[0])
-    return [_as_reply(policy.id, policy.content, f"{policy.title}：{policy.content}")]
+    body = _lines_asked(policy.content, text, situations)
+    return [_as_reply(policy.id, body, f"{policy.title}：{policy.content}")]
+
+
+def _lines_asked(
+    body: str, text: str, situations: Sequence[tuple[re.Pattern[str], re.Pattern[str]]]
+) -> str:
+    """A rule written a line per topic ("价保：…\n退款：…") without the lines headed by another
+    situation than the message's: "能退差价吗" is told the price guarantee, not the refund
+    times. A line without such a heading stays (the rule itself, its exclusions)."""
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    asked = [written for said, written in situations if said.search(text)]
+    others = [written for said, written in situations if not said.search(text)]
+
+    def elsewhere(line: str) -> bool:
+        heading = _HEADING.match(line)
+        if heading is None:
+            return False
+        said = heading.group(1)
+        return not any(w.search(said) for w in asked) and any(w.search(said) for w in others)
+
+    kept = [line for line in lines if not elsewhere(line)]
+    return "\n".join(kept) if asked and kept and len(kept) < len(lines) else body
+
+
+_HEADING = re.compile(r"([^，,。；;：:]{1,8})[：:]")  # 价保：, 换货：, 钢笔质量问题（断墨）：
 
 
 def shipping_answer(text: str, hits: Sequence[Hit], catalog: Catalog) -> list[Candidate]:

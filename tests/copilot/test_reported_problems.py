@@ -232,6 +232,20 @@ def test_an_order_still_in_the_warehouse_reports_no_problem_with_what_arrived() 
     assert "24小时内处理" in found.text
 
 
+def test_a_rule_written_a_line_per_topic_is_told_by_the_line_asked_about() -> None:
+    guarantee = Policy(
+        SHOP, "pol-guarantee", "other", "价保&退款",
+        "价保：付款后7天内，同款同规格单品直降，可以退差价；满减、优惠券不算\n"
+        "退款：仓库收到退货后48小时内处理，原路退回\n秒杀商品不参与",
+    )  # fmt: skip
+    catalog = Catalog.from_entries(SHOP, 1, [guarantee])
+    (found,) = policy_answer("降价了 能退差价吗", [], catalog)
+    assert "可以退差价" in found.text and "秒杀商品不参与" in found.text  # its exclusion stays
+    assert "48小时内处理" not in found.text
+    (refund,) = policy_answer("退货寄回去了 钱啥时候退", [], catalog)
+    assert "48小时内处理" in refund.text
+
+
 def test_a_policy_about_other_products_only_is_not_offered_for_this_one() -> None:
     cases = Policy(
         SHOP, "pol-cases", "other", "保修期", "咖啡机不保修，收货破损签收48小时内拍照包赔"
