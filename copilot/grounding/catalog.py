@@ -280,10 +280,7 @@ _RULE_SPAN = re.compile(
     r"满\d+(?:\.\d+)?[元块]?减\d+(?:\.\d+)?|\d+(?:\.\d+)?折|[立直]减\d+(?:\.\d+)?"
     r"|\d+(?:\.\d+)?\s*(?:斤|公斤|kg|cm|厘米)(?![a-z\d])"
 )
-
-
-# "领了个3块的券": an amount of money names no product (not the one of 3颗香芯); a price said
-# as a name ("199元那个") is read by Catalog.priced_at
+# nor an amount of money ("领了个3块的券" is not 3颗香芯); "199元那个" is read by priced_at
 _MONEY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:块钱?|元)")
 
 
