@@ -38,6 +38,7 @@ def entry_answers(text: str, hits: Sequence[Hit], catalog: Catalog, day: date) -
     """Candidates from the policy, live promotion or product the retrievers vouch for (among
     the first three hits)."""
     found: list[Candidate] = []
+    combining = asks_combining(text)
     for position, hit in enumerate(hits[:3], start=1):
         if not vouched(hit):
             continue
@@ -46,7 +47,7 @@ def entry_answers(text: str, hits: Sequence[Hit], catalog: Catalog, day: date) -
         if isinstance(entry, Policy):
             candidate = _policy_answer(entry, position)
         elif isinstance(entry, Promotion) and entry.active_on(day):
-            candidate = _promotion_answer(entry, position, combining=asks_combining(text))
+            candidate = _promotion_answer(entry, position, combining=combining)
         elif isinstance(entry, Product):
             candidate = _product_answer(text, entry, position)
         if candidate is not None:

@@ -133,7 +133,7 @@ def _named_outright(text: str, named: Sequence[Promotion]) -> bool:
     )
 
 
-def _standing(promotion: Promotion, day: date, *, with_note: bool, combining: bool = False) -> str:
+def _standing(promotion: Promotion, day: date, *, with_note: bool, combining: bool) -> str:
     """Ended ones are said to be over without their dates (an ended date reads as current
     knowledge gone stale); coming ones with their start date."""
     name = _display_name(promotion)
