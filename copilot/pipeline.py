@@ -47,7 +47,7 @@ from copilot.stages import (
     SupportsPrefill,
     SupportsPrepare,
 )
-from copilot.templates import changes_contact, fallback, next_step
+from copilot.templates import changes_contact, fallback, next_step, unanswered_complaint
 from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from kb.lifecycle import SupportsWarmUp
@@ -215,8 +215,13 @@ class Suggester:
             or changes_contact(conversation, intent, chosen)
         )
         full = len(chosen) >= self.config.max_candidates
-        # a reported problem keeps a place for the next step: the last, when rules fill them
-        reserve = full and grounded.problem_reported and not check_first
+        # a reported problem, or a complaint no reply is sorry for, keeps a place for the next
+        # step: the last, when rules fill them
+        reserve = (
+            full
+            and not check_first
+            and (grounded.problem_reported or unanswered_complaint(intent, chosen))
+        )
         if check_first or not full or reserve:  # else no slot for a step
             steps = next_step(conversation, intent, chosen, answered=answered)
             steps = self._guard(run, steps, grounded)

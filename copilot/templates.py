@@ -8,7 +8,8 @@ order not yet shipped is asked for (or noted) first, unless the shop's own word 
 is offered (changes_contact).
 
 A template that asks for a new address or number has a `:given` twin for the message that is
-that address or number (noted, not asked for again).
+that address or number (noted, not asked for again); one that asks for photos has a twin for
+the conversation where the customer has sent them (photos_sent).
 
 An in-sales or after-sales template needs evidence the customer has bought (an order, or words
 such as 收到/买了/用了/退/签收): "破壁机吵不吵" guessed as damaged_item is a pre-sales question,
@@ -57,6 +58,13 @@ _NOT_BOUGHT = re.compile(
     r"|(?:发|走|用)?(?:什么|啥|哪家|哪个)快递"
 )
 _NO_HOLDING = frozenset({"greeting", "thanks", "chitchat", "ask_human"})
+# the chat tool's placeholder for an image the customer sent, or their word that they sent one
+_PHOTOS_SENT = re.compile(
+    r"\[(?:图片|照片|视频)\]"
+    r"|(?:照片|图片?|视频)(?:都|已经|早就)?(?:发了|发你了|发过了|给你了|发给你了|发过去了)"
+    r"|(?:发了|发过|已经发了?)(?:照片|图片?|视频)"
+)
+_ASKS_PHOTOS = re.compile(r"麻烦(?:您|亲)?(?:拍|提供|发)[^，。！；]{0,12}(?:照片|图片|视频)")
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +80,17 @@ def has_bought(conversation: Conversation) -> bool:
     return conversation.order is not None or bool(_BOUGHT.search(said))
 
 
+def photos_sent(conversation: Conversation) -> bool:
+    """The customer has sent photos of the problem ("[图片]", "图发你了")."""
+    return any(t.role == "customer" and _PHOTOS_SENT.search(t.text) for t in conversation.turns)
+
+
+def asks_for_sent_photos(text: str, conversation: Conversation) -> bool:
+    """The reply asks for photos the customer has already sent: "发了照片半天没人理" is
+    answered by a look at them, not by "麻烦拍一下照片" (the agent looks careless)."""
+    return bool(_ASKS_PHOTOS.search(text)) and photos_sent(conversation)
+
+
 def fallback(
     conversation: Conversation, intent: Intent, *, product_known: bool = False
 ) -> list[Candidate]:
@@ -84,9 +103,13 @@ def fallback(
     elif label in _ASKS_CONTACT and _gives_contact(conversation):
         # "改成 上海市浦东新区…502 王婷 138xxxx5521": noted, not asked for again
         label = f"{label}:given"
+    elif label in PROBLEM_REPORTS and photos_sent(conversation):
+        label = f"{label}:given"
     text = templates().get(label)
     if text is None:
         return []
+    if _order_known(conversation):
+        text = _AGAIN_THE_ORDER.sub("", text)
     if (product_known and _ASKS_WHICH.search(text)) or (
         _order_known(conversation) and _ASKS_ORDER.search(text)
     ):
@@ -140,6 +163,8 @@ def _gives_contact(conversation: Conversation) -> bool:
 _ASKS_WHICH = re.compile(r"哪款|哪个商品")
 _ASKS_ORDER = re.compile(r"提供一下(?:订单号|运单号)")
 _ORDER_AND = re.compile(r"(?<=提供一下)(?:订单号|运单号)[和、]")
+_AGAIN_THE_ORDER = re.compile(r"麻烦再提供一下订单号，")
+_ORDER_ASKED = re.compile(r"麻烦再?提供一下订单号，")
 # A problem reported with what was received: the apology and the evidence asked for is the
 # next step an agent takes, not a plain "稍等" (the judges graded the product's blurb 0 and
 # the holding reply 1 for "收到咖啡机 少了个手柄！")
@@ -156,22 +181,42 @@ def next_step(
 ) -> list[Candidate]:
     """The steps an agent takes now beside the answers `offered`, best first: for a new
     address or number on an order not yet shipped, asking for it (or noting it); for a problem
-    reported after a purchase, sorry and the photos to check it by (the shop's own apology
-    when one is offered, else the intent's template); then the holding reply. Not when the
-    KB `answered` with agreement: "旧电饭煲坏了不能通电 也收吗" asks about a trade-in."""
+    reported after a purchase, or a complaint, sorry (and the photos to check a problem by):
+    the shop's own apology when one is offered, else the intent's template; then the holding
+    reply. Not when the KB `answered` with agreement: "旧电饭煲坏了不能通电 也收吗" asks about a
+    trade-in."""
     label = intent.label
     if changes_contact(conversation, intent, offered):
         return [*fallback(conversation, intent), *holding(conversation, intent)]
+    if unanswered_complaint(intent, offered):
+        return [_apology(conversation, label, offered), *holding(conversation, intent)]
     if label not in PROBLEM_REPORTS or answered or not has_bought(conversation):
         return holding(conversation, intent)
+    return [_apology(conversation, label, offered), *holding(conversation, intent)]
+
+
+def unanswered_complaint(intent: Intent, offered: Sequence[Candidate]) -> bool:
+    """A complaint no reply says sorry for: "问半天没人回 什么垃圾店" is met with an apology
+    before anything the KB says."""
+    return intent.label == "complaint" and not any(_APOLOGY.search(c.text) for c in offered)
+
+
+def _apology(conversation: Conversation, label: str, offered: Sequence[Candidate]) -> Candidate:
     # the shop's own apology script; a rule said with a sorry (problem_replies) is still a rule
-    apology = next((c for c in offered if c.role != "answer" and _APOLOGY.search(c.text)), None)
-    if apology is None:
-        text = templates()[label]
-        if _order_known(conversation):  # "订单号和收到的包裹照片": the photos alone
-            text = _ORDER_AND.sub("", text)
-        apology = Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))
-    return [apology, *holding(conversation, intent)]
+    apology = next(
+        (c for c in offered if c.role != "answer" and _APOLOGY.search(c.text)
+         and not asks_for_sent_photos(c.text, conversation)),
+        None,
+    )  # fmt: skip
+    if apology is not None:
+        return apology
+    label = f"{label}:given" if label in PROBLEM_REPORTS and photos_sent(conversation) else label
+    text = templates()[label]
+    # "订单号和收到的包裹照片": the photos alone; no number asked of an order known, or of a
+    # customer who has bought nothing ("问半天没人回")
+    if _order_known(conversation) or not has_bought(conversation):
+        text = _ORDER_AND.sub("", _ORDER_ASKED.sub("", text))
+    return Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))
 
 
 def _order_known(conversation: Conversation) -> bool:

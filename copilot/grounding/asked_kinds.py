@@ -1,5 +1,6 @@
 """What kind of fact a question asks for when it shares no word with the answer: "h1多重啊" is
-answered by "机身约340g", "能用多久" by "续航约60天", "多少瓦" by "1600W".
+answered by "机身约340g", "能用多久" by "续航约60天", "多少瓦" by "1600W", "今天拍啥时候发" by
+"16:00前付款当天发", "几天能到" by "江浙沪1-2天".
 
 Each kind pairs the ways customers ask with the way a product sheet states it (a number in its
 unit, or the sheet's word for it). focus_answer tries this only when no word of the question
@@ -46,7 +47,26 @@ _KIND_WORDS = {
         r"材质|材料|面料|[^，,；;]*(?:棉|不锈钢|ABS|PP|PU|硅胶|实木|陶瓷)",
     ),
 }
+# The shop's shipping sheet, asked about in parts ("今天拍啥时侯发 发啥快递"): when it leaves, by
+# whom, how long it travels. Only a time, a courier's name or a span of days says which.
+_SHIPPING_WORDS = {
+    "when it is sent": (
+        r"啥时[候侯]?发|什么时[候侯]发|今天能?发|当天能?发|明天能?发|几号发|多久发|多久能发|能发货",
+        r"当天发|次日发|隔天发|\d+\s*(?:小时|h)内?发|\d+(?::\d\d)?点?(?:前|之前|以前)(?:付款|下单)",
+    ),
+    "by which courier": (
+        r"快递|顺丰|京东物流|德邦",
+        r"中通|韵达|圆通|申通|顺丰|EMS|邮政|京东|德邦|极兔",
+    ),
+    "how long it travels": (
+        r"几天[能才就]?到|多久[能才就]?到|多长时间到|能到吗|能到不|[明后]天能?到|几号[能才就]?到|之前能?到",
+        r"\d+\s*[-~～至到]\s*\d+\s*天|\d+\s*天(?:左右|内)?(?:到|送达)",
+    ),
+}
 _KINDS = tuple((re.compile(asks), re.compile(stated)) for asks, stated in _KIND_WORDS.values())
+_ALL_KINDS = _KINDS + tuple(
+    (re.compile(asks), re.compile(stated)) for asks, stated in _SHIPPING_WORDS.values()
+)
 
 
 def clauses_of_kind(question: str, clauses: list[str]) -> list[str]:
@@ -55,3 +75,10 @@ def clauses_of_kind(question: str, clauses: list[str]) -> list[str]:
     if len(asked) != 1:
         return []
     return [clause for clause in clauses if asked[0].search(clause)]
+
+
+def states_asked_kind(question: str, answer: str) -> bool:
+    """The answer states the one kind of fact the question asks for: "明天能到不" is answered
+    by "江浙沪一般1-2天", though they share no word."""
+    asked = [stated for asks, stated in _ALL_KINDS if asks.search(question)]
+    return len(asked) == 1 and bool(asked[0].search(answer))

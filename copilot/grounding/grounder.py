@@ -65,7 +65,7 @@ from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.moment import review_out_of_place, waits_for_shipping
-from copilot.templates import has_bought
+from copilot.templates import asks_for_sent_photos, has_bought
 from copilot.types import Candidate, Conversation, Intent, Turn
 from kb.types import Hit
 
@@ -236,6 +236,9 @@ class Grounder:
             for c in candidates
             if not waits_for_shipping(c.text, conversation)
             and not review_out_of_place(c.text, conversation, label)
+            # a script's "麻烦拍个照片" once they are sent; a rule naming what to photograph
+            # ("问题部位照片+鞋舌码标") may still ask for more
+            and not (c.role != "answer" and asks_for_sent_photos(c.text, conversation))
         ]
         candidates = [this_orders_branch(c, conversation.order) for c in candidates]
         candidates = [in_customer_voice(c, conversation.order) for c in candidates]

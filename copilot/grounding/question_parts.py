@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from copilot.grounding.asked_kinds import states_asked_kind
 from copilot.grounding.catalog import Catalog, dice, name_tokens, resolve_product
 from copilot.grounding.entry_answers import ASKS, asked_about
 from copilot.types import Candidate, Source
@@ -98,7 +99,8 @@ def part_answer(
         faq = catalog.faqs.get(entry_id)
         if _about_another(entry_id, faq, product, catalog):
             continue
-        if asked & _says_about(candidate, faq, catalog.products.get(entry_id)):
+        says = _says_about(candidate, faq, catalog.products.get(entry_id))
+        if asked & says or states_asked_kind(question, candidate.text):
             return candidate
     return None
 

@@ -110,6 +110,20 @@ def test_a_part_takes_only_an_answer_that_says_what_it_asks() -> None:
     assert part_answer("从哪里发货", [sorry, unsure], CATALOG, shower_gel) is None
 
 
+def test_a_shipping_part_takes_the_answer_stating_what_it_asks_for() -> None:
+    """ "今天拍啥时侯发 发啥快递" shares no word with "16:00前付款当天发" or "默认中通"."""
+    when = _answer("16:00前付款当天发，16:00后次日发", "F3")
+    courier = _answer("默认中通（偶尔韵达），需要顺丰补8元差价", "F3")
+    days = _answer("江浙沪1-2天，其他地区2-4天", "F3")
+    found = [courier, days, when]
+    assert part_answer("今天拍啥时侯发", found, CATALOG, None) is when
+    assert part_answer("发啥快递", [days, when, courier], CATALOG, None) is courier
+    assert part_answer("明天能到不", found, CATALOG, None) is days
+    assert part_answer("明天能到不", [courier, when], CATALOG, None) is None
+    joined = joined_answer([when, courier])
+    assert joined is not None and joined.text.startswith(when.text)
+
+
 def test_answers_about_two_products_are_not_one_reply() -> None:
     shower_gel = _answer("亲，香氛沐浴露：三种香型～", "G1")  # the record's own clause
     brush = _answer("刷柄不会掉色", "F4")  # an FAQ asking about the toothbrush

@@ -6,12 +6,15 @@ from copilot.intents.adoption import situation_intent
 from copilot.templates import (
     HOLDING_AFTER_PURCHASE,
     HOLDING_BEFORE_PURCHASE,
+    asks_for_sent_photos,
     changes_contact,
     fallback,
     has_bought,
     holding,
     next_step,
+    photos_sent,
     templates,
+    unanswered_complaint,
 )
 from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
 
@@ -132,6 +135,52 @@ def test_a_problem_reported_after_a_purchase_gets_sorry_and_the_photos_first() -
     assert [c.text for c in next_step(said("会不会漏水"), Intent("damaged_item", 0.5))] == [
         HOLDING_BEFORE_PURCHASE
     ]
+
+
+def test_photos_the_customer_has_sent_are_not_asked_for_again() -> None:
+    damaged = Intent("damaged_item", 0.9)
+    attached = Order("delivered", (OrderItem("p1"),), order_id="2612030001")
+    sent = Conversation(
+        "s",
+        (
+            Turn("customer", "昨天到的龟背竹 今天叶子全黑了"),
+            Turn("agent", "亲，麻烦您拍一下照片我们看一下"),
+            Turn("customer", "[图片][图片]"),
+            Turn("customer", "发了照片半天没人理？？"),
+        ),
+        attached,
+    )
+    shops_own = Candidate("实在抱歉！麻烦拍个照片给小鱼～", "script", Source(("script-1",)), 0.5)
+    steps = [c.text for c in next_step(sent, damaged, [shops_own])]
+    assert steps[0] == templates()["damaged_item:given"] and "照片收到" in steps[0]
+    assert asks_for_sent_photos(shops_own.text, sent)
+    told = said("图发你了 这么贵的衣服就这质量", attached)
+    assert photos_sent(told) and fallback(told, damaged)[0].text == steps[0]
+    # the order attached: its number is not asked for either
+    missing = next_step(said("[图片] 少了一个", attached), Intent("missing_item", 0.9))
+    assert "照片收到" in missing[0].text and "订单号" not in missing[0].text
+    # no photo yet: asking for one is the step
+    assert not photos_sent(said("收到就坏了", attached))
+    assert next_step(said("收到就坏了", attached), damaged)[0].text == templates()["damaged_item"]
+
+
+def test_a_complaint_is_met_with_sorry_before_anything_else() -> None:
+    complaint = Intent("complaint", 0.9)
+    paid = Order("paid", (OrderItem("p1"),), order_id="2612030001")
+    angry = said("问半天没人回 下单3天了还不发货 什么垃圾店", paid)
+    steps = [c.text for c in next_step(angry, complaint)]
+    assert steps[0].startswith("非常抱歉") and "订单号" not in steps[0]  # the order is attached
+    assert steps[1:] == [HOLDING_BEFORE_PURCHASE]  # then the holding reply
+    unknown = next_step(said("买的东西坏了 什么破店 我要投诉"), complaint)[0].text
+    assert unknown == templates()["complaint"]  # bought, order unknown: its number is asked
+    assert "订单号" not in next_step(said("客服呢 问半天没人理"), complaint)[0].text
+    shops_own = Candidate("真的非常抱歉让您不开心了，我马上跟进～", "script", Source(("s1",)), 0.5)
+    # the shop's own apology is offered: the holding reply is the step left
+    assert next_step(angry, complaint, [shops_own]) == holding(angry, complaint)
+    blurb = Candidate("亲，膨润土猫砂：结团快，除臭强～", "answer", Source(("p1",)), 0.6)
+    assert unanswered_complaint(complaint, [blurb])
+    assert not unanswered_complaint(complaint, [blurb, shops_own])
+    assert not unanswered_complaint(Intent("product_question", 0.9), [blurb])
 
 
 def test_a_new_number_for_an_order_not_shipped_is_asked_for_first() -> None:
