@@ -163,6 +163,8 @@ def _gives_contact(conversation: Conversation) -> bool:
 _ASKS_WHICH = re.compile(r"哪款|哪个商品")
 _ASKS_ORDER = re.compile(r"提供一下(?:订单号|运单号)")
 _ORDER_AND = re.compile(r"(?<=提供一下)(?:订单号|运单号)[和、]")
+# the photos' twin asks for the order too, unless it is attached (a template whose point is
+# the number is not offered then); an apology asks for it only of an unknown order
 _AGAIN_THE_ORDER = re.compile(r"麻烦再提供一下订单号，")
 _ORDER_ASKED = re.compile(r"麻烦再?提供一下订单号，")
 # A problem reported with what was received: the apology and the evidence asked for is the
@@ -196,8 +198,8 @@ def next_step(
 
 
 def unanswered_complaint(intent: Intent, offered: Sequence[Candidate]) -> bool:
-    """A complaint no reply says sorry for: "问半天没人回 什么垃圾店" is met with an apology
-    before anything the KB says."""
+    """A complaint no reply says sorry for: "问半天没人回 什么垃圾店" keeps a place for an
+    apology, whatever the KB found to say."""
     return intent.label == "complaint" and not any(_APOLOGY.search(c.text) for c in offered)
 
 
