@@ -103,8 +103,8 @@ def fallback(
     elif label in _ASKS_CONTACT and _gives_contact(conversation):
         # "改成 上海市浦东新区…502 王婷 138xxxx5521": noted, not asked for again
         label = f"{label}:given"
-    elif label in PROBLEM_REPORTS and photos_sent(conversation):
-        label = f"{label}:given"
+    else:
+        label = _photos_twin(label, conversation)
     text = templates().get(label)
     if text is None:
         return []
@@ -190,11 +190,10 @@ def next_step(
     label = intent.label
     if changes_contact(conversation, intent, offered):
         return [*fallback(conversation, intent), *holding(conversation, intent)]
-    if unanswered_complaint(intent, offered):
+    problem = label in PROBLEM_REPORTS and not answered and has_bought(conversation)
+    if problem or unanswered_complaint(intent, offered):
         return [_apology(conversation, label, offered), *holding(conversation, intent)]
-    if label not in PROBLEM_REPORTS or answered or not has_bought(conversation):
-        return holding(conversation, intent)
-    return [_apology(conversation, label, offered), *holding(conversation, intent)]
+    return holding(conversation, intent)
 
 
 def unanswered_complaint(intent: Intent, offered: Sequence[Candidate]) -> bool:
@@ -212,13 +211,18 @@ def _apology(conversation: Conversation, label: str, offered: Sequence[Candidate
     )  # fmt: skip
     if apology is not None:
         return apology
-    label = f"{label}:given" if label in PROBLEM_REPORTS and photos_sent(conversation) else label
+    label = _photos_twin(label, conversation)
     text = templates()[label]
     # "订单号和收到的包裹照片": the photos alone; no number asked of an order known, or of a
     # customer who has bought nothing ("问半天没人回")
     if _order_known(conversation) or not has_bought(conversation):
         text = _ORDER_AND.sub("", _ORDER_ASKED.sub("", text))
     return Candidate(text, "script", Source(), 0.1, (f"模板：{label}",))
+
+
+def _photos_twin(label: str, conversation: Conversation) -> str:
+    """The template's twin for photos the customer has sent, for a problem report."""
+    return f"{label}:given" if label in PROBLEM_REPORTS and photos_sent(conversation) else label
 
 
 def _order_known(conversation: Conversation) -> bool:

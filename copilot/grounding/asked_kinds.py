@@ -71,14 +71,20 @@ _ALL_KINDS = _KINDS + tuple(
 
 def clauses_of_kind(question: str, clauses: list[str]) -> list[str]:
     """The clauses stating the kind of fact the question asks for, if it asks for one kind."""
-    asked = [stated for asks, stated in _KINDS if asks.search(question)]
-    if len(asked) != 1:
-        return []
-    return [clause for clause in clauses if asked[0].search(clause)]
+    stated = _one_kind_asked(question, _KINDS)
+    return [clause for clause in clauses if stated.search(clause)] if stated else []
 
 
 def states_asked_kind(question: str, answer: str) -> bool:
     """The answer states the one kind of fact the question asks for: "明天能到不" is answered
     by "江浙沪一般1-2天", though they share no word."""
-    asked = [stated for asks, stated in _ALL_KINDS if asks.search(question)]
-    return len(asked) == 1 and bool(asked[0].search(answer))
+    stated = _one_kind_asked(question, _ALL_KINDS)
+    return stated is not None and bool(stated.search(answer))
+
+
+def _one_kind_asked(
+    question: str, kinds: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+) -> re.Pattern[str] | None:
+    """How a sheet states the kind of fact the question asks for, when it asks for one kind."""
+    asked = [stated for asks, stated in kinds if asks.search(question)]
+    return asked[0] if len(asked) == 1 else None
