@@ -36,6 +36,11 @@ _PRICE_NAME = re.compile(
 )
 
 
+def prices_said(text: str) -> set[Decimal]:
+    """The numbers a customer names products by ("299那款", "59的打底衫"), prices or not."""
+    return {Decimal(a or b or c) for a, b, c in _PRICE_NAME.findall(normalize(text))}
+
+
 def tokens_of(text: str) -> set[str]:
     """Character bigrams of Chinese runs plus ASCII words and their digits (750ml -> 750)."""
     text = normalize(text).lower()
@@ -176,9 +181,7 @@ class Catalog:
 
     def priced_at(self, text: str) -> tuple[Product, ...]:
         """Products a customer names by their price: "299那款", "199的那个"."""
-        return self.priced(
-            {Decimal(a or b or c) for a, b, c in _PRICE_NAME.findall(normalize(text))}
-        )
+        return self.priced(prices_said(text))
 
     def priced(self, asked: set[Decimal]) -> tuple[Product, ...]:
         """Products (or one of their options) at one of these prices."""

@@ -15,7 +15,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from copilot.grounding.catalog import Catalog, ProductFocus, newcomers_only, order_products
+from copilot.grounding.catalog import (
+    Catalog,
+    ProductFocus,
+    newcomers_only,
+    order_products,
+    prices_said,
+)
 from copilot.grounding.promotion_tiers import tiers_joined
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
 from copilot.grounding.stock_notes import option_stock_answer, stock_phrase
@@ -45,15 +51,24 @@ def asks_promotion(text: str, label: str) -> bool:
 
 
 def computed_answers(
-    conversation: Conversation, focus: ProductFocus, catalog: Catalog, label: str, day: date
+    conversation: Conversation,
+    focus: ProductFocus,
+    catalog: Catalog,
+    label: str,
+    day: date,
+    *,
+    promotion_named: bool = False,
 ) -> tuple[list[Candidate], tuple[Decimal, ...], PromotionQuote | None]:
     """The answer computed from records (a quote, a product sentence) or a clarifying question,
-    with the numbers it computed."""
+    with the numbers it computed. `promotion_named`: the message asks after a promotion by name
+    (双12, 第二件半价), which its own answer says; a quote of one product answers nothing there."""
     text = conversation.last_customer_text
     price_said, stock_said = bool(PRICE_WORDS.search(text)), bool(STOCK_WORDS.search(text))
     asks_price = price_said or stock_said or label == "stock"
     # "说满199送小样 我咋没收到" is a missing gift, not a question of what the order costs
     asks_promo = asks_promotion(text, label) and label not in _PROBLEM_LABELS
+    if _not_this_products_cost(conversation, promotion_named=promotion_named):
+        asks_price, asks_promo = price_said or stock_said, False
     # "30盒多少钱" of a tea at three prices, none said: its options' prices, not a sum at the
     # cheapest one (one of it is quoted from its lowest price, as the listing shows it); an
     # order holding a flash-sale item (一对（秒杀）) was not paid at the list price, and one
@@ -62,11 +77,15 @@ def computed_answers(
     unpriced = unpriced or _priced_apart(conversation.order)
     asks_price = asks_price or (asks_promo and unpriced)  # each option's price and the offers
     bought = order_products(conversation.order, catalog)
-    if asks_promo and not unpriced and (focus.product or bought):
+    # "发新疆吗 包邮不" read as price_promotion: the guess alone asks no quote
+    quotable = conversation.order is not None or bool(PROMO_WORDS.search(text) or price_said)
+    if asks_promo and quotable and not unpriced and (focus.product or bought):
         the_quote = _quote_for(conversation, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
         # without an order, a quote is offered only when something applies or is within reach
-        worth = conversation.order is not None or the_quote.applied or the_quote.nudges
+        ordered = conversation.order is not None
+        worth = ordered or bool(the_quote.applied or the_quote.nudges)
+        worth = worth and (ordered or _prices_quoted(text, the_quote, catalog))
         if the_quote.lines and worth:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     # "买两个多少钱": the basket; "白色S 要两件 有没" asks the stock, not the sum
@@ -223,6 +242,32 @@ def product_evidence(product: Product) -> str:
 def promo_evidence(promo: Promotion) -> str:
     period = f"{promo.starts or ''}~{promo.ends or ''}"
     return f"{promo.title}（{promo.rule_text}，{period}）：{promo.description}"
+
+
+# "卡片机 电池版跟充电版哪个划算", "买10颗还是20颗划算": options compared, not one priced
+_COMPARED = re.compile(r"还是|哪个|哪款|哪种|区别|差别|差多少|差在哪|不一样|对比|比较")
+# "899那个羽绒服加169的毛衣一起拍", "k108跟m1一起买", "双层的加后备箱垫 一共多少": a basket the
+# message makes, of which the focus is one product ("买两个一共多少钱" is the focus's own; an
+# attached order is the basket itself)
+_BASKET = re.compile(r"一起[拍买下付结]|一块[拍买]|加上|再加|[加和跟].{1,8}(?:一共|总共)")
+
+
+def _not_this_products_cost(conversation: Conversation, *, promotion_named: bool) -> bool:
+    """What the message asks is not what the product in focus costs with the offers: options
+    are compared, a promotion is named, or the customer's basket is more than that product.
+    The judges graded quotes and price sentences there 0: a price of the wrong basket."""
+    if conversation.order is not None:  # the quote of the customer's own cart or order
+        return False
+    text = conversation.last_customer_text
+    return bool(promotion_named or _COMPARED.search(text) or _BASKET.search(text))
+
+
+def _prices_quoted(text: str, the_quote: PromotionQuote, catalog: Catalog) -> bool:
+    """Every price the customer names a product by is one the quote prices: not for "一对
+    248那个" quoted at one ring's ¥129, nor for "899那个加169的毛衣" quoted at ¥899 alone.
+    A number that is no price in the catalog ("750的" of a 750ml cup) names no price."""
+    said = {n for n in prices_said(text) if catalog.priced({n})}
+    return said <= {line.unit_price for line in the_quote.lines}
 
 
 _SPECIAL_PRICE = re.compile(r"秒杀|特价|活动价|福利价|直播价|赠品|补差")

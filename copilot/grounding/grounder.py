@@ -45,13 +45,18 @@ from copilot.grounding.faq_answers import (
     focus_first,
     rare_word_faq,
 )
-from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
+from copilot.grounding.named_promotions import (
+    asks_combining,
+    named_promotion_answer,
+    promotion_named,
+)
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import not_in_stock_said, ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
+from copilot.grounding.product_rules import product_return_rule
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.question_parts import (
     about_one_product,
@@ -193,10 +198,11 @@ class Grounder:
         text = conversation.last_customer_text
         # "我买的燕麦色！！寄来的是雾霾蓝" read as a stock question: a report, not a price asked
         reported = whole and reports_problem(conversation, catalog)
+        named = promotion_named(text, catalog.promotions, day)
         candidates, computed, the_quote = (
             ([], (), None)
             if reported
-            else computed_answers(conversation, focus, catalog, label, day)
+            else computed_answers(conversation, focus, catalog, label, day, promotion_named=named)
         )
         held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
         candidates += held_up or order_status_answer(conversation, catalog)
@@ -217,6 +223,7 @@ class Grounder:
             )
             candidates += [sized] if sized is not None else []
         candidates += found.promotions(conversation)
+        candidates += product_return_rule(conversation, focus.product, catalog)
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             order = conversation.order
             arrived = order is None or order.status not in ("unpaid", "paid")

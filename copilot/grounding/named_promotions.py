@@ -119,6 +119,13 @@ def _covers(promotion: Promotion, when: date) -> bool:
     return starts is not None and ends is not None and starts <= when <= ends
 
 
+def promotion_named(text: str, promotions: Sequence[Promotion], day: date) -> bool:
+    """The message asks after a promotion by name or whether offers stack: its answer says
+    where the promotion stands, which a price of one product does not."""
+    named = named_promotions(text, promotions, asks=True, day=day)
+    return bool(named) and (_named_outright(text, named) or asks_combining(text))
+
+
 def _named_outright(text: str, named: Sequence[Promotion]) -> bool:
     """By its rule (or the kind of deal it is: 第二件半价), title or festival, not by a word of
     its title alone."""
