@@ -255,7 +255,7 @@ _BASKET = re.compile(r"一起[拍买下付结]|一块[拍买]|加上|再加|[加
 def _not_this_products_cost(conversation: Conversation, *, promotion_named: bool) -> bool:
     """What the message asks is not what the product in focus costs with the offers: options
     are compared, a promotion is named, or the customer's basket is more than that product.
-    The judges graded quotes and price sentences there 0: a price of the wrong basket."""
+    The judges graded quotes there 0 on unseen shops: a price of the wrong basket."""
     if conversation.order is not None:  # the quote of the customer's own cart or order
         return False
     text = conversation.last_customer_text

@@ -1,7 +1,7 @@
 """The return rule for the product asked about: the clauses of the shop's return policy that name
-it, after the rule itself, without the clauses about other products; nothing when the question
-is not a return, the order is still on its way, or the policy says nothing of this product.
-Records built in code, no models."""
+it, after the rule itself, without the clauses about other products, or a refusal on a condition
+the customer says is met alone; nothing when the question is not a return, the order is still on
+its way, or the policy says nothing of this product. Records built in code, no models."""
 
 from __future__ import annotations
 
