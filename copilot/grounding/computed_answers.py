@@ -22,6 +22,7 @@ from copilot.grounding.catalog import (
     order_products,
     prices_said,
 )
+from copilot.grounding.named_promotions import promotion_named
 from copilot.grounding.promotion_tiers import tiers_joined
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan
 from copilot.grounding.stock_notes import option_stock_answer, stock_phrase
@@ -56,18 +57,15 @@ def computed_answers(
     catalog: Catalog,
     label: str,
     day: date,
-    *,
-    promotion_named: bool = False,
 ) -> tuple[list[Candidate], tuple[Decimal, ...], PromotionQuote | None]:
     """The answer computed from records (a quote, a product sentence) or a clarifying question,
-    with the numbers it computed. `promotion_named`: the message asks after a promotion by name
-    (双12, 第二件半价), which its own answer says; a quote of one product answers nothing there."""
+    with the numbers it computed."""
     text = conversation.last_customer_text
     price_said, stock_said = bool(PRICE_WORDS.search(text)), bool(STOCK_WORDS.search(text))
     asks_price = price_said or stock_said or label == "stock"
     # "说满199送小样 我咋没收到" is a missing gift, not a question of what the order costs
     asks_promo = asks_promotion(text, label) and label not in _PROBLEM_LABELS
-    if _not_this_products_cost(conversation, promotion_named=promotion_named):
+    if _not_this_products_cost(conversation, catalog, day):
         asks_price, asks_promo = price_said or stock_said, False
     # "30盒多少钱" of a tea at three prices, none said: its options' prices, not a sum at the
     # cheapest one (one of it is quoted from its lowest price, as the listing shows it); an
@@ -78,12 +76,12 @@ def computed_answers(
     asks_price = asks_price or (asks_promo and unpriced)  # each option's price and the offers
     bought = order_products(conversation.order, catalog)
     # "发新疆吗 包邮不" read as price_promotion: the guess alone asks no quote
-    quotable = conversation.order is not None or bool(PROMO_WORDS.search(text) or price_said)
+    ordered = conversation.order is not None
+    quotable = ordered or bool(PROMO_WORDS.search(text) or price_said)
     if asks_promo and quotable and not unpriced and (focus.product or bought):
         the_quote = _quote_for(conversation, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
         # without an order, a quote is offered only when something applies or is within reach
-        ordered = conversation.order is not None
         worth = ordered or bool(the_quote.applied or the_quote.nudges)
         worth = worth and (ordered or _prices_quoted(text, the_quote, catalog))
         if the_quote.lines and worth:
@@ -252,14 +250,17 @@ _COMPARED = re.compile(r"还是|哪个|哪款|哪种|区别|差别|差多少|差
 _BASKET = re.compile(r"一起[拍买下付结]|一块[拍买]|加上|再加|[加和跟].{1,8}(?:一共|总共)")
 
 
-def _not_this_products_cost(conversation: Conversation, *, promotion_named: bool) -> bool:
+def _not_this_products_cost(conversation: Conversation, catalog: Catalog, day: date) -> bool:
     """What the message asks is not what the product in focus costs with the offers: options
-    are compared, a promotion is named, or the customer's basket is more than that product.
-    The judges graded quotes there 0 on unseen shops: a price of the wrong basket."""
+    are compared, the customer's basket is more than that product, or a promotion is named
+    (双12, 第二件半价), which its own answer says. The judges graded quotes there 0 on unseen
+    shops: a price of the wrong basket."""
     if conversation.order is not None:  # the quote of the customer's own cart or order
         return False
     text = conversation.last_customer_text
-    return bool(promotion_named or _COMPARED.search(text) or _BASKET.search(text))
+    if _COMPARED.search(text) or _BASKET.search(text):
+        return True
+    return promotion_named(text, catalog.promotions, day)
 
 
 def _prices_quoted(text: str, the_quote: PromotionQuote, catalog: Catalog) -> bool:

@@ -45,11 +45,7 @@ from copilot.grounding.faq_answers import (
     focus_first,
     rare_word_faq,
 )
-from copilot.grounding.named_promotions import (
-    asks_combining,
-    named_promotion_answer,
-    promotion_named,
-)
+from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import not_in_stock_said, ordered_stock, promises_shipping
@@ -198,11 +194,10 @@ class Grounder:
         text = conversation.last_customer_text
         # "我买的燕麦色！！寄来的是雾霾蓝" read as a stock question: a report, not a price asked
         reported = whole and reports_problem(conversation, catalog)
-        named = promotion_named(text, catalog.promotions, day)
         candidates, computed, the_quote = (
             ([], (), None)
             if reported
-            else computed_answers(conversation, focus, catalog, label, day, promotion_named=named)
+            else computed_answers(conversation, focus, catalog, label, day)
         )
         held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
         candidates += held_up or order_status_answer(conversation, catalog)

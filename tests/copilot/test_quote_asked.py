@@ -30,10 +30,7 @@ CATALOG = Catalog.from_entries(SHOP, 1, [SOIL, POT, DOUBLE12])
 def quoted(text: str, *, label: str = "price_promotion", order: Order | None = None) -> bool:
     conversation = Conversation(SHOP, (Turn("customer", text),), order)
     focus = product_focus(conversation, CATALOG)
-    named = promotion_named(text, CATALOG.promotions, DAY)
-    found, _, the_quote = computed_answers(
-        conversation, focus, CATALOG, label, DAY, promotion_named=named
-    )
+    found, _, the_quote = computed_answers(conversation, focus, CATALOG, label, DAY)
     assert (the_quote is not None) == any("合计" in c.text for c in found)
     return the_quote is not None
 
