@@ -1,5 +1,7 @@
 """A rule written for both sides of shipping, "没发货：地址可以在订单页自助修改… 已发货：不能改，
-可以联系快递转寄", said to a customer whose order is on one side: only that side's part.
+可以联系快递转寄", said to a customer whose order is on one side: only that side's part. A rule
+written as clauses that begin with the side ("没发货前可以改…；发货后就改不了了，只能拿单号联系快递
+改派") is cut the same way, at its clauses: the judges graded both sides said to a shipped order 1.
 
 The judges gave the whole text 0 on an order already shipped (it offers a change it cannot
 make) and on one not yet shipped (half of it is about another case). Nothing is reworded: the
@@ -15,6 +17,12 @@ from copilot.types import Candidate, Order
 
 _MARK = re.compile(r"(?:还?没发货|未发货|发货前|未发出|已发货|发货后|已发出)的?\s*[：:]")
 _AFTER = re.compile(r"已发|发货后")
+# a clause opening with its side: "未发货前可以改（…）", "已发货无法修改"; no colon needed
+_SIDE_OPENING = re.compile(
+    r"(?:亲亲?[，,～~]?\s*)?(?:还?没发货|未发货|发货前|未发出|已发货|发货后|已发出)"
+)
+_CLAUSE_END = re.compile(r"(?<=[；;。\n])")
+_GREETING = re.compile(r"亲亲?[，,]")
 _SHIPPED = frozenset({"shipped", "delivered"})
 _WAITING = frozenset({"unpaid", "paid"})
 
@@ -34,8 +42,8 @@ def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
     text = candidate.text
     marks = list(_MARK.finditer(text))
     sides = [bool(_AFTER.match(m.group(0))) for m in marks]
-    if len(set(sides)) < 2:  # one side only, or no marker: nothing to choose
-        return candidate
+    if len(set(sides)) < 2:  # one side only, or no marker: the clauses may open with a side
+        return _by_clauses(candidate, shipped)
     ends = [m.start() for m in marks[1:]] + [len(text)]
     kept = [
         text[m.start() : end].strip(" ；;，,\n")
@@ -44,3 +52,23 @@ def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
     ]
     lead = text[: marks[0].start()]
     return replace(candidate, text=lead + "；".join(kept))
+
+
+def _by_clauses(candidate: Candidate, shipped: bool) -> Candidate:
+    """The candidate without the clauses opening with the other side of shipping, when both
+    sides open a clause; unchanged otherwise."""
+    clauses = [c for c in _CLAUSE_END.split(candidate.text) if c.strip()]
+    sides = [_side(c) for c in clauses]
+    if {True, False} - set(sides):
+        return candidate
+    kept = [c for c, side in zip(clauses, sides, strict=True) if side in (None, shipped)]
+    text = "".join(kept).strip("；; \n")
+    greeting = _GREETING.match(candidate.text)
+    if greeting and not text.startswith(greeting.group(0)):
+        text = greeting.group(0) + text
+    return replace(candidate, text=text)
+
+
+def _side(clause: str) -> bool | None:
+    opening = _SIDE_OPENING.match(clause.strip())
+    return None if opening is None else bool(_AFTER.search(opening.group(0)))

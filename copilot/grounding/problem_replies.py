@@ -8,6 +8,9 @@ bottle, a torn bag of litter, a coating gone). So a rule offered for a reported 
 
 - sorry first ("非常抱歉给您添麻烦了");
 - "发给我们" for "联系客服" after the photos it asks for;
+- a warranty term listed per product, for their product alone (term_lists.py);
+- of a rule in time windows ("15天内换新；15天后保修"), the window of the time they say they
+  have had it (time_windows.py);
 - of a policy, only the clauses for this problem: not another product's ("咖啡机整机2年" to a
   破壁机 owner), not another situation's ("运输破损/少件：…" to a motor that stopped), and not
   an exclusion the customer said nothing about ("开封后不爱吃不算质量问题" to insects in the
@@ -24,7 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from copilot.grounding.catalog import Catalog
+from copilot.grounding.customer_voice import in_customer_voice
 from copilot.grounding.policy_answers import WRONG_ITEM, situations_in, situations_of
+from copilot.grounding.term_lists import own_terms
+from copilot.grounding.time_windows import fitting, time_had
 from copilot.templates import has_bought
 from copilot.types import Candidate, Conversation
 from kb.types import Policy
@@ -84,7 +90,8 @@ def acknowledged(
     problem = _Problem(catalog.blank_names(conversation.last_customer_text), catalog)
     policies = {p.id: p for p in catalog.policies}
     said = [problem.said_to(c, policies, product_id) for c in candidates]
-    return [c for c in said if c is not None]
+    # the rule is cut afresh from the sheet's words: said in the customer's voice again
+    return [in_customer_voice(c, order) for c in said if c is not None]
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,9 @@ class _Problem:
         """The clauses of a policy that speak to this problem, in their order; all of them when
         none does but its title names the problem; None otherwise (another product's rule,
         another situation's)."""
-        clauses = [c.strip() for c in _CLAUSE_END.split(policy.content) if c.strip()]
+        product = self.catalog.products.get(product_id or "")
+        clauses = [own_terms(c.strip(), product) for c in _CLAUSE_END.split(policy.content)]
+        clauses = [c for c in clauses if c]
         said = situations_in(self.text)
         # a clause naming no situation is about its policy's ("外箱面单+收到的鞋 → 补发" under
         # 错发/漏发 is not for a crushed shoe)
@@ -129,6 +138,7 @@ class _Problem:
         ]
         if not kept and mine and titled & said:  # titled for this problem: about it, all of it
             kept = mine
+        kept = fitting(kept, time_had(self.text))  # "15天内换新" is not for four months' use
         return "".join(kept).rstrip("。；;") if kept else None
 
 

@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from copilot.grounding.catalog import Catalog, product_focus
 from copilot.grounding.computed_answers import computed_answers, promotion_listing
 from copilot.grounding.order_branches import this_orders_branch
@@ -84,20 +86,41 @@ def test_a_flash_sale_item_is_not_quoted_at_the_list_price() -> None:
     assert all("合计" not in text and "实付" not in text for text in found)
 
 
-def test_a_rule_for_both_sides_of_shipping_is_said_for_this_orders_side() -> None:
-    rule = (
-        "亲，没发货：地址可以在订单页自助修改，或者发给客服改；已发货：不能改，可以自己联系快递转寄"
-    )
+PAID = Order("paid", (OrderItem("CA-JD02", 1),))
+
+
+@pytest.mark.parametrize(
+    ("rule", "before", "after"),
+    [
+        (
+            "亲，没发货：地址可以在订单页自助修改，或者发给客服改；已发货：不能改，可以自己联系快递转寄",
+            "亲，没发货：地址可以在订单页自助修改，或者发给客服改",
+            "亲，已发货：不能改，可以自己联系快递转寄",
+        ),
+        # clauses opening with their side, no colon; a clause of neither side stays
+        (
+            "亲，未发货前可以改（您自己在订单里改，或发给这边帮改）；已发货无法修改，"
+            "只能拿单号联系快递改派（是否收费快递说了算）。有问题随时找我们",
+            "亲，未发货前可以改（您自己在订单里改，或发给这边帮改）；有问题随时找我们",
+            "亲，已发货无法修改，只能拿单号联系快递改派（是否收费快递说了算）。有问题随时找我们",
+        ),
+    ],
+)
+def test_a_rule_for_both_sides_of_shipping_is_said_for_this_orders_side(
+    rule: str, before: str, after: str
+) -> None:
     candidate = Candidate(rule, "answer", Source(kb_entry_ids=("pol",)), 0.6)
-    paid = Order("paid", (OrderItem("CA-JD02", 1),))
-    shipped = replace(paid, status="shipped")
-    assert this_orders_branch(candidate, paid).text == (
-        "亲，没发货：地址可以在订单页自助修改，或者发给客服改"
-    )
-    assert this_orders_branch(candidate, shipped).text == (
-        "亲，已发货：不能改，可以自己联系快递转寄"
-    )
+    assert this_orders_branch(candidate, PAID).text == before
+    assert this_orders_branch(candidate, replace(PAID, status="shipped")).text == after
     assert this_orders_branch(candidate, None) is candidate
+
+
+def test_a_rule_naming_one_side_of_shipping_only_is_not_cut() -> None:
+    # "发货后2-4天到" is how long it travels, not a branch
+    travel = Candidate(
+        "付款后48小时内发货，发货后2-4天到", "answer", Source(kb_entry_ids=("p",)), 0.6
+    )
+    assert this_orders_branch(travel, replace(PAID, status="shipped")) is travel
 
 
 def test_a_customer_who_says_they_are_new_gets_the_new_customers_discount() -> None:
