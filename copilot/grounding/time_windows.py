@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "个星期": 7, "月": 30, "个月": 30, "年": 365}
+_DAYS = {"天": 1, "周": 7, "星期": 7, "个星期": 7, "月": 30, "个月": 30, "年": 365}
 _NUMERALS = dict(zip("一二两三四五六七八九", (1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _COUNT = r"(\d+|[一二两三四五六七八九十]{1,3}|半)"
 _UNIT = r"(个多?月|个?星期|周|天|年|个半月)"
