@@ -52,11 +52,7 @@ def asks_promotion(text: str, label: str) -> bool:
 
 
 def computed_answers(
-    conversation: Conversation,
-    focus: ProductFocus,
-    catalog: Catalog,
-    label: str,
-    day: date,
+    conversation: Conversation, focus: ProductFocus, catalog: Catalog, label: str, day: date
 ) -> tuple[list[Candidate], tuple[Decimal, ...], PromotionQuote | None]:
     """The answer computed from records (a quote, a product sentence) or a clarifying question,
     with the numbers it computed."""
@@ -81,9 +77,10 @@ def computed_answers(
     if asks_promo and quotable and not unpriced and (focus.product or bought):
         the_quote = _quote_for(conversation, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:
-        # without an order, a quote is offered only when something applies or is within reach
-        worth = ordered or bool(the_quote.applied or the_quote.nudges)
-        worth = worth and (ordered or _prices_quoted(text, the_quote, catalog))
+        # without an order, a quote is offered only when something applies or is within reach,
+        # at the prices the customer named products by
+        applies = bool(the_quote.applied or the_quote.nudges)
+        worth = ordered or (applies and _prices_quoted(text, the_quote, catalog))
         if the_quote.lines and worth:
             return [_quote_candidate(the_quote, catalog)], the_quote.numbers(), the_quote
     # "买两个多少钱": the basket; "白色S 要两件 有没" asks the stock, not the sum
