@@ -55,14 +55,18 @@ def agreed_first(hits: Sequence[Hit], chosen: Sequence[Candidate]) -> bool:
 _STATUS_LABELS = frozenset({"logistics_tracking", "problem_parcel", "refund_status", "reship"})
 
 
-def a_check_comes_first(intent: Intent, first: Candidate, *, answered: bool) -> bool:
+def a_check_comes_first(
+    intent: Intent, first: Candidate, *, answered: bool, bought: bool = True
+) -> bool:
     """ "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to quote;
     checking comes first (the judges gave the policy 0 and the check 2); "少了个手柄": sorry
     and the photos first (templates.next_step). Unless both retrievers put the quoted entry
-    first (`answered`): then the rule is what was asked."""
+    first (`answered`): then the rule is what was asked; nor before anything is `bought`, when
+    the problem is the guess's ("多肉盲盒可以指定有熊童子吗" read as missing_item)."""
     if not _quotes_a_rule(first):
         return False
-    return intent.label in _STATUS_LABELS or (intent.label in PROBLEM_REPORTS and not answered)
+    reported = intent.label in PROBLEM_REPORTS and not answered and bought
+    return intent.label in _STATUS_LABELS or reported
 
 
 def _quotes_a_rule(candidate: Candidate) -> bool:

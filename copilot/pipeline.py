@@ -47,7 +47,7 @@ from copilot.stages import (
     SupportsPrefill,
     SupportsPrepare,
 )
-from copilot.templates import changes_contact, fallback, next_step, unanswered_complaint
+from copilot.templates import changes_contact, fallback, has_bought, next_step, unanswered_complaint
 from copilot.text.similarity import text_jaccard
 from copilot.types import Candidate, Conversation, Intent, ShopPolicy, Source, Suggestion
 from kb.lifecycle import SupportsWarmUp
@@ -210,7 +210,9 @@ class Suggester:
         chosen = self._pick(checked)
         answered = agreed_first(hits, chosen)
         check_first = bool(chosen) and (
-            a_check_comes_first(intent, chosen[0], answered=answered)
+            a_check_comes_first(
+                intent, chosen[0], answered=answered, bought=has_bought(conversation)
+            )
             or self._bank_guessing(run, chosen[0])
             or changes_contact(conversation, intent, chosen)
         )

@@ -29,18 +29,24 @@ from copilot.grounding.stock_notes import option_stock_answer, stock_phrase
 from copilot.types import Candidate, Conversation, Order, OrderItem, Source
 from kb.types import Product, Promotion
 
+# "包裹里会不会有价格单", "有价签吗": the slip in the parcel, not what it costs
 PRICE_WORDS = re.compile(
-    r"多少钱|价格|价钱|啥价|什么价|几块|几元|单价|贵不贵|怎么卖|咋卖|售价|价位|多少一|贵多少|差多少"
+    r"多少钱|(?<![有放带])价格(?![单签标牌])|价钱|啥价|什么价|几块|几元|单价|贵不贵|怎么卖|咋卖|售价"
+    r"|价位|多少一|贵多少|差多少"
 )
 STOCK_WORDS = re.compile(
     r"有货|有没有货|缺货|补货|现货|还有(?:吗|么|嘛|木有|没有)|库存|断货|卖完|售罄|什么时候有|没货"
     r"|[拍选买]不了|啥时候有|有没(?![有人])"
 )
 PROMO_WORDS = re.compile(
-    r"优惠|活动|打折|折扣|满减|券|便宜|减价|促销|划算|凑单|实付|到手|满\d+|半价|秒杀|特价|买[一二两]送"
+    # "戴便宜耳钉就红肿" tells of cheap goods worn, not a discount asked for
+    r"优惠|活动|打折|折扣|满减|券|(?<![戴用穿吃抹涂])便宜(?![货的])|减价|促销|划算|凑单|实付|到手"
+    r"|满\d+|半价|秒杀|特价|买[一二两]送"
     r"|买.{0,3}送(?![人货到达给我她他妈爸])"  # "听说脚垫买了送后备箱垫", not "买来送人"
 )
 
+
+_SHIPPING_FEE = re.compile(r"包邮|运费|邮费|快递费")
 
 _PROBLEM_LABELS = frozenset(
     {"missing_item", "damaged_item", "return", "exchange", "reship", "refund_status"}
@@ -71,9 +77,11 @@ def computed_answers(
     unpriced = unpriced or _priced_apart(conversation.order)
     asks_price = asks_price or (asks_promo and unpriced)  # each option's price and the offers
     bought = order_products(conversation.order, catalog)
-    # "发新疆吗 包邮不" read as price_promotion: the guess alone asks no quote
+    # "发新疆吗 包邮不" read as price_promotion: the guess alone asks no quote, nor, of an
+    # attached cart, a question of the shipping fee
     ordered = conversation.order is not None
-    quotable = ordered or bool(PROMO_WORDS.search(text) or price_said)
+    said = bool(PROMO_WORDS.search(text) or price_said)
+    quotable = said or (ordered and not _SHIPPING_FEE.search(text))
     if asks_promo and quotable and not unpriced and (focus.product or bought):
         the_quote = _quote_for(conversation, focus, catalog, day)
         # "one of these costs ¥229, no offer applies" answers nobody's question about deals:

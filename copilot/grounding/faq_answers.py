@@ -111,19 +111,21 @@ def _runner_up_faq(text: str, faq_hits: Sequence[Hit], chosen: Hit, gate: float)
 
 
 def focus_first(
-    hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog
+    hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog, text: str = ""
 ) -> tuple[list[Hit], frozenset[str]]:
     """The hits without the FAQs about another product than the one under discussion, when one
     about it is near the top ("洗面奶一瓶能用多久" after talk of the cleanser is 洁面乳能用多久,
     not 面霜一瓶能用多久; with none about it, the others stay, to become a "which one?"), and
-    the ids of the FAQs about it."""
+    the ids of the FAQs about it. An FAQ about a product the message `text` names itself stays:
+    "多肉盲盒可以指定有熊童子吗" is answered by 多肉盲盒能指定品种吗 though the focus is 熊童子."""
     if focus.product is None:
         return list(hits), frozenset()
     about = {h.entry_id: _faq_about(h.entry, catalog) for h in hits if isinstance(h.entry, FAQ)}
     on_focus = frozenset(i for i, product in about.items() if product == focus.product.id)
     if focus.product.id not in list(about.values())[:3]:
         return list(hits), on_focus
-    kept = [h for h in hits if about.get(h.entry_id) in (None, focus.product.id)]
+    named = {None, focus.product.id, *catalog.named_by_head(text)}
+    kept = [h for h in hits if about.get(h.entry_id) in named]
     return kept, on_focus
 
 

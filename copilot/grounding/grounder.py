@@ -65,7 +65,11 @@ from copilot.grounding.shop_scripts import script_candidates, stale, stale_faq
 from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
-from copilot.guardrails.moment import review_out_of_place, waits_for_shipping
+from copilot.guardrails.moment import (
+    closing_out_of_place,
+    review_out_of_place,
+    waits_for_shipping,
+)
 from copilot.templates import asks_for_sent_photos, has_bought
 from copilot.types import Candidate, Conversation, Intent, Turn
 from kb.types import Hit
@@ -238,6 +242,7 @@ class Grounder:
             for c in candidates
             if not waits_for_shipping(c.text, conversation)
             and not review_out_of_place(c.text, conversation, label)
+            and not closing_out_of_place(c, conversation, label)
             # a script's "麻烦拍个照片" once they are sent; a rule naming what to photograph
             # ("问题部位照片+鞋舌码标") may still ask for more
             and not (c.role != "answer" and asks_for_sent_photos(c.text, conversation))
@@ -302,7 +307,7 @@ class _Found:
         becomes "which one?". A problem (after-sales, a stuck parcel, a complaint) shares words
         with many FAQs and is answered by none: the judges gave those 0 (签收没收到 -> 以旧换新)."""
         focus, catalog = self.focus, self.catalog
-        ordered, on_focus = focus_first(hits, focus, catalog)
+        ordered, on_focus = focus_first(hits, focus, catalog, self.text)
         found = faq_candidates(
             self.text, ordered, self.label, self.values, catalog.faq_gate, adopted, pre_sales,
             on_focus,

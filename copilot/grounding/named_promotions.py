@@ -27,9 +27,12 @@ from copilot.types import Candidate, Source
 from kb.tokens import tokenize
 from kb.types import Promotion
 
-_FESTIVAL = re.compile(r"双1[12]|年货节|年终|618|元旦|春节|黑五|圣诞|跨年|周年庆")
+_FESTIVAL = re.compile(
+    r"双1[12]|年货节|年终|618|元旦|春节|黑五|圣诞|跨年|周年庆|国庆|中秋|五一|七夕|情人节|女神节|端午"
+)
 _FESTIVAL_DAYS = {"元旦": (1, 1), "圣诞": (12, 25), "跨年": (12, 31), "双11": (11, 11),
-                  "双12": (12, 12), "618": (6, 18)}  # fmt: skip
+                  "双12": (12, 12), "618": (6, 18), "国庆": (10, 1), "五一": (5, 1),
+                  "情人节": (2, 14), "女神节": (3, 8)}  # fmt: skip
 # a coming promotion the trainer has not settled ("力度等运营通知（听说四件套2件9折，未确认）"):
 # its rule is not said, rumours least of all
 _UNDECIDED = re.compile(r"待定|等.{0,4}通知|未确认|听说|还没定|没定")

@@ -2,7 +2,8 @@
 
 - a closing pleasantry ("感谢您对京东的支持，祝您生活愉快，再见", "请问还有其他可以帮到您的吗")
   only when the customer closes: thanks, says goodbye, or says nothing else is needed. Offered
-  while they are mid-problem it makes the agent look careless;
+  while they are mid-problem it makes the agent look careless. The shop's own thanks and
+  greeting scripts too, when only the intent guess says the customer closes;
 - an apology or a remedy (给您带来不便, 为您补发, 拍照) only after a purchase: a
   pre-sales question ("这个杯子能装开水吗") is never answered with an apology for a leaking cup;
 - a parcel that has left is not hurried at the warehouse ("已经帮您给仓库备注加急了") nor said
@@ -89,3 +90,21 @@ def review_out_of_place(text: str, conversation: Conversation, label: str) -> bo
     said = conversation.last_customer_text
     closes = label in _SOCIAL_INTENTS or bool(_CLOSING.search(said))
     return label == "complaint" or not closes or bool(_DISCONTENT.search(said))
+
+
+# a problem told earlier in the conversation ("收到沐浴露漏了一箱子😡"), which "对 刚拿到" goes on
+# telling: the words of _DISCONTENT and the ways a parcel arrives wrong
+_PROBLEM_TOLD = re.compile(r"漏|发错|少发|漏发|缺件|少了|😡|😤")
+_RECENT = 4  # customer turns looked back over
+
+
+def closing_out_of_place(candidate: Candidate, conversation: Conversation, label: str) -> bool:
+    """A script written for a social moment (thanks, a greeting) offered because the guess said
+    so, while the customer's own words do not close and they told a problem a turn or two ago:
+    "感谢亲的支持～祝您生活愉快" to "对 刚拿到" after "收到沐浴露漏了一箱子😡"."""
+    if candidate.role != "script" or label not in _SOCIAL_INTENTS:
+        return False
+    if _CLOSING.search(conversation.last_customer_text):
+        return False
+    said = [t.text for t in conversation.turns if t.role == "customer"][-_RECENT:]
+    return any(_DISCONTENT.search(text) or _PROBLEM_TOLD.search(text) for text in said)

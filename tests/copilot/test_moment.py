@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.guardrails.moment import fits_the_moment, only_pleasantry, review_out_of_place
+from copilot.guardrails.moment import (
+    closing_out_of_place,
+    fits_the_moment,
+    only_pleasantry,
+    review_out_of_place,
+)
 from copilot.types import Candidate, Conversation, Intent, Order, OrderItem, Source, Turn
 
 GOODBYE = "感谢您对京东的支持，祝您生活愉快，再见!"
@@ -52,3 +57,16 @@ def test_a_review_is_asked_for_only_of_a_content_customer_closing() -> None:
     assert not review_out_of_place(invite, chat("收到了 挺好的 谢谢"), "thanks")
     # "不好评价别家" declines to compare brands: no review asked
     assert not review_out_of_place("亲，各家都有特点，不好评价别家哦～", angry, "complaint")
+
+
+def test_a_thanks_script_waits_for_words_that_close_after_a_problem_told() -> None:
+    script = Candidate("感谢亲的支持～有任何问题随时来找我们哦", "script", Source(("s-1",)), 0.5)
+    told = (Turn("customer", "收到沐浴露漏了一箱子😡"), Turn("agent", "非常抱歉！是今天收到的吗"))
+    going_on = Conversation("s", (*told, Turn("customer", "对 刚拿到")))
+    assert closing_out_of_place(script, going_on, "thanks")
+    closing = Conversation("s", (*told, Turn("customer", "好的 谢谢")))
+    assert not closing_out_of_place(script, closing, "thanks")
+    untroubled = Conversation("s", (Turn("customer", "对 刚拿到"),))
+    assert not closing_out_of_place(script, untroubled, "thanks")
+    answer = Candidate("亲，收到就好～", "answer", Source(("f-1",)), 0.5)
+    assert not closing_out_of_place(answer, going_on, "thanks")

@@ -67,3 +67,29 @@ def test_a_basket_of_more_than_the_product_in_focus_is_not_quoted_as_it() -> Non
 def test_an_attached_cart_is_quoted_whatever_is_asked_with_it() -> None:
     cart = Order("unpaid", (OrderItem("GP-301", 1), OrderItem("GP-302", 1)))
     assert quoted("这俩一起买能减多少 还是分开买划算", order=cart)
+
+
+def test_the_price_slip_in_the_parcel_and_cheap_goods_told_of_ask_no_quote() -> None:
+    assert not quoted("营养土送人的 包裹里会不会有价格单啊", label="")
+    assert not quoted("包裹里会不会有价格啊 营养土送人的", label="")
+    assert not quoted("用便宜营养土烂过根 你家营养土透气吗", label="")
+    assert quoted("营养土能便宜点吗", label="")
+    asked = Conversation(SHOP, (Turn("customer", "营养土价格多少"),))
+    found, _, _ = computed_answers(asked, product_focus(asked, CATALOG), CATALOG, "", DAY)
+    assert any("¥59" in c.text for c in found)
+
+
+def test_an_attached_cart_asks_no_quote_of_its_shipping_fee() -> None:
+    cart = Order("unpaid", (OrderItem("GP-301", 1),))
+    assert not quoted("发新疆吗 包邮不", order=cart)
+    assert quoted("还没付呢 有优惠吗", order=cart)
+
+
+def test_a_festival_promotion_named_is_answered_by_its_standing() -> None:
+    national_day = Promotion(
+        SHOP, "p-10", "国庆多肉节", "买多肉送熊童子", parse_rule("买多肉送熊童子"), (),
+        date(2026, 10, 1), date(2026, 10, 7), "",
+    )  # fmt: skip
+    promotions = [*CATALOG.promotions, national_day]
+    assert promotion_named("国庆那会儿买营养土送花盆 现在还有木有", promotions, DAY)
+    assert not promotion_named("营养土现在还有木有", promotions, DAY)
