@@ -10,6 +10,9 @@ is in the product's clauses.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from copilot.types import Candidate
 
 _NUMBER = r"\d+(?:\.\d+)?\s*"
 # (how customers ask, how a product sheet states it), by kind
@@ -51,12 +54,17 @@ _KIND_WORDS = {
 # whom, how long it travels. Only a time, a courier's name or a span of days says which.
 _SHIPPING_WORDS = {
     "when it is sent": (
-        r"啥时[候侯]?发|什么时[候侯]发|今天能?发|当天能?发|明天能?发|几号发|多久发|多久能发|能发货",
+        r"啥时[候侯]?能?发|什么时[候侯]能?发|今天能?发|当天能?发|明天能?发|几号发|多久能?发|能发货",
         r"当天发|次日发|隔天发|\d+\s*(?:小时|h)内?发|\d+(?::\d\d)?点?(?:前|之前|以前)(?:付款|下单)",
     ),
     "by which courier": (
-        r"快递|顺丰|京东物流|德邦",
+        # not "快递会打不通" nor "我的快递到哪了": the parcel, not who carries it
+        r"[什啥哪][么个家]?快递|发.{0,3}快递|指定快递|顺丰|京东物流|德邦",
         r"中通|韵达|圆通|申通|顺丰|EMS|邮政|京东|德邦|极兔",
+    ),
+    "what shipping costs": (
+        r"运费|邮费|包邮|快递费",
+        r"包邮|运费|邮费|补\d+(?:\.\d+)?元",
     ),
     "how long it travels": (
         r"几天[能才就]?到|多久[能才就]?到|多长时间到|能到吗|能到不|[明后]天能?到|几号[能才就]?到|之前能?到",
@@ -80,6 +88,19 @@ def states_asked_kind(question: str, answer: str) -> bool:
     by "江浙沪一般1-2天", though they share no word."""
     stated = _one_kind_asked(question, _ALL_KINDS)
     return stated is not None and bool(stated.search(answer))
+
+
+def stating_first(question: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The first candidate stating the one kind of fact the question asks for goes first, when
+    the first does not: "能发顺丰吗" is answered by "默认韵达/中通，不能发顺丰", not by "17点前的
+    订单当天就发" ranked above it (the judges graded those 0 and 2)."""
+    stated = _one_kind_asked(question, _ALL_KINDS)
+    if stated is None or not candidates or stated.search(candidates[0].text):
+        return list(candidates)
+    for i, candidate in enumerate(candidates):
+        if stated.search(candidate.text):
+            return [candidate, *candidates[:i], *candidates[i + 1 :]]
+    return list(candidates)
 
 
 def _one_kind_asked(

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from copilot.clock import Clock, today
+from copilot.grounding.asked_kinds import stating_first
 from copilot.grounding.catalog import (
     Catalog,
     CatalogCache,
@@ -252,8 +253,9 @@ class Grounder:
         product_id = focus.product.id if focus.product else None
         if reported:
             candidates = acknowledged(conversation, candidates, catalog, product_id)
+        ordered = _dedupe(candidates) if reported else stating_first(text, _dedupe(candidates))
         return GroundedAnswer(
-            tuple(_dedupe(candidates)), product_id, the_quote, computed, problem_reported=reported
+            tuple(ordered), product_id, the_quote, computed, problem_reported=reported
         )
 
     def _slot_values(
