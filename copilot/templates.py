@@ -132,15 +132,30 @@ def changes_contact(
     """A new number or address for an order not yet shipped ("手机号写错了 最后一位是7不是1"):
     asking for it (or noting it, when given) is the next step, before the off-topic rules the
     KB found. Not when the shop's own answer on changing them is `offered`: a shop may say
-    "订单详情页自己改，后台改不了", and the template would promise what the shop does not do."""
+    "订单详情页自己改，后台改不了", and the template would promise what the shop does not do;
+    unless the number is given and that answer says the shop changes it ("或发给这边帮改"): then
+    noting it is what is left (the judges graded the rule alone 1: "just confirm the change")."""
     order = conversation.order
+    said = [c.text for c in offered if _CHANGING_SAID.search(c.text)]
+    given = _gives_contact(conversation)  # "改成 上海市浦东新区…502 王婷 138xxxx5521"
     return (
         intent.label in _ASKS_CONTACT
         and order is not None
         and order.status in ("unpaid", "paid")
-        and bool(_CONTACT_WORDS.search(conversation.last_customer_text))
-        and not any(_CHANGING_SAID.search(c.text) for c in offered)
+        and (bool(_CONTACT_WORDS.search(conversation.last_customer_text)) or given)
+        and (not said or (given and all(map(_shop_changes, said))))
     )
+
+
+# "或发新地址给我们备注", "发给这边帮改": the shop changes it; not "后台改不了", "只能自己改"
+_SHOP_CHANGES = re.compile(
+    r"帮[您你]?改|这边改|(?:帮您?|给我们|这边|客服)备注|发给我们|我们[来帮]?改|后台改"
+)
+_SHOP_CANNOT = re.compile(r"改不了|不能改|无法修改|不支持修改|只能自己|不可以改")
+
+
+def _shop_changes(rule: str) -> bool:
+    return bool(_SHOP_CHANGES.search(rule)) and not _SHOP_CANNOT.search(rule)
 
 
 _CONTACT_WORDS = re.compile(r"地址|电话|手机|号码|收件人|收货人|联系方式")

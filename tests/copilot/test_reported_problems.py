@@ -285,3 +285,17 @@ def test_a_rule_said_with_a_sorry_does_not_take_the_apology_steps_place() -> Non
     assert step is not rule and step.role == "script" and "照片" in step.text
     shop_sorry = Candidate("实在抱歉！麻烦拍个照片给小鱼～", "script", Source(), 0.5)
     assert next_step(conversation, damaged, [rule, shop_sorry])[0] is shop_sorry
+
+
+def test_an_option_changed_before_shipping_is_told_the_rule_on_changing_the_order() -> None:
+    exchange = Policy(SHOP, "pol-exchange", "exchange", "换货", "签收7天内可换同价规格。")
+    changing = Policy(
+        SHOP, "pol-change", "other", "改单", "未发货前可以改地址、尺码、颜色（同价规格），客服备注"
+    )
+    catalog = Catalog.from_entries(SHOP, 1, [exchange, changing])
+    (found,) = policy_answer("刚拍的毛衣能换成L吗 还没发吧", [], catalog, arrived=False)
+    assert "未发货前可以改" in found.text and found.score > 0.5  # above the guessed scripts
+    # a new address is the next step's to note (templates.changes_contact), not an option
+    assert policy_answer("地址改成公司 还没发吧", [], catalog, arrived=False) == []
+    (arrived,) = policy_answer("能换成L吗", [], catalog)
+    assert arrived.source.kb_entry_ids == ("pol-exchange",) and arrived.score < 0.5

@@ -208,3 +208,18 @@ def test_the_shops_own_word_on_changing_or_a_shipped_order_keeps_its_place() -> 
     assert not changes_contact(
         said("发了没 什么快递", Order("paid", (OrderItem("P1"),))), phone
     )  # the intent guessed wrong: nothing about a number or address
+
+
+def test_a_number_given_is_noted_where_the_shops_word_says_it_changes_it() -> None:
+    phone = Intent("change_phone", 0.9, family="in_sales")
+    typo = said("电话填错了 最后一位是8 不是6", Order("paid", (OrderItem("P1"),)))
+    helps = Candidate(
+        "亲，未发货前可以改（您自己在订单里改，或发给这边帮改）", "answer", Source(("f3",)), 0.5
+    )
+    assert changes_contact(typo, phone, [helps])
+    assert next_step(typo, phone, [helps])[0].text == templates()["change_phone:given"]
+    asked = said("电话填错了 能改吗", Order("paid", (OrderItem("P1"),)))
+    assert not changes_contact(asked, phone, [helps])  # not given: the shop's word answers it
+    address = Intent("change_address", 0.9, family="in_sales")
+    moved = said("改成 上海市浦东新区张江镇xx路88弄3号502 王婷", Order("paid", (OrderItem("P1"),)))
+    assert changes_contact(moved, address, [helps])  # the address itself, no word for it
