@@ -142,7 +142,7 @@ def changes_contact(
         intent.label in _ASKS_CONTACT
         and order is not None
         and order.status in ("unpaid", "paid")
-        and (bool(_CONTACT_WORDS.search(conversation.last_customer_text)) or given)
+        and (bool(CONTACT_WORDS.search(conversation.last_customer_text)) or given)
         and (not said or (given and all(map(_shop_changes, said))))
     )
 
@@ -158,7 +158,7 @@ def _shop_changes(rule: str) -> bool:
     return bool(_SHOP_CHANGES.search(rule)) and not _SHOP_CANNOT.search(rule)
 
 
-_CONTACT_WORDS = re.compile(r"地址|电话|手机|号码|收件人|收货人|联系方式")
+CONTACT_WORDS = re.compile(r"地址|电话|手机|号码|收件人|收货人|联系方式")
 # "您的订单还没发货，订单页自助改": the shop's own word on changing them
 _CHANGING_SAID = re.compile(
     r"(?:地址|电话|手机|号码|收件人|未发货|没发货|订单)[^。]{0,20}改|改[^。]{0,10}(?:地址|电话|手机|号码)"

@@ -50,6 +50,7 @@ _KIND_WORDS = {
         r"材质|材料|面料|[^，,；;]*(?:棉|不锈钢|ABS|PP|PU|硅胶|实木|陶瓷)",
     ),
 }
+SHIPPING_FEE_ASKED = r"运费|邮费|包邮|快递费"
 # The shop's shipping sheet, asked about in parts ("今天拍啥时侯发 发啥快递"): when it leaves, by
 # whom, how long it travels. Only a time, a courier's name or a span of days says which.
 _SHIPPING_WORDS = {
@@ -63,7 +64,7 @@ _SHIPPING_WORDS = {
         r"中通|韵达|圆通|申通|顺丰|EMS|邮政|京东|德邦|极兔",
     ),
     "what shipping costs": (
-        r"运费|邮费|包邮|快递费",
+        SHIPPING_FEE_ASKED,
         r"包邮|运费|邮费|补\d+(?:\.\d+)?元",
     ),
     "how long it travels": (

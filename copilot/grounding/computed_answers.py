@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from copilot.grounding.asked_kinds import SHIPPING_FEE_ASKED
 from copilot.grounding.catalog import (
     Catalog,
     ProductFocus,
@@ -46,7 +47,7 @@ PROMO_WORDS = re.compile(
 )
 
 
-_SHIPPING_FEE = re.compile(r"包邮|运费|邮费|快递费")
+_SHIPPING_FEE = re.compile(SHIPPING_FEE_ASKED)
 
 _PROBLEM_LABELS = frozenset(
     {"missing_item", "damaged_item", "return", "exchange", "reship", "refund_status"}

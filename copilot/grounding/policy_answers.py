@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from copilot.grounding.catalog import Catalog
+from copilot.templates import CONTACT_WORDS
 from copilot.types import Candidate, Source
 from kb.types import Hit, Policy
 
@@ -56,7 +57,6 @@ _CHANGING = (
         r"|改[^。；;]{0,6}(?:规格|尺码|颜色|码数)"
     ),
 )
-_CONTACT = re.compile(r"地址|电话|手机|号码|收件人|收货人")
 _CHANGE_SCORE = 0.7  # above the scripts and FAQs the intent guess finds
 _BEFORE_ARRIVAL = (
     *((re.compile(said), re.compile(written)) for said, written, early in _LEXICON if early),
@@ -88,10 +88,11 @@ def policy_answer(
     text: str, hits: Sequence[Hit], catalog: Catalog, *, arrived: bool = True
 ) -> list[Candidate]:
     """The policy this after-sales message is about (see the module docstring), or nothing;
-    before the parcel has `arrived`, only a refund, price drop or invoice policy."""
+    before the parcel has `arrived`, only a refund, price drop or invoice policy, or the rule on
+    changing an option of the order."""
     retrieved = {h.entry_id for h in hits[:_RETRIEVED_RANK] if isinstance(h.entry, Policy)}
     situations = _SITUATIONS if arrived else _BEFORE_ARRIVAL
-    if _CONTACT.search(text):  # "地址改成公司": a new address, which the next step notes
+    if CONTACT_WORDS.search(text):  # "地址改成公司": a new address, the next step notes it
         situations = tuple(s for s in situations if s is not _CHANGING)
     scored = [(_score(text, p, retrieved, situations), p) for p in catalog.policies]
     scored = [(s, p) for s, p in scored if s > _RETRIEVED]
