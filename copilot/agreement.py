@@ -55,9 +55,7 @@ def agreed_first(hits: Sequence[Hit], chosen: Sequence[Candidate]) -> bool:
 _STATUS_LABELS = frozenset({"logistics_tracking", "problem_parcel", "refund_status", "reship"})
 
 
-def a_check_comes_first(
-    intent: Intent, first: Candidate, *, answered: bool, bought: bool = True
-) -> bool:
+def a_check_comes_first(intent: Intent, first: Candidate, *, answered: bool, bought: bool) -> bool:
     """ "显示签收了没收到", "退款还没到": a parcel or refund to look into, not a rule to quote;
     checking comes first (the judges gave the policy 0 and the check 2); "少了个手柄": sorry
     and the photos first (templates.next_step). Unless both retrievers put the quoted entry

@@ -111,7 +111,7 @@ def _runner_up_faq(text: str, faq_hits: Sequence[Hit], chosen: Hit, gate: float)
 
 
 def focus_first(
-    hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog, text: str = ""
+    hits: Sequence[Hit], focus: ProductFocus, catalog: Catalog, text: str
 ) -> tuple[list[Hit], frozenset[str]]:
     """The hits without the FAQs about another product than the one under discussion, when one
     about it is near the top ("洗面奶一瓶能用多久" after talk of the cleanser is 洁面乳能用多久,

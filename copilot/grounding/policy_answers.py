@@ -58,9 +58,8 @@ _CHANGING = (
     ),
 )
 _CHANGE_SCORE = 0.7  # above the scripts and FAQs the intent guess finds
-_BEFORE_ARRIVAL = (
-    *((re.compile(said), re.compile(written)) for said, written, early in _LEXICON if early),
-    _CHANGING,
+_BEFORE_ARRIVAL = tuple(
+    (re.compile(said), re.compile(written)) for said, written, early in _LEXICON if early
 )
 # Before a purchase, only how the parcel travels: "今天下单 明天能到上海吗", "能发顺丰吗",
 # "新疆能发吗". The shop's shipping rule answers them, as a policy row or an FAQ.
@@ -91,9 +90,11 @@ def policy_answer(
     before the parcel has `arrived`, only a refund, price drop or invoice policy, or the rule on
     changing an option of the order."""
     retrieved = {h.entry_id for h in hits[:_RETRIEVED_RANK] if isinstance(h.entry, Policy)}
+    # an option changed before shipping; "地址改成公司" is a new address, the next step notes it
+    changing = not arrived and not CONTACT_WORDS.search(text)
     situations = _SITUATIONS if arrived else _BEFORE_ARRIVAL
-    if CONTACT_WORDS.search(text):  # "地址改成公司": a new address, the next step notes it
-        situations = tuple(s for s in situations if s is not _CHANGING)
+    if changing:
+        situations = (*situations, _CHANGING)
     scored = [(_score(text, p, retrieved, situations), p) for p in catalog.policies]
     scored = [(s, p) for s, p in scored if s > _RETRIEVED]
     if not scored:
@@ -103,8 +104,8 @@ def policy_answer(
     reply = _as_reply(policy.id, body, f"{policy.title}：{policy.content}")
     # the change asked of an order still in the warehouse is answered by this rule, not by the
     # script hurrying the warehouse that "还没发吧" reads as (the judges graded those 0)
-    changing = not arrived and _matched(text, policy.title, policy.content, (_CHANGING,))
-    return [replace(reply, score=_CHANGE_SCORE) if changing else reply]
+    changed = changing and _matched(text, policy.title, policy.content, (_CHANGING,))
+    return [replace(reply, score=_CHANGE_SCORE) if changed else reply]
 
 
 def _lines_asked(
