@@ -28,7 +28,8 @@ from copilot.agreement import (
     retrievers_agree,
 )
 from copilot.clock import Clock, today
-from copilot.grounding.grounder import GroundedAnswer, Grounder, retrieval_query
+from copilot.grounding.follow_ups import retrieval_query
+from copilot.grounding.grounder import GroundedAnswer, Grounder
 from copilot.grounding.upsell import Upseller
 from copilot.guardrails.checks import apply_guardrails
 from copilot.guardrails.facts import GuardrailFacts, OtherShopNames, ShopFacts
@@ -402,7 +403,7 @@ class _Run:
 def _query(conversation: Conversation) -> str:
     """What to retrieve with: the customer's latest message as the classifier embedded it
     (context is the classifier's job), with their previous one when it only answers the agent
-    (grounder.retrieval_query): then it costs one more embedding."""
+    (follow_ups.retrieval_query): then it costs one more embedding."""
     message = conversation.last_customer_text
     if message:
         return model_text(retrieval_query(conversation))

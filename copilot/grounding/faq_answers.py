@@ -79,7 +79,7 @@ def rare_word_faq(
         if product is not None:
             named |= name_tokens(product)
     found = catalog.rare_words.best(tokens_of(text) - named - QUESTION_WORDS, _RARE_ENOUGH)
-    if found is None or _faq_about(found[0], catalog) not in (None, _id(focus.product)):
+    if found is None or faq_about(found[0], catalog) not in (None, _id(focus.product)):
         return None
     answer = fill_slots(found[0].answer, values)
     return _faq_candidate(found[0], answer, 0.45) if answer else None
@@ -120,7 +120,7 @@ def focus_first(
     "多肉盲盒可以指定有熊童子吗" is answered by 多肉盲盒能指定品种吗 though the focus is 熊童子."""
     if focus.product is None:
         return list(hits), frozenset()
-    about = {h.entry_id: _faq_about(h.entry, catalog) for h in hits if isinstance(h.entry, FAQ)}
+    about = {h.entry_id: faq_about(h.entry, catalog) for h in hits if isinstance(h.entry, FAQ)}
     on_focus = frozenset(i for i, product in about.items() if product == focus.product.id)
     if focus.product.id not in list(about.values())[:3]:
         return list(hits), on_focus
@@ -133,7 +133,7 @@ def _id(product: Product | None) -> str | None:
     return product.id if product is not None else None
 
 
-def _faq_about(faq: FAQ, catalog: Catalog) -> str | None:
+def faq_about(faq: FAQ, catalog: Catalog) -> str | None:
     """The product an FAQ is about: its products column, else the product its question names."""
     return faq.product_id or _id(resolve_product(faq.question, catalog)[0])
 

@@ -42,10 +42,12 @@ from copilot.grounding.entry_answers import (
 )
 from copilot.grounding.faq_answers import (
     ask_which,
+    faq_about,
     faq_candidates,
     focus_first,
     rare_word_faq,
 )
+from copilot.grounding.follow_ups import asked_before, follow_up_faq, retrieval_query
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
@@ -69,11 +71,12 @@ from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.moment import (
     closing_out_of_place,
     review_out_of_place,
+    says_closing,
     waits_for_shipping,
 )
 from copilot.templates import asks_for_sent_photos, has_bought
 from copilot.types import Candidate, Conversation, Intent, Turn
-from kb.types import Hit
+from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
     from kb.models.embedder import Embedder
@@ -96,7 +99,13 @@ class GroundedAnswer:
 
 
 _PROBLEM_FAMILIES = frozenset({"after_sales", "express"})
-_ANSWERS_AGENT = re.compile(r"(?:对|是的|是啊|嗯+|恩+|没有|还没|不是)(?:[\s,，.。!！~～]|$)")
+
+
+# the FAQ a follow-up finds with the question before answers a product question, not a
+# closing, a complaint, or an offer (answered by the promotions themselves)
+_NO_FOLLOW_UP = frozenset(
+    {"greeting", "thanks", "chitchat", "price_promotion", "complaint", "ask_human"}
+)
 
 
 class Grounder:
@@ -215,6 +224,9 @@ class Grounder:
         candidates += found.faqs(fresh, adopted, pre_sales=pre_sales, problem=problem)
         candidates += entry_answers(text, fresh, catalog, day)
         bought = has_bought(conversation)
+        closing = says_closing(text) or label in _NO_FOLLOW_UP
+        if whole and not (reported or bought or closing):
+            candidates += self._follow_up(conversation, fresh, found, below=candidates)
         # before a purchase, an after-sales guess is the guess that is wrong, not the question
         if pre_sales or not bought:
             candidates += found.about_products()
@@ -230,7 +242,7 @@ class Grounder:
             candidates += policy_answer(text, fresh, catalog, arrived=arrived)
         if not bought:  # "今天下单 明天能到上海吗": how the parcel travels, before any purchase
             candidates += shipping_answer(text, fresh, catalog) or shipping_answer(
-                _asked_before(conversation), fresh, catalog
+                asked_before(conversation), fresh, catalog
             )
         unpaid = conversation.order is not None and conversation.order.status == "unpaid"
         candidates += script_candidates(catalog, label, values, day, adopted, bought, unpaid)
@@ -257,6 +269,33 @@ class Grounder:
         return GroundedAnswer(
             tuple(ordered), product_id, the_quote, computed, problem_reported=reported
         )
+
+    def _follow_up(
+        self,
+        conversation: Conversation,
+        hits: Sequence[Hit],
+        found: _Found,
+        *,
+        below: Sequence[Candidate],
+    ) -> list[Candidate]:
+        """The FAQ the message and the question before find together (follow_ups.py), after
+        what the message found alone (`below`): it is the less certain reading."""
+        catalog, product = found.catalog, found.focus.product
+
+        def search(text: str) -> list[Hit]:
+            hits = self.kb.search(conversation.shop_id, text, k=self.k)
+            return [h for h in hits if not stale_faq(h, catalog, found.day)]
+
+        def about_another(faq: FAQ) -> bool:
+            return product is not None and faq_about(faq, catalog) not in (None, product.id)
+
+        follow_up = follow_up_faq(conversation, hits, search, found.values, about_another)
+        if follow_up is None:
+            return []
+        if below:
+            lowest = min(c.score for c in below)
+            follow_up = replace(follow_up, score=min(follow_up.score, round(lowest - 0.01, 4)))
+        return [follow_up]
 
     def _slot_values(
         self,
@@ -359,25 +398,6 @@ def _asked_alone(conversation: Conversation) -> list[tuple[str, Conversation]]:
         (part.question, replace(conversation, turns=(*turns, Turn("customer", part.text))))
         for part in question_parts(conversation.last_customer_text)
     ]
-
-
-def _asked_before(conversation: Conversation) -> str:
-    """The customer's question the agent answered with a question of their own ("新疆包邮不",
-    "您想买哪一款呢？", "大豆被 220x240 6斤的"), with the answer; "" when the agent did not ask."""
-    turns = conversation.turns
-    if len(turns) < 3 or turns[-2].role != "agent" or turns[-3].role != "customer":
-        return ""
-    return f"{turns[-3].text}，{turns[-1].text}"
-
-
-def retrieval_query(conversation: Conversation) -> str:
-    """The message, with the customer's previous one when it answers the agent rather than
-    says what it is about ("还没付呢", "对 怕买了大袋不吃" after "狗粮有没有试吃装")."""
-    text = conversation.last_customer_text
-    if len(text) >= 6 and not _ANSWERS_AGENT.match(text):
-        return text
-    earlier = [t.text for t in conversation.turns if t.role == "customer"][-2:]
-    return "，".join(earlier) or text
 
 
 _EMPHASIS = re.compile(r"\s*[!！]{2,}\s*")

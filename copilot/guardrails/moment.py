@@ -55,7 +55,13 @@ def only_pleasantry(text: str) -> bool:
 
 
 def customer_closes(conversation: Conversation, intent: Intent) -> bool:
-    return intent.label in _SOCIAL_INTENTS or bool(_CLOSING.search(conversation.last_customer_text))
+    return intent.label in _SOCIAL_INTENTS or says_closing(conversation.last_customer_text)
+
+
+def says_closing(text: str) -> bool:
+    """The customer's words thank, agree or sign off ("好嘞 那我去拍了 谢谢"), whatever the
+    intent guess read."""
+    return bool(_CLOSING.search(text))
 
 
 def fits_the_moment(candidate: Candidate, conversation: Conversation, intent: Intent) -> bool:
@@ -104,7 +110,7 @@ def closing_out_of_place(candidate: Candidate, conversation: Conversation, label
     "感谢亲的支持～祝您生活愉快" to "对 刚拿到" after "收到沐浴露漏了一箱子😡"."""
     if candidate.role != "script" or label not in _SOCIAL_INTENTS:
         return False
-    if _CLOSING.search(conversation.last_customer_text):
+    if says_closing(conversation.last_customer_text):
         return False
     said = [t.text for t in conversation.turns if t.role == "customer"][-_RECENT:]
     return any(_DISCONTENT.search(text) or _PROBLEM_TOLD.search(text) for text in said)
