@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from copilot.grounding.catalog import faq_similarity
 from copilot.grounding.entry_answers import vouched
@@ -64,6 +65,14 @@ def follow_up_faq(
     return Candidate(
         answer, "answer", Source(kb_entry_ids=(faq.id,)), score, (faq.question, faq.answer)
     )
+
+
+def after(follow_up: Candidate, found: Sequence[Candidate]) -> Candidate:
+    """`follow_up` ranked below what the message `found` alone: the less certain reading."""
+    if not found:
+        return follow_up
+    lowest = round(min(c.score for c in found) - 0.01, 4)
+    return replace(follow_up, score=min(follow_up.score, lowest))
 
 
 def asked_before(conversation: Conversation) -> str:

@@ -11,7 +11,6 @@ The slots a FAQ answer or script may hold are in slots.py.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -24,7 +23,6 @@ from copilot.grounding.catalog import (
     Catalog,
     CatalogCache,
     ProductFocus,
-    dice,
     product_focus,
 )
 from copilot.grounding.clause_match import closest_clause
@@ -35,6 +33,7 @@ from copilot.grounding.computed_answers import (
     promotion_listing,
 )
 from copilot.grounding.customer_voice import in_customer_voice
+from copilot.grounding.dedupe import best_first
 from copilot.grounding.entry_answers import (
     ASKS,
     entry_answers,
@@ -47,13 +46,14 @@ from copilot.grounding.faq_answers import (
     focus_first,
     rare_word_faq,
 )
-from copilot.grounding.follow_ups import asked_before, follow_up_faq, retrieval_query
+from copilot.grounding.follow_ups import after, asked_before, follow_up_faq, retrieval_query
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import not_in_stock_said, ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
+from copilot.grounding.price_protection import price_protection_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
 from copilot.grounding.product_rules import product_return_rule
 from copilot.grounding.promotions import PromotionQuote, yuan
@@ -213,6 +213,9 @@ class Grounder:
             if reported
             else computed_answers(conversation, focus, catalog, label, day)
         )
+        protected = price_protection_answer(conversation, catalog, day) if whole else None
+        if protected is not None:
+            candidates, computed = [*candidates, protected.candidate], computed + protected.computed
         held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
         candidates += held_up or order_status_answer(conversation, catalog)
         candidates += composed_answers(conversation, catalog)
@@ -265,7 +268,9 @@ class Grounder:
         product_id = focus.product.id if focus.product else None
         if reported:
             candidates = acknowledged(conversation, candidates, catalog, product_id)
-        ordered = _dedupe(candidates) if reported else stating_first(text, _dedupe(candidates))
+        ordered = (
+            best_first(candidates) if reported else stating_first(text, best_first(candidates))
+        )
         return GroundedAnswer(
             tuple(ordered), product_id, the_quote, computed, problem_reported=reported
         )
@@ -290,12 +295,7 @@ class Grounder:
             return product is not None and faq_about(faq, catalog) not in (None, product.id)
 
         follow_up = follow_up_faq(conversation, hits, search, found.values, about_another)
-        if follow_up is None:
-            return []
-        if below:
-            lowest = min(c.score for c in below)
-            follow_up = replace(follow_up, score=min(follow_up.score, round(lowest - 0.01, 4)))
-        return [follow_up]
+        return [after(follow_up, below)] if follow_up is not None else []
 
     def _slot_values(
         self,
@@ -398,27 +398,3 @@ def _asked_alone(conversation: Conversation) -> list[tuple[str, Conversation]]:
         (part.question, replace(conversation, turns=(*turns, Turn("customer", part.text))))
         for part in question_parts(conversation.last_customer_text)
     ]
-
-
-_EMPHASIS = re.compile(r"\s*[!！]{2,}\s*")
-_LEADING_EMPHASIS = re.compile(
-    r"(^|[：:，,；;（(])\s*[!！]{2,}\s*|\s*[!！]{2,}\s*(?=[；;，,。)）]|$)"
-)
-
-
-def _unemphasised(text: str) -> str:
-    """The trainer's emphasis out of a reply: "黑色缺货!! 预计12月12号到" reads
-    "黑色缺货！预计12月12号到" (one mark, still a clause break)."""
-    return _EMPHASIS.sub("！", _LEADING_EMPHASIS.sub(r"\1", text))
-
-
-def _dedupe(candidates: list[Candidate]) -> list[Candidate]:
-    """Best first, near-duplicates dropped, the trainer's emphasis (黑色缺货!!) left out of
-    what the customer would read."""
-    kept: list[Candidate] = []
-    for candidate in sorted(candidates, key=lambda c: -c.score):
-        if _EMPHASIS.search(candidate.text):
-            candidate = replace(candidate, text=_unemphasised(candidate.text))
-        if all(dice(candidate.text, k.text) < 0.8 for k in kept):
-            kept.append(candidate)
-    return kept
