@@ -3,8 +3,11 @@
 What it returns, best first: the computed answer for price, stock and promotion questions (a
 sentence from the product record, or the PromotionQuote), the best FAQ answer, and the script
 for the intent; or a clarifying question when the customer could mean several products
-("亲，您问的是哪一款呢？A还是B？"). Every number comes from the KB or the order, or is computed
-from them by promotions.py; those computed numbers are returned for the guardrails.
+("亲，您问的是哪一款呢？A还是B？"); the shop's price-protection rule applied to the purchase the
+customer tells of (price_protection.py); after what a follow-up question finds alone, the FAQ it
+and the question before find together (follow_ups.py). Every number comes from the KB or the
+order, or is computed from them (promotions.py, price_protection.py); those computed numbers are
+returned for the guardrails.
 
 The slots a FAQ answer or script may hold are in slots.py.
 """

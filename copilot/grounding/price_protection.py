@@ -36,6 +36,11 @@ _HYPOTHETICAL = re.compile(r"要是|如果|万一|会不会|以后")
 _WINDOW = re.compile(r"(?P<anchor>付款|下单|购买|签收|收货)后?\s*(?P<days>\d{1,2})\s*天内")
 _FROM_DELIVERY = frozenset({"签收", "收货"})
 _SENTENCE = re.compile(r"[^。；;\n]+")
+# a window of price protection, not of returns: the sentence speaks of the price coming down
+_LEFT_OUT_HEADING = re.compile(r"^(?:不保价|不参与价保|不参与|不参加)\s*[：:]\s*(.+)$")
+_HEADING = re.compile(r"^价保\s*[：:]\s*")
+_PRICE_DROP = re.compile(r"降|下调|价保|价格保护")
+_ABOUT_PROTECTION = re.compile(r"价保|价格保护|保价")
 _CLAUSE = re.compile(r"[^，,]+")
 _LEAVES_OUT = re.compile(r"不参与|不参加|不保|不算|除外|不在.{0,4}范围|不补")
 # what customers put a drop down to, as rules name it
@@ -84,7 +89,7 @@ def price_protection_answer(
     # the day and the prices may come a message before the question ("我11.28买的…259")
     said = "，".join(normalize(t.text) for t in conversation.turns if t.role == "customer")
     said = said[-_LOOKED_BACK:]
-    leaving_out = _leaving_out(policy.content, text)
+    leaving_out = _leaving_out(_rules_text(catalog.policies), text)
     if leaving_out is not None:
         return _reply(policy, f"亲，不好意思，{leaving_out}哦～", ())
     running = [p for p in catalog.promotions if p.active_on(day)]
@@ -111,14 +116,20 @@ def price_protection_answer(
 
 
 def _rule(policies: Sequence[Policy]) -> tuple[Policy, re.Match[str]] | None:
-    """The first policy about price protection that states its window."""
+    """The first policy stating a price-protection window: "付款后15天内…售价降低的，可申请补差价";
+    not a window of another rule that mentions a difference ("签收7天内可换，不同价补差价")."""
     for policy in policies:
-        if not re.search(r"价保|价格保护|差价", f"{policy.title}{policy.content}"):
-            continue
-        window = _WINDOW.search(policy.content)
-        if window is not None:
-            return policy, window
+        for sentence in _SENTENCE.findall(policy.content):
+            window = _WINDOW.search(sentence)
+            if window is not None and _PRICE_DROP.search(sentence):
+                return policy, window
     return None
+
+
+def _rules_text(policies: Sequence[Policy]) -> str:
+    """Every sentence the shop's price-protection policies hold ("不保价：直播间专享价…" may be a
+    row of its own)."""
+    return "\n".join(p.content for p in policies if _ABOUT_PROTECTION.search(p.title + p.content))
 
 
 def _leaving_out(content: str, text: str) -> str | None:
@@ -132,7 +143,11 @@ def _leaving_out(content: str, text: str) -> str | None:
         # of "秒杀、百亿补贴除外，满减/优惠券不算降价" the clause naming the cause, when it says so
         clauses = [c for c in _CLAUSE.findall(sentence) if _LEAVES_OUT.search(c)]
         said = next((c for c in clauses if any(cause in c for cause in causes)), sentence)
-        return re.sub(r"^(?:价保|不保价|不参与)[：:]\s*", "", said.strip(" ，,"))
+        said = said.strip(" ，,")
+        listed = _LEFT_OUT_HEADING.match(
+            said
+        )  # "不保价：直播间专享价、…" is a list under a heading
+        return f"{listed.group(1)}不参与价保" if listed else _HEADING.sub("", said)
     return None
 
 

@@ -91,3 +91,20 @@ def test_nothing_where_the_rule_cannot_be_applied() -> None:
     assert answer("我11月20号买的 能补差价吗", policy=delivered) is None
     said = answer("前天买的 能补差价吗", policy=delivered)
     assert said is not None and "签收后7天的价保期内" in said[0]
+
+
+def test_only_a_price_protection_window_is_applied_and_all_its_rows_leave_out() -> None:
+    exchange = Policy(SHOP, "p-swap", "other", "换货", "签收7天内可换同价规格，不同价的补差价")
+    assert answer("我前天买的 现在降价了 能补差价吗", policy=exchange) is None
+    rows = [
+        Policy(
+            SHOP, "p-days", "other", "价保", "付款后7天内，同款同规格日常售价下调的，可以申请退差价"
+        ),
+        Policy(SHOP, "p-none", "other", "价保", "不保价：直播间专享价、个人优惠券差异"),
+    ]
+    said = Conversation(SHOP, (Turn("customer", "前天买的 今天直播间便宜了 能退差价吗"),))
+    found = price_protection_answer(said, Catalog.from_entries(SHOP, 1, rows), TODAY)
+    assert (
+        found is not None
+        and found.candidate.text == "亲，不好意思，直播间专享价、个人优惠券差异不参与价保哦～"
+    )
