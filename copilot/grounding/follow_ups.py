@@ -1,5 +1,7 @@
-"""The FAQ a follow-up question and the one before it find together, when the follow-up alone
-finds none.
+"""A message read with the customer's earlier words: what to retrieve with when it only answers
+the agent (`retrieval_query`), the question the agent answered with a question (`asked_before`),
+and the FAQ a follow-up question and the one before it find together, when the follow-up alone
+finds none (`follow_up_faq`).
 
 "具体多大 送人用哪个好点" after "车厘子jj跟jjj差在哪", "我联想小新的 充电口是圆的那种 也行吧" after
 "这个65w的能给笔记本充电吗", "下周去成都 要不要什么证明" after "20000毫安那个69的 能带上飞机吗":
@@ -7,11 +9,13 @@ each goes on with the question before it and names little of what the FAQ that a
 says. Alone, no FAQ is ranked near the top by both retrievers; with the question before, the
 shop's FAQ on it is ranked first by both (车厘子JJ和JJJ有什么区别, 65W能给笔记本充电吗, 充电宝能带上
 飞机吗). Both conditions are the retrievers' agreement, so a message that says what it is about
-keeps its own answers, and one that changes the subject finds nothing the two share.
+keeps its own answers, and one that changes the subject finds nothing the two share. The FAQ so
+found comes after what the message found alone (`after`): it is the less certain reading.
 
-Only for a question before a purchase problem: a report ("用了两次 不喜欢 能退吗" after
-"三明治机") or a parcel chased ("到哪了啊" after "查个快递") is about this order, and the FAQ the
-two messages find is the product's, not the answer.
+The caller asks only for a question before a purchase: a problem reported ("用了两次 不喜欢 能
+退吗" after "三明治机") or a parcel chased ("到哪了啊" after "查个快递") is about the order, and
+the FAQ the two messages find is about the product, not the answer; nor for a closing ("好嘞
+谢谢"), a complaint or an offer asked about.
 """
 
 from __future__ import annotations
