@@ -95,8 +95,8 @@ def price_protection_answer(
     running = [p for p in catalog.promotions if p.active_on(day)]
     promotion = _promotion_left_out(running, text, _prices(said))
     if promotion is not None:  # "现在秒杀69.9": 「雪地棉限时秒杀」…不参与价保
-        said = f"亲，不好意思，「{promotion.title}」的价格不参与价保哦～"
-        return _reply(policy, said, (), promotion)
+        reply = f"亲，不好意思，「{promotion.title}」的价格不参与价保哦～"
+        return _reply(policy, reply, (), promotion)
     bought = _day_bought(said, day)
     if bought is None:
         return None
@@ -144,9 +144,8 @@ def _leaving_out(content: str, text: str) -> str | None:
         clauses = [c for c in _CLAUSE.findall(sentence) if _LEAVES_OUT.search(c)]
         said = next((c for c in clauses if any(cause in c for cause in causes)), sentence)
         said = said.strip(" ，,")
-        listed = _LEFT_OUT_HEADING.match(
-            said
-        )  # "不保价：直播间专享价、…" is a list under a heading
+        # "不保价：直播间专享价、…" is a list under a heading: said as what is left out
+        listed = _LEFT_OUT_HEADING.match(said)
         return f"{listed.group(1)}不参与价保" if listed else _HEADING.sub("", said)
     return None
 
