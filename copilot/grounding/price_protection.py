@@ -36,9 +36,10 @@ _HYPOTHETICAL = re.compile(r"要是|如果|万一|会不会|以后")
 _WINDOW = re.compile(r"(?P<anchor>付款|下单|购买|签收|收货)后?\s*(?P<days>\d{1,2})\s*天内")
 _FROM_DELIVERY = frozenset({"签收", "收货"})
 _SENTENCE = re.compile(r"[^。；;\n]+")
-# a window of price protection, not of returns: the sentence speaks of the price coming down
+# "不保价：直播间专享价、…": a list of what is left out, under its heading
 _LEFT_OUT_HEADING = re.compile(r"^(?:不保价|不参与价保|不参与|不参加)\s*[：:]\s*(.+)$")
 _HEADING = re.compile(r"^价保\s*[：:]\s*")
+# a window of price protection, not of returns: the sentence speaks of the price coming down
 _PRICE_DROP = re.compile(r"降|下调|价保|价格保护")
 _ABOUT_PROTECTION = re.compile(r"价保|价格保护|保价")
 _CLAUSE = re.compile(r"[^，,]+")
