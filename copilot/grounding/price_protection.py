@@ -90,9 +90,10 @@ def price_protection_answer(
     # the day and the prices may come a message before the question ("我11.28买的…259")
     said = "，".join(normalize(t.text) for t in conversation.turns if t.role == "customer")
     said = said[-_LOOKED_BACK:]
-    leaving_out = _leaving_out(_rules_text(catalog.policies), text)
-    if leaving_out is not None:
-        return _reply(policy, f"亲，不好意思，{leaving_out}哦～", ())
+    leaving_out = _leaving_out(catalog.policies, text)
+    if leaving_out is not None:  # cited by the row that says it ("不保价：…" may be its own)
+        row, sentence = leaving_out
+        return _reply(row, f"亲，不好意思，{sentence}哦～", ())
     running = [p for p in catalog.promotions if p.active_on(day)]
     promotion = _promotion_left_out(running, text, _prices(said))
     if promotion is not None:  # "现在秒杀69.9": 「雪地棉限时秒杀」…不参与价保
@@ -127,28 +128,29 @@ def _rule(policies: Sequence[Policy]) -> tuple[Policy, re.Match[str]] | None:
     return None
 
 
-def _rules_text(policies: Sequence[Policy]) -> str:
-    """Every sentence the shop's price-protection policies hold ("不保价：直播间专享价…" may be a
-    row of its own)."""
-    return "\n".join(p.content for p in policies if _ABOUT_PROTECTION.search(p.title + p.content))
-
-
-def _leaving_out(content: str, text: str) -> str | None:
-    """The rule's sentence leaving out what the customer puts the drop down to, if it does."""
+def _leaving_out(policies: Sequence[Policy], text: str) -> tuple[Policy, str] | None:
+    """The price-protection row and its sentence leaving out what the customer puts the drop
+    down to, if one does."""
     causes = set(_CAUSES.findall(text))
     if not causes:
         return None
-    for sentence in _SENTENCE.findall(content):
-        if not (_LEAVES_OUT.search(sentence) and any(c in sentence for c in causes)):
+    for policy in policies:
+        if not _ABOUT_PROTECTION.search(policy.title + policy.content):
             continue
-        # of "秒杀、百亿补贴除外，满减/优惠券不算降价" the clause naming the cause, when it says so
-        clauses = [c for c in _CLAUSE.findall(sentence) if _LEAVES_OUT.search(c)]
-        said = next((c for c in clauses if any(cause in c for cause in causes)), sentence)
-        said = said.strip(" ，,")
-        # "不保价：直播间专享价、…" is a list under a heading: said as what is left out
-        listed = _LEFT_OUT_HEADING.match(said)
-        return f"{listed.group(1)}不参与价保" if listed else _HEADING.sub("", said)
+        for sentence in _SENTENCE.findall(policy.content):
+            if _LEAVES_OUT.search(sentence) and any(c in sentence for c in causes):
+                return policy, _left_out(sentence, causes)
     return None
+
+
+def _left_out(sentence: str, causes: set[str]) -> str:
+    """Of "秒杀、百亿补贴除外，满减/优惠券不算降价" the clause naming the cause, when one says so;
+    a list under a heading ("不保价：直播间专享价、…") said as what is left out."""
+    clauses = [c for c in _CLAUSE.findall(sentence) if _LEAVES_OUT.search(c)]
+    said = next((c for c in clauses if any(cause in c for cause in causes)), sentence)
+    said = said.strip(" ，,")
+    listed = _LEFT_OUT_HEADING.match(said)
+    return f"{listed.group(1)}不参与价保" if listed else _HEADING.sub("", said)
 
 
 def _promotion_left_out(
