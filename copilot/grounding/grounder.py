@@ -72,9 +72,9 @@ from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.moment import (
+    closes,
     closing_out_of_place,
     review_out_of_place,
-    says_closing,
     waits_for_shipping,
 )
 from copilot.templates import asks_for_sent_photos, has_bought
@@ -105,10 +105,8 @@ _PROBLEM_FAMILIES = frozenset({"after_sales", "express"})
 
 
 # the FAQ a follow-up finds with the question before answers a product question, not a
-# closing, a complaint, or an offer (answered by the promotions themselves)
-_NO_FOLLOW_UP = frozenset(
-    {"greeting", "thanks", "chitchat", "price_promotion", "complaint", "ask_human"}
-)
+# closing (moment.closes), a complaint, or an offer (answered by the promotions themselves)
+_NO_FOLLOW_UP = frozenset({"price_promotion", "complaint", "ask_human"})
 
 
 class Grounder:
@@ -230,7 +228,7 @@ class Grounder:
         candidates += found.faqs(fresh, adopted, pre_sales=pre_sales, problem=problem)
         candidates += entry_answers(text, fresh, catalog, day)
         bought = has_bought(conversation)
-        closing = says_closing(text) or label in _NO_FOLLOW_UP
+        closing = closes(label, text) or label in _NO_FOLLOW_UP
         if whole and not (reported or bought or closing):
             candidates += self._follow_up(conversation, fresh, found, below=candidates)
         # before a purchase, an after-sales guess is the guess that is wrong, not the question

@@ -194,6 +194,12 @@ def _title_words(promotion: Promotion) -> set[str]:
     return {w for w in words if len(w) >= 2 and w not in _GENERIC and not _DIGIT.search(w)}
 
 
+def festival_day(name: str) -> tuple[int, int] | None:
+    """The month and day of a festival named either way (双11, 双十一, 元旦); None for one
+    without a fixed day."""
+    return _FESTIVAL_DAYS.get(_spell_festivals(name))
+
+
 def _spell_festivals(text: str) -> str:
     for spelled, digits in _FESTIVAL_SPELLINGS:
         text = text.replace(spelled, digits)

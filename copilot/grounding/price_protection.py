@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog
+from copilot.grounding.named_promotions import festival_day
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Conversation, Source
 from kb.types import Policy, Promotion
@@ -53,10 +54,9 @@ _ON_DAY = (
     (re.compile(rf"(?<![\d.])(?P<m>\d{{1,2}})[月.](?P<d>\d{{1,2}})[号日]?{_BOUGHT}"), "month_day"),
     (re.compile(rf"(?<![\d.月])(?P<d>\d{{1,2}})[号日]{_BOUGHT}"), "day"),
     (re.compile(rf"(?P<ago>大前天|前天|昨天|今天){_BOUGHT}"), "ago"),
-    (re.compile(rf"双(?P<festival>11|十一|12|十二){_BOUGHT}"), "festival"),
+    (re.compile(rf"(?P<festival>双(?:11|十一|12|十二)){_BOUGHT}"), "festival"),
 )
 _DAYS_AGO = {"今天": 0, "昨天": 1, "前天": 2, "大前天": 3}
-_FESTIVALS = {"11": (11, 11), "十一": (11, 11), "12": (12, 12), "十二": (12, 12)}
 _MONEY = re.compile(
     r"(?<![\d.月/-])(\d{2,5}(?:\.\d{1,2})?)(?![\d.]|\s*(?:[号日月点斤克个片天年岁码g]|ml|cm|mm))"
 )
@@ -189,7 +189,10 @@ def _as_date(match: re.Match[str], kind: str, day: date) -> date | None:
         if kind == "ago":
             return day - timedelta(days=_DAYS_AGO[match.group("ago")])
         if kind == "festival":
-            month, dom = _FESTIVALS[match.group("festival")]
+            festival = festival_day(match.group("festival"))
+            if festival is None:
+                return None
+            month, dom = festival
         elif kind == "month_day":
             month, dom = int(match.group("m")), int(match.group("d"))
         else:

@@ -55,12 +55,16 @@ def only_pleasantry(text: str) -> bool:
 
 
 def customer_closes(conversation: Conversation, intent: Intent) -> bool:
-    return intent.label in _SOCIAL_INTENTS or says_closing(conversation.last_customer_text)
+    return closes(intent.label, conversation.last_customer_text)
+
+
+def closes(label: str, text: str) -> bool:
+    """The guess reads a social moment, or the customer's words `text` thank, agree or sign off
+    ("好嘞 那我去拍了 谢谢") whatever the guess read."""
+    return label in _SOCIAL_INTENTS or says_closing(text)
 
 
 def says_closing(text: str) -> bool:
-    """The customer's words thank, agree or sign off ("好嘞 那我去拍了 谢谢"), whatever the
-    intent guess read."""
     return bool(_CLOSING.search(text))
 
 
@@ -94,8 +98,7 @@ def review_out_of_place(text: str, conversation: Conversation, label: str) -> bo
     if not _REVIEW_ASKED.search(text):
         return False
     said = conversation.last_customer_text
-    closes = label in _SOCIAL_INTENTS or bool(_CLOSING.search(said))
-    return label == "complaint" or not closes or bool(_DISCONTENT.search(said))
+    return label == "complaint" or not closes(label, said) or bool(_DISCONTENT.search(said))
 
 
 # a problem told earlier in the conversation ("收到沐浴露漏了一箱子😡"), which "对 刚拿到" goes on
