@@ -75,7 +75,7 @@ def templates() -> dict[str, str]:
 
 def has_bought(conversation: Conversation) -> bool:
     """An order is attached, or the customer's words say they have bought."""
-    said = " ".join(t.text for t in conversation.turns if t.role == "customer")
+    said = " ".join(conversation.customer_texts)
     said = _NOT_BOUGHT.sub(" ", said)
     return conversation.order is not None or bool(_BOUGHT.search(said))
 

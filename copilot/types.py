@@ -65,6 +65,11 @@ class Conversation:
             tail.append(turn.text)
         return "，".join(reversed(tail))
 
+    @property
+    def customer_texts(self) -> tuple[str, ...]:
+        """Every message of the customer's, oldest first."""
+        return tuple(t.text for t in self.turns if t.role == "customer")
+
 
 @dataclass(frozen=True)
 class IntentScore:

@@ -48,7 +48,7 @@ def follow_up_faq(
     answered by 脐橙中果和大果差多少)."""
     if any(isinstance(h.entry, FAQ) and vouched(h, _ALONE_RANK) for h in hits):
         return None
-    asked = [t.text for t in conversation.turns if t.role == "customer"]
+    asked = conversation.customer_texts
     if len(asked) < 2:
         return None
     together = "，".join(asked[-2:])
@@ -94,7 +94,7 @@ def retrieval_query(conversation: Conversation) -> str:
     text = conversation.last_customer_text
     if len(text) >= 6 and not _ANSWERS_AGENT.match(text):
         return text
-    earlier = [t.text for t in conversation.turns if t.role == "customer"][-2:]
+    earlier = conversation.customer_texts[-2:]
     return "，".join(earlier) or text
 
 

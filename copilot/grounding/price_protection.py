@@ -88,7 +88,7 @@ def price_protection_answer(
         return None
     policy, window = rule
     # the day and the prices may come a message before the question ("我11.28买的…259")
-    said = "，".join(normalize(t.text) for t in conversation.turns if t.role == "customer")
+    said = "，".join(normalize(t) for t in conversation.customer_texts)
     said = said[-_LOOKED_BACK:]
     leaving_out = _leaving_out(catalog.policies, text)
     if leaving_out is not None:  # cited by the row that says it ("不保价：…" may be its own)

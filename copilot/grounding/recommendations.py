@@ -229,7 +229,7 @@ def _title_head(product: Product) -> str:
 
 
 def _need_text(conversation: Conversation) -> str:
-    said = [t.text for t in conversation.turns if t.role == "customer"][-3:]
+    said = conversation.customer_texts[-3:]
     need = normalize("，".join(said)).lower()
     return RECOMMEND_WORDS.sub("，", COMPARE_WORDS.sub("，", need))
 

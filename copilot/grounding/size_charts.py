@@ -89,7 +89,7 @@ def size_for_measure(
 
 def _recent_customer_text(conversation: Conversation) -> str:
     """This message and the one before it: "柯基11kg 胸围量了52" then "牵引绳拿哪个码"."""
-    said = [t.text for t in conversation.turns if t.role == "customer"][-2:]
+    said = conversation.customer_texts[-2:]
     return normalize("，".join(said))
 
 

@@ -115,5 +115,5 @@ def closing_out_of_place(candidate: Candidate, conversation: Conversation, label
         return False
     if says_closing(conversation.last_customer_text):
         return False
-    said = [t.text for t in conversation.turns if t.role == "customer"][-_RECENT:]
+    said = conversation.customer_texts[-_RECENT:]
     return any(_DISCONTENT.search(text) or _PROBLEM_TOLD.search(text) for text in said)
