@@ -23,9 +23,7 @@ def customer_note(promotion: Promotion, *, combining: bool = False) -> str:
     """The description's sentences meant for customers (提醒客户提前加购 is for the agent), whole
     and as many as a reply carries (a cell listing the festival's other deals is a dump); to
     "能一起用吗" the sentences about combining."""
-    description = _NUMBERING.sub("", promotion.description)
-    sentences = [_for_customers(s) for s in re.split(r"[；;。\n]", description)]
-    kept = [s for s in sentences if s and not _STATUS_WORD.fullmatch(s)]
+    kept = customer_sentences(promotion)
     limit = _NOTE_CHARS
     stacking = [s for s in kept if _ON_COMBINING.search(s)]
     if combining and stacking:  # every word of the cell on what stacks, and only that
@@ -35,6 +33,14 @@ def customer_note(promotion: Promotion, *, combining: bool = False) -> str:
         if len("，".join([*note, sentence])) <= limit:
             note.append(sentence)
     return "，".join(note)
+
+
+def customer_sentences(promotion: Promotion) -> list[str]:
+    """The description's sentences, each without its clauses for agents, layout and status
+    words."""
+    description = _NUMBERING.sub("", promotion.description)
+    sentences = [_for_customers(s) for s in re.split(r"[；;。\n]", description)]
+    return [s for s in sentences if s and not _STATUS_WORD.fullmatch(s)]
 
 
 def _for_customers(sentence: str) -> str:

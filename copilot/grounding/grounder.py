@@ -5,9 +5,11 @@ sentence from the product record, or the PromotionQuote), the best FAQ answer, a
 for the intent; or a clarifying question when the customer could mean several products
 ("亲，您问的是哪一款呢？A还是B？"); the shop's price-protection rule applied to the purchase the
 customer tells of (price_protection.py); after what a follow-up question finds alone, the FAQ it
-and the question before find together (follow_ups.py). Every number comes from the KB or the
-order, or is computed from them (promotions.py, price_protection.py); those computed numbers are
-returned for the guardrails.
+and the question before find together (follow_ups.py); whether two offers stack, by the clause of
+a promotion that says so (stacking.py); the shop's script for the trouble the customer tells of
+(situation_scripts.py); a rule on changing an order said for the change asked (change_kinds.py).
+Every number comes from the KB or the order, or is computed from them (promotions.py,
+price_protection.py); those computed numbers are returned for the guardrails.
 
 The slots a FAQ answer or script may hold are in slots.py.
 """
@@ -28,6 +30,7 @@ from copilot.grounding.catalog import (
     ProductFocus,
     product_focus,
 )
+from copilot.grounding.change_kinds import asked_change, for_the_change
 from copilot.grounding.clause_match import closest_clause
 from copilot.grounding.computed_answers import (
     asks_promotion,
@@ -62,13 +65,15 @@ from copilot.grounding.product_rules import product_return_rule
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.question_parts import (
     about_one_product,
+    asked_alone,
     joined_answer,
     part_answer,
-    question_parts,
 )
 from copilot.grounding.recommendations import composed_answers
 from copilot.grounding.shop_scripts import script_candidates, stale, stale_faq
+from copilot.grounding.situation_scripts import situation_scripts
 from copilot.grounding.size_charts import size_for_measure
+from copilot.grounding.stacking import stacking_answer
 from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.moment import (
@@ -78,7 +83,7 @@ from copilot.guardrails.moment import (
     waits_for_shipping,
 )
 from copilot.templates import asks_for_sent_photos, has_bought
-from copilot.types import Candidate, Conversation, Intent, Turn
+from copilot.types import Candidate, Conversation, Intent
 from kb.types import FAQ, Hit
 
 if TYPE_CHECKING:
@@ -171,7 +176,7 @@ class Grounder:
         the numbers computed for it; None when it asks one thing or one answer does for all."""
         answers: list[Candidate] = []
         computed: list[Decimal] = []
-        for question, asked in _asked_alone(conversation):
+        for question, asked in asked_alone(conversation):
             # the message's intent is one question's; alone, each is read afresh
             hits = self._hits(asked)
             part = self._grounded(asked, None, hits, focus, catalog, day, adopted, whole=False)
@@ -249,7 +254,9 @@ class Grounder:
                 asked_before(conversation), fresh, catalog
             )
         unpaid = conversation.order is not None and conversation.order.status == "unpaid"
-        candidates += script_candidates(catalog, label, values, day, adopted, bought, unpaid)
+        candidates += situation_scripts(conversation, catalog, values, day) or script_candidates(
+            catalog, label, values, day, adopted, bought, unpaid
+        )
         if held_up:  # "16点前付款当天发" is not true of an order waiting for its option
             candidates = [c for c in candidates if c in held_up or not promises_shipping(c.text)]
         elif not_in_stock_said(conversation):  # "白色目前是预售的" / "啥时候发": not 当天发
@@ -264,7 +271,9 @@ class Grounder:
             # ("问题部位照片+鞋舌码标") may still ask for more
             and not (c.role != "answer" and asks_for_sent_photos(c.text, conversation))
         ]
-        candidates = [this_orders_branch(c, conversation.order) for c in candidates]
+        change = asked_change(conversation)
+        order = conversation.order
+        candidates = [for_the_change(this_orders_branch(c, order), change) for c in candidates]
         candidates = [in_customer_voice(c, conversation.order) for c in candidates]
         product_id = focus.product.id if focus.product else None
         if reported:
@@ -379,7 +388,10 @@ class _Found:
         (not whether two stack: the listing ends "下单时自动计算优惠", no answer to that)."""
         asks = asks_promotion(self.text, self.label)
         earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
-        found = named_promotion_answer(
+        found = stacking_answer(
+            self.text, self.catalog.promotions, self.day, earlier[-60:], self.focus.product
+        )
+        found += named_promotion_answer(
             self.text, self.catalog.promotions, self.day, asks=asks, earlier=earlier[-60:]
         )
         general = not self.focus.product and not conversation.order
@@ -387,15 +399,3 @@ class _Found:
             listing = promotion_listing(self.catalog, self.day)
             found += [listing] if listing is not None else []
         return found
-
-
-def _asked_alone(conversation: Conversation) -> list[tuple[str, Conversation]]:
-    """Each question of the last message (question_parts) with the conversation that asks it
-    alone; [] when the message asks one thing."""
-    turns = list(conversation.turns)
-    while turns and turns[-1].role == "customer":
-        turns.pop()
-    return [
-        (part.question, replace(conversation, turns=(*turns, Turn("customer", part.text))))
-        for part in question_parts(conversation.last_customer_text)
-    ]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
 from copilot.grounding.asked_kinds import states_asked_kind
 from copilot.grounding.catalog import Catalog, dice, name_tokens, resolve_product
 from copilot.grounding.entry_answers import ASKS, asked_about
-from copilot.types import Candidate, Source
+from copilot.types import Candidate, Conversation, Source, Turn
 from kb.types import FAQ, Product
 
 _CLAUSE_END = re.compile(r"(?<=[\s，,。？?！!~～；;])")
@@ -185,3 +186,15 @@ def _sentences(text: str) -> list[str]:
 
 _SENTENCE_END = re.compile(r"[。；;！!～~？?\s]+")
 _SENTENCE = 6
+
+
+def asked_alone(conversation: Conversation) -> list[tuple[str, Conversation]]:
+    """Each question of the last message (question_parts) with the conversation that asks it
+    alone; [] when the message asks one thing."""
+    turns = list(conversation.turns)
+    while turns and turns[-1].role == "customer":
+        turns.pop()
+    return [
+        (part.question, replace(conversation, turns=(*turns, Turn("customer", part.text))))
+        for part in question_parts(conversation.last_customer_text)
+    ]
