@@ -274,7 +274,7 @@ class Grounder:
         change = asked_change(conversation)
         order = conversation.order
         candidates = [for_the_change(this_orders_branch(c, order), change) for c in candidates]
-        candidates = [in_customer_voice(c, conversation.order) for c in candidates]
+        candidates = [in_customer_voice(c, order) for c in candidates]
         product_id = focus.product.id if focus.product else None
         if reported:
             candidates = acknowledged(conversation, candidates, catalog, product_id)

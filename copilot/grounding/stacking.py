@@ -9,13 +9,17 @@ The yes or no is the clause's own (不能叠加, 不参加 are a no; 可以和�
 guessed. A clause answers only when:
 - it holds every offer the message names (满减, 新人券, 8.5折), the promotion's title counting
   only where the clause is said of it (below);
-- what it speaks of shares words with the message (电动童车 of "电动童车不参加满减");
+- what it speaks of, the message names: its offers (秒杀 of "秒杀不参与满减") and other words
+  (电动童车 of "电动童车不参加满减", by 电动);
+- where the message names a product or a promotion (by its title or rule), the clause is of it
+  ("遥控车能和店铺券一起用吗" is not answered by 「关注店铺领券」可叠加满减);
 - a clause with nothing before its polarity ("不能和双12券一起用") follows the nearest clause
   naming an offer (新人券也是店铺券); with none, it is said of the promotion ("「百亿补贴」不参与
   满减"), which the message or the customer's earlier words must name (not by "这个券"), and
   which must name an offer of its own ("不累加" is about the promotion's own tiers);
 - no other clause answers the other way ("这个券" of two coupons, one stacking and one not);
-- it names no exception ("除秒杀外可叠加" is a yes to some offers and a no to others);
+- it names no exception ("除秒杀外可叠加" is a yes to some offers and a no to others), and its
+  verb is its own, not a noun's ("不参与满减的商品可用券");
 - its promotion runs today (a coming one's terms are said by named_promotions, with its start).
 """
 
@@ -58,8 +62,8 @@ _SCORE = 0.93  # the answer to the question asked, ahead of the promotion's whol
 
 @dataclass(frozen=True)
 class _Window:
-    """A clause about stacking or taking part, with the clauses before it that name what it
-    speaks of."""
+    """A clause about stacking or taking part; one starting at its polarity after the clause
+    before it naming an offer (新人券也是店铺券，不能和双12券一起用)."""
 
     text: str
     promotion: Promotion
@@ -88,7 +92,7 @@ def stacking_answer(
     when the message does not ask that or no clause of a promotion running today says.
     `earlier`: the customer's previous words ("车厘子109还有吗" before "那能跟满减一起用吗");
     `product`: the product under discussion, which a clause must speak of when the message
-    names it ("遥控车能和店铺券一起用吗" is not answered by 「关注店铺领券」可叠加满减)."""
+    names it."""
     said = normalize(text)
     stacking = asks_combining(said)
     if not (stacking or _JOINS.search(said)):
@@ -140,6 +144,7 @@ def _windows(promotion: Promotion) -> list[_Window]:
 
 
 def _answers(window: _Window, asked: _Asked) -> bool:
+    """The clause holds every offer asked about, and what it speaks of is what was asked."""
     # the title stands for the clause's subject only where the clause is said of it: "店铺首页
     # 领券，可叠加平台券" of 「双12满减」 says nothing of 满减 with 店铺券
     whole = (window.promotion.title if window.of_title else "") + window.text
