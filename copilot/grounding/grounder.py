@@ -61,7 +61,7 @@ from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
 from copilot.grounding.price_protection import price_protection_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
-from copilot.grounding.product_rules import product_return_rule
+from copilot.grounding.product_rules import product_return_rule, without_shop_wide_yes
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.question_parts import (
     about_one_product,
@@ -271,6 +271,7 @@ class Grounder:
             # ("问题部位照片+鞋舌码标") may still ask for more
             and not (c.role != "answer" and asks_for_sent_photos(c.text, conversation))
         ]
+        candidates = without_shop_wide_yes(candidates, conversation, focus.product, catalog)
         change = asked_change(conversation)
         order = conversation.order
         candidates = [for_the_change(this_orders_branch(c, order), change) for c in candidates]

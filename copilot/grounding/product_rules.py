@@ -10,6 +10,8 @@ products. When a clause naming it refuses on a condition the customer says is me
 不支持" to "洗过一次了"), that clause alone is the reply: the judges graded it sendable, the rule
 around it not. It says what the sheet says of this product, nothing more: no verdict is
 composed, and a refusal of what the item may not be ("刻字口红不支持") is never said alone.
+Where the product's clause refuses, the shop-wide yes ("支持7天无理由退换") is not offered beside
+it (`without_shop_wide_yes`): the judges marked it a fact the KB does not hold of this product.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _FAULT = re.compile(
 # a clause that says whether this product goes back: the rule for it, not a note beside it
 _VERDICT = re.compile(r"支持|不退|不换|不接受|[能可]以?退|[能可]以?换")
 _REFUSES = re.compile(r"不支持|不退|不换|不接受|不能退|不可退")
+_SAYS_RETURNABLE = re.compile(r"支持.{0,4}无理由|无理由退|[能可]以?退|可退换")
 # what a refusal may hang on, and how a customer says it happened ("开了一袋", "洗过一次")
 _CONDITION = re.compile(r"拆|开封|洗|用|穿|剪|戴|试")
 _DONE = r"(?<![没未不])(?:{})(?:了|过|开|掉)"
@@ -90,6 +93,30 @@ def product_return_rule(
             0.46,
             tuple(f"{p.title}：{p.content}" for p in used),
         )
+    ]
+
+
+def without_shop_wide_yes(
+    candidates: Sequence[Candidate],
+    conversation: Conversation,
+    product: Product | None,
+    catalog: Catalog,
+) -> list[Candidate]:
+    """`candidates` without the shop-wide yes ("支持7天无理由退换哦") where one of them refuses
+    this product by name ("KZ2605打底裤属贴身类，拆开塑封不支持无理由"): said beside it, the yes
+    is not true of this product."""
+    text = conversation.last_customer_text
+    asks = _ASKS_RETURN.search(text) and not _NOT_A_RETURN.search(text)
+    if product is None or not asks or _FAULT.search(text):  # a fault goes back on quality
+        return list(candidates)
+    own = _naming_words(list(catalog.products.values())).get(product.id, frozenset())
+    refused = [c for c in candidates if _REFUSES.search(c.text) and _names(c.text, own)]
+    if not refused:
+        return list(candidates)
+    return [
+        c
+        for c in candidates
+        if c in refused or not _SAYS_RETURNABLE.search(c.text) or _REFUSES.search(c.text)
     ]
 
 

@@ -1,15 +1,16 @@
 """The return rule for the product asked about: the clauses of the shop's return policy that name
 it, after the rule itself, without the clauses about other products, or a refusal on a condition
 the customer says is met alone; nothing when the question is not a return, the order is still on
-its way, or the policy says nothing of this product. Records built in code, no models."""
+its way, or the policy says nothing of this product; the shop-wide yes left out beside a refusal
+naming the product. Records built in code, no models."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog
-from copilot.grounding.product_rules import product_return_rule
-from copilot.types import Candidate, Conversation, Order, OrderItem, OrderStatus, Turn
+from copilot.grounding.product_rules import product_return_rule, without_shop_wide_yes
+from copilot.types import Candidate, Conversation, Order, OrderItem, OrderStatus, Source, Turn
 from kb.types import Policy, Product
 
 SHOP = "pets"
@@ -98,3 +99,21 @@ def test_a_clause_split_inside_brackets_stays_whole() -> None:
     )  # fmt: skip
     answers = found("猫碗能退吗", BOWL, bracketed)
     assert [c.text for c in answers] == ["亲，要求配件齐全（猫碗：无磕碰；猫粮：未拆封）可以退～"]
+
+
+def test_a_refusal_naming_the_product_takes_the_shop_wide_yes_out() -> None:
+    catalog = Catalog.from_entries(SHOP, 1, [*PRODUCTS, RETURNS])
+    yes = Candidate("支持7天无理由退换哦～签收7天内吊牌没拆就可以", "answer", Source(), 0.5)
+    refusal = Candidate(
+        "亲，PL-302婴儿安抚兔属贴身类，拆开不支持无理由～", "answer", Source(), 0.45
+    )
+    other = Candidate("亲，猫粮拆封后不支持无理由退货～", "answer", Source(), 0.45)
+
+    def kept(text: str, *candidates: Candidate) -> list[Candidate]:
+        conversation = Conversation(SHOP, (Turn("customer", text),))
+        return without_shop_wide_yes(candidates, conversation, RABBIT, catalog)
+
+    assert kept("安抚兔不喜欢 能退吗", yes, refusal) == [refusal]
+    assert kept("安抚兔不喜欢 能退吗", yes, other) == [yes, other]  # another product's refusal
+    assert kept("安抚兔开线了 能退吗", yes, refusal) == [yes, refusal]  # a fault: quality rules
+    assert kept("安抚兔什么材质", yes, refusal) == [yes, refusal]  # no return asked
