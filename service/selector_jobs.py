@@ -108,7 +108,7 @@ class SelectorJobs:
             log.exception("selector training of shop %r failed", job.shop_id)
             self._finish_failed(job, "training failed; the service log has the detail")
         finally:
-            self.client.delete(self._claim(job.shop_id))
+            self._recording(lambda: self.client.delete(self._claim(job.shop_id)), job)
 
     def _ticks(self, job: JobState) -> Callable[[str, int], Callable[..., None]]:
         written = [0.0]
@@ -128,7 +128,17 @@ class SelectorJobs:
         return task
 
     def _finish_failed(self, job: JobState, error: str) -> None:
-        self._write(replace(job, state="failed", finished_at=timestamp(self.clock), error=error))
+        failed = replace(job, state="failed", finished_at=timestamp(self.clock), error=error)
+        self._recording(lambda: self._write(failed), job)
+
+    def _recording(self, write: Callable[[], object], job: JobState) -> None:
+        """A failed job's bookkeeping; with Redis itself gone (often why the job failed)
+        nothing can be recorded, and the thread ends quietly: the claim's expiry will say the
+        job stopped."""
+        try:
+            write()
+        except redis.RedisError:
+            log.warning("selector job %s of shop %r: Redis is unreachable", job.job_id, job.shop_id)
 
     def _write(self, job: JobState) -> None:
         key = self.keys.shop(job.shop_id, "selector_job")

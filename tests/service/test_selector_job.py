@@ -1,15 +1,24 @@
 """Reply-selector training as a trainer job over HTTP: 202 at once, progress, the result; one
-job per shop; failures said in words; a job whose replica died reads as failed."""
+job per shop; failures said in words; a job whose replica died reads as failed; a job failing
+with Redis gone ends its thread without an exception."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import cast
 
 from fastapi.testclient import TestClient
 
+from copilot.clock import FixedClock
+from copilot.history.bank import ResponseBank
+from kb.storage.redis_conn import RedisConfig, close, connect
 from kb.storage.redis_keys import RedisKeys
+from service.selector_jobs import JobState, SelectorJobs
 
 Auth = Callable[..., dict[str, str]]
 
@@ -99,3 +108,27 @@ def test_a_damaged_job_state_reads_as_failed_not_a_500(api: TestClient, auth: Au
     response = api.get(f"/v1/shops/{shop}/history/selector/job",
                        headers=auth(role="trainer", shops=[shop]))  # fmt: skip
     assert response.status_code == 200 and response.json()["state"] == "failed"
+
+
+def test_a_job_failing_with_redis_gone_ends_its_thread_quietly(tmp_path: Path) -> None:
+    """The job's thread records its failure and frees its claim; with Redis gone (often why
+    it failed) neither can be done, and no exception escapes the thread."""
+    client = connect(RedisConfig(data_dir=tmp_path))
+    jobs = SelectorJobs(client, None, clock=FixedClock.on(date(2026, 12, 6)))
+    job = JobState("j-1", "demo-pdd", "running", 0.0)
+    client.shutdown(nosave=True)  # type: ignore[call-arg]
+    try:
+        escaped: list[BaseException] = []
+        thread = threading.Thread(target=_run_catching, args=(jobs, job, escaped))
+        thread.start()
+        thread.join(timeout=60)
+        assert not thread.is_alive() and escaped == []
+    finally:
+        close(client)
+
+
+def _run_catching(jobs: SelectorJobs, job: JobState, escaped: list[BaseException]) -> None:
+    try:  # a bank that is no bank: training fails at once, as with Redis gone mid-job
+        jobs._run(job, cast(ResponseBank, object()))
+    except BaseException as exc:  # what would escape the job's thread
+        escaped.append(exc)
