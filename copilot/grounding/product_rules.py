@@ -38,7 +38,7 @@ _FAULT = re.compile(
 )
 # a clause that says whether this product goes back: the rule for it, not a note beside it
 _VERDICT = re.compile(r"支持|不退|不换|不接受|[能可]以?退|[能可]以?换")
-_REFUSES = re.compile(r"不支持|不退|不换|不接受|不能退|不可退")
+_REFUSES = re.compile(r"不支持|不退|不换|不接受|不能退|不可以?退")
 _SAYS_RETURNABLE = re.compile(r"支持.{0,4}无理由|无理由退|[能可]以?退|可退换")
 # what a refusal may hang on, and how a customer says it happened ("开了一袋", "洗过一次")
 _CONDITION = re.compile(r"拆|开封|洗|用|穿|剪|戴|试")

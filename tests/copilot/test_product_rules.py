@@ -114,6 +114,8 @@ def test_a_refusal_naming_the_product_takes_the_shop_wide_yes_out() -> None:
         return without_shop_wide_yes(candidates, conversation, RABBIT, catalog)
 
     assert kept("安抚兔不喜欢 能退吗", yes, refusal) == [refusal]
+    worded = Candidate("亲，PL-302安抚兔拆开后不可以退哦～", "answer", Source(), 0.45)
+    assert kept("安抚兔不喜欢 能退吗", yes, worded) == [worded]
     assert kept("安抚兔不喜欢 能退吗", yes, other) == [yes, other]  # another product's refusal
     assert kept("安抚兔开线了 能退吗", yes, refusal) == [yes, refusal]  # a fault: quality rules
     assert kept("安抚兔什么材质", yes, refusal) == [yes, refusal]  # no return asked

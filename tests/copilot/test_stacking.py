@@ -1,9 +1,11 @@
 """Whether two offers stack, answered by the promotion's own clause with its own yes or no.
 A clause starting at its polarity is said after the clause before it naming an offer, or of
 the promotion by its title, which the message or the customer's earlier words must name.
-Nothing when no clause holds every offer the message names, the clause speaks of something
-else (遥控车 is not 电动童车) or names an exception, clauses answer both ways, or the promotion
-is not running today. Records built in code; the day is fixed."""
+Nothing when no clause holds every offer the message names, clauses answer both ways, the
+clause names an exception, or the promotion is not running today; nor from a clause about
+something else than the message names: another product (遥控车 is not 电动童车), another
+promotion, an offer not named (秒杀), the promotion's own tiers, or a noun's verb ("不参与满减的
+商品"). Records built in code; the day is fixed."""
 
 from __future__ import annotations
 
@@ -89,6 +91,12 @@ def test_nothing_where_no_clause_says_it() -> None:
         "p-12", "双12满减", "满199减20", "店铺首页领券，可叠加平台券", date(2026, 12, 12)
     )
     assert not stacking_answer("满减和店铺券能一起用吗", (coupons,), TODAY)  # 店铺券 with 平台券
+    assert answer("满减怎么算") is None  # not whether offers stack
+    assert answer("能一起用吗") is None  # no offer named
+    assert answer("这个券跟满减能一起用吗") is None  # 会员券 does not, 无门槛券 does
+
+
+def test_nothing_from_a_clause_about_something_else_than_what_is_named() -> None:
     gift = promotion("p-gift2", "买茶送茶杯", "买2饼送茶杯", "赠品随单发", date(2026, 12, 20))
     assert not stacking_answer("买茶送茶杯能和无门槛券一起用吗", (gift, FANS), TODAY)  # FANS's
     flash = promotion("p-8", "整点秒杀", "秒杀价59", "秒杀不参与满减", date(2026, 12, 20))
@@ -101,6 +109,3 @@ def test_nothing_where_no_clause_says_it() -> None:
         "p-d", "满减专区", "满99减10", "不参与满减的商品可用店铺券", date(2026, 12, 20)
     )
     assert not stacking_answer("店铺券参加满减吗", (described,), TODAY)  # no "no" said
-    assert answer("满减怎么算") is None  # not whether offers stack
-    assert answer("能一起用吗") is None  # no offer named
-    assert answer("这个券跟满减能一起用吗") is None  # 会员券 does not, 无门槛券 does
