@@ -42,7 +42,9 @@ COMING = Promotion(
     "tea", "p-new", "元旦茶会", "8折", parse_rule("8折"), (), date(2026, 12, 28), date(2027, 1, 3),
     "8折可以和红包一起用",
 )  # fmt: skip
-EXCEPT = promotion("p-gift", "茶礼加购", "加购立减", "除秒杀外可叠加", date(2026, 12, 20))
+EXCEPT = promotion(
+    "p-gift", "茶礼加购", "加购立减", "秒杀以外的商品可叠加店铺券", date(2026, 12, 20)
+)
 PROMOTIONS = (YEAR_END, SUBSIDY, FANS, ENDED, COMING, EXCEPT)
 
 
@@ -86,7 +88,8 @@ def test_nothing_where_no_clause_says_it() -> None:
     assert not stacking_answer("这个能和满减一起用吗", (tiers,), TODAY)  # its own tiers
     newcomer = promotion("p-new", "新人券", "满50减5", "不能和满减券同时用", date(2026, 12, 20))
     assert not stacking_answer("这个券能和满减叠加吗", (newcomer,), TODAY)  # which coupon?
-    assert answer("秒杀能叠加吗") is None  # "除秒杀外可叠加" is a no to 秒杀 and a yes to others
+    # "秒杀以外的商品可叠加" is a no to 秒杀 and a yes to others
+    assert answer("秒杀商品能叠加店铺券吗") is None
     coupons = promotion(
         "p-12", "双12满减", "满199减20", "店铺首页领券，可叠加平台券", date(2026, 12, 12)
     )
