@@ -7,8 +7,8 @@ and the option are noise: the judges graded such replies 1, and the part alone 2
 The reply keeps the rule's parts (cut at ；。) that name the change asked or no change at all
 ("您的订单还没发货"), and drops those naming only another change (改电话, 合并发货). Nothing is
 reworded. A rule that names no other change, a message that names none ("能改吗" alone, with
-no earlier words naming one), or a cut that would leave nothing past the opening, leaves the
-candidate whole.
+no earlier words naming one), an order already received (its 换 is an exchange), or a cut that
+would leave nothing past the opening, leaves the candidate whole.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ _KINDS = {
     "merge": re.compile(r"合并"),
 }
 _CHANGE = re.compile(r"改|换|修改|变更|写错|填错|搬家")
+_CHANGES_ORDER = re.compile(r"改|变更")  # what a rule on changing an order says
+# an order received is exchanged or returned, not changed: "收到了尺码小了能换吗" is after-sales
+_RECEIVED = frozenset({"delivered", "after_sales"})
 _PARTS = re.compile(r"(?<=[；;。\n])")
 _CLAUSES = re.compile(r"(?<=[，,：:])")
 _EARLIER = 60  # characters of the customer's earlier words read for the change they name
@@ -33,8 +36,8 @@ _EARLIER = 60  # characters of the customer's earlier words read for the change 
 def asked_change(conversation: Conversation) -> frozenset[str]:
     """The changes the message asks (address, phone, option), else those of the customer's
     earlier words ("地址写错了" before "还没发吧 能改吗"); empty when it asks no change."""
-    said = conversation.last_customer_text
-    if not _CHANGE.search(said):
+    said, order = conversation.last_customer_text, conversation.order
+    if not _CHANGE.search(said) or (order is not None and order.status in _RECEIVED):
         return frozenset()
     earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
     return _kinds(said) or _kinds(earlier[-_EARLIER:])
@@ -42,7 +45,8 @@ def asked_change(conversation: Conversation) -> frozenset[str]:
 
 def for_the_change(candidate: Candidate, asked: frozenset[str]) -> Candidate:
     """The candidate without the parts about only another change than `asked`."""
-    if not asked or not _CHANGE.search(candidate.text):  # a product's 尺寸 is no change
+    # a product's 尺寸 is no change, and a return policy's 退换 no change to the order
+    if not asked or not _CHANGES_ORDER.search(candidate.text):
         return candidate
     opening, parts = _parts(candidate.text)
     kinds = [_kinds(part) for part in parts]

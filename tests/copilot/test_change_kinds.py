@@ -1,11 +1,12 @@
 """A rule on changing an order said for the change asked: the parts about another change
 dropped, the opening that holds for every change kept; whole where the message names no
-change, the rule names no other, or nothing would be left past the opening."""
+change, the rule names no other, the order is received (an exchange), the text changes no
+order, or nothing would be left past the opening."""
 
 from __future__ import annotations
 
 from copilot.grounding.change_kinds import asked_change, for_the_change
-from copilot.types import Candidate, Conversation, Source, Turn
+from copilot.types import Candidate, Conversation, Order, OrderItem, Source, Turn
 
 RULE = (
     "没发货：地址可以在订单页自己改，或者发给我们改；电话这边备注改；"
@@ -13,9 +14,9 @@ RULE = (
 )
 
 
-def said_for(*customer: str, text: str = RULE) -> str:
+def said_for(*customer: str, text: str = RULE, order: Order | None = None) -> str:
     turns = tuple(Turn("customer", said) for said in customer)
-    change = asked_change(Conversation("tea", turns))
+    change = asked_change(Conversation("tea", turns, order))
     return for_the_change(Candidate(text, "answer", Source(), 0.8), change).text
 
 
@@ -37,6 +38,10 @@ def test_whole_where_nothing_says_which_change_or_nothing_would_be_left() -> Non
         "没发货：电话这边备注改；同地址的订单可以合并发货。"
     )
     assert said_for("茶饼好喝吗") == RULE
+    received = Order("delivered", (OrderItem("t-1", 1),))
+    assert said_for("收到了 颜色不喜欢 能换吗", order=received) == RULE  # an exchange
+    returns = "签收7天内可退换；寄回地址：杭州市西湖区。"
+    assert said_for("颜色不喜欢 能换吗", text=returns) == returns  # no change to an order
     assert said_for("茶饼能换成熟茶的吗") == RULE  # which change is not said
     record = "恐龙公仔：短毛绒+PP棉；尺寸=平铺从头量到尾巴尖。"
     assert said_for("搬家了 地址要改", text=record) == record  # about no change
