@@ -35,7 +35,8 @@ _EARLIER = 60  # characters of the customer's earlier words read for the change 
 
 def asked_change(conversation: Conversation) -> frozenset[str]:
     """The changes the message asks (address, phone, option), else those of the customer's
-    earlier words ("地址写错了" before "还没发吧 能改吗"); empty when it asks no change."""
+    earlier words ("地址写错了" before "还没发吧 能改吗"); empty when it asks no change, or when
+    the order has arrived (its 换 is an exchange)."""
     said, order = conversation.last_customer_text, conversation.order
     if not _CHANGE.search(said) or (order is not None and order.status in _RECEIVED):
         return frozenset()
