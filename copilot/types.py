@@ -70,6 +70,11 @@ class Conversation:
         """Every message of the customer's, oldest first."""
         return tuple(t.text for t in self.turns if t.role == "customer")
 
+    @property
+    def earlier_customer_texts(self) -> tuple[str, ...]:
+        """The customer's messages before the last turn, oldest first."""
+        return tuple(t.text for t in self.turns[:-1] if t.role == "customer")
+
 
 @dataclass(frozen=True)
 class IntentScore:

@@ -40,7 +40,7 @@ def asked_change(conversation: Conversation) -> frozenset[str]:
     said, order = conversation.last_customer_text, conversation.order
     if not _CHANGE.search(said) or (order is not None and order.status in _RECEIVED):
         return frozenset()
-    earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
+    earlier = "，".join(conversation.earlier_customer_texts)
     return _kinds(said) or _kinds(earlier[-_EARLIER:])
 
 

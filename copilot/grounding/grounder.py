@@ -388,7 +388,7 @@ class _Found:
         """Where a named promotion stands; the listing when offers are asked about in general
         (not whether two stack: the listing ends "下单时自动计算优惠", no answer to that)."""
         asks = asks_promotion(self.text, self.label)
-        earlier = "，".join(t.text for t in conversation.turns[:-1] if t.role == "customer")
+        earlier = "，".join(conversation.earlier_customer_texts)
         found = stacking_answer(
             self.text, self.catalog.promotions, self.day, earlier[-60:], self.focus.product
         )

@@ -114,7 +114,7 @@ def _product_of(side: _Side) -> Product:
 
 
 def _earlier_pair(conversation: Conversation, catalog: Catalog) -> tuple[_Side, _Side] | None:
-    earlier = [t.text for t in conversation.turns[:-1] if t.role == "customer"][-2:]
+    earlier = conversation.earlier_customer_texts[-2:]
     for said in reversed(earlier):
         said = normalize(said).lower()
         if COMPARE_WORDS.search(said):
@@ -195,7 +195,7 @@ def _pool(text: str, conversation: Conversation, catalog: Catalog) -> list[Produ
     named = _named(text, catalog)
     if named:
         return named
-    earlier = [t.text for t in conversation.turns[:-1] if t.role == "customer"][-2:]
+    earlier = conversation.earlier_customer_texts[-2:]
     for said in reversed(earlier):
         named = _named(normalize(said).lower(), catalog)
         if named and _MOVING_ON.search(text):  # "那我大油田用啥" after the cream: not the cream
