@@ -1,5 +1,5 @@
-"""A shop's catalogue for grounding: products, active promotions, which product a conversation
-is about."""
+"""A shop's catalogue for grounding: products, active promotions, FAQs, and the index naming
+products in a text (which product a conversation is about is focus.py's)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from copilot.evicted import forget_evicted
-from copilot.grounding.option_names import option_named
 from copilot.grounding.rare_words import RareWordIndex
-from copilot.text.figures import extract, normalize
-from copilot.types import Conversation, Order
-from kb.types import FAQ, Hit, Policy, Product, Promotion, Script
+from copilot.text.figures import normalize
+from kb.types import FAQ, Policy, Product, Promotion, Script
 
 if TYPE_CHECKING:
     from kb.source import KnowledgeSource
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _ASCII = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z]*")
-_PURCHASE_UNITS = "个件只杯套双条瓶盒份支袋包罐箱桶"
-Focus = Literal["order", "message", "context", ""]
 DEFAULT_FAQ_GATE = 0.25  # a shop with too few FAQs to calibrate on
 # "299那款", "199的那个", "那个129的": a number said as a product's name (only a number that is
 # a price in the catalog counts)
@@ -266,17 +262,6 @@ class CatalogCache:
         return cached
 
 
-@dataclass(frozen=True)
-class ProductFocus:
-    """The product the customer is talking about, or the ones they might mean."""
-
-    product: Product | None = None
-    variant: str | None = None
-    quantity: int = 1
-    source: Focus = ""
-    ambiguous: tuple[Product, ...] = ()
-
-
 # a promotion's rule in a message (满199减30, 8.5折) names no product: its digits are not sizes;
 # nor does a weight or height ("95斤拍s" names no 95白鹅绒羽绒服)
 _RULE_SPAN = re.compile(
@@ -310,47 +295,15 @@ def resolve_product(text: str, catalog: Catalog) -> tuple[Product | None, tuple[
     return (close[0], ()) if len(close) == 1 else (None, close)
 
 
+def naming_tokens(text: str) -> set[str]:
+    """The tokens a text names products by: without a promotion's rule, a weight or money."""
+    return tokens_of(_MONEY.sub(" ", _RULE_SPAN.sub(" ", normalize(text))))
+
+
 def _unbracketed_tokens(product: Product) -> set[str]:
     """A title's words outside its brackets: "替换刷头（S1/S3 Pro通用）" is not named by S3 Pro."""
     title = re.sub(r"[(（][^)）]*[)）]", " ", product.title)
     return tokens_of(" ".join([title, *(v.name for v in product.variants)]))
-
-
-def product_focus(
-    conversation: Conversation, catalog: Catalog, hits: Sequence[Hit] = ()
-) -> ProductFocus:
-    """From the latest customer message, then the order, then earlier turns (newest first).
-    When the message could name several products, an FAQ it closely matches settles which."""
-    text = conversation.last_customer_text
-    product, ambiguous = resolve_product(text, catalog)
-    settled = _faq_product(text, hits, ambiguous)
-    if settled is not None:
-        product, ambiguous = settled, ()
-    source: Focus = "message" if product else ""
-    ordered = order_products(conversation.order, catalog)
-    if product is None and ordered and not ambiguous:
-        product, source = ordered[0], "order"
-    if product is None:
-        for turn in reversed(conversation.turns[-7:-1]):
-            earlier, among = resolve_product(turn.text, catalog)
-            if earlier is None and ambiguous:  # "4L的" after "炸锅…": the 4L air fryer
-                both = [p for p in among if p in ambiguous]
-                earlier = both[0] if len(both) == 1 else None
-            if earlier is not None and (not ambiguous or earlier in ambiguous):
-                product, source, ambiguous = earlier, "context", ()
-                break
-    if product is None:
-        return ProductFocus(ambiguous=ambiguous)
-    variant = option_named(text, product, tokens_of(text))
-    return ProductFocus(product, variant, _quantity(text), source)
-
-
-def _faq_product(text: str, hits: Sequence[Hit], among: Sequence[Product]) -> Product | None:
-    for hit in hits:
-        faq = hit.entry
-        if isinstance(faq, FAQ) and faq.product_id and faq_similarity(text, faq) >= 0.5:
-            return next((p for p in among if p.id == faq.product_id), None)
-    return None
 
 
 def faq_similarity(text: str, faq: FAQ) -> float:
@@ -385,17 +338,3 @@ def _dice_sets(a: set[str], b: set[str]) -> float:
 def _quantile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def order_products(order: Order | None, catalog: Catalog) -> list[Product]:
-    if order is None:
-        return []
-    ids = dict.fromkeys(item.product_id for item in order.items)
-    return [catalog.products[i] for i in ids if i in catalog.products]
-
-
-def _quantity(text: str) -> int:
-    for m in extract(text):
-        if m.unit == "count" and m.raw and (m.text[-1] in _PURCHASE_UNITS or "×" in m.text):
-            return max(1, int(m.raw))
-    return 1

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from copilot.grounding.catalog import Catalog, ProductFocus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import product_evidence
 from copilot.grounding.entry_answers import ASKS, product_clauses
+from copilot.grounding.focus import ProductFocus
 from copilot.types import Candidate, Source
 from kb.models.embedder import embed_query
 

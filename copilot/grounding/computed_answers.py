@@ -16,13 +16,8 @@ from decimal import Decimal
 from typing import Literal
 
 from copilot.grounding.asked_kinds import SHIPPING_FEE_ASKED
-from copilot.grounding.catalog import (
-    Catalog,
-    ProductFocus,
-    newcomers_only,
-    order_products,
-    prices_said,
-)
+from copilot.grounding.catalog import Catalog, newcomers_only, prices_said
+from copilot.grounding.focus import ProductFocus, order_products
 from copilot.grounding.named_promotions import promotion_named
 from copilot.grounding.promotion_tiers import tiers_joined
 from copilot.grounding.promotions import PromotionQuote, discount_of, quote, unit_price, yuan

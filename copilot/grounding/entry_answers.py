@@ -16,8 +16,9 @@ from datetime import date
 
 from copilot.grounding.agent_notes import NOTE_TO_AGENTS, customer_note
 from copilot.grounding.asked_kinds import clauses_of_kind
-from copilot.grounding.catalog import Catalog, ProductFocus, dice, name_tokens, tokens_of
+from copilot.grounding.catalog import Catalog, dice, name_tokens, tokens_of
 from copilot.grounding.computed_answers import product_evidence, promo_evidence
+from copilot.grounding.focus import ProductFocus
 from copilot.grounding.named_promotions import asks_combining
 from copilot.types import Candidate, Source
 from kb.types import Hit, Policy, Product, Promotion

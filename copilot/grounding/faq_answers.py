@@ -9,7 +9,6 @@ from dataclasses import replace
 
 from copilot.grounding.catalog import (
     Catalog,
-    ProductFocus,
     dice,
     faq_similarity,
     name_tokens,
@@ -17,6 +16,7 @@ from copilot.grounding.catalog import (
     tokens_of,
 )
 from copilot.grounding.entry_answers import FAQ_VOUCHED_RANK, QUESTION_WORDS, VOUCHED_RANK, vouched
+from copilot.grounding.focus import ProductFocus
 from copilot.grounding.slots import fill_slots
 from copilot.types import Candidate, Source
 from kb.types import FAQ, Hit, Product

@@ -24,12 +24,7 @@ from typing import TYPE_CHECKING
 
 from copilot.clock import Clock, today
 from copilot.grounding.asked_kinds import stating_first
-from copilot.grounding.catalog import (
-    Catalog,
-    CatalogCache,
-    ProductFocus,
-    product_focus,
-)
+from copilot.grounding.catalog import Catalog, CatalogCache
 from copilot.grounding.change_kinds import asked_change, for_the_change
 from copilot.grounding.clause_match import closest_clause
 from copilot.grounding.computed_answers import (
@@ -52,6 +47,7 @@ from copilot.grounding.faq_answers import (
     focus_first,
     rare_word_faq,
 )
+from copilot.grounding.focus import ProductFocus, product_focus
 from copilot.grounding.follow_ups import after, asked_before, follow_up_faq, retrieval_query
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
 from copilot.grounding.order_branches import this_orders_branch
@@ -61,7 +57,11 @@ from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import policy_answer, shipping_answer
 from copilot.grounding.price_protection import price_protection_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
-from copilot.grounding.product_rules import product_return_rule, without_shop_wide_yes
+from copilot.grounding.product_rules import (
+    product_return_rule,
+    return_question,
+    without_shop_wide_yes,
+)
 from copilot.grounding.promotions import PromotionQuote, yuan
 from copilot.grounding.question_parts import (
     about_one_product,
@@ -248,7 +248,8 @@ class Grounder:
         if bought or (intent is not None and intent.family in ("after_sales", "in_sales")):
             order = conversation.order
             arrived = order is None or order.status not in ("unpaid", "paid")
-            candidates += policy_answer(text, fresh, catalog, arrived=arrived)
+            asked = return_question(conversation)  # "拆了用了一天" after "能退吗"
+            candidates += policy_answer(asked, fresh, catalog, arrived=arrived)
         if not bought:  # "今天下单 明天能到上海吗": how the parcel travels, before any purchase
             candidates += shipping_answer(text, fresh, catalog) or shipping_answer(
                 asked_before(conversation), fresh, catalog

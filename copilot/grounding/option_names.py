@@ -32,6 +32,14 @@ def option_named(text: str, product: Product, tokens: set[str]) -> str | None:
     return _amount_named(lowered, product) or _abridged(lowered, product)
 
 
+def has_option_word(product: Product, words: set[str]) -> bool:
+    """Whether one of `product`'s option names holds one of these words, or the word without
+    its 色 or 款 ("粉色" in "普通轮款 粉")."""
+    names = normalize(" ".join(v.name for v in product.variants)).lower()
+    stems = {w.removesuffix("色").removesuffix("款") for w in words}
+    return any(len(stem) and stem in names for stem in stems)
+
+
 _AMOUNT = re.compile(
     r"(?<![\d.])\d+(?:\.\d+)?\s*(?:ml|l|g|kg|cm|mm|m|毫升|升|克|斤|米|颗|粒|片|支|包)(?![a-z])"
 )

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
-from copilot.grounding.catalog import Catalog, ProductFocus, resolve_product
+from copilot.grounding.catalog import Catalog, resolve_product
 from copilot.grounding.computed_answers import product_evidence
+from copilot.grounding.focus import ProductFocus
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Source
 

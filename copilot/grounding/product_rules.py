@@ -12,12 +12,16 @@ around it not. It says what the sheet says of this product, nothing more: no ver
 composed, and a refusal of what the item may not be ("刻字口红不支持") is never said alone.
 Where the product's clause refuses, the shop-wide yes ("支持7天无理由退换") is not offered beside
 it (`without_shop_wide_yes`): the judges marked it a fact the KB does not hold of this product.
+Nor, where the rule refuses what the customer says they did ("已洗涤的不支持" to "洗了一次 想退
+掉"), is the script walking them through a return. The return may be asked in the message before
+the one telling how the item was used ("能退吗", then "拆了用了一天": `return_question`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from copilot.grounding.catalog import Catalog
 from copilot.text.figures import normalize
@@ -39,6 +43,8 @@ _FAULT = re.compile(
 # a clause that says whether this product goes back: the rule for it, not a note beside it
 _VERDICT = re.compile(r"支持|不退|不换|不接受|[能可]以?退|[能可]以?换")
 _REFUSES = re.compile(r"不支持|不退|不换|不接受|不能退|不可以?退")
+# a script walking the customer through sending the item back
+_WALKS_RETURN = re.compile(r"申请售后|退货退款|申请退货")
 _SAYS_RETURNABLE = re.compile(r"支持.{0,4}无理由|无理由退|[能可]以?退|可退换")
 # what a refusal may hang on, and how a customer says it happened ("开了一袋", "洗过一次")
 _CONDITION = re.compile(r"拆|开封|洗|用|穿|剪|戴|试")
@@ -65,7 +71,7 @@ def product_return_rule(
     """The return rule's clauses about `product` (see the module docstring), or nothing when
     the message asks no return, the order is still on its way ("座套能换成全黑的吗 还没发货吧" is
     a change to the order) or the rule says nothing of this product in particular."""
-    order, text = conversation.order, conversation.last_customer_text
+    order, text = conversation.order, return_question(conversation)
     if product is None or (order is not None and order.status != "delivered"):
         return []
     if not _ASKS_RETURN.search(text) or _NOT_A_RETURN.search(text) or _FAULT.search(text):
@@ -81,7 +87,7 @@ def product_return_rule(
         about = _about_product(policy, clauses, own, others, text)
         if about:
             kept, used, dropped = kept + about, [*used, policy], dropped + len(clauses) - len(about)
-    body = "；".join(dict.fromkeys(kept))
+    body = "；".join(dict.fromkeys(_IDS_ALONE.sub("", c) for c in kept))
     # one row kept whole is an answer already (the policy reply, the entry answer)
     if not kept or len(body) > _LONGEST or not (dropped or len(used) > 1):
         return []
@@ -104,20 +110,59 @@ def without_shop_wide_yes(
 ) -> list[Candidate]:
     """`candidates` without the shop-wide yes ("支持7天无理由退换哦") where one of them refuses
     this product by name ("KZ2605打底裤属贴身类，拆开塑封不支持无理由"): said beside it, the yes
-    is not true of this product."""
-    text = conversation.last_customer_text
+    is not true of this product. Where a rule refuses what the customer says they did ("已洗涤的
+    不支持" to "洗了一次 想退掉"), that rule goes first, and the script walking them through a
+    return goes too."""
+    text = return_question(conversation)
     asks = _ASKS_RETURN.search(text) and not _NOT_A_RETURN.search(text)
     if product is None or not asks or _FAULT.search(text):  # a fault goes back on quality
         return list(candidates)
-    own = _naming_words(list(catalog.products.values())).get(product.id, frozenset())
-    refused = [c for c in candidates if _REFUSES.search(c.text) and _names(c.text, own)]
-    if not refused:
-        return list(candidates)
-    return [
-        c
-        for c in candidates
-        if c in refused or not _SAYS_RETURNABLE.search(c.text) or _REFUSES.search(c.text)
+    words = _naming_words(list(catalog.products.values()))
+    own = words.get(product.id, frozenset())
+    others = frozenset(w for pid, ws in words.items() if pid != product.id for w in ws) - own
+    refused = [c for c in candidates if _refuses_product(c.text, own)]
+    as_used = [
+        c for c in candidates if c.role == "answer" and _refuses_as_used(c.text, text, others)
     ]
+    if not (refused or as_used):
+        return list(candidates)
+    said_whole = refused + as_used
+
+    def stays(c: Candidate) -> bool:
+        if c in said_whole:
+            return True
+        if as_used and _WALKS_RETURN.search(c.text):
+            return False
+        return bool(_REFUSES.search(c.text)) or not _SAYS_RETURNABLE.search(c.text)
+
+    kept = [c for c in candidates if stays(c)]
+    top = max(c.score for c in kept)
+    return [replace(c, score=max(c.score, top + 0.01)) if c in as_used else c for c in kept]
+
+
+def _refuses_as_used(reply: str, text: str, others: frozenset[str]) -> bool:
+    """A return rule with a part refusing what the customer says they did ("但已使用、已洗涤的
+    不支持" to "洗了一次"), that part naming no other product."""
+    parts = re.split(r"[，,。；;\n]", reply)
+    found = any(_refuses(p, text) and not _names(p, others) for p in parts)
+    return found and bool(_RETURN_RULE.search(reply))
+
+
+def _refuses_product(text: str, own: frozenset[str]) -> bool:
+    """One clause of the text both names the product and refuses: a rule refusing other
+    products ("刷头拆封后不退不换") beside its conditions for this one does not refuse it."""
+    return any(_REFUSES.search(c) and _names(c, own) for c in _clauses(text))
+
+
+def return_question(conversation: Conversation) -> str:
+    """The message, with the customer's one before when that one asked the return and this one
+    tells how the item was used, asking nothing ("拆了用了一天" after "键盘手感不太喜欢 能退吗")."""
+    text = conversation.last_customer_text
+    earlier = conversation.earlier_customer_texts[-1:]
+    if _ASKS_RETURN.search(text) or not earlier or not _ASKS_RETURN.search(earlier[0]):
+        return text
+    told = any(re.search(_MET[c], text) for c in _MET)
+    return f"{earlier[0]}，{text}" if told else text
 
 
 def _about_product(

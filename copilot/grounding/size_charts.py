@@ -22,8 +22,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from copilot.grounding.catalog import Catalog, ProductFocus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import product_evidence
+from copilot.grounding.focus import ProductFocus
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Conversation, Source
 from kb.types import Product

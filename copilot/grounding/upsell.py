@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from copilot.clock import Clock, today
-from copilot.grounding.catalog import Catalog, CatalogCache, product_focus
+from copilot.grounding.catalog import Catalog, CatalogCache
+from copilot.grounding.focus import product_focus
 from copilot.grounding.promotions import Nudge, PromotionQuote, quote, unit_price, yuan
 from copilot.grounding.shop_scripts import names_stale_promotion
 from copilot.grounding.slots import fill_slots

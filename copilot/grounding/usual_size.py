@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from copilot.grounding.catalog import ProductFocus
 from copilot.grounding.computed_answers import product_evidence
 from copilot.grounding.entry_answers import product_clauses
+from copilot.grounding.focus import ProductFocus
 from copilot.grounding.size_charts import ASKS_SIZE
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Conversation, Source

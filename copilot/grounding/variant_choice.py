@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from copilot.grounding.catalog import Catalog, ProductFocus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import price_text, product_evidence
+from copilot.grounding.focus import ProductFocus
 from copilot.grounding.measures import Measure, measures_said, range_score, ranges
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Source

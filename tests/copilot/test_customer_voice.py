@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from copilot.grounding.catalog import Catalog, product_focus, resolve_product
+from copilot.grounding.catalog import Catalog, resolve_product
 from copilot.grounding.customer_voice import in_customer_voice
 from copilot.grounding.entry_answers import focus_answer, product_clauses
+from copilot.grounding.focus import product_focus
 from copilot.intents.rules import is_greeting
 from copilot.types import Candidate, Conversation, Order, Source, Turn
 from kb.types import Product, Variant

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import computed_answers
+from copilot.grounding.focus import product_focus
 from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.stock_notes import option_stock_answer
 from copilot.types import Conversation, Turn
@@ -95,6 +96,25 @@ def test_no_measure_no_size_question_or_no_chart_for_it_says_nothing(
 def test_a_weight_names_no_product_that_shares_its_digits() -> None:
     focus = product_focus(chat("双面呢大衣好看", "谢谢亲", "我150 能穿吗 95斤拍s?"), CATALOG)
     assert focus.product is COAT  # not the 95白鹅绒 down coat
+
+
+def test_an_option_word_alone_names_the_product_asked_about_before() -> None:
+    toys = Catalog.from_entries(SHOP, 1, [
+        Product(SHOP, "RD-501", "儿童扭扭车 防侧翻", Decimal(69),
+                (Variant("普通轮款 红"), Variant("普通轮款 粉"))),
+        Product(SHOP, "PL-302", "婴儿安抚兔（刺绣五官）", Decimal(39),
+                (Variant("35cm 单只 粉色"), Variant("35cm 单只 灰色"))),
+        Product(SHOP, "PL-303", "恐龙毛绒公仔", Decimal(49), (Variant("绿色"),)),
+    ])  # fmt: skip
+    pink = product_focus(chat("扭扭车", "亲，您想看哪个颜色呢", "粉色的啥时候有货啊"), toys)
+    assert pink.product is toys.products["RD-501"]  # not the rabbit, whose option says 粉色
+    assert pink.source == "context"
+    # the product asked before has no such option: the message's own product stands
+    grey = product_focus(chat("扭扭车", "亲，您想看哪个颜色呢", "灰色的啥时候有货啊"), toys)
+    assert grey.product is toys.products["PL-302"]
+    # a message naming its product by title keeps it
+    named = product_focus(chat("扭扭车", "亲，在的", "安抚兔粉色的有货吗"), toys)
+    assert named.product is toys.products["PL-302"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from dates import demo_day
 
 from copilot.clock import Clock
-from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.catalog import Catalog
+from copilot.grounding.focus import product_focus
 from copilot.grounding.grounder import GroundedAnswer, Grounder
 from copilot.grounding.slots import fill_slots
 from copilot.guardrails.checks import apply_guardrails

@@ -8,8 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from copilot.agreement import a_check_comes_first
-from copilot.grounding.catalog import Catalog, ProductFocus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.faq_answers import focus_first
+from copilot.grounding.focus import ProductFocus
 from copilot.types import Candidate, Intent, Source
 from kb.types import FAQ, Hit, Product, RetrieverScore
 

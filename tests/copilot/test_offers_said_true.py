@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import computed_answers, promotion_listing
+from copilot.grounding.focus import product_focus
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.types import Candidate, Conversation, Order, OrderItem, Source, Turn
 from kb.files.codec import parse_rule

@@ -2,14 +2,18 @@
 it, after the rule itself, without the clauses about other products, or a refusal on a condition
 the customer says is met alone; nothing when the question is not a return, the order is still on
 its way, or the policy says nothing of this product; the shop-wide yes left out beside a refusal
-naming the product. Records built in code, no models."""
+naming the product, and the walk-through of a return beside a rule refusing what the customer
+did. Records built in code, no models."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog
-from copilot.grounding.product_rules import product_return_rule, without_shop_wide_yes
+from copilot.grounding.product_rules import (
+    product_return_rule,
+    without_shop_wide_yes,
+)
 from copilot.types import Candidate, Conversation, Order, OrderItem, OrderStatus, Source, Turn
 from kb.types import Policy, Product
 
@@ -119,3 +123,56 @@ def test_a_refusal_naming_the_product_takes_the_shop_wide_yes_out() -> None:
     assert kept("安抚兔不喜欢 能退吗", yes, other) == [yes, other]  # another product's refusal
     assert kept("安抚兔开线了 能退吗", yes, refusal) == [yes, refusal]  # a fault: quality rules
     assert kept("安抚兔什么材质", yes, refusal) == [yes, refusal]  # no return asked
+
+
+def test_the_return_asked_before_is_read_with_how_the_item_was_used() -> None:
+    catalog = Catalog.from_entries(SHOP, 1, [*PRODUCTS, RETURNS])
+
+    def said(*texts: str) -> list[str]:
+        roles = ("customer", "agent")
+        turns = tuple(Turn(roles[i % 2], t) for i, t in enumerate(texts))
+        found = product_return_rule(Conversation(SHOP, turns), CAT_FOOD, catalog)
+        return [c.text for c in found]
+
+    refusal = ["亲，猫粮狗粮等食品类拆封后不支持无理由退货～"]
+    assert said("猫不吃 能退吗", "亲，拆封了吗", "开了一袋了") == refusal
+    assert said("猫不吃 能退吗", "亲，拆封了吗", "好的") == []  # tells nothing of its use
+    assert said("猫粮是全价粮吗", "是的亲", "开了一袋了") == []  # no return asked before
+
+
+def test_a_refusal_of_another_product_beside_this_ones_rule_refuses_nothing() -> None:
+    catalog = Catalog.from_entries(SHOP, 1, [*PRODUCTS, RETURNS])
+    rule = Candidate("亲，签收7天内支持无理由退货：猫碗须未使用～", "answer", Source(), 0.46)
+    whole = Candidate(
+        "亲，签收7天内支持无理由退货：猫碗须未使用；猫粮拆封后不退不换", "answer", Source(), 0.45
+    )
+    conversation = Conversation(SHOP, (Turn("customer", "猫碗不想要了 能退吗"),))
+    assert without_shop_wide_yes([rule, whole], conversation, BOWL, catalog) == [rule, whole]
+
+
+def test_a_rule_refusing_what_the_customer_did_goes_first_and_the_return_walk_through_goes() -> (
+    None
+):
+    catalog = Catalog.from_entries(SHOP, 1, [*PRODUCTS, RETURNS])
+    fact = Candidate("亲，陶瓷猫碗：手工上釉～", "answer", Source(), 0.6)
+    walk = Candidate(
+        "亲，麻烦在订单里点【申请售后】选择退货退款，按系统给的地址寄回（不接受到付哦）～",
+        "script", Source(), 0.5,
+    )  # fmt: skip
+    rule = Candidate(
+        "亲，签收7天内未使用的支持7天无理由退换，但已使用、已洗涤的不支持。", "answer", Source(), 0.45
+    )  # fmt: skip
+
+    def kept(text: str) -> list[tuple[str, float]]:
+        conversation = Conversation(SHOP, (Turn("customer", text),))
+        found = without_shop_wide_yes([fact, walk, rule], conversation, BOWL, catalog)
+        return [(c.text, c.score) for c in found]
+
+    assert kept("猫碗洗了一次 不喜欢 想退掉") == [(fact.text, 0.6), (rule.text, 0.61)]
+    unused = [(fact.text, 0.6), (walk.text, 0.5), (rule.text, 0.45)]
+    assert kept("猫碗没洗过 不喜欢 想退掉") == unused
+    assert kept("猫碗洗了一次 裂了 想退掉") == unused  # a fault goes back on quality
+    food = Candidate("亲，未拆封可以退；猫粮拆开后不支持无理由", "answer", Source(), 0.45)
+    conversation = Conversation(SHOP, (Turn("customer", "猫碗拆开了 不喜欢 想退掉"),))
+    # the refusal is of another product
+    assert without_shop_wide_yes([walk, food], conversation, BOWL, catalog) == [walk, food]

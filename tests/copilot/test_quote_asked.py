@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import computed_answers
+from copilot.grounding.focus import product_focus
 from copilot.grounding.named_promotions import promotion_named
 from copilot.types import Conversation, Order, OrderItem, Turn
 from kb.files.codec import parse_rule

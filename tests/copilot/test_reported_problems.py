@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from copilot.grounding.catalog import Catalog, product_focus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import computed_answers, promotion_listing
 from copilot.grounding.entry_answers import focus_answer
+from copilot.grounding.focus import product_focus
 from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.grounding.order_stock import ordered_stock
 from copilot.grounding.policy_answers import policy_answer, shipping_answer

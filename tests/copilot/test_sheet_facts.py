@@ -9,10 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from copilot.grounding.catalog import Catalog, ProductFocus, product_focus
+from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import computed_answers, product_sentence, stock_phrase
 from copilot.grounding.entry_answers import focus_answer
 from copilot.grounding.faq_answers import rare_word_faq
+from copilot.grounding.focus import ProductFocus, product_focus
 from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.grounding.other_brands import other_brand_answer
 from copilot.grounding.policy_answers import shipping_answer
