@@ -156,7 +156,7 @@ def _refuses_product(text: str, own: frozenset[str]) -> bool:
 
 def return_question(conversation: Conversation) -> str:
     """The message, with the customer's one before when that one asked the return and this one
-    tells how the item was used, asking nothing ("拆了用了一天" after "键盘手感不太喜欢 能退吗")."""
+    asks none but tells how the item was used ("拆了用了一天" after "键盘手感不太喜欢 能退吗")."""
     text = conversation.last_customer_text
     earlier = conversation.earlier_customer_texts[-1:]
     if _ASKS_RETURN.search(text) or not earlier or not _ASKS_RETURN.search(earlier[0]):

@@ -10,10 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from copilot.grounding.catalog import Catalog
-from copilot.grounding.product_rules import (
-    product_return_rule,
-    without_shop_wide_yes,
-)
+from copilot.grounding.product_rules import product_return_rule, without_shop_wide_yes
 from copilot.types import Candidate, Conversation, Order, OrderItem, OrderStatus, Source, Turn
 from kb.types import Policy, Product
 
@@ -61,6 +58,12 @@ def test_a_refusal_on_a_condition_the_customer_says_is_met_is_the_answer_alone()
     )
     # the trainer's product codes are not for the customer
     assert rule("宝宝不喜欢 洗过一次了 还能退吧", RABBIT) == "亲，毛绒贴身类清洗过的不支持无理由～"
+
+
+def test_the_trainers_product_codes_are_left_out_of_the_rule() -> None:
+    assert rule("安抚兔不喜欢 能退吗", RABBIT) == (
+        "亲，签收7天内，未拆封、不影响二次销售的商品可以退换；毛绒贴身类清洗过的不支持无理由～"
+    )
 
 
 def test_a_refusal_of_what_the_item_may_not_be_keeps_the_rule_beside_it() -> None:
