@@ -49,6 +49,7 @@ from copilot.grounding.faq_answers import (
 )
 from copilot.grounding.focus import ProductFocus, product_focus
 from copilot.grounding.follow_ups import after, asked_before, follow_up_faq, retrieval_query
+from copilot.grounding.gifts import gift_answer
 from copilot.grounding.named_promotions import asks_combining, named_promotion_answer
 from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
@@ -393,6 +394,7 @@ class _Found:
         found = stacking_answer(
             self.text, self.catalog.promotions, self.day, earlier[-60:], self.focus.product
         )
+        found += gift_answer(self.text, self.catalog.promotions, self.day)
         found += named_promotion_answer(
             self.text, self.catalog.promotions, self.day, asks=asks, earlier=earlier[-60:]
         )

@@ -300,3 +300,19 @@ def test_an_option_changed_before_shipping_is_told_the_rule_on_changing_the_orde
     assert policy_answer("地址改成公司 还没发吧", [], catalog, arrived=False) == []
     (arrived,) = policy_answer("能换成L吗", [], catalog)
     assert arrived.source.kb_entry_ids == ("pol-exchange",) and arrived.score < 0.5
+
+
+def test_a_new_address_for_a_shipped_order_is_told_the_rule_on_changing_orders_first() -> None:
+    change = Policy(
+        SHOP, "pol-addr", "other", "改地址/改电话",
+        "未发货：可以改，订单详情页自己改。\n已发货：系统改不了，可联系快递员协商转寄。",
+    )  # fmt: skip
+    shipping = Policy(SHOP, "pol-ship", "shipping", "发货", "16:00前付款当天发，默认中通")
+    catalog = Catalog.from_entries(SHOP, 1, [shipping, change])
+    for said in ("我要改地址 搬家了", "电话留错了 最后一位是8"):
+        (found,) = policy_answer(said, [], catalog)  # shipped, or no order said
+        # ahead of a product's FAQ that its name found
+        assert (found.source.kb_entry_ids, found.score) == (("pol-addr",), 0.7), said
+    # before shipping, the script noting the new number is the next step
+    assert policy_answer("电话留错了 最后一位是8", [], catalog, arrived=False) == []
+    assert policy_answer("收货地址在哪里看", [], catalog) == []
