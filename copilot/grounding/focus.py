@@ -22,6 +22,7 @@ from kb.types import FAQ, Hit, Product
 
 _PURCHASE_UNITS = "个件只杯套双条瓶盒份支袋包罐箱桶"
 Focus = Literal["order", "message", "context", ""]
+_EARLIER_TURNS = 6  # the turns before the message read for the product it speaks of
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def product_focus(
     if product is None and ordered and not ambiguous:
         product, source = ordered[0], "order"
     if product is None:
-        for turn in reversed(conversation.turns[-7:-1]):
+        for turn in reversed(conversation.turns[-_EARLIER_TURNS - 1 : -1]):
             earlier, among = resolve_product(turn.text, catalog)
             if earlier is None and ambiguous:  # "4L的" after "炸锅…": the 4L air fryer
                 both = [p for p in among if p in ambiguous]
@@ -76,7 +77,7 @@ def _earlier_with_option(
     if said & tokens_of(f"{product.title} {product.category}"):
         return None
     words = said & name_tokens(product)
-    for turn in reversed(conversation.turns[-7:-1]):
+    for turn in reversed(conversation.turns[-_EARLIER_TURNS - 1 : -1]):
         earlier, _ = resolve_product(turn.text, catalog)
         if earlier is not None:
             return earlier if earlier != product and has_option_word(earlier, words) else None

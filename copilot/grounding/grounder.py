@@ -7,9 +7,10 @@ for the intent; or a clarifying question when the customer could mean several pr
 customer tells of (price_protection.py); after what a follow-up question finds alone, the FAQ it
 and the question before find together (follow_ups.py); whether two offers stack, by the clause of
 a promotion that says so (stacking.py); the shop's script for the trouble the customer tells of
-(situation_scripts.py); a rule on changing an order said for the change asked (change_kinds.py).
-Every number comes from the KB or the order, or is computed from them (promotions.py,
-price_protection.py); those computed numbers are returned for the guardrails.
+(situation_scripts.py); a rule on changing an order said for the change asked (change_kinds.py);
+a gift asked about, by the sentence of the promotion that gives it (gifts.py). Every number
+comes from the KB or the order, or is computed from them (promotions.py, price_protection.py);
+those computed numbers are returned for the guardrails.
 
 The slots a FAQ answer or script may hold are in slots.py.
 """

@@ -76,9 +76,7 @@ def product_return_rule(
         return []
     if not _ASKS_RETURN.search(text) or _NOT_A_RETURN.search(text) or _FAULT.search(text):
         return []
-    words = _naming_words(list(catalog.products.values()))
-    own = words.get(product.id, frozenset())
-    others = frozenset(w for pid, ws in words.items() if pid != product.id for w in ws) - own
+    own, others = _words_for(product, catalog)
     kept: list[str] = []
     used: list[Policy] = []
     dropped = 0
@@ -117,9 +115,7 @@ def without_shop_wide_yes(
     asks = _ASKS_RETURN.search(text) and not _NOT_A_RETURN.search(text)
     if product is None or not asks or _FAULT.search(text):  # a fault goes back on quality
         return list(candidates)
-    words = _naming_words(list(catalog.products.values()))
-    own = words.get(product.id, frozenset())
-    others = frozenset(w for pid, ws in words.items() if pid != product.id for w in ws) - own
+    own, others = _words_for(product, catalog)
     refused = [c for c in candidates if _refuses_product(c.text, own)]
     as_used = [
         c for c in candidates if c.role == "answer" and _refuses_as_used(c.text, text, others)
@@ -207,6 +203,14 @@ def _clauses(content: str) -> list[str]:
 def _names(clause: str, words: frozenset[str]) -> bool:
     said = normalize(clause)
     return any(word in said for word in words)
+
+
+def _words_for(product: Product, catalog: Catalog) -> tuple[frozenset[str], frozenset[str]]:
+    """The words naming this product, and those naming only other products."""
+    words = _naming_words(list(catalog.products.values()))
+    own = words.get(product.id, frozenset())
+    others = frozenset(w for pid, ws in words.items() if pid != product.id for w in ws) - own
+    return own, others
 
 
 def _naming_words(products: Sequence[Product]) -> dict[str, frozenset[str]]:
