@@ -4,13 +4,14 @@ What it returns, best first: the computed answer for price, stock and promotion 
 sentence from the product record, or the PromotionQuote), the best FAQ answer, and the script
 for the intent; or a clarifying question when the customer could mean several products
 ("亲，您问的是哪一款呢？A还是B？"); the shop's price-protection rule applied to the purchase the
-customer tells of (price_protection.py); after what a follow-up question finds alone, the FAQ it
-and the question before find together (follow_ups.py); whether two offers stack, by the clause of
-a promotion that says so (stacking.py); the shop's script for the trouble the customer tells of
-(situation_scripts.py); a rule on changing an order said for the change asked (change_kinds.py);
-a gift asked about, by the sentence of the promotion that gives it (gifts.py). Every number
-comes from the KB or the order, or is computed from them (promotions.py, price_protection.py);
-those computed numbers are returned for the guardrails.
+customer tells of (price_protection.py); what to add to reach a running threshold (top_up.py);
+after what a follow-up question finds alone, the FAQ it and the question before find together
+(follow_ups.py); whether two offers stack, by the clause of a promotion that says so
+(stacking.py); the shop's script for the trouble the customer tells of (situation_scripts.py);
+a rule on changing an order said for the change asked (change_kinds.py); a gift asked about, by
+the sentence of the promotion that gives it (gifts.py). Every number comes from the KB or the
+order, or is computed from them (promotions.py, price_protection.py, top_up.py); those computed
+numbers are returned for the guardrails.
 
 The slots a FAQ answer or script may hold are in slots.py.
 """
@@ -56,7 +57,7 @@ from copilot.grounding.order_branches import this_orders_branch
 from copilot.grounding.order_status import order_status_answer
 from copilot.grounding.order_stock import not_in_stock_said, ordered_stock, promises_shipping
 from copilot.grounding.other_brands import other_brand_answer
-from copilot.grounding.policy_answers import policy_answer, shipping_answer
+from copilot.grounding.policy_answers import policy_answer, readdressing_question, shipping_answer
 from copilot.grounding.price_protection import price_protection_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
 from copilot.grounding.product_rules import (
@@ -76,6 +77,7 @@ from copilot.grounding.shop_scripts import script_candidates, stale, stale_faq
 from copilot.grounding.situation_scripts import situation_scripts
 from copilot.grounding.size_charts import size_for_measure
 from copilot.grounding.stacking import stacking_answer
+from copilot.grounding.top_up import top_up_answer
 from copilot.grounding.usual_size import size_for_usual
 from copilot.grounding.variant_choice import variant_for_measure
 from copilot.guardrails.moment import (
@@ -224,6 +226,9 @@ class Grounder:
         protected = price_protection_answer(conversation, catalog, day) if whole else None
         if protected is not None:
             candidates, computed = [*candidates, protected.candidate], computed + protected.computed
+        topped_up = top_up_answer(conversation, catalog, day) if whole else None
+        if topped_up is not None:  # 凑单: what to add to reach a threshold
+            candidates, computed = [*candidates, topped_up[0]], computed + topped_up[1]
         held_up = ordered_stock(conversation, catalog, label)  # why it has not shipped
         candidates += held_up or order_status_answer(conversation, catalog)
         candidates += composed_answers(conversation, catalog)
@@ -251,6 +256,8 @@ class Grounder:
             order = conversation.order
             arrived = order is None or order.status not in ("unpaid", "paid")
             asked = return_question(conversation)  # "拆了用了一天" after "能退吗"
+            if arrived and not closing and asked == text:  # "要改到公司" after "能改地址吗"
+                asked = readdressing_question(conversation)
             candidates += policy_answer(asked, fresh, catalog, arrived=arrived)
         if not bought:  # "今天下单 明天能到上海吗": how the parcel travels, before any purchase
             candidates += shipping_answer(text, fresh, catalog) or shipping_answer(

@@ -1,6 +1,7 @@
-"""Ages, weights and head counts: what a customer says (两个半月, 12斤, 3个人) and the ranges a
-product record states (2-12月龄, 1岁以上, 5kg以内, >1kg, 1-3人), in one unit per kind (months,
-kg, people), so that a stated measure can be checked against a record's range."""
+"""Ages, weights, head counts and lengths: what a customer says (两个半月, 12斤, 3个人, 手腕15.5cm)
+and the ranges a product record states (2-12月龄, 1岁以上, 5kg以内, >1kg, 1-3人, 15-16cm), in
+one unit per kind (months, kg, people, cm), so that a stated measure can be checked against a
+record's range."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 from copilot.text.figures import normalize
 
 _UNITS = {"个月": "month", "月龄": "month", "月": "month", "岁": "month", "kg": "kg",
-          "公斤": "kg", "斤": "kg", "人": "person"}  # fmt: skip
-_SCALE = {"岁": 12.0, "斤": 0.5}
-_UNIT = r"(个月|月龄|月|岁|kg|公斤|斤|人)"
+          "公斤": "kg", "斤": "kg", "人": "person", "cm": "cm", "厘米": "cm", "公分": "cm",
+          "mm": "cm", "毫米": "cm"}  # fmt: skip
+_SCALE = {"岁": 12.0, "斤": 0.5, "mm": 0.1, "毫米": 0.1}
+_UNIT = r"(个月|月龄|月|岁|kg|公斤|斤|人|cm|厘米|公分|mm|毫米)"
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _SPAN = re.compile(rf"{_NUMBER}\s*{_UNIT}?\s*[-~～至到]\s*{_NUMBER}\s*{_UNIT}")
 _ABOVE = re.compile(rf"[>＞]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以上|及以上|起|\+)")
 _BELOW = re.compile(rf"[<＜]\s*{_NUMBER}\s*{_UNIT}|{_NUMBER}\s*{_UNIT}\s*(?:以下|以内|及以下)")
 _SAID = re.compile(
-    r"(\d+(?:\.\d+)?|[一二两三四五六七八九十]+)\s*(个半|个|岁半)?\s*(月|岁|kg|公斤|斤|人)"
+    r"(\d+(?:\.\d+)?|[一二两三四五六七八九十]+)\s*(个半|个|岁半)?\s*"
+    r"(月|岁|kg|公斤|斤|人|cm|厘米|公分|mm|毫米)"
 )
 _DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
 FIT = 3.0  # a stated age or weight inside a record's range
@@ -56,6 +59,12 @@ def measures_said(text: str) -> list[Measure]:
         value *= _SCALE.get(unit, 1.0)
         found.append(Measure(_UNITS[unit], value, value))
     return found
+
+
+def first_said(text: str) -> str:
+    """The words of the first measure the text states ("12斤", "两个半月"), as written."""
+    found = _YEARS_MONTHS.search(text) or _SAID.search(text)
+    return found.group(0) if found else ""
 
 
 def ranges(text: str) -> list[Measure]:

@@ -5,7 +5,9 @@ written as clauses that begin with the side ("没发货前可以改…；发货�
 
 The judges gave the whole text 0 on an order already shipped (it offers a change it cannot
 make) and on one not yet shipped (half of it is about another case). Nothing is reworded: the
-kept part is the sheet's own words, from its marker on.
+kept part is the sheet's own words, from its marker on. A sentence for orders not yet paid
+("未付款订单改不了规格，取消后重新拍", often written last, after the shipped side) is a part of
+its own, said to unpaid orders only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _AFTER = re.compile(r"已发|发货后")
 _SIDE_OPENING = re.compile(
     r"(?:亲亲?[，,～~]?\s*)?(?:还?没发货|未发货|发货前|未发出|已发货|发货后|已发出)"
 )
+# a sentence for an order not paid yet opens a part of its own, colon or not
+_UNPAID_MARK = re.compile(r"(?:(?<=[\n。；;])|^)\s*(?:未付款|没付款|还没付款|未支付)")
 _CLAUSE_END = re.compile(r"(?<=[；;。\n])")
 _GREETING = re.compile(r"亲亲?[，,]")
 _SHIPPED = frozenset({"shipped", "delivered"})
@@ -41,17 +45,28 @@ def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
         return candidate
     text = candidate.text
     marks = list(_MARK.finditer(text))
-    sides = [bool(_AFTER.match(m.group(0))) for m in marks]
+    sides: list[bool | None] = [bool(_AFTER.match(m.group(0))) for m in marks]
     if len(set(sides)) < 2:  # one side only, or no marker: the clauses may open with a side
         return _by_clauses(candidate, shipped)
+    unpaid = [m for m in _UNPAID_MARK.finditer(text) if m.start() > marks[0].start()]
+    marks, sides = _in_order([*marks, *unpaid], [*sides, *(None for _ in unpaid)])
     ends = [m.start() for m in marks[1:]] + [len(text)]
+    wanted = (shipped, None) if order is not None and order.status == "unpaid" else (shipped,)
     kept = [
         text[m.start() : end].strip(" ；;，,\n")
-        for m, end, after in zip(marks, ends, sides, strict=True)
-        if after == shipped
+        for m, end, side in zip(marks, ends, sides, strict=True)
+        if side in wanted
     ]
     lead = text[: marks[0].start()]
-    return replace(candidate, text=lead + "；".join(kept))
+    joined = "；".join([*(part.removesuffix("。") for part in kept[:-1]), *kept[-1:]])
+    return replace(candidate, text=lead + joined)
+
+
+def _in_order(
+    marks: list[re.Match[str]], sides: list[bool | None]
+) -> tuple[list[re.Match[str]], list[bool | None]]:
+    pairs = sorted(zip(marks, sides, strict=True), key=lambda pair: pair[0].start())
+    return [m for m, _ in pairs], [side for _, side in pairs]
 
 
 def _by_clauses(candidate: Candidate, shipped: bool) -> Candidate:

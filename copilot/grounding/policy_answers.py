@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from copilot.grounding.catalog import Catalog
 from copilot.templates import CONTACT_WORDS
-from copilot.types import Candidate, Source
+from copilot.types import Candidate, Conversation, Source
 from kb.types import Hit, Policy
 
 # "我买的黑色的 怎么发来白的", "怎么寄来个白的": not what was bought
@@ -114,12 +114,30 @@ def policy_answer(
         return []
     _, policy = max(scored, key=lambda sp: sp[0])
     body = _lines_asked(policy.content, text, situations)
-    reply = _as_reply(policy.id, body, f"{policy.title}：{policy.content}")
     # the change asked of an order still in the warehouse is answered by this rule, not by the
     # script hurrying the warehouse that "还没发吧" reads as (the judges graded those 0)
     changed = changing and _matched(text, policy.title, policy.content, (_CHANGING,))
     readdressed = arrived and _matched(text, policy.title, "", (_READDRESSING,)) > 0
+    if readdressed:  # a shipping rule's sentence on a new address, not its shipping times
+        body = "".join(_readdressing_sentences(body)) or body
+    reply = _as_reply(policy.id, body, f"{policy.title}：{policy.content}")
     return [replace(reply, score=_CHANGE_SCORE) if changed or readdressed else reply]
+
+
+def _readdressing_sentences(body: str) -> list[str]:
+    sentences = (s.strip() for s in re.findall(r"[^。\n]+。?", body))
+    return [s for s in sentences if _READDRESSING[1].search(s)]
+
+
+def readdressing_question(conversation: Conversation) -> str:
+    """The message, with the customer's one before when that one asked to change the address or
+    number and this one does not ("能帮我改下地址吗" then "261203-557… 要改到公司", "那咋办啊")."""
+    text = conversation.last_customer_text
+    earlier = conversation.earlier_customer_texts[-1:]
+    asks = _READDRESSING[0]
+    if not earlier or asks.search(text) or not asks.search(earlier[0]):
+        return text
+    return f"{earlier[0]}，{text}"
 
 
 def _lines_asked(

@@ -261,12 +261,12 @@ def quote(
         unknown_products=unknown,
         sentences=(),
         uncomputed=tuple(p.rule_text for p in active if _uncomputed_on(p, lines)),
-        price_cuts=_price_cuts(active, lines, products),
+        price_cuts=price_cuts(active, lines, products),
     )
     return _with_sentences(quote_)
 
 
-def _price_cuts(
+def price_cuts(
     active: Sequence[Promotion], lines: Sequence[QuoteLine], products: Mapping[str, Product]
 ) -> tuple[str, ...]:
     """Clauses of a running promotion's note, or of a quoted product's price remark, that cut

@@ -288,15 +288,38 @@ def _tokens(text: str) -> set[str]:
 
 
 def _fitting_clauses(need: str, product: Product) -> list[str]:
-    """The clauses that speak to the need (their words or a range), else the first ones."""
+    """The clauses that speak to the need (their words or a range), else the first ones; never
+    one whose range leaves out what the customer measured (手腕15.5cm: not 手腕14-15cm选56)."""
     need_tokens, said = _tokens(need), measures_said(need)
-    clauses = customer_clauses(product)
+    clauses = _labelled(customer_clauses(product))
     scored = []
     for index, clause in enumerate(clauses):
-        score = len(need_tokens & _tokens(clause)) + max(0, range_score(said, ranges(clause)))
-        scored.append((score, -index, clause))
+        fit = range_score(said, ranges(clause))
+        if fit < 0:
+            continue
+        scored.append((len(need_tokens & _tokens(clause)) + fit, -index, clause))
     best = [c for s, _, c in sorted(scored, reverse=True)[:_MOST_CLAUSES] if s > 0]
-    return best or clauses[:1]
+    return best or [c for _, _, c in scored[:1]] or clauses[:1]
+
+
+def _labelled(clauses: list[str]) -> list[str]:
+    """A phrase that goes on a labelled range list keeps the label: "内径选择：手腕14-15cm选56，
+    15-16cm选58" gives "内径选择：手腕15-16cm选58" (both ranges of one unit)."""
+    found: list[str] = []
+    for clause in clauses:
+        before = found[-1] if found else ""
+        label = _RANGE_LABEL.match(before)
+        if label and clause[:1].isdigit() and _units(before) & _units(clause):
+            clause = label.group(1) + clause
+        found.append(clause)
+    return found
+
+
+_RANGE_LABEL = re.compile(r"(\D*[：:]\D*)\d")
+
+
+def _units(text: str) -> set[str]:
+    return {r.unit for r in ranges(text)}
 
 
 def _recommend_candidate(need: str, chosen: Sequence[Product]) -> Candidate:

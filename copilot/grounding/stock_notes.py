@@ -87,6 +87,8 @@ def option_in(option: str, text: str) -> bool:
 def _said(word: str, text: str) -> bool:
     if len(word) >= 2 and word in text:
         return True
+    if re.search(r"\d", word) and not word[-1].isdigit():  # 3支装 is no colour: not 1支装缺货
+        return False
     # a colour by its last character, said as a colour (紫缺货, 黑的, 白S, 绿还有吗), not
     # inside 明白了
     follows = r"(?=的|款|缺|无|断|售|没|有|还|呢|吗|$|[，,；;\s\d]|(?:xxl|xl|xs|s|m|l)(?![a-z]))"

@@ -13,7 +13,7 @@ import re
 from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import price_text, product_evidence
 from copilot.grounding.focus import ProductFocus
-from copilot.grounding.measures import Measure, measures_said, range_score, ranges
+from copilot.grounding.measures import Measure, first_said, measures_said, range_score, ranges
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Source
 from kb.types import Product, Variant
@@ -57,8 +57,7 @@ def _core(name: str) -> str:
 def _candidate(
     text: str, said: Measure, product: Product, option: Variant, clause: str
 ) -> Candidate:
-    raw = re.search(r"\d+(?:\.\d+)?\s*(?:个半|个|岁半)?\s*(?:月|岁|kg|公斤|斤|人)", text)
-    stated = raw.group(0) if raw else ""
+    stated = first_said(text)
     if stated.endswith("斤"):
         stated += f"（{said.low:g}kg）"
     price = price_text(product, option.name)

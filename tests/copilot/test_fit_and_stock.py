@@ -12,7 +12,7 @@ from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import computed_answers
 from copilot.grounding.focus import product_focus
 from copilot.grounding.size_charts import size_for_measure
-from copilot.grounding.stock_notes import option_stock_answer
+from copilot.grounding.stock_notes import option_stock_answer, out_of_stock_line
 from copilot.types import Conversation, Turn
 from kb.types import FAQ, Product, Variant
 
@@ -173,3 +173,14 @@ def test_the_records_own_size_advice_goes_beside_the_size() -> None:
     assert reply is not None and reply.endswith("；这款宽松落肩，正常码～"), reply
     harness = size_reply("我家狗11kg 胸围量了52", "好的亲", "牵引绳拿哪个码")
     assert harness is not None and "这款" not in harness  # an FAQ's chart: no record advice
+
+
+def test_an_option_with_a_number_is_out_only_when_its_own_words_are() -> None:
+    """The last character stands for a colour (紫缺货), never for "3支装" in "1支装缺货"."""
+    pencil = Product(
+        "shop", "QJ-SC02", "2B考试涂卡铅笔", Decimal("8.8"),
+        (Variant("1支装", Decimal("4.5")), Variant("3支装", Decimal("8.8"))),
+        usage_notes="库存：1支装缺货",
+    )  # fmt: skip
+    assert out_of_stock_line(pencil, "1支装") == "1支装缺货"
+    assert out_of_stock_line(pencil, "3支装") == ""

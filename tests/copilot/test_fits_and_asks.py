@@ -111,3 +111,20 @@ def test_a_product_a_whole_shop_deal_leaves_out_gets_nothing_off() -> None:
         day,
     )
     assert on_bricks.discount == Decimal(40)
+
+
+def test_a_length_said_picks_the_range_it_falls_in_under_the_lists_label() -> None:
+    assert measures_said("手腕15.5cm") == [Measure("cm", 15.5, 15.5)]
+    assert ranges("桌板厚度10-85mm") == [Measure("cm", 1.0, 8.5)]
+    bangle = Product(
+        SHOP, "YX-B02", "S925银实心开口手镯", Decimal(299),
+        (Variant("内径56mm", Decimal(299)), Variant("内径60mm", Decimal(299))),
+        ("开口可微调；内径选择：手腕14-15cm选56，15-16cm选58，16-17cm选60",),
+    )  # fmt: skip
+    chat = Conversation(SHOP, (
+        Turn("customer", "手镯"), Turn("agent", "是看S925银实心开口手镯吗？"),
+        Turn("customer", "对 手腕15.5cm 选哪个内径啊"),
+    ))  # fmt: skip
+    found = recommendation(chat, Catalog.from_entries(SHOP, 1, [bangle, BIG]))
+    assert found is not None and "内径选择：手腕15-16cm选58" in found.text
+    assert "14-15cm" not in found.text and "16-17cm" not in found.text

@@ -116,6 +116,19 @@ def test_a_rule_for_both_sides_of_shipping_is_said_for_this_orders_side(
     assert this_orders_branch(candidate, None) is candidate
 
 
+def test_a_sentence_for_unpaid_orders_is_said_to_unpaid_orders_only() -> None:
+    rule = Candidate(
+        "未发货：可以改，订单详情页自己改。\n已发货：系统改不了，可联系快递员转寄。\n"
+        "未付款订单改不了规格，取消后重新拍。",
+        "answer", Source(kb_entry_ids=("pol",)), 0.6,
+    )  # fmt: skip
+    unpaid = this_orders_branch(rule, replace(PAID, status="unpaid")).text
+    assert unpaid == "未发货：可以改，订单详情页自己改；未付款订单改不了规格，取消后重新拍。"
+    assert this_orders_branch(rule, PAID).text == "未发货：可以改，订单详情页自己改。"
+    shipped = this_orders_branch(rule, replace(PAID, status="shipped")).text
+    assert shipped == "已发货：系统改不了，可联系快递员转寄。"
+
+
 def test_a_rule_naming_one_side_of_shipping_only_is_not_cut() -> None:
     # "发货后2-4天到" is how long it travels, not a branch
     travel = Candidate(

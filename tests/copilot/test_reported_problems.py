@@ -16,7 +16,7 @@ from copilot.grounding.entry_answers import focus_answer
 from copilot.grounding.focus import product_focus
 from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.grounding.order_stock import ordered_stock
-from copilot.grounding.policy_answers import policy_answer, shipping_answer
+from copilot.grounding.policy_answers import policy_answer, readdressing_question, shipping_answer
 from copilot.grounding.problem_replies import acknowledged, reports_problem
 from copilot.grounding.promotions import unit_price
 from copilot.grounding.slots import fill_slots
@@ -316,3 +316,25 @@ def test_a_new_address_for_a_shipped_order_is_told_the_rule_on_changing_orders_f
     # before shipping, the script noting the new number is the next step
     assert policy_answer("电话留错了 最后一位是8", [], catalog, arrived=False) == []
     assert policy_answer("收货地址在哪里看", [], catalog) == []
+
+
+def test_a_change_of_address_asked_one_message_earlier_is_read_with_this_one() -> None:
+    def chat(*said: str) -> Conversation:
+        turns = [Turn("customer" if i % 2 == 0 else "agent", t) for i, t in enumerate(said)]
+        return Conversation(SHOP, tuple(turns))
+
+    joined = readdressing_question(chat("能帮我改下地址吗", "亲，请稍等", "261203-5572 要改到公司"))
+    assert joined == "能帮我改下地址吗，261203-5572 要改到公司"
+    # this message asks it itself, or the one before asked something else: the message alone
+    assert readdressing_question(chat("在吗", "在的", "我要改地址 搬家了")) == "我要改地址 搬家了"
+    assert readdressing_question(chat("多久发货", "亲，48小时内", "那咋办啊")) == "那咋办啊"
+
+
+def test_a_shipping_rule_tells_a_new_address_only_its_sentence_on_addresses() -> None:
+    shipping = Policy(
+        SHOP, "pol-ship", "shipping", "发货与改地址",
+        "每天发货含周末。16:00前付款当天发。\n已发货：不能改地址，您可以拿单号联系快递转寄。",
+    )  # fmt: skip
+    catalog = Catalog.from_entries(SHOP, 1, [shipping])
+    (found,) = policy_answer("能改地址吗 我搬家了", [], catalog)
+    assert "16:00" not in found.text and "不能改地址，您可以拿单号联系快递转寄" in found.text
