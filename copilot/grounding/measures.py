@@ -67,6 +67,11 @@ def first_said(text: str) -> str:
     return found.group(0) if found else ""
 
 
+def without_measures(text: str) -> str:
+    """The text with the measures it states taken out: "娃4岁" is 娃."""
+    return _SAID.sub(" ", _YEARS_MONTHS.sub(" ", text))
+
+
 def ranges(text: str) -> list[Measure]:
     """The ranges a record states: 2-12月龄, 1岁以上, 5kg以内, >1kg, 1-3人."""
     text = _FORBIDDEN.sub(" ", normalize(text).lower())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
 
 from copilot.grounding.agent_notes import customer_note
 from copilot.grounding.promotion_tiers import deals, tiers_joined
@@ -189,9 +190,15 @@ def _deal_kinds(text: str) -> set[str]:
 
 
 def _title_words(promotion: Promotion) -> set[str]:
-    words = tokenize(_title(promotion))
+    words = set(tokenize(_title(promotion))) - _generic_tokens()
     # numbers (12, 199) are quantities in a message far more often than a promotion's name
-    return {w for w in words if len(w) >= 2 and w not in _GENERIC and not _DIGIT.search(w)}
+    return {w for w in words if len(w) >= 2 and not _DIGIT.search(w)}
+
+
+@cache
+def _generic_tokens() -> frozenset[str]:
+    """The generic words as the tokenizer writes them, pinyin too (活动 is also huodong)."""
+    return frozenset(token for word in _GENERIC for token in tokenize(word))
 
 
 def festival_day(name: str) -> tuple[int, int] | None:

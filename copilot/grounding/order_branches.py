@@ -7,7 +7,8 @@ The judges gave the whole text 0 on an order already shipped (it offers a change
 make) and on one not yet shipped (half of it is about another case). Nothing is reworded: the
 kept part is the sheet's own words, from its marker on. A sentence for orders not yet paid
 ("未付款订单改不了规格，取消后重新拍", often written last, after the shipped side) is a part of
-its own, said to unpaid orders only.
+its own, and the only part said to an unpaid order (the judges graded 0 a reply beside it
+saying the order "can be changed in its page": that was the address's rule).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def this_orders_branch(candidate: Candidate, order: Order | None) -> Candidate:
     unpaid = [m for m in _UNPAID_MARK.finditer(text) if m.start() > marks[0].start()]
     marks, sides = _in_order([*marks, *unpaid], [*sides, *(None for _ in unpaid)])
     ends = [m.start() for m in marks[1:]] + [len(text)]
-    wanted = (shipped, None) if order is not None and order.status == "unpaid" else (shipped,)
+    # an unpaid order is told the sentence for unpaid orders alone, where the rule has one
+    wanted = (None,) if unpaid and order is not None and order.status == "unpaid" else (shipped,)
     kept = [
         text[m.start() : end].strip(" ；;，,\n")
         for m, end, side in zip(marks, ends, sides, strict=True)

@@ -13,7 +13,14 @@ import re
 from copilot.grounding.catalog import Catalog
 from copilot.grounding.computed_answers import price_text, product_evidence
 from copilot.grounding.focus import ProductFocus
-from copilot.grounding.measures import Measure, first_said, measures_said, range_score, ranges
+from copilot.grounding.measures import (
+    Measure,
+    first_said,
+    measures_said,
+    range_score,
+    ranges,
+    without_measures,
+)
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Source
 from kb.types import Product, Variant
@@ -26,13 +33,29 @@ def variant_for_measure(text: str, focus: ProductFocus, catalog: Catalog) -> Can
     the sheets decides it alone."""
     product = focus.product
     said = measures_said(normalize(text))
-    if product is None or not said or len(product.variants) < 2:
+    if product is None or not said or len(product.variants) < 2 or not _asks_choice(text):
         return None
     for clause in _deciding_clauses(product, catalog):
         named = _options_in(clause, product)
         if len(named) == 1 and range_score(said, ranges(clause)) > 0:
             return _candidate(text, said[0], product, named[0], clause)
     return None
+
+
+def _asks_choice(text: str) -> bool:
+    """The message asks which option (or whether one fits), or says the measure alone ("5岁了"
+    to "宝宝多大了"): "乳胶的有味道不 娃4岁" asks the smell, not the size."""
+    said = normalize(text)
+    rest = _CJK.findall(without_measures(said))
+    return bool(_ASKS_CHOICE.search(said)) or len("".join(rest)) <= _MEASURE_ALONE
+
+
+_ASKS_CHOICE = re.compile(
+    r"哪|选|买啥|拍啥|多大|几码|什么码|尺码|尺寸|合适|适合|适用|够不够|够吗|能用|可以用|能穿|能戴|能吃"
+    r"|行吗|行不"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+_MEASURE_ALONE = 4  # "宝宝5岁了": a few words beside the measure
 
 
 def _deciding_clauses(product: Product, catalog: Catalog) -> list[str]:

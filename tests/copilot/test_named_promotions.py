@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
+from copilot.grounding.catalog import Catalog
+from copilot.grounding.computed_answers import computed_answers
+from copilot.grounding.focus import product_focus
 from copilot.grounding.named_promotions import named_promotion_answer
 from copilot.guardrails.staleness import stale_mentions
+from copilot.types import Conversation, Turn
 from kb.files.codec import parse_rule
-from kb.types import Promotion
+from kb.types import Product, Promotion
 
 TODAY = date(2026, 12, 6)
 
@@ -105,3 +110,25 @@ def test_a_long_note_gives_what_a_reply_carries_and_to_combining_what_stacks() -
     assert "180" not in note and "及时报" not in note
     told = named_promotion_answer("双12有啥活动", (running,), TODAY, asks=True)
     assert "全店，取最高档" in told[0].text and "1." not in told[0].text
+
+
+def test_a_generic_word_of_a_title_names_no_promotion_in_either_spelling() -> None:
+    """活动 is in 元旦活动's title, in characters and (to the tokenizer) in pinyin too."""
+    new_year = promotion("p-ny", "元旦活动", "全店满199减30", date(2026, 12, 28), date(2027, 1, 3))
+    assert named_promotion_answer("现在有活动吗", (new_year,), TODAY, asks=True) == []
+    assert named_promotion_answer("元旦活动是哪天", (new_year,), TODAY, asks=True) != []
+
+
+def test_a_promotion_asked_after_gets_no_question_of_which_product() -> None:
+    """ "双11那个满199减30还有吗": its answer says where the promotion stands; "您问的是哪一款" there
+    reads as not having listened. A stock question naming no product still gets it."""
+    litter = Product("pets", "CL-01", "豆腐猫砂", Decimal("69.9"))
+    catalog = Catalog.from_entries("pets", 1, [litter, ENDED, FLASH, COMING])
+
+    def clarified(text: str) -> bool:
+        chat = Conversation("pets", (Turn("customer", text),))
+        found, _, _ = computed_answers(chat, product_focus(chat, catalog), catalog, "", TODAY)
+        return any(c.role == "clarify" for c in found)
+
+    assert not clarified("双11那个满199减30还有吗")
+    assert clarified("那个还有货吗")

@@ -123,7 +123,7 @@ def test_a_sentence_for_unpaid_orders_is_said_to_unpaid_orders_only() -> None:
         "answer", Source(kb_entry_ids=("pol",)), 0.6,
     )  # fmt: skip
     unpaid = this_orders_branch(rule, replace(PAID, status="unpaid")).text
-    assert unpaid == "未发货：可以改，订单详情页自己改；未付款订单改不了规格，取消后重新拍。"
+    assert unpaid == "未付款订单改不了规格，取消后重新拍。"
     assert this_orders_branch(rule, PAID).text == "未发货：可以改，订单详情页自己改。"
     shipped = this_orders_branch(rule, replace(PAID, status="shipped")).text
     assert shipped == "已发货：系统改不了，可联系快递员转寄。"

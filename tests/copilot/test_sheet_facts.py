@@ -286,3 +286,11 @@ def test_how_the_parcel_travels_is_answered_before_a_purchase(text: str, said: s
     found = shipping_answer(text, [], catalog)
     assert found and said in found[0].text, found
     assert shipping_answer("这个炸锅好用吗", [], catalog) == []  # no shipping asked
+
+
+def test_a_measure_beside_another_question_takes_no_option() -> None:
+    """ "有味道不 娃4岁" asks the smell; the measure said alone answers "宝宝多大了"."""
+    for text, decides in (("驱虫滴剂有味道不 狗12斤", False), ("驱虫滴剂 12斤", True)):
+        message = Conversation("pets", (Turn("customer", text),))
+        found = variant_for_measure(text, product_focus(message, PETS), PETS)
+        assert (found is not None) is decides, text
