@@ -288,7 +288,7 @@ def _tokens(text: str) -> set[str]:
 
 
 def _fitting_clauses(need: str, product: Product) -> list[str]:
-    """The clauses that speak to the need (their words or a range), else the first ones; never
+    """The clauses that speak to the need (their words or a range), else the first one; never
     one whose range leaves out what the customer measured (手腕15.5cm: not 手腕14-15cm选56)."""
     need_tokens, said = _tokens(need), measures_said(need)
     clauses = _labelled(customer_clauses(product))
@@ -299,7 +299,7 @@ def _fitting_clauses(need: str, product: Product) -> list[str]:
             continue
         scored.append((len(need_tokens & _tokens(clause)) + fit, -index, clause))
     best = [c for s, _, c in sorted(scored, reverse=True)[:_MOST_CLAUSES] if s > 0]
-    return best or [c for _, _, c in scored[:1]] or clauses[:1]
+    return best or [c for _, _, c in scored[:1]]
 
 
 def _labelled(clauses: list[str]) -> list[str]:
@@ -324,7 +324,7 @@ def _units(text: str) -> set[str]:
 
 def _recommend_candidate(need: str, chosen: Sequence[Product]) -> Candidate:
     parts = [
-        f"{p.title}（{'，'.join(_fitting_clauses(need, p))}）{price_text(p, None)}" for p in chosen
+        f"{p.title}{_in_brackets(_fitting_clauses(need, p))}{price_text(p, None)}" for p in chosen
     ]
     text = "亲，推荐" + ("，或者".join(parts) if len(parts) > 1 else parts[0]) + "～"
     return Candidate(
@@ -334,6 +334,10 @@ def _recommend_candidate(need: str, chosen: Sequence[Product]) -> Candidate:
         0.75,
         tuple(product_evidence(p) for p in chosen),
     )
+
+
+def _in_brackets(clauses: list[str]) -> str:
+    return f"（{'，'.join(clauses)}）" if clauses else ""
 
 
 def _which_need(pool: Sequence[Product]) -> Candidate:

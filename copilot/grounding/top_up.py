@@ -5,8 +5,9 @@
 The sum is the customer's own: a gap said with its threshold (差一毛钱满169), else the amounts
 they list (购物车55块; 159 and 25.9). The threshold is the one they name, else the lowest running
 one above the sum, and must be a running 满减 or coupon of the shop. The reply says the gap and
-the cheapest options in the deal's scope, in stock, that close it, with the new sum and what is
-paid after the deal: all computed here and returned for the guardrails. Nothing is said when
+the options in the deal's scope, in stock, that close it for least (up to three of one: two
+¥2.5 pens before one ¥8.8 pencil), with the new sum and what is paid after the deal: all
+computed here and returned for the guardrails. Nothing is said when
 the sum is not the customer's (the agent sees the cart; this copilot does not) or already
 reaches the threshold.
 """
@@ -35,9 +36,9 @@ _NUMBER = r"\d+(?:\.\d+)?"
 _TARGET = re.compile(rf"(?:满|凑不?到|够)\s*({_NUMBER})")
 _GAP = re.compile(rf"差\s*({_NUMBER}|[一两二三四五六七八九十])\s*(块|元|毛|角)")
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
-# an amount of money: not a quantity (2支, 500ml), a date or a size
+# an amount of money: not a quantity (2支, 500ml), a date, a size, or a deal's own figure (减10)
 _AMOUNT = re.compile(
-    rf"(?<![\d.月/-])({_NUMBER})(?![\d.]|\s*(?:[号日月点斤克个片天年岁码支件盒瓶包双张份只g折%]"
+    rf"(?<![\d.月/\-减折送第])({_NUMBER})(?![\d.]|\s*(?:[号日月点斤克个片天年岁码支件盒瓶包双张份只g折%]"
     r"|ml|cm|mm|kg))"
 )
 _FILLERS = 2
@@ -47,7 +48,7 @@ _MOST_OF_ONE = 3
 def top_up_answer(
     conversation: Conversation, catalog: Catalog, day: date
 ) -> tuple[Candidate, tuple[Decimal, ...]] | None:
-    """The gap to a running threshold and the cheapest options that close it, with the numbers
+    """The gap to a running threshold and the options that close it for least, with the numbers
     computed (see the module docstring); None when the message asks no such thing or the sum
     or the threshold is unknown."""
     if not _ASKS.search(normalize(conversation.last_customer_text)):
