@@ -90,3 +90,5 @@ def test_nothing_without_the_customers_sum_a_running_threshold_or_a_question() -
     assert top_up_answer(_said("差10块满100 有办法吗"), CATALOG, DAY) is None  # no such deal
     assert top_up_answer(_said("我购物车55块 能凑单吗"), CATALOG, date(2026, 12, 13)) is None
     assert top_up_answer(_said("我购物车250块 还能凑啥"), CATALOG, DAY) is None  # all reached
+    # the deal's own figures (满59, 减6) are no amount of the cart
+    assert top_up_answer(_said("凑单满59减6怎么算 我买了2支"), CATALOG, DAY) is None
