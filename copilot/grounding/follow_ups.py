@@ -88,6 +88,16 @@ def asked_before(conversation: Conversation) -> str:
     return f"{turns[-3].text}，{turns[-1].text}"
 
 
+def with_earlier_ask(conversation: Conversation, asks: re.Pattern[str]) -> str:
+    """The message, with the customer's one before when that one asks what `asks` finds and
+    this one does not ("能退吗" then "拆了用了一天"; "能改地址吗" then "要改到公司")."""
+    text = conversation.last_customer_text
+    earlier = conversation.earlier_customer_texts[-1:]
+    if asks.search(text) or not earlier or not asks.search(earlier[0]):
+        return text
+    return f"{earlier[0]}，{text}"
+
+
 def retrieval_query(conversation: Conversation) -> str:
     """The message, with the customer's previous one when it answers the agent rather than
     says what it is about ("还没付呢", "对 怕买了大袋不吃" after "狗粮有没有试吃装")."""

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from copilot.grounding.catalog import Catalog
+from copilot.grounding.follow_ups import with_earlier_ask
 from copilot.templates import CONTACT_WORDS
 from copilot.types import Candidate, Conversation, Source
 from kb.types import Hit, Policy
@@ -132,12 +133,7 @@ def _readdressing_sentences(body: str) -> list[str]:
 def readdressing_question(conversation: Conversation) -> str:
     """The message, with the customer's one before when that one asked to change the address or
     number and this one does not ("能帮我改下地址吗" then "261203-557… 要改到公司", "那咋办啊")."""
-    text = conversation.last_customer_text
-    earlier = conversation.earlier_customer_texts[-1:]
-    asks = _READDRESSING[0]
-    if not earlier or asks.search(text) or not asks.search(earlier[0]):
-        return text
-    return f"{earlier[0]}，{text}"
+    return with_earlier_ask(conversation, _READDRESSING[0])
 
 
 def _lines_asked(

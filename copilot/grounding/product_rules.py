@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from copilot.grounding.catalog import Catalog
+from copilot.grounding.follow_ups import with_earlier_ask
 from copilot.text.figures import normalize
 from copilot.types import Candidate, Conversation, Source
 from kb.types import Policy, Product
@@ -154,11 +155,8 @@ def return_question(conversation: Conversation) -> str:
     """The message, with the customer's one before when that one asked the return and this one
     asks none but tells how the item was used ("拆了用了一天" after "键盘手感不太喜欢 能退吗")."""
     text = conversation.last_customer_text
-    earlier = conversation.earlier_customer_texts[-1:]
-    if _ASKS_RETURN.search(text) or not earlier or not _ASKS_RETURN.search(earlier[0]):
-        return text
     told = any(re.search(_MET[c], text) for c in _MET)
-    return f"{earlier[0]}，{text}" if told else text
+    return with_earlier_ask(conversation, _ASKS_RETURN) if told else text
 
 
 def _about_product(

@@ -108,18 +108,12 @@ def _deal(
 @dataclass(frozen=True)
 class _Filler:
     product: Product
-    option: str
-    price: Decimal
-    count: int  # two ¥2.5 pens close a ¥4 gap for less than one ¥8.8 pencil
-
-    @property
-    def cost(self) -> Decimal:
-        return self.price * self.count
+    line: QuoteLine  # two ¥2.5 pens close a ¥4 gap for less than one ¥8.8 pencil
 
     @property
     def said(self) -> str:
-        label = f"{self.product.title}（{self.option}）" if self.option else self.product.title
-        return f"{label}{yuan(self.price)}" + (f"×{self.count}" if self.count > 1 else "")
+        count = self.line.quantity
+        return f"{self.line.label}{yuan(self.line.unit_price)}" + (f"×{count}" if count > 1 else "")
 
 
 def _fillers(
@@ -139,18 +133,17 @@ def _fillers(
         options = [(v.name, v.price if v.price is not None else product.price)
                    for v in product.variants] or [("", product.price)]  # fmt: skip
         fitting = [
-            _Filler(product, name, price, math.ceil(gap / price))
+            QuoteLine(product.id, product.title, name or None, price, math.ceil(gap / price))
             for name, price in options
             if price > 0 and not (name and out_of_stock_line(product, name))
         ]
-        fitting = [f for f in fitting if f.count <= _MOST_OF_ONE]
+        fitting = [line for line in fitting if line.quantity <= _MOST_OF_ONE]
         if not fitting:
             continue
-        best = min(fitting, key=lambda f: (f.cost, f.count))
-        line = QuoteLine(product.id, product.title, best.option or None, best.price, 1)
-        if not price_cuts(running, [line], catalog.products):
-            found.append(best)
-    return sorted(found, key=lambda f: (f.cost, f.product.id))[:_FILLERS]
+        best = min(fitting, key=lambda line: (line.total, line.quantity))
+        if not price_cuts(running, [best], catalog.products):
+            found.append(_Filler(product, best))
+    return sorted(found, key=lambda f: (f.line.total, f.product.id))[:_FILLERS]
 
 
 def _candidate(
@@ -158,7 +151,7 @@ def _candidate(
 ) -> tuple[Candidate, tuple[Decimal, ...]]:
     assert deal.rule.amount is not None
     first, *others = fillers
-    new_total = total + first.cost
+    new_total = total + first.line.total
     payable = new_total - deal.rule.amount
     after = f"合计{yuan(new_total)}，{deal.rule_text}后实付{yuan(payable)}"
     more = "".join(f"；或者加{f.said}" for f in others)
@@ -166,6 +159,6 @@ def _candidate(
     text = f"{gap_said}～可以加{first.said}，{after}{more}～"
     evidence = (promo_evidence(deal), *(product_evidence(f.product) for f in fillers))
     ids = (deal.id, *(f.product.id for f in fillers))
-    numbers = (total, gap, new_total, payable, *(f.price for f in fillers))
-    numbers += tuple(Decimal(f.count) for f in fillers)
+    numbers = (total, gap, new_total, payable, *(f.line.unit_price for f in fillers))
+    numbers += tuple(Decimal(f.line.quantity) for f in fillers)
     return Candidate(text, "answer", Source(kb_entry_ids=ids), 0.92, evidence), numbers
